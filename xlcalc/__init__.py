@@ -1,0 +1,56 @@
+"""xlcalc: LLM capacity planning — parameters, memory, FLOPs, latency, training time.
+
+One core (``xlcalc.formulas`` over ``xlcalc.graph``) and three faces: Excel
+functions (``xlcalc.udfs``), planning workbooks (``workbooks``) and Jupyter forms
+(``widgets``).  Public names are imported lazily so ``import xlcalc`` is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "XlcalcError": "xlcalc.errors",
+    "load_model": "xlcalc.models",
+    "Model": "xlcalc.models",
+    "preset_names": "xlcalc.models",
+    "load_gpu": "xlcalc.hardware",
+    "Accelerator": "xlcalc.hardware",
+    "gpu_names": "xlcalc.hardware",
+    "dtype_bytes": "xlcalc.hardware",
+    "estimate": "xlcalc.estimate",
+    "breakdown": "xlcalc.estimate",
+    "sweep": "xlcalc.estimate",
+    "params": "xlcalc.basics",
+    "params_shortcuts": "xlcalc.basics",
+    "kv_cache_bytes": "xlcalc.basics",
+    "kv_cache_bytes_per_token": "xlcalc.basics",
+    "forward_flops_per_token": "xlcalc.basics",
+    "prefill_flops": "xlcalc.basics",
+    "decode_flops": "xlcalc.basics",
+    "training_flops": "xlcalc.basics",
+    "megatron_flops": "xlcalc.basics",
+    "to_unit": "xlcalc.units",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'xlcalc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
+
+
+def load_ipython_extension(ipython):  # %load_ext xlcalc (the notebook face)
+    importlib.import_module("xlcalc.magics").load_ipython_extension(ipython)

@@ -1,0 +1,170 @@
+"""FLOPs: forward per token, prefill, decode step, training (6ND, 8ND, Megatron).
+
+A matrix product A[m,k]·B[k,n] costs 2·m·k·n FLOPs (seed ``000_*`` §5.1).  The
+exact counts here sum every weight matrix a token passes through (the LM head
+included even when tied: it is still a matmul) plus attention scores and the
+weighted sum of values over the tokens attended (causal: token i attends to i
+tokens; sliding layers to at most ``sliding_window``).  Element-wise work (norms,
+activations, softmax) is left out, as in every source.
+"""
+
+from ..expr import minimum, where
+from ..graph import formula
+
+F = "FLOPs"
+
+
+@formula("parameters", "weights a token multiplies: attention, active MLP, LM head")
+def params_matmul_active(params_attention, params_mlp_active, vocab_size, hidden_size):
+    """Weight elements one token multiplies in a forward pass (biases included; the LM
+    head h·V counted even when tied to the embedding)."""
+    return params_attention + params_mlp_active + vocab_size * hidden_size
+
+
+@formula("elements", "QKᵀ uses the q/k head width, AV the value head width")
+def attention_head_width(head_dim, kv_lora_rank, qk_rope_head_dim, qk_nope_head_dim,
+                         v_head_dim):
+    """d_qk + d_v per head: 2·head_dim, or (d_nope + d_rope) + d_v for MLA."""
+    return where(kv_lora_rank > 0, qk_nope_head_dim + qk_rope_head_dim + v_head_dim,
+                 2 * head_dim)
+
+
+def _attended(length, window):
+    """Tokens attended by the last of ``length`` tokens under an optional window."""
+    return where(window > 0, minimum(length, window), length)
+
+
+def _causal_pairs(length):
+    """Σ_{i=1..s} i: (query, key) pairs of a causal prefill of ``length`` tokens."""
+    return length * (length + 1) / 2
+
+
+def _causal_window_pairs(length, window):
+    """Σ_{i=1..s} min(i, w): the pairs when each token sees at most ``window`` tokens."""
+    w = _attended(length, window)
+    return w * (w + 1) / 2 + (length - w) * w
+
+
+@formula(F, "2·a·(d_qk + d_v) per attended token per layer (seed 000 §5.2)")
+def attention_flops_per_token(num_layers, num_sliding_layers, sliding_window, num_heads,
+                              attention_head_width, context_len):
+    """Score and value FLOPs of one new token attending to ``context_len`` tokens."""
+    token_layers = (num_layers - num_sliding_layers) * context_len + \
+        num_sliding_layers * _attended(context_len, sliding_window)
+    return 2 * num_heads * attention_head_width * token_layers
+
+
+@formula(F, "kipp.ly inference arithmetic: 2·N + attention")
+def forward_flops_per_token(params_matmul_active, attention_flops_per_token):
+    """Forward FLOPs of one token at ``context_len``: 2 per weight plus attention."""
+    return 2 * params_matmul_active + attention_flops_per_token
+
+
+@formula(F, "seed 000 §5.3: FLOPs ≈ 2 × parameters per token")
+def forward_flops_per_token_rule(params_active):
+    """The 2·N rule of thumb (active parameters for an MoE model)."""
+    return 2 * params_active
+
+
+@formula(F, "decode step: every sequence of the batch adds one token")
+def decode_flops(batch, forward_flops_per_token):
+    """FLOPs of one decode step for ``batch`` sequences at ``context_len``."""
+    return batch * forward_flops_per_token
+
+
+@formula(F, "exact prefill: causal attention, logits for the last token only")
+def prefill_flops(batch, prompt_len, params_matmul_active, vocab_size, hidden_size, num_layers,
+                  num_sliding_layers, sliding_window, num_heads, attention_head_width):
+    """FLOPs to prefill ``batch`` prompts of ``prompt_len`` tokens: every prompt token
+    through every weight except the LM head, which serving engines apply to the last
+    token only, plus causal attention."""
+    lm_head = vocab_size * hidden_size
+    linear = 2 * prompt_len * (params_matmul_active - lm_head) + 2 * lm_head
+    pairs = (num_layers - num_sliding_layers) * _causal_pairs(prompt_len) + \
+        num_sliding_layers * _causal_window_pairs(prompt_len, sliding_window)
+    return batch * (linear + 2 * num_heads * attention_head_width * pairs)
+
+
+@formula(F, "seed 000 §七 example 1: FLOPs = 2 × params × prompt × batch")
+def prefill_flops_rule(params_total, batch, prompt_len):
+    """The seed's prefill rule of thumb, 2·N·s·b."""
+    return 2 * params_total * prompt_len * batch
+
+
+@formula(F, "seed 003 §4.1: n·(24bsh² + 4bs²h) + 2bshV")
+def prefill_flops_seed_003(num_layers, batch, prompt_len, hidden_size, vocab_size):
+    """The seed's forward-pass count: MHA with a 4h MLP, full s×s attention, logits for
+    every position."""
+    b, s, h = batch, prompt_len, hidden_size
+    return num_layers * (24 * b * s * h ** 2 + 4 * b * s ** 2 * h) + 2 * b * s * h * vocab_size
+
+
+# ---------------------------------------------------------------------- training
+
+@formula(F, "seed 000 §5.3 / Kaplan et al. 2020: 6·N·D")
+def training_flops_6nd(params_active, tokens):
+    """Training FLOPs: forward 2 + backward 4 per active parameter per token."""
+    return 6 * params_active * tokens
+
+
+@formula(F, "full activation recomputation repeats the forward pass: 8·N·D")
+def training_flops_8nd(params_active, tokens):
+    """Training FLOPs with full recomputation (one extra forward pass)."""
+    return 8 * params_active * tokens
+
+
+def _megatron(passes, batch, seq_len, num_layers, hidden_size, vocab_size):
+    s, h, L = seq_len, hidden_size, num_layers
+    return 24 * passes * batch * s * L * h ** 2 * (1 + s / (6 * h) + vocab_size / (12 * h * L))
+
+
+@formula(F, "Narayanan et al. 2021 eq. (3) / Korthikanti et al. 2022 §6: 72·B·s·L·h²·(…)")
+def megatron_training_flops(batch, seq_len, num_layers, hidden_size, vocab_size):
+    """FLOPs of one training iteration of ``batch`` sequences of ``seq_len`` tokens for a
+    GPT (MHA, 4h MLP): 72·B·s·L·h²·(1 + s/(6h) + V/(12hL)); full s×s attention."""
+    return _megatron(3, batch, seq_len, num_layers, hidden_size, vocab_size)
+
+
+@formula(F, "Korthikanti et al. 2022 §6: 96·B·s·L·h²·(…) with full recomputation")
+def megatron_training_flops_recompute(batch, seq_len, num_layers, hidden_size, vocab_size):
+    """As :func:`megatron_training_flops` with the forward pass recomputed (4 passes)."""
+    return _megatron(4, batch, seq_len, num_layers, hidden_size, vocab_size)
+
+
+def _megatron_glu(passes, batch, seq_len, num_layers, hidden_size, num_heads, num_kv_heads,
+                  head_dim, intermediate_size, mlp_gated, num_dense_layers, experts_per_token,
+                  moe_intermediate_size, shared_expert_intermediate_size, vocab_size):
+    h, L = hidden_size, num_layers
+    attention = (1 + num_kv_heads / num_heads + seq_len / h) * (num_heads * head_dim / h)
+    mlp_width = (num_dense_layers * intermediate_size + (L - num_dense_layers) *
+                 (experts_per_token * moe_intermediate_size + shared_expert_intermediate_size)) / L
+    gated = where(mlp_gated > 0, 1.5, 1)
+    logits = vocab_size / (2 * L * h)
+    return 4 * passes * batch * seq_len * L * h ** 2 * (attention + mlp_width / h * gated + logits)
+
+
+@formula(F, "Megatron-LM training.py num_floating_point_operations (GQA, SwiGLU, MoE)")
+def megatron_training_flops_glu(batch, seq_len, num_layers, hidden_size, num_heads,
+                                num_kv_heads, head_dim, intermediate_size, mlp_gated,
+                                num_dense_layers, experts_per_token, moe_intermediate_size,
+                                shared_expert_intermediate_size, vocab_size):
+    """12·B·s·L·h²·(attention + MLP + logits) with the query projection ratio a·d/h, the
+    KV group ratio k/a, 3/2 for gated MLPs and top-k experts; MLP widths are averaged
+    over dense and MoE layers.  Three passes (forward + backward); full s×s attention."""
+    return _megatron_glu(3, batch, seq_len, num_layers, hidden_size, num_heads, num_kv_heads,
+                         head_dim, intermediate_size, mlp_gated, num_dense_layers,
+                         experts_per_token, moe_intermediate_size,
+                         shared_expert_intermediate_size, vocab_size)
+
+
+@formula(F, "as megatron_training_flops_glu with the forward pass recomputed (16 for 12)")
+def megatron_training_flops_glu_recompute(batch, seq_len, num_layers, hidden_size, num_heads,
+                                          num_kv_heads, head_dim, intermediate_size, mlp_gated,
+                                          num_dense_layers, experts_per_token,
+                                          moe_intermediate_size,
+                                          shared_expert_intermediate_size, vocab_size):
+    """Megatron's GQA/SwiGLU/MoE count with full recomputation (four passes)."""
+    return _megatron_glu(4, batch, seq_len, num_layers, hidden_size, num_heads, num_kv_heads,
+                         head_dim, intermediate_size, mlp_gated, num_dense_layers,
+                         experts_per_token, moe_intermediate_size,
+                         shared_expert_intermediate_size, vocab_size)

@@ -1,0 +1,271 @@
+"""The one glossary (DESIGN.md principle 8).
+
+A name means the same thing in Python arguments, Excel function arguments,
+workbook defined names and widget controls.  Each input *term* states its unit,
+what values are allowed (used by validation, by workbook data validation and by
+widget ranges) and a default where there is one.  Computed quantities are named by
+the formula nodes that compute them (``xlcalc.graph``); their unit and source live
+on the node.
+
+Kinds of term:
+
+``int``       a whole number ``>= minimum`` (counts, lengths, degrees)
+``real``      a number ``>= minimum`` (``minimum_open`` makes the bound strict)
+``fraction``  a number in (0, 1] (efficiencies, utilisations)
+``flag``      0 or 1 (architecture switches)
+``choice``    a key of a table (``dtypes``, ``gpus``, ``models`` …), case-insensitive
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import invalid
+
+__all__ = ["Term", "TERMS", "term", "check", "register_terms"]
+
+
+@dataclass(frozen=True)
+class Term:
+    name: str
+    description: str
+    unit: str = ""
+    kind: str = "int"            # int | real | fraction | flag | choice
+    minimum: float = 1
+    minimum_open: bool = False   # strict lower bound for kind "real"
+    maximum: float | None = None
+    default: object = None
+    table: str | None = None     # the lookup table of a "choice"
+    sample: tuple = ()           # typical values (tests, widget ranges)
+    group: str = "workload"      # workload | model | hardware | efficiency
+    relations: tuple = field(default=())  # (other_name, predicate, allowed-text)
+
+    @property
+    def allowed(self) -> str:
+        """Plain-words statement of the allowed values, used in error messages."""
+        if self.kind == "flag":
+            return "0 or 1"
+        if self.kind == "fraction":
+            return "a number in (0, 1]"
+        if self.kind == "choice":
+            return f"one of the {self.table} names"
+        top = f" and <= {_fmt(self.maximum)}" if self.maximum is not None else ""
+        if self.kind == "int":
+            if self.minimum == 1 and self.maximum is None:
+                return "a positive integer"
+            if self.minimum == 0 and self.maximum is None:
+                return "a non-negative integer"
+            return f"an integer >= {_fmt(self.minimum)}{top}"
+        if self.minimum == 0 and self.minimum_open:
+            return "a positive number" + top
+        op = ">" if self.minimum_open else ">="
+        return f"a number {op} {_fmt(self.minimum)}{top}"
+
+
+def _fmt(x) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+TERMS: dict[str, Term] = {}
+
+
+def register_terms(*terms: Term) -> None:
+    """Add terms to the glossary (a family module may own a few of its own)."""
+    for t in terms:
+        if t.name in TERMS and TERMS[t.name] != t:
+            raise RuntimeError(f"glossary term {t.name!r} defined twice differently")
+        TERMS[t.name] = t
+
+
+def term(name: str) -> Term:
+    return TERMS[name]
+
+
+def _divides(other_value, value) -> bool:
+    return np.all(np.mod(other_value, value) == 0)
+
+
+def _fail_first(name, values, mask, allowed):
+    bad = np.asarray(values)[~mask] if np.ndim(values) else values
+    first = bad.flat[0] if isinstance(bad, np.ndarray) else bad
+    if isinstance(first, np.generic):
+        first = first.item()
+    raise invalid(name, first, allowed)
+
+
+def check(name: str, value):
+    """Validate ``value`` for glossary term ``name`` and return it as float(s).
+
+    Scalars come back as Python floats, arrays/Series as float64 numpy arrays (so
+    that products of large counts never overflow an integer type).  Choices are
+    checked by the table lookup, not here, and come back unchanged.
+    """
+    t = TERMS[name]
+    if t.kind == "choice":
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        raise invalid(name, value, t.allowed)
+    if isinstance(value, numbers.Real):
+        x = float(value)
+        ok = math.isfinite(x) and _scalar_ok(t, x)
+        if not ok:
+            raise invalid(name, value, t.allowed)
+        return x
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise invalid(name, value, t.allowed) from None
+    mask = _array_ok(t, arr)
+    if not np.all(mask):
+        _fail_first(name, np.asarray(value, dtype=object) if arr.ndim else value, mask, t.allowed)
+    return arr
+
+
+def _scalar_ok(t: Term, x: float) -> bool:
+    if t.kind == "flag":
+        return x in (0.0, 1.0)
+    if t.kind == "fraction":
+        return 0.0 < x <= 1.0
+    if t.kind == "int" and not x.is_integer():
+        return False
+    if t.minimum_open:
+        if not x > t.minimum:
+            return False
+    elif not x >= t.minimum:
+        return False
+    return t.maximum is None or x <= t.maximum
+
+
+def _array_ok(t: Term, arr: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(arr)
+        if t.kind == "flag":
+            return ok & ((arr == 0) | (arr == 1))
+        if t.kind == "fraction":
+            return ok & (arr > 0) & (arr <= 1)
+        if t.kind == "int":
+            ok &= arr == np.floor(arr)
+        ok &= (arr > t.minimum) if t.minimum_open else (arr >= t.minimum)
+        if t.maximum is not None:
+            ok &= arr <= t.maximum
+        return ok
+
+
+def check_relations(name: str, value, context) -> None:
+    """Check the cross-argument relations of ``name`` against other context values."""
+    for other, predicate, allowed in TERMS[name].relations:
+        if other in context:
+            other_value = context[other]
+            if not predicate(value, other_value):
+                shown = value
+                if isinstance(value, float) and value.is_integer():
+                    shown = int(value)
+                if np.ndim(value):
+                    shown = value
+                raise invalid(name, shown, allowed.format(other=other, other_value=_show_other(other_value)))
+
+
+def _show_other(v):
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if np.ndim(v):
+        return "the given values"
+    return v
+
+
+# --------------------------------------------------------------------------- terms
+
+def _int(name, description, unit="", minimum=1, group="workload", **kw):
+    return Term(name, description, unit, "int", minimum, group=group, **kw)
+
+
+def _flag(name, description):
+    return Term(name, description, "", "flag", 0, group="model")
+
+
+def _shard_divides(other):
+    """``tp`` must divide ``other`` (Megatron/vLLM shard heads across ranks)."""
+    return (other, lambda v, o: _divides(o, v), "a divisor of {other}={other_value}")
+
+
+register_terms(
+    # workload ---------------------------------------------------------------
+    _int("batch", "sequences processed together (global batch for training)", "sequences",
+         sample=(1, 8, 32, 256)),
+    _int("micro_batch", "sequences per micro-batch on one data-parallel rank", "sequences",
+         sample=(1, 2, 4)),
+    _int("seq_len", "tokens per sequence (prompt + generated for inference)", "tokens",
+         sample=(512, 2048, 4096, 32768)),
+    _int("prompt_len", "input (prompt) tokens per sequence", "tokens", sample=(128, 512, 2048)),
+    _int("output_len", "generated tokens per sequence", "tokens", sample=(1, 256, 1024)),
+    _int("context_len", "tokens a decode step attends to (prompt + generated so far, "
+         "the new token included)", "tokens",
+         sample=(512, 768, 4096)),
+    Term("tokens", "number of tokens processed (e.g. training tokens)", "tokens", "real", 0,
+         minimum_open=True, sample=(1e9, 1e12, 2e12)),
+    _int("block_size", "KV-cache allocation unit: 1 = exact, 16 = vLLM's pages", "tokens",
+         sample=(1, 16, 32), default=1),
+    _int("n_gpus", "number of accelerators", "GPUs", sample=(1, 8, 64)),
+    _int("tp", "tensor-parallel degree (GPUs a layer is split across)", "GPUs",
+         sample=(1, 2, 8), default=1,
+         relations=(_shard_divides("num_heads"),
+                    ("num_kv_heads",
+                     lambda v, o: np.all((np.mod(o, v) == 0) | (np.mod(v, o) == 0)),
+                     "a divisor or a multiple of {other}={other_value} (KV heads are split or "
+                     "replicated across ranks)"))),
+    _int("pp", "pipeline-parallel degree (stages the layers are split into)", "GPUs",
+         sample=(1, 2, 4), default=1,
+         relations=(("num_layers", lambda v, o: np.all(np.asarray(v) <= np.asarray(o)),
+                     "at most num_layers={other_value}"),)),
+    _int("dp", "data-parallel degree (model replicas)", "GPUs", sample=(1, 8, 64), default=1),
+    Term("dtype", "storage type of the weights", "", "choice", table="dtypes", default="bf16"),
+    Term("kv_dtype", "storage type of the KV cache", "", "choice", table="dtypes", default="bf16"),
+    Term("model", "model preset name, config.json path/dict, or [key, value] rows", "",
+         "choice", table="models", group="model"),
+    Term("gpu", "accelerator preset name or a table of its fields", "", "choice",
+         table="gpus", group="hardware"),
+    # model architecture (normalised config.json fields) -----------------------------
+    _int("vocab_size", "vocabulary size (rows of the token embedding)", "tokens", group="model"),
+    _int("hidden_size", "model width d_model", "", group="model"),
+    _int("num_layers", "decoder layers (num_hidden_layers)", "layers", group="model"),
+    _int("num_heads", "query attention heads", "heads", group="model"),
+    _int("num_kv_heads", "key/value heads (= num_heads for MHA, 1 for MQA)", "heads",
+         group="model",
+         relations=(("num_heads", lambda v, o: _divides(o, v), "a divisor of {other}={other_value}"),)),
+    _int("head_dim", "width of one attention head", "", group="model"),
+    _int("intermediate_size", "hidden width of a dense MLP", "", group="model"),
+    _int("max_position_embeddings", "longest context the model was trained for", "tokens",
+         group="model"),
+    _int("position_embeddings", "rows of a learned absolute position table (0 for RoPE)", "",
+         minimum=0, group="model"),
+    _flag("mlp_gated", "1 for a gated MLP (SwiGLU/GeGLU: gate, up, down), 0 for up/down"),
+    _flag("qkv_bias", "1 when the q/k/v projections have biases"),
+    _flag("o_bias", "1 when the attention output projection has a bias"),
+    _flag("mlp_bias", "1 when the MLP projections have biases"),
+    _flag("norm_bias", "1 for LayerNorm (weight and bias), 0 for RMSNorm (weight only)"),
+    _flag("tie_word_embeddings", "1 when the LM head shares the token-embedding matrix"),
+    _int("norms_per_layer", "normalisation layers per decoder layer", "", minimum=0, group="model"),
+    _int("num_experts", "routed experts per MoE layer (0 for a dense model)", "", minimum=0,
+         group="model"),
+    _int("experts_per_token", "routed experts each token uses (top-k)", "", minimum=0, group="model"),
+    _int("moe_intermediate_size", "hidden width of one routed expert", "", minimum=0, group="model"),
+    _int("shared_expert_intermediate_size",
+         "total hidden width of the always-active shared expert(s)", "", minimum=0, group="model"),
+    _int("num_dense_layers", "layers with a dense MLP (all layers of a dense model)", "layers",
+         minimum=0, group="model"),
+    _int("q_lora_rank", "MLA query compression rank (0: no query compression)", "", minimum=0,
+         group="model"),
+    _int("kv_lora_rank", "MLA key/value latent rank (0: not MLA)", "", minimum=0, group="model"),
+    _int("qk_rope_head_dim", "MLA rotary part of a query/key head", "", minimum=0, group="model"),
+    _int("qk_nope_head_dim", "MLA non-rotary part of a query/key head", "", minimum=0,
+         group="model"),
+    _int("v_head_dim", "MLA value head width", "", minimum=0, group="model"),
+    _int("sliding_window", "attention window of sliding-window layers (0: none)", "tokens",
+         minimum=0, group="model"),
+    _int("num_sliding_layers", "layers that use the sliding window", "layers", minimum=0,
+         group="model"),
+)

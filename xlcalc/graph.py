@@ -1,0 +1,398 @@
+"""The formula graph: every quantity xlcalc computes is a named node.
+
+Three kinds of name exist, exactly as in a spreadsheet:
+
+* **inputs** -- glossary terms (``batch``, ``tp``, ``dtype``) supplied by the caller;
+* **lookups** -- a column of a data table selected by an input key
+  (``num_layers`` is the ``num_layers`` column of the ``models`` table at ``model``;
+  ``kv_bytes`` is the ``bytes`` column of the ``dtypes`` table at ``kv_dtype``);
+* **formulas** -- a small Python function whose parameter names are the names of
+  its arguments (``kv_cache_bytes(batch, seq_len, kv_cache_bytes_per_token)``).
+
+:func:`evaluate` computes any set of names from a context of inputs, on scalars or
+on broadcasting arrays.  :func:`render` turns one node into Excel formula text over
+defined names (or cell references); the workbook generator builds a sheet whose
+cells are exactly these nodes, so Python and Excel cannot drift (DESIGN.md
+principle 1).  A value given in the context always wins over the node that would
+compute it (``params_total=7e9`` reproduces a seed that uses the nominal 7 B).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import numbers
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from . import expr as X
+from .errors import XlcalcError, unknown_choice
+from .glossary import TERMS, check, check_relations
+
+__all__ = ["formula", "derive", "lookup_node", "register_table", "evaluate", "render",
+           "NODES", "TABLES", "node", "table", "Formula", "Lookup", "dependencies"]
+
+# Modules that define formula nodes and tables; imported on first use so that
+# ``import xlcalc`` stays cheap (DESIGN.md principle 4: nothing loaded at import).
+FORMULA_MODULES = [
+    "xlcalc.formulas.tables",
+    "xlcalc.formulas.params",
+    "xlcalc.formulas.kv_cache",
+    "xlcalc.formulas.flops",
+]
+
+
+@dataclass
+class Formula:
+    """A node computed by ``fn``; ``args`` are graph names in ``fn``'s parameter order."""
+    name: str
+    fn: Callable
+    args: tuple
+    unit: str
+    source: str
+    doc: str
+    kind: str = "formula"
+    function: Callable | None = None   # the Python function as written
+
+    def __call__(self, *values):
+        return self.fn(*values)
+
+
+@dataclass
+class Lookup:
+    """A node read from column ``column`` (or the column named by node ``column_key``)
+    of table ``table`` at the row named by input ``key``."""
+    name: str
+    table: str
+    key: str
+    column: str | None
+    column_key: str | None
+    unit: str
+    source: str
+    doc: str
+    kind: str = "lookup"
+
+    @property
+    def args(self):
+        return (self.key,) + ((self.column_key,) if self.column_key else ())
+
+
+@dataclass
+class Table:
+    """A data table: ``loader()`` returns a DataFrame indexed by lower-case key."""
+    name: str
+    loader: Callable
+    key_label: str
+    doc: str = ""
+    _frame: object = None
+    _rows: dict = field(default_factory=dict)
+
+    def frame(self):
+        if self._frame is None:
+            self._frame = self.loader()
+            self._rows = {k: dict(r) for k, r in self._frame.to_dict("index").items()}
+        return self._frame
+
+    def rows(self) -> dict:
+        self.frame()
+        return self._rows
+
+    def reset(self):
+        self._frame = None
+        self._rows = {}
+
+
+NODES: dict[str, Formula | Lookup] = {}
+TABLES: dict[str, Table] = {}
+_loaded = False
+
+
+def _ensure_loaded():
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in FORMULA_MODULES:
+            importlib.import_module(module)
+
+
+def node(name: str):
+    _ensure_loaded()
+    try:
+        return NODES[name]
+    except KeyError:
+        raise unknown_choice("quantity", name, NODES) from None
+
+
+def table(name: str) -> Table:
+    _ensure_loaded()
+    return TABLES[name]
+
+
+def _register(n):
+    if n.name in NODES:
+        raise RuntimeError(f"formula node {n.name!r} registered twice")
+    if n.kind == "formula" and n.name in TERMS:
+        raise RuntimeError(f"{n.name!r} is a glossary input and cannot also be a formula")
+    NODES[n.name] = n
+
+
+def _first_line(doc: str | None) -> str:
+    return inspect.cleandoc(doc or "").split("\n\n")[0].replace("\n", " ")
+
+
+def formula(unit: str, source: str, name: str | None = None, **bindings):
+    """Register the decorated function as a formula node and return it unchanged.
+
+    The node is named after the function unless ``name`` is given; each parameter
+    is the graph name of that argument unless ``bindings`` maps it to another name.
+    The function stays a plain Python function over numbers.
+    """
+    def decorate(fn):
+        derive(name or fn.__name__, fn, unit=unit, source=source, **bindings)
+        return fn
+    return decorate
+
+
+def derive(name: str, fn: Callable, unit: str, source: str, doc: str | None = None,
+           **bindings) -> Formula:
+    """Register an extra node that reuses ``fn`` with some arguments bound to other
+    names, e.g. ``derive("dp_allreduce_bytes", ring_allreduce_bytes, size_bytes=
+    "gradient_bytes", n="dp")``."""
+    params = list(inspect.signature(fn).parameters)
+    unknown = set(bindings) - set(params)
+    if unknown:
+        raise RuntimeError(f"{name}: bindings for unknown parameters {sorted(unknown)}")
+    names = tuple(bindings.get(p, p) for p in params)
+    args = tuple(a for a in names if isinstance(a, str))
+    constants = {i: a for i, a in enumerate(names) if not isinstance(a, str)}
+    call = fn if not constants else _with_constants(fn, len(names), constants)
+    n = Formula(name, call, args, unit, source, doc or _first_line(fn.__doc__))
+    n.function = fn
+    _register(n)
+    return n
+
+
+def _with_constants(fn, arity, constants):
+    """``fn`` with some positional arguments fixed to numbers (``derive(..., n=2)``)."""
+    def call(*values):
+        it = iter(values)
+        return fn(*[constants[i] if i in constants else next(it) for i in range(arity)])
+    call.__name__ = fn.__name__
+    call.__doc__ = fn.__doc__
+    return call
+
+
+def lookup_node(name: str, table: str, key: str, column: str | None = None,
+                column_key: str | None = None, unit: str = "", source: str = "",
+                doc: str = "") -> Lookup:
+    """Register a node read from a data table (see :class:`Lookup`)."""
+    n = Lookup(name, table, key, column if column_key is None else None, column_key, unit,
+               source, doc)
+    _register(n)
+    return n
+
+
+def register_table(name: str, loader: Callable, key_label: str, doc: str = "") -> Table:
+    if name in TABLES:
+        raise RuntimeError(f"table {name!r} registered twice")
+    t = Table(name, loader, key_label, doc)
+    TABLES[name] = t
+    return t
+
+
+# ----------------------------------------------------------------------------- plans
+
+_PLANS: dict = {}
+
+
+def dependencies(targets, available=()) -> list:
+    """Names needed to compute ``targets`` in evaluation order (inputs first)."""
+    _ensure_loaded()
+    available = set(available)
+    order: list = []
+    seen: set = set()
+
+    def visit(name, chain):
+        if name in seen:
+            return
+        if name in chain:
+            raise RuntimeError("circular formula graph: " + " -> ".join(chain + (name,)))
+        if name not in available and name in NODES:
+            for a in NODES[name].args:
+                visit(a, chain + (name,))
+        seen.add(name)
+        order.append(name)
+
+    for t in targets:
+        visit(t, ())
+    return order
+
+
+def _plan(targets: tuple, available: frozenset):
+    key = (targets, available)
+    plan = _PLANS.get(key)
+    if plan is not None:
+        return plan
+    order = dependencies(targets, available)
+    # Relation partners (tp must divide num_heads) join the plan when they can be
+    # computed from what is available, so that validation always sees them.
+    extra = []
+    for name in order:
+        if name in available and name in TERMS:
+            for other, _, _ in TERMS[name].relations:
+                if other not in order and other not in extra:
+                    try:
+                        deps = dependencies([other], available)
+                    except RuntimeError:
+                        continue
+                    if all(d in available or d in NODES for d in deps):
+                        extra.extend(d for d in deps if d not in order and d not in extra)
+    order = extra + order if extra else order
+    missing = [n for n in order if n not in available and n not in NODES]
+    inputs, lookups, formulas = [], [], []
+    for n in order:
+        if n in available:
+            inputs.append(n)
+        elif n in NODES:
+            (lookups if NODES[n].kind == "lookup" else formulas).append(NODES[n])
+    related = tuple(n for n in inputs if n in TERMS and TERMS[n].relations)
+    plan = (tuple(inputs), tuple(lookups), tuple(formulas), related, tuple(missing))
+    _PLANS[key] = plan
+    return plan
+
+
+def _input_value(name, value):
+    if isinstance(value, X.Expr):
+        return value          # symbolic evaluation builds one inlined formula
+    if name in TERMS:
+        return check(name, value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return np.asarray(value, dtype=np.float64)
+    return value
+
+
+def _lookup_value(n: Lookup, values):
+    key = values[n.key]
+    column = n.column if n.column_key is None else values[n.column_key]
+    if isinstance(key, str):
+        rows = table(n.table).rows()
+        try:
+            row = rows[key.lower()]
+        except KeyError:
+            raise unknown_choice(n.key, key, rows) from None
+        if isinstance(column, str):
+            return _column(row, column, n)
+        return np.array([_column(row, c, n) for c in np.asarray(column).ravel()]).reshape(
+            np.shape(column))
+    if isinstance(key, (np.ndarray, list, tuple)):
+        return _lookup_array(n, np.asarray(key), column)
+    # a record (a loaded Model or Accelerator, or one per sweep row) has its own fields
+    if isinstance(column, str):
+        return key[column]
+    columns = np.asarray(column)
+    out = None
+    for c in np.unique(columns):
+        v = np.asarray(key[c], dtype=np.float64)
+        shape = np.broadcast_shapes(columns.shape, v.shape)
+        if out is None:
+            out = np.empty(shape)
+        mask = np.broadcast_to(columns == c, shape)
+        out[mask] = np.broadcast_to(v, shape)[mask]
+    return out
+
+
+def _column(row: dict, column: str, n: Lookup):
+    try:
+        return row[column]
+    except KeyError:
+        raise XlcalcError(f"table {n.table!r} has no column {column!r}", n.key) from None
+
+
+def _lookup_array(n: Lookup, keys: np.ndarray, column):
+    frame = table(n.table).frame()
+    lowered = np.char.lower(keys.astype(str))
+    uniq, inverse = np.unique(lowered, return_inverse=True)
+    pos = frame.index.get_indexer(uniq)
+    if (pos < 0).any():
+        raise unknown_choice(n.key, uniq[pos < 0][0], frame.index)
+    if isinstance(column, str):
+        col = frame[column].to_numpy()
+        return col[pos][inverse].reshape(keys.shape)
+    columns = np.broadcast_to(np.asarray(column), keys.shape)
+    out = np.empty(keys.shape, dtype=object)
+    rows = pos[inverse].reshape(keys.shape)
+    for c in np.unique(columns):
+        mask = columns == c
+        out[mask] = frame[c].to_numpy()[rows[mask]]
+    try:
+        return out.astype(np.float64)
+    except (TypeError, ValueError):
+        return out
+
+
+def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
+    """Compute the named quantities from the inputs in ``context`` / ``inputs``.
+
+    Inputs are validated against the glossary (the only place that does it), so a
+    bad value raises :class:`XlcalcError` naming the argument.  Values may be
+    scalars or broadcastable arrays; numbers come back as floats.
+    """
+    _ensure_loaded()
+    ctx = dict(context or {}, **inputs)
+    if isinstance(targets, str):
+        targets = (targets,)
+    inputs_, lookups, formulas, related, missing = _plan(tuple(targets), frozenset(ctx))
+    if missing:
+        raise XlcalcError(f"missing input {missing[0]!r} (needed for {', '.join(targets)})",
+                          missing[0])
+    values = {name: _input_value(name, ctx[name]) for name in inputs_}
+    for n in lookups:
+        values[n.name] = _lookup_value(n, values)
+    for name in related:
+        check_relations(name, values[name], values)
+    for n in formulas:
+        values[n.name] = n.fn(*[values[a] for a in n.args])
+    return values
+
+
+def value(target: str, context: Mapping | None = None, **inputs):
+    """:func:`evaluate` for a single name, returning just its value."""
+    return evaluate((target,), context, **inputs)[target]
+
+
+# ---------------------------------------------------------------------------- render
+
+def render(name: str, refs: Mapping[str, X.Expr] | None = None,
+           table_refs: Mapping[str, Mapping[str, str]] | None = None) -> X.Expr:
+    """The Excel expression of node ``name`` over its arguments.
+
+    Each argument is written as ``refs[arg]`` if given, else as the defined name
+    ``arg``.  A lookup needs ``table_refs[table]`` with the ranges ``keys`` (the key
+    column), ``body`` (the data block) and ``header`` (the column names over the
+    body); it renders as INDEX/MATCH.
+    """
+    n = node(name)
+    refs = refs or {}
+
+    def arg(a):
+        return refs[a] if a in refs else X.Name(a)
+
+    if n.kind == "formula":
+        out = n.fn(*[arg(a) for a in n.args])
+        return X.as_expr(out)
+    if table_refs is None or n.table not in table_refs:
+        raise XlcalcError(f"no sheet range given for table {n.table!r} (node {name})")
+    t = table_refs[n.table]
+    column = X.as_expr(n.column) if n.column_key is None else arg(n.column_key)
+    return X.Call("INDEX", X.Ref(t["body"]), X.Call("MATCH", arg(n.key), X.Ref(t["keys"]), 0),
+                  X.Call("MATCH", column, X.Ref(t["header"]), 0))
+
+
+def formulas() -> list[Formula]:
+    """Every registered formula node (for documentation and the parity test)."""
+    _ensure_loaded()
+    return [n for n in NODES.values() if n.kind == "formula"]
