@@ -1,0 +1,153 @@
+"""Ground-truth parameter counts for the model presets, from Hugging Face transformers.
+
+Run once by hand when presets change (transformers and torch are NOT dependencies of
+xlcalc; use any environment that has them, e.g. a throw-away venv)::
+
+    python tests/data/make_param_counts.py            # writes tests/data/param_counts.json
+
+For every ``xlcalc/presets/models/*.json`` the model is built from its config on
+``torch.device("meta")`` (no memory is allocated, so DeepSeek-V3 works too) and its
+parameters are counted:
+
+``total``       ``model.num_parameters()``: tied weights once; buffers are not counted
+``embedding``   token embeddings and learned position embeddings
+``attention``   q/k/v/o projections and biases (fused qkv too; MLA's q_a/q_b/kv_a/kv_b)
+``mlp``         dense MLP, routed and shared experts, MoE router (gate) weights
+``norm``        every LayerNorm/RMSNorm weight and bias (incl. final and MLA norms)
+``lm_head``     output projection (0 when tied to the embedding)
+``active``      ``total`` less the routed experts a token does not use
+                ((num_experts - experts_per_token) experts per MoE layer); = total for
+                dense models
+``routed_experts``  all routed-expert parameters (MoE only)
+``buffers``     each buffer (layer index replaced by ``*``) with its element count and
+                whether it is persistent (saved in the checkpoint); none is counted in
+                ``total``.  DeepSeek-V3's ``e_score_correction_bias`` is such a buffer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import torch
+import transformers
+from transformers import AutoConfig, AutoModelForCausalLM
+
+ROOT = Path(__file__).resolve().parents[2]
+PRESETS = ROOT / "xlcalc" / "presets" / "models"
+OUT = Path(__file__).resolve().parent / "param_counts.json"
+
+# Keys that are not model architecture: ours, remote-code pointers, and the FP8
+# quantisation block (it would make transformers try to quantise on construction).
+DROP = ("xlcalc_source", "xlcalc_nominal_params", "auto_map", "quantization_config")
+
+GROUPS = ("embedding", "attention", "mlp", "norm", "lm_head")
+
+
+def classify(name: str) -> str:
+    parts = name.split(".")
+    leaf_module = parts[-2] if len(parts) >= 2 else parts[-1]
+    if re.search(r"(norm|^ln_\w*$|^ln$)", leaf_module):
+        return "norm"
+    if name.startswith("lm_head."):
+        return "lm_head"
+    if leaf_module in ("embed_tokens", "wte", "wpe", "embed_positions", "word_embeddings"):
+        return "embedding"
+    if any(p in ("self_attn", "attn", "self_attention", "attention") for p in parts):
+        return "attention"
+    if any(p in ("mlp", "block_sparse_moe", "feed_forward") for p in parts) or \
+            leaf_module in ("fc1", "fc2"):
+        return "mlp"
+    raise ValueError(f"unclassified parameter {name!r}")
+
+
+def is_routed_expert(name: str) -> bool:
+    return ".experts." in name and "shared_experts" not in name
+
+
+def moe_shape(config) -> tuple[int, int]:
+    experts = getattr(config, "num_local_experts", None) or \
+        getattr(config, "n_routed_experts", None) or getattr(config, "num_experts", None) or 0
+    return int(experts), int(getattr(config, "num_experts_per_tok", 0) or 0)
+
+
+def build(preset: Path):
+    raw = json.loads(preset.read_text())
+    cfg = {k: v for k, v in raw.items() if k not in DROP}
+    model_type = cfg.pop("model_type")
+    config = AutoConfig.for_model(model_type, **cfg)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    return config, model
+
+
+def count(preset: Path) -> dict:
+    config, model = build(preset)
+    total = model.num_parameters()
+    groups = dict.fromkeys(GROUPS, 0)
+    routed_by_layer: dict[str, int] = {}
+    for name, p in model.named_parameters():        # shared (tied) tensors once
+        groups[classify(name)] += p.numel()
+        if is_routed_expert(name):
+            layer = name.split(".experts.")[0]
+            routed_by_layer[layer] = routed_by_layer.get(layer, 0) + p.numel()
+    assert sum(groups.values()) == total, (preset.stem, groups, total)
+
+    buffers: dict[str, dict] = {}
+    for mod_name, mod in model.named_modules():
+        for buf_name, buf in mod.named_buffers(recurse=False):
+            key = re.sub(r"\.\d+\.", ".*.", f"{mod_name}.{buf_name}")
+            entry = buffers.setdefault(key, {
+                "numel": 0, "persistent": buf_name not in mod._non_persistent_buffers_set})
+            entry["numel"] += buf.numel()
+
+    out = {"total": total, **groups, "active": total}
+    experts, per_token = moe_shape(config)
+    if routed_by_layer:
+        routed = sum(routed_by_layer.values())
+        per_layer = set(routed_by_layer.values())
+        assert len(per_layer) == 1 and experts and per_token, (preset.stem, per_layer)
+        per_expert, rem = divmod(per_layer.pop(), experts)
+        assert rem == 0
+        out.update(active=total - len(routed_by_layer) * (experts - per_token) * per_expert,
+                   routed_experts=routed, moe_layers=len(routed_by_layer),
+                   num_experts=experts, experts_per_token=per_token,
+                   params_per_expert=per_expert)
+    out["tied_word_embeddings"] = bool(getattr(config, "tie_word_embeddings", False)) and \
+        groups["lm_head"] == 0
+    out["buffers"] = buffers
+    if preset.stem.startswith("deepseek"):
+        is_param = any("e_score_correction_bias" in n for n, _ in model.named_parameters())
+        out["e_score_correction_bias_is_parameter"] = is_param
+        out["note"] = (
+            "transformers registers e_score_correction_bias as a persistent buffer "
+            "(the Hub's remote modeling_deepseek.py makes it an nn.Parameter), so it is "
+            "not in total; the multi-token-prediction layer (num_nextn_predict_layers) is "
+            "not built by transformers and is not counted either.")
+    out["transformers_version"] = transformers.__version__
+    return out
+
+
+def main(argv=None) -> int:
+    names = (argv or sys.argv)[1:]
+    paths = sorted(PRESETS.glob("*.json"))
+    if names:
+        paths = [p for p in paths if p.stem in names]
+    results = json.loads(OUT.read_text()) if OUT.exists() and names else {}
+    for path in paths:
+        try:
+            results[path.stem] = count(path)
+        except (KeyError, ValueError) as e:   # e.g. a model_type this version lacks
+            print(f"{path.stem}: cannot build with transformers "
+                  f"{transformers.__version__}: {e!r}", file=sys.stderr)
+            continue
+        r = results[path.stem]
+        print(f"{path.stem:18s} total {r['total']:>16,d}  active {r['active']:>16,d}")
+    OUT.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
