@@ -117,6 +117,11 @@ def _ensure_loaded():
             importlib.import_module(module)
 
 
+def load_all() -> None:
+    """Import every formula module (registers their nodes, tables and glossary terms)."""
+    _ensure_loaded()
+
+
 def node(name: str):
     _ensure_loaded()
     try:

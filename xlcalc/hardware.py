@@ -31,7 +31,7 @@ GPU_FIELDS = (
     "peak_tflops_fp16", "peak_tflops_bf16", "peak_tflops_fp8", "peak_tops_int8",
     "intra_node_gb_per_s", "inter_node_gb_per_s",
 )
-_REQUIRED = ("memory_gb", "memory_bandwidth_gb_per_s", "peak_tflops_bf16")
+_REQUIRED = ("memory_gb", "memory_bandwidth_gb_per_s", "peak_tflops_fp16")
 
 
 @dataclass(frozen=True, eq=False)

@@ -145,8 +145,9 @@ def _from_path(path) -> Model:
         raise XlcalcError(f"model config {str(path)!r} is not valid JSON: {e}", "model") from None
     if not isinstance(config, dict):
         raise invalid("model", str(path), "a config.json holding a JSON object")
-    return _from_config(config, config.get("_name_or_path") or p.parent.name or p.stem,
-                        source=str(p))
+    # <folder>/config.json is named after its folder, any other file after itself
+    default = p.parent.name if p.name == "config.json" and p.parent.name else p.stem
+    return _from_config(config, config.get("_name_or_path") or default, source=str(p))
 
 
 def _from_mapping(config: dict, default_name: str) -> Model:

@@ -72,17 +72,22 @@ def decode_flops(batch, forward_flops_per_token):
     return batch * forward_flops_per_token
 
 
+@formula("token pairs", "causal masking: token i attends to i tokens (window-capped)")
+def prefill_attention_pairs(prompt_len, num_layers, num_sliding_layers, sliding_window):
+    """(query, key) pairs one prompt's attention computes, summed over layers."""
+    return (num_layers - num_sliding_layers) * _causal_pairs(prompt_len) + \
+        num_sliding_layers * _causal_window_pairs(prompt_len, sliding_window)
+
+
 @formula(F, "exact prefill: causal attention, logits for the last token only")
-def prefill_flops(batch, prompt_len, params_matmul_active, vocab_size, hidden_size, num_layers,
-                  num_sliding_layers, sliding_window, num_heads, attention_head_width):
+def prefill_flops(batch, prompt_len, params_matmul_active, vocab_size, hidden_size, num_heads,
+                  attention_head_width, prefill_attention_pairs):
     """FLOPs to prefill ``batch`` prompts of ``prompt_len`` tokens: every prompt token
     through every weight except the LM head, which serving engines apply to the last
     token only, plus causal attention."""
     lm_head = vocab_size * hidden_size
     linear = 2 * prompt_len * (params_matmul_active - lm_head) + 2 * lm_head
-    pairs = (num_layers - num_sliding_layers) * _causal_pairs(prompt_len) + \
-        num_sliding_layers * _causal_window_pairs(prompt_len, sliding_window)
-    return batch * (linear + 2 * num_heads * attention_head_width * pairs)
+    return batch * (linear + 2 * num_heads * attention_head_width * prefill_attention_pairs)
 
 
 @formula(F, "seed 000 §七 example 1: FLOPs = 2 × params × prompt × batch")
