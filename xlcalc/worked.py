@@ -16,6 +16,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
+from .expr import maximum, where
+
 __all__ = ["SeedFigure", "WorkedExample", "register_example", "examples", "example",
            "compare", "MATCH_TOLERANCE"]
 
@@ -80,12 +82,12 @@ def example(name: str) -> WorkedExample:
     return _EXAMPLES[name]
 
 
-def status(seed_value: float, computed: float) -> str:
-    """``matches`` when within :data:`MATCH_TOLERANCE` (relative), else ``differs``."""
-    if computed == seed_value:
-        return "matches"
-    base = max(abs(seed_value), abs(computed))
-    return "matches" if abs(computed - seed_value) <= MATCH_TOLERANCE * base else "differs"
+def status(seed_value, computed):
+    """``matches`` when within :data:`MATCH_TOLERANCE` (relative to the larger of the two),
+    else ``differs``.  A formula: evaluates on numbers and renders to Excel (the
+    workbooks' status column)."""
+    return where(abs(computed - seed_value) <= MATCH_TOLERANCE *
+                 maximum(abs(seed_value), abs(computed)), "matches", "differs")
 
 
 def compare(name: str):
