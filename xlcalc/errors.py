@@ -24,7 +24,7 @@ class XlcalcError(ValueError):
 
 def _show(value) -> str:
     if isinstance(value, float) and value.is_integer():
-        return repr(value)
+        return str(int(value))   # Excel sends 8.0 for 8: show what the user typed
     if isinstance(value, str):
         return repr(value)
     return str(value) if not isinstance(value, (list, tuple, dict)) else repr(value)[:80]

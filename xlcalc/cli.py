@@ -1,0 +1,179 @@
+"""The ``xlcalc`` command line.
+
+Each subcommand is one function ``cmd_<name>(args) -> result`` registered in
+:data:`COMMANDS` with its argument setup; a result is a pandas Series/DataFrame or a
+dict, printed as a table or, with ``--json``, as JSON.  Bad input prints the
+library's message (``xlcalc: error: batch must be a positive integer, got 0``) and
+exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+__all__ = ["main", "COMMANDS"]
+
+#: name -> (setup(parser), run(args), help)
+COMMANDS: dict = {}
+
+#: modules that register more subcommands with :func:`command` when imported
+FAMILY_COMMANDS = ("xlcalc.cli_training", "xlcalc.cli_serving", "workbooks.cli")
+
+
+def command(name: str, help: str, setup=None):
+    """Register ``run(args)`` as subcommand ``name``; ``setup(parser)`` adds its arguments."""
+    def decorate(run):
+        COMMANDS[name] = (setup or (lambda parser: None), run, help)
+        return run
+    return decorate
+
+
+def _number(text, kind=float):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if kind is int:
+        if not value.is_integer():
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+        return int(value)
+    return value
+
+
+# ---------------------------------------------------------------------- commands
+
+@command("models", "list the model presets")
+def cmd_models(args):
+    from .models import models_table
+    cols = ["model_type", "num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim",
+            "intermediate_size", "vocab_size", "num_experts", "nominal_params"]
+    return models_table()[cols]
+
+
+@command("gpus", "list the accelerator presets")
+def cmd_gpus(args):
+    from .hardware import gpus_table
+    return gpus_table()
+
+
+def _setup_params(p):
+    p.add_argument("model", help="preset name or path to a config.json")
+
+
+@command("params", "parameter count by part", _setup_params)
+def cmd_params(args):
+    from .basics import params
+    return params(args.model)
+
+
+def _setup_kv(p):
+    p.add_argument("model", help="preset name or path to a config.json")
+    p.add_argument("--batch", type=_number, required=True, help="sequences")
+    p.add_argument("--seq-len", type=_number, required=True, help="tokens per sequence")
+    p.add_argument("--kv-dtype", default="bf16", help="KV-cache dtype (default bf16)")
+    p.add_argument("--tp", type=_number, default=1, help="tensor-parallel degree (default 1)")
+    p.add_argument("--block-size", type=_number, default=1,
+                   help="KV block size in tokens: 1 = exact, 16 = vLLM pages (default 1)")
+    p.add_argument("--unit", default="GB", help="memory unit (default GB = 1e9 bytes)")
+
+
+@command("kv-cache", "KV-cache memory per GPU", _setup_kv)
+def cmd_kv_cache(args):
+    import pandas as pd
+    from .estimate import estimate
+    from .units import to_unit, unit_factor
+    unit_factor(args.unit)
+    v = estimate(["kv_cache_bytes", "kv_cache_bytes_per_token", "kv_heads_per_gpu"],
+                 model=args.model, batch=args.batch, seq_len=args.seq_len,
+                 kv_dtype=args.kv_dtype, tp=args.tp, block_size=args.block_size)
+    return pd.Series({
+        "model": args.model, "batch": args.batch, "seq_len": args.seq_len,
+        "kv_dtype": args.kv_dtype, "tp": args.tp,
+        f"kv_cache_{args.unit}": to_unit(v["kv_cache_bytes"], args.unit),
+        "kv_cache_bytes": v["kv_cache_bytes"],
+        "bytes_per_token": v["kv_cache_bytes_per_token"],
+        "kv_heads_per_gpu": v["kv_heads_per_gpu"],
+    }, name="kv_cache")
+
+
+# --------------------------------------------------------------------------- main
+
+def _jsonable(result):
+    import pandas as pd
+    if isinstance(result, pd.DataFrame):
+        return json.loads(result.reset_index().to_json(orient="records"))
+    if isinstance(result, pd.Series):
+        return {k: _plain(v) for k, v in result.items()}
+    return result
+
+
+def _plain(v):
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
+        return int(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _print(result) -> None:
+    import pandas as pd
+    if isinstance(result, (pd.Series, pd.DataFrame)):
+        with pd.option_context("display.max_rows", 500, "display.max_columns", 50,
+                               "display.width", 200, "display.float_format", "{:,.6g}".format):
+            print(result.to_string())
+    else:
+        print(result)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = argparse.ArgumentParser(
+        prog="xlcalc", description="LLM capacity planning: parameters, memory, FLOPs, "
+        "latency, serving capacity and training time.")
+    parser.add_argument("--version", action="version", version=f"xlcalc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (setup, _, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        setup(p)
+        p.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _load_commands():
+    # Family modules add their subcommands here (import for the registration side effect).
+    for module in FAMILY_COMMANDS:
+        try:
+            __import__(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+
+
+def main(argv=None) -> int:
+    from .errors import XlcalcError
+    _load_commands()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    _, run, _ = COMMANDS[args.command]
+    try:
+        result = run(args)
+    except XlcalcError as e:
+        print(f"xlcalc: error: {e}", file=sys.stderr)
+        return 2
+    if getattr(args, "json", False):
+        print(json.dumps(_jsonable(result), indent=2, default=str))
+    else:
+        _print(result)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
