@@ -31,7 +31,8 @@ def resolve(inputs: Mapping) -> dict:
 
 
 def _is_spec(value) -> bool:
-    return not isinstance(value, np.ndarray) and not hasattr(value, "excel")
+    """A single model/gpu spec to load (not an array/factor of them, not a formula)."""
+    return not isinstance(value, (np.ndarray, graph.Factor)) and not hasattr(value, "excel")
 
 
 def estimate(targets: str | Iterable[str], **inputs) -> dict:
@@ -62,44 +63,46 @@ def sweep(targets: str | Iterable[str], **axes):
 
     Each keyword is an input name with one value or a list of values; ``model`` and
     ``gpu`` may list preset names, config dicts or loaded records.  Returns a tidy
-    DataFrame: one row per combination, one column per input axis and per target.
-    The whole grid is evaluated in one vectorised call (no Python loop over rows).
+    DataFrame: one row per combination (the first axis varies slowest), one column per
+    input axis and per target.  The grid is never materialised for the computation:
+    axis *i* is shaped to broadcast along dimension *i*, text axes are categorical
+    codes, so quantities that depend on few axes are computed once per distinct value.
     """
     import pandas as pd
-    if isinstance(targets, str):
-        targets = [targets]
+    targets = [targets] if isinstance(targets, str) else list(targets)
     names = list(axes)
     values = [list(v) if isinstance(v, (list, tuple, np.ndarray, pd.Series, range)) else [v]
               for v in axes.values()]
-    sizes = [len(v) for v in values]
-    grids = np.meshgrid(*[np.arange(n) for n in sizes], indexing="ij") if names else []
-    index = {n: g.ravel() for n, g in zip(names, grids)}
-    ctx, columns = {}, {}
-    for name, vals in zip(names, values):
-        idx = index[name]
+    shape = tuple(len(v) for v in values)
+    ctx, labels = {}, {}
+    for i, (name, vals) in enumerate(zip(names, values)):
+        dims = [1] * len(shape)
+        dims[i] = shape[i]
+        codes = np.arange(shape[i]).reshape(dims)
         if name in ("model", "gpu"):
             load = load_model if name == "model" else load_gpu
             records = [load(v) for v in vals]
-            ctx[name] = _Rows(records, idx)
-            columns[name] = np.array([r.name for r in records], dtype=object)[idx]
-            continue
-        arr = np.asarray(vals)
-        ctx[name] = arr[idx]
-        columns[name] = arr[idx]
+            ctx[name] = graph.Factor(records, codes)
+            labels[name] = [r.name for r in records]
+        elif all(isinstance(v, str) for v in vals):
+            ctx[name] = graph.Factor(vals, codes)
+            labels[name] = list(vals)
+        else:
+            ctx[name] = np.asarray(vals, dtype=np.float64).reshape(dims)
+            labels[name] = np.asarray(vals)
     result = graph.evaluate(tuple(targets), ctx)
-    n = int(np.prod(sizes)) if sizes else 1
+    n = int(np.prod(shape)) if shape else 1
+    grid = np.indices(shape).reshape(len(shape), n) if shape else np.zeros((0, 1), int)
+    columns = {}
+    for i, name in enumerate(names):
+        lab = labels[name]
+        if isinstance(lab, list) and len(set(lab)) == len(lab):
+            columns[name] = pd.Categorical.from_codes(grid[i], categories=lab)
+        else:
+            columns[name] = np.asarray(lab, dtype=object)[grid[i]]
     for t in targets:
-        columns[t] = np.broadcast_to(result[t], (n,)) if np.ndim(result[t]) == 0 else result[t]
+        v = result[t]
+        if isinstance(v, graph.Factor):
+            v = np.asarray(v.categories, dtype=object)[v.codes]
+        columns[t] = np.broadcast_to(v, shape).reshape(n)
     return pd.DataFrame(columns)
-
-
-class _Rows:
-    """Model or accelerator records, one per grid row: ``rows[field]`` is the field's
-    value on every row (what a lookup node reads from a record)."""
-
-    def __init__(self, records, idx):
-        self.records = records
-        self.idx = idx
-
-    def __getitem__(self, field):
-        return np.array([r[field] for r in self.records], dtype=np.float64)[self.idx]

@@ -32,7 +32,7 @@ from .errors import XlcalcError, unknown_choice
 from .glossary import TERMS, check, check_relations
 
 __all__ = ["formula", "derive", "lookup_node", "register_table", "evaluate", "render",
-           "NODES", "TABLES", "node", "table", "Formula", "Lookup", "dependencies"]
+           "NODES", "TABLES", "node", "table", "Formula", "Lookup", "Factor", "dependencies"]
 
 # Modules that define formula nodes and tables; imported on first use so that
 # ``import xlcalc`` stays cheap (DESIGN.md principle 4: nothing loaded at import).
@@ -280,63 +280,71 @@ def _input_value(name, value):
     return value
 
 
-def _lookup_value(n: Lookup, values):
-    key = values[n.key]
-    column = n.column if n.column_key is None else values[n.column_key]
+class Factor:
+    """Categorical inputs without one string per row: row values are
+    ``categories[codes]``.  Categories are table keys (preset names, dtype names) or
+    loaded records; ``codes`` is an integer array that broadcasts like any input."""
+
+    def __init__(self, categories, codes):
+        self.categories = list(categories)
+        self.codes = np.asarray(codes)
+
+    @classmethod
+    def of(cls, values) -> "Factor":
+        """A factor from an array of keys (strings)."""
+        arr = np.asarray(values)
+        uniq, inverse = np.unique(arr, return_inverse=True)
+        return cls([str(u) for u in uniq], inverse.reshape(arr.shape))
+
+    def __repr__(self):
+        return f"Factor({self.categories!r}, codes shape {self.codes.shape})"
+
+
+def _lookup_one(n: Lookup, key, column: str):
+    """One table value: ``key`` is a table key (str) or a record with its own fields."""
     if isinstance(key, str):
         rows = table(n.table).rows()
         try:
-            row = rows[key.lower()]
+            row = rows[key.strip().lower()]
         except KeyError:
             raise unknown_choice(n.key, key, rows) from None
-        if isinstance(column, str):
-            return _column(row, column, n)
-        return np.array([_column(row, c, n) for c in np.asarray(column).ravel()]).reshape(
-            np.shape(column))
-    if isinstance(key, (np.ndarray, list, tuple)):
-        return _lookup_array(n, np.asarray(key), column)
-    # a record (a loaded Model or Accelerator, or one per sweep row) has its own fields
-    if isinstance(column, str):
-        return key[column]
-    columns = np.asarray(column)
-    out = None
-    for c in np.unique(columns):
-        v = np.asarray(key[c], dtype=np.float64)
-        shape = np.broadcast_shapes(columns.shape, v.shape)
-        if out is None:
-            out = np.empty(shape)
-        mask = np.broadcast_to(columns == c, shape)
-        out[mask] = np.broadcast_to(v, shape)[mask]
-    return out
+        try:
+            return row[column]
+        except KeyError:
+            raise XlcalcError(f"table {n.table!r} has no column {column!r}", n.key) from None
+    return key[column]
 
 
-def _column(row: dict, column: str, n: Lookup):
-    try:
-        return row[column]
-    except KeyError:
-        raise XlcalcError(f"table {n.table!r} has no column {column!r}", n.key) from None
+def _as_factor(value):
+    if isinstance(value, Factor):
+        return value
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return Factor.of(value)
+    return None
 
 
-def _lookup_array(n: Lookup, keys: np.ndarray, column):
-    frame = table(n.table).frame()
-    lowered = np.char.lower(keys.astype(str))
-    uniq, inverse = np.unique(lowered, return_inverse=True)
-    pos = frame.index.get_indexer(uniq)
-    if (pos < 0).any():
-        raise unknown_choice(n.key, uniq[pos < 0][0], frame.index)
-    if isinstance(column, str):
-        col = frame[column].to_numpy()
-        return col[pos][inverse].reshape(keys.shape)
-    columns = np.broadcast_to(np.asarray(column), keys.shape)
-    out = np.empty(keys.shape, dtype=object)
-    rows = pos[inverse].reshape(keys.shape)
-    for c in np.unique(columns):
-        mask = columns == c
-        out[mask] = frame[c].to_numpy()[rows[mask]]
-    try:
-        return out.astype(np.float64)
-    except (TypeError, ValueError):
-        return out
+def _from_categories(values, codes):
+    """Looked-up values per category, expanded by ``codes`` (numbers) or kept as a
+    factor (text, e.g. the name of the peak column a dtype selects)."""
+    if all(isinstance(v, str) for v in values):
+        return Factor(values, codes)
+    return np.asarray(values, dtype=np.float64)[codes]
+
+
+def _lookup_value(n: Lookup, values):
+    key = values[n.key]
+    column = n.column if n.column_key is None else values[n.column_key]
+    key_f, col_f = _as_factor(key), _as_factor(column)
+    if key_f is None and col_f is None:
+        return _lookup_one(n, key, column)
+    if col_f is None:
+        return _from_categories([_lookup_one(n, k, column) for k in key_f.categories],
+                                key_f.codes)
+    if key_f is None:
+        return _from_categories([_lookup_one(n, key, c) for c in col_f.categories], col_f.codes)
+    table_ = np.array([[_lookup_one(n, k, c) for c in col_f.categories]
+                       for k in key_f.categories], dtype=np.float64)
+    return table_[key_f.codes, col_f.codes]
 
 
 def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
