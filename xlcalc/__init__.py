@@ -21,7 +21,7 @@ _EXPORTS = {
     "Accelerator": "xlcalc.hardware",
     "gpu_names": "xlcalc.hardware",
     "dtype_bytes": "xlcalc.hardware",
-    "estimate": "xlcalc.estimate",
+    "compute": "xlcalc.estimate",   # xlcalc.estimate is the module; compute = estimate
     "breakdown": "xlcalc.estimate",
     "sweep": "xlcalc.estimate",
     "params": "xlcalc.basics",
@@ -39,11 +39,14 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
+_ALIASES = {"compute": "estimate"}
+
+
 def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'xlcalc' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), _ALIASES.get(name, name))
     globals()[name] = value
     return value
 

@@ -107,18 +107,18 @@ def check(name: str, value):
     t = TERMS[name]
     if t.kind == "choice":
         return value
-    if isinstance(value, (bool, np.bool_)):
-        raise invalid(name, value, t.allowed)
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise invalid(name, value, t.allowed)   # text is never silently parsed as a number
     if isinstance(value, numbers.Real):
         x = float(value)
         ok = math.isfinite(x) and _scalar_ok(t, x)
         if not ok:
             raise invalid(name, value, t.allowed)
         return x
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise invalid(name, value, t.allowed) from None
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "iuf":
+        raise invalid(name, value, t.allowed)
+    arr = raw.astype(np.float64)
     mask = _array_ok(t, arr)
     if not np.all(mask):
         _fail_first(name, np.asarray(value, dtype=object) if arr.ndim else value, mask, t.allowed)

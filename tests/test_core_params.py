@@ -1,0 +1,114 @@
+"""Parameter counts: every preset against transformers, and the seeds' worked numbers."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import xlcalc
+from xlcalc.models import preset_names
+
+# Ground truth: transformers 5.23 num_parameters() and per-group sums of
+# named_parameters() on the meta device (tests/data/make_param_counts.py, run once).
+TRUTH = json.loads((Path(__file__).parent / "data" / "param_counts.json").read_text())
+
+
+def test_every_preset_has_ground_truth():
+    assert len(preset_names()) >= 20
+    assert set(preset_names()) <= set(TRUTH)
+
+
+@pytest.mark.parametrize("name", sorted(TRUTH))
+def test_params_match_transformers(name):
+    p = xlcalc.params(name)
+    truth = TRUTH[name]
+    assert int(p["total"]) == truth["total"], "total differs from num_parameters()"
+    for part in ("embedding", "attention", "mlp", "norm", "lm_head", "active"):
+        assert int(p[part]) == truth[part], part
+    assert p["embedding"] + p["attention"] + p["mlp"] + p["norm"] + p["lm_head"] == p["total"]
+
+
+@pytest.mark.parametrize("name,count", [
+    # published counts (model cards / papers), independent of the transformers run
+    ("gpt2", 124_439_808),
+    ("llama-2-7b", 6_738_415_616),
+    ("mistral-7b", 7_241_732_096),
+    ("mixtral-8x7b", 46_702_792_704),
+])
+def test_published_totals(name, count):
+    assert int(xlcalc.params(name)["total"]) == count
+
+
+def test_mixtral_active_about_12_9b():
+    # 2 of 8 experts per token: non-expert 46.70 B - 32·8·3·4096·14336 = 1.60 B,
+    # plus 32·2·3·4096·14336 = 11.27 B active experts
+    expert = 3 * 4096 * 14336
+    active = 46_702_792_704 - 32 * 6 * expert
+    assert int(xlcalc.params("mixtral-8x7b")["active"]) == active
+    assert round(active / 1e9, 1) == 12.9
+
+
+def test_dense_active_equals_total():
+    p = xlcalc.params("llama-3-8b")
+    assert p["active"] == p["total"]
+
+
+def test_llama70b_per_layer_seed_000():
+    # seed 000 §1.6: W_Q, W_O 8192² each, W_K, W_V 8192·1024 each, gate/up/down
+    # 8192·28672 each, two RMSNorms 8192 each: ≈ 855 M per layer, × 80 layers
+    attention = 2 * 8192 * 8192 + 2 * 8192 * 1024
+    mlp = 3 * 8192 * 28672
+    layer = attention + mlp + 2 * 8192
+    assert attention == 150_994_944 and mlp == 704_643_072      # seed: 150 M, 705 M
+    v = xlcalc.compute(["params_dense_layer", "params_attention", "params_mlp"],
+                        model="llama-2-70b")
+    assert v["params_dense_layer"] == layer == 855_654_400       # seed: ~855 M
+    assert v["params_attention"] + v["params_mlp"] + 80 * 2 * 8192 == 80 * layer
+    assert round(80 * layer / 1e9, 1) == 68.5                    # seed prints 68.4 B
+
+
+@pytest.mark.parametrize("name,expected", [
+    # seed 003 §2.5 table, 12·n·h²: (h, n) = (4096, 32), (5120, 40), (6656, 60), (8192, 80)
+    ("llama-7b", 12 * 32 * 4096 ** 2),
+    ("llama-13b", 12 * 40 * 5120 ** 2),
+    ("llama-33b", 12 * 60 * 6656 ** 2),
+    ("llama-65b", 12 * 80 * 8192 ** 2),
+])
+def test_seed_003_table(name, expected):
+    assert expected in (6_442_450_944, 12_582_912_000, 31_897_681_920, 64_424_509_440)
+    assert xlcalc.params_shortcuts(name)["12*L*h^2 (seed 001/003)"] == expected
+
+
+def test_seed_001_and_003_formulas_by_hand():
+    s = xlcalc.params_shortcuts("llama-7b")
+    h, L, V = 4096, 32, 32000
+    assert s["L(12h^2+13h)+2Vh (seed 001 §2.5)"] == L * (12 * h * h + 13 * h) + 2 * V * h
+    assert s["n(12h^2+4h)+Vh (seed 003 §2.5)"] == L * (12 * h * h + 4 * h) + V * h
+    # seed 001 §2.6 GQA estimate for llama-3-8b: h=4096, kv/h=8/32, f=14336, V=128256
+    g = xlcalc.params_shortcuts("llama-3-8b")["GQA+SwiGLU estimate (seed 001 §2.6)"]
+    assert g == 32 * (2 * 4096 ** 2 + 2 * 4096 * 4096 * 8 / 32 + 3 * 4096 * 14336) \
+        + 2 * 128256 * 4096
+
+
+def test_deepseek_v3_mla_moe():
+    p = xlcalc.params("deepseek-v3")
+    # published: 671 B total, 37 B activated (the 14 B multi-token-prediction module
+    # is not part of the Hugging Face model)
+    assert round(p["total"] / 1e9) == 671
+    assert round(p["active"] / 1e9) == 38 or round(p["active"] / 1e9, 0) == 37
+    # MLA attention per layer by hand (h=7168, a=128, q_lora 1536, kv_lora 512,
+    # rope 64, nope 128, v 128)
+    q = 7168 * 1536 + 1536 * 128 * (128 + 64)
+    kv = 7168 * (512 + 64) + 512 * 128 * (128 + 128)
+    o = 128 * 128 * 7168
+    assert p["attention"] == 61 * (q + kv + o)
+
+
+def test_params_from_config_dict_and_rows():
+    cfg = dict(xlcalc.load_model("llama-2-7b").config)
+    cfg["num_hidden_layers"] = 16
+    half = xlcalc.params(cfg)["total"]
+    rows = [["preset", "llama-2-7b"], ["num_hidden_layers", 16.0], [None, None]]
+    assert xlcalc.params(rows)["total"] == half
+    per_layer = 4 * 4096 * 4096 + 3 * 4096 * 11008 + 2 * 4096
+    assert xlcalc.params("llama-2-7b")["total"] - half == 16 * per_layer
