@@ -95,7 +95,7 @@ def test_deepseek_v3_mla_moe():
     # published: 671 B total, 37 B activated (the 14 B multi-token-prediction module
     # is not part of the Hugging Face model)
     assert round(p["total"] / 1e9) == 671
-    assert round(p["active"] / 1e9) == 38 or round(p["active"] / 1e9, 0) == 37
+    assert 37e9 < p["active"] < 38e9
     # MLA attention per layer by hand (h=7168, a=128, q_lora 1536, kv_lora 512,
     # rope 64, nope 128, v 128)
     q = 7168 * 1536 + 1536 * 128 * (128 + 64)

@@ -429,9 +429,16 @@ def _from_config(config: dict, name: str, source: str = "", overrides: dict | No
     fields = _PARSERS[model_type.lower()](c)
     # A row/dict may also set a normalised field by its glossary name when the
     # config keys of this model_type do not name it (e.g. num_layers=40).
-    for key, value in (overrides or config).items():
-        if key in fields and key not in c.read:
-            fields[key] = value
+    dense_all = fields["num_dense_layers"] == fields["num_layers"]
+    slide_all = fields["num_sliding_layers"] == fields["num_layers"] and fields["sliding_window"]
+    set_here = {k: v for k, v in (overrides or config).items() if k in fields and k not in c.read}
+    fields.update(set_here)
+    # a new layer count keeps "every layer dense" / "every layer slides" true
+    if "num_layers" in set_here:
+        if dense_all and "num_dense_layers" not in set_here:
+            fields["num_dense_layers"] = fields["num_layers"]
+        if slide_all and "num_sliding_layers" not in set_here:
+            fields["num_sliding_layers"] = fields["num_layers"]
     _validate(fields)
     nominal = config.get("xlcalc_nominal_params")
     return Model(name=str(name), model_type=model_type.lower(), fields=fields, config=config,
