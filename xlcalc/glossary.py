@@ -85,8 +85,9 @@ def term(name: str) -> Term:
     return TERMS[name]
 
 
-def _divides(other_value, value) -> bool:
-    return np.all(np.mod(other_value, value) == 0)
+def _divides(other_value, value):
+    """Elementwise: ``value`` divides ``other_value``."""
+    return np.mod(other_value, value) == 0
 
 
 def _fail_first(name, values, mask, allowed):
@@ -156,24 +157,33 @@ def _array_ok(t: Term, arr: np.ndarray) -> np.ndarray:
 
 
 def check_relations(name: str, value, context) -> None:
-    """Check the cross-argument relations of ``name`` against other context values."""
+    """Check the cross-argument relations of ``name`` against other context values.
+
+    Predicates are elementwise; for arrays the message shows the first failing
+    element and the other value at the same position."""
     for other, predicate, allowed in TERMS[name].relations:
-        if other in context:
-            other_value = context[other]
-            if not predicate(value, other_value):
-                shown = value
-                if isinstance(value, float) and value.is_integer():
-                    shown = int(value)
-                if np.ndim(value):
-                    shown = value
-                raise invalid(name, shown, allowed.format(other=other, other_value=_show_other(other_value)))
+        if other not in context:
+            continue
+        other_value = context[other]
+        ok = np.asarray(predicate(value, other_value))
+        if ok.all():
+            continue
+        if ok.ndim:
+            shape = ok.shape
+            at = tuple(np.argwhere(~ok)[0])
+            value = np.broadcast_to(value, shape)[at]
+            other_value = np.broadcast_to(other_value, shape)[at]
+        raise invalid(name, _plain(value),
+                      allowed.format(other=other, other_value=_show_other(_plain(other_value))))
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _show_other(v):
     if isinstance(v, float) and v.is_integer():
         return int(v)
-    if np.ndim(v):
-        return "the given values"
     return v
 
 
@@ -214,12 +224,12 @@ register_terms(
          sample=(1, 2, 8), default=1,
          relations=(_shard_divides("num_heads"),
                     ("num_kv_heads",
-                     lambda v, o: np.all((np.mod(o, v) == 0) | (np.mod(v, o) == 0)),
+                     lambda v, o: (np.mod(o, v) == 0) | (np.mod(v, o) == 0),
                      "a divisor or a multiple of {other}={other_value} (KV heads are split or "
                      "replicated across ranks)"))),
     _int("pp", "pipeline-parallel degree (stages the layers are split into)", "GPUs",
          sample=(1, 2, 4), default=1,
-         relations=(("num_layers", lambda v, o: np.all(np.asarray(v) <= np.asarray(o)),
+         relations=(("num_layers", lambda v, o: np.asarray(v) <= np.asarray(o),
                      "at most num_layers={other_value}"),)),
     _int("dp", "data-parallel degree (model replicas)", "GPUs", sample=(1, 8, 64), default=1),
     Term("mfu", "model FLOPs utilisation: achieved / dense peak FLOP/s", "", "fraction",
