@@ -76,7 +76,7 @@ def test_every_formula_renders(cases):
 
 
 def test_formula_parity_formulas_package(cases):
-    formulas = pytest.importorskip("formulas")
+    import formulas
     parser = formulas.Parser()
     checked = 0
     failures = []
@@ -96,11 +96,9 @@ def test_formula_parity_formulas_package(cases):
     assert checked >= len(graph.formulas()) * N_CONTEXTS * 0.8
 
 
-def test_formula_parity_libreoffice(cases, tmp_path):
-    openpyxl = pytest.importorskip("openpyxl")
-    from workbooks.libreoffice import recalculate, soffice_path
-    if soffice_path() is None:
-        pytest.skip("LibreOffice is not installed (CI installs libreoffice-calc-nogui)")
+def test_formula_parity_libreoffice(cases, tmp_path, soffice):
+    import openpyxl
+    from workbooks.libreoffice import recalculate
     wb = openpyxl.Workbook()
     ws = wb.active
     expected = []
