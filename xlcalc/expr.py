@@ -21,6 +21,7 @@ helper           Python / numpy              Excel
 ``eq``/``ne``    ==, != (elementwise)        ``a=b``, ``a<>b``
 ``both``         and (elementwise)           ``AND(a,b)``
 ``either``       or (elementwise)            ``OR(a,b)``
+``isnumber``     finite number               ``ISNUMBER(x)``
 ===============  ==========================  ===========================
 
 No Excel formula text is written anywhere else in the product: workbooks render
@@ -37,7 +38,7 @@ import numpy as np
 __all__ = [
     "Expr", "Name", "Ref", "Text", "Call", "as_expr", "is_expr",
     "where", "maximum", "minimum", "ceil", "floor", "sqrt", "log",
-    "eq", "ne", "both", "either", "lookup",
+    "eq", "ne", "both", "either", "isnumber", "lookup",
 ]
 
 # Excel operator precedence, low to high (comparison < & < +- < */ < ^ < unary -).
@@ -203,9 +204,14 @@ def as_expr(value) -> Expr:
     raise TypeError(f"cannot use {type(value).__name__} {value!r} in an Excel formula")
 
 
+_FAST_SCALARS = frozenset({float, int, bool, str, np.float64, np.int64, np.bool_})
+
+
 def is_expr(*values) -> bool:
     """True when any argument is symbolic (the call must build a formula)."""
     for v in values:
+        if type(v) in _FAST_SCALARS:
+            continue
         if isinstance(v, Expr):
             return True
     return False
@@ -213,6 +219,8 @@ def is_expr(*values) -> bool:
 
 def _is_scalar(*values) -> bool:
     for v in values:
+        if type(v) in _FAST_SCALARS:
+            continue
         if not isinstance(v, (numbers.Number, str, np.generic)):
             return False
     return True
@@ -302,10 +310,21 @@ def ne(a, b):
     return np.not_equal(a, b)
 
 
+def _flatten(function, *args):
+    """AND(AND(a,b),c) -> AND(a,b,c): same value, easier to read."""
+    out = []
+    for a in args:
+        if isinstance(a, Call) and a.function == function:
+            out.extend(a.args)
+        else:
+            out.append(a)
+    return out
+
+
 def both(a, b):
     """Elementwise logical and (``AND(a,b)``; on scalar cells only in Excel)."""
     if is_expr(a, b):
-        return Call("AND", a, b)
+        return Call("AND", *_flatten("AND", a, b))
     if _is_scalar(a, b):
         return bool(a) and bool(b)
     return np.logical_and(a, b)
@@ -314,10 +333,25 @@ def both(a, b):
 def either(a, b):
     """Elementwise logical or (``OR(a,b)``)."""
     if is_expr(a, b):
-        return Call("OR", a, b)
+        return Call("OR", *_flatten("OR", a, b))
     if _is_scalar(a, b):
         return bool(a) or bool(b)
     return np.logical_or(a, b)
+
+
+def isnumber(x):
+    """True for a finite number (``ISNUMBER(x)`` in Excel, where text is not a number)."""
+    if type(x) is float:
+        return math.isfinite(x)
+    if is_expr(x):
+        return Call("ISNUMBER", x)
+    if isinstance(x, (numbers.Real, np.number)) and not isinstance(x, (bool, np.bool_)):
+        return math.isfinite(x)
+    if isinstance(x, np.ndarray) and x.dtype.kind in "iuf":
+        return np.isfinite(x)
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=bool)
+    return False
 
 
 def lookup(table_range: str, key_range: str, key) -> Expr:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import invalid
+from .expr import both, either, eq, floor, isnumber
 
 __all__ = ["Term", "TERMS", "term", "check", "register_terms"]
 
@@ -86,8 +87,8 @@ def term(name: str) -> Term:
 
 
 def _divides(other_value, value):
-    """Elementwise: ``value`` divides ``other_value``."""
-    return np.mod(other_value, value) == 0
+    """``value`` divides ``other_value`` (elementwise; renders as MOD(o,v)=0)."""
+    return eq(other_value % value, 0)
 
 
 def _fail_first(name, values, mask, allowed):
@@ -110,10 +111,9 @@ def check(name: str, value):
         return value
     if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
         raise invalid(name, value, t.allowed)   # text is never silently parsed as a number
-    if isinstance(value, numbers.Real):
+    if type(value) in (float, int) or isinstance(value, numbers.Real):
         x = float(value)
-        ok = math.isfinite(x) and _scalar_ok(t, x)
-        if not ok:
+        if not in_domain(t, x):
             raise invalid(name, value, t.allowed)
         return x
     raw = np.asarray(value)
@@ -126,34 +126,25 @@ def check(name: str, value):
     return arr
 
 
-def _scalar_ok(t: Term, x: float) -> bool:
+def in_domain(t: Term, x):
+    """Whether ``x`` is an allowed value of term ``t``: a formula (scalars, arrays, or an
+    Excel expression for the workbooks' input checks and data validation), written
+    once for every face.  Non-numbers (text, NaN, inf) are never in the domain."""
     if t.kind == "flag":
-        return x in (0.0, 1.0)
+        return both(isnumber(x), either(eq(x, 0), eq(x, 1)))
     if t.kind == "fraction":
-        return 0.0 < x <= 1.0
-    if t.kind == "int" and not x.is_integer():
-        return False
-    if t.minimum_open:
-        if not x > t.minimum:
-            return False
-    elif not x >= t.minimum:
-        return False
-    return t.maximum is None or x <= t.maximum
+        return both(isnumber(x), both(x > 0, x <= 1))
+    ok = both(isnumber(x), x > t.minimum if t.minimum_open else x >= t.minimum)
+    if t.kind == "int":
+        ok = both(ok, eq(x, floor(x)))
+    if t.maximum is not None:
+        ok = both(ok, x <= t.maximum)
+    return ok
 
 
 def _array_ok(t: Term, arr: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(arr)
-        if t.kind == "flag":
-            return ok & ((arr == 0) | (arr == 1))
-        if t.kind == "fraction":
-            return ok & (arr > 0) & (arr <= 1)
-        if t.kind == "int":
-            ok &= arr == np.floor(arr)
-        ok &= (arr > t.minimum) if t.minimum_open else (arr >= t.minimum)
-        if t.maximum is not None:
-            ok &= arr <= t.maximum
-        return ok
+        return np.asarray(in_domain(t, arr))
 
 
 def check_relations(name: str, value, context) -> None:
@@ -165,9 +156,10 @@ def check_relations(name: str, value, context) -> None:
         if other not in context:
             continue
         other_value = context[other]
-        ok = np.asarray(predicate(value, other_value))
-        if ok.all():
+        ok = predicate(value, other_value)
+        if ok is True or (type(ok) is not bool and np.all(ok)):
             continue
+        ok = np.asarray(ok)
         if ok.ndim:
             shape = ok.shape
             at = tuple(np.argwhere(~ok)[0])
@@ -224,12 +216,12 @@ register_terms(
          sample=(1, 2, 8), default=1,
          relations=(_shard_divides("num_heads"),
                     ("num_kv_heads",
-                     lambda v, o: (np.mod(o, v) == 0) | (np.mod(v, o) == 0),
+                     lambda v, o: either(eq(o % v, 0), eq(v % o, 0)),
                      "a divisor or a multiple of {other}={other_value} (KV heads are split or "
                      "replicated across ranks)"))),
     _int("pp", "pipeline-parallel degree (stages the layers are split into)", "GPUs",
          sample=(1, 2, 4), default=1,
-         relations=(("num_layers", lambda v, o: np.asarray(v) <= np.asarray(o),
+         relations=(("num_layers", lambda v, o: v <= o,
                      "at most num_layers={other_value}"),)),
     _int("dp", "data-parallel degree (model replicas)", "GPUs", sample=(1, 8, 64), default=1),
     Term("mfu", "model FLOPs utilisation: achieved / dense peak FLOP/s", "", "fraction",

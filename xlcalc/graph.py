@@ -268,7 +268,20 @@ def _plan(targets: tuple, available: frozenset):
     return plan
 
 
+_CHECKED: dict = {}   # (name, scalar) pairs already validated: recalculations repeat them
+
+
 def _input_value(name, value):
+    if type(value) is float or type(value) is int:
+        if (name, value) in _CHECKED:
+            return float(value)
+        if name in TERMS:
+            checked = check(name, value)
+            if len(_CHECKED) > 65536:
+                _CHECKED.clear()
+            _CHECKED[(name, value)] = True
+            return checked
+        return float(value)
     if isinstance(value, X.Expr):
         return value          # symbolic evaluation builds one inlined formula
     if name in TERMS:
@@ -300,10 +313,13 @@ class Factor:
         return f"Factor({self.categories!r}, codes shape {self.codes.shape})"
 
 
+_VECTOR_KEYS = (Factor, np.ndarray, list, tuple)
+
+
 def _lookup_one(n: Lookup, key, column: str):
     """One table value: ``key`` is a table key (str) or a record with its own fields."""
     if isinstance(key, str):
-        rows = table(n.table).rows()
+        rows = TABLES[n.table].rows()
         try:
             row = rows[key.strip().lower()]
         except KeyError:
@@ -334,6 +350,8 @@ def _from_categories(values, codes):
 def _lookup_value(n: Lookup, values):
     key = values[n.key]
     column = n.column if n.column_key is None else values[n.column_key]
+    if type(column) is str and not isinstance(key, _VECTOR_KEYS):
+        return _lookup_one(n, key, column)          # the scalar fast path
     key_f, col_f = _as_factor(key), _as_factor(column)
     if key_f is None and col_f is None:
         return _lookup_one(n, key, column)
