@@ -27,3 +27,21 @@ def unit_factor(unit: str) -> float:
 def to_unit(value_bytes, unit: str = "GB"):
     """Convert bytes to ``unit`` (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)."""
     return value_bytes / unit_factor(unit)
+
+#: display units of every quantity, as (SI unit, factor): value_in_unit = si / factor
+DISPLAY_UNITS = {
+    **{u: ("bytes", f) for u, f in MEMORY_UNITS.items()},
+    "s": ("s", 1.0), "ms": ("s", 1e-3), "us": ("s", 1e-6), "min": ("s", 60.0),
+    "h": ("s", 3600.0), "days": ("s", 86400.0),
+    "FLOPs": ("FLOPs", 1.0), "GFLOPs": ("FLOPs", 1e9), "TFLOPs": ("FLOPs", 1e12),
+    "PFLOPs": ("FLOPs", 1e15), "EFLOPs": ("FLOPs", 1e18), "ZFLOPs": ("FLOPs", 1e21),
+    "M": ("count", 1e6), "B": ("count", 1e9),
+}
+
+
+def display_factor(unit: str) -> float:
+    """SI units in one display ``unit`` (``GB`` 1e9 bytes, ``ms`` 1e-3 s, ``TFLOPs`` 1e12);
+    units not listed here (``tokens/s``, ``GPUs``, ``%``) are shown as computed (1)."""
+    if unit in DISPLAY_UNITS:
+        return DISPLAY_UNITS[unit][1]
+    return 1.0
