@@ -35,7 +35,7 @@ DISPLAY_UNITS = {
     "h": ("s", 3600.0), "days": ("s", 86400.0),
     "FLOPs": ("FLOPs", 1.0), "GFLOPs": ("FLOPs", 1e9), "TFLOPs": ("FLOPs", 1e12),
     "PFLOPs": ("FLOPs", 1e15), "EFLOPs": ("FLOPs", 1e18), "ZFLOPs": ("FLOPs", 1e21),
-    "M": ("count", 1e6), "B": ("count", 1e9),
+    "million": ("count", 1e6), "billion": ("count", 1e9),
 }
 
 
