@@ -41,6 +41,7 @@ FORMULA_MODULES = [
     "xlcalc.formulas.params",
     "xlcalc.formulas.kv_cache",
     "xlcalc.formulas.flops",
+    "xlcalc.formulas.comm",
 ]
 
 
