@@ -22,6 +22,8 @@ helper           Python / numpy              Excel
 ``both``         and (elementwise)           ``AND(a,b)``
 ``either``       or (elementwise)            ``OR(a,b)``
 ``isnumber``     finite number               ``ISNUMBER(x)``
+``iferror``      x                           ``IFERROR(x,alt)``
+``concat``       str join                    ``a&b&c``
 ===============  ==========================  ===========================
 
 No Excel formula text is written anywhere else in the product: workbooks render
@@ -38,7 +40,7 @@ import numpy as np
 __all__ = [
     "Expr", "Name", "Ref", "Text", "Call", "as_expr", "is_expr",
     "where", "maximum", "minimum", "ceil", "floor", "sqrt", "log",
-    "eq", "ne", "both", "either", "isnumber", "lookup",
+    "eq", "ne", "both", "either", "isnumber", "iferror", "concat", "lookup",
 ]
 
 # Excel operator precedence, low to high (comparison < & < +- < */ < ^ < unary -).
@@ -352,6 +354,24 @@ def isnumber(x):
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=bool)
     return False
+
+
+def iferror(x, fallback):
+    """``x``, or ``fallback`` where Excel would show an error (``IFERROR``); Python
+    values are already valid, so it returns ``x``."""
+    if is_expr(x, fallback):
+        return Call("IFERROR", x, fallback)
+    return x
+
+
+def concat(*parts):
+    """Text concatenation (``a&b&c`` in Excel)."""
+    if is_expr(*parts):
+        out = as_expr(parts[0])
+        for p in parts[1:]:
+            out = BinOp("&", out, p)
+        return out
+    return "".join(str(p) for p in parts)
 
 
 def lookup(table_range: str, key_range: str, key) -> Expr:
