@@ -1,0 +1,582 @@
+"""Planning workbooks: every formula cell rendered from the core's formula graph.
+
+Layout every workbook shares:
+
+* ``Inputs``: one row per input (label, value, unit, description); each value cell is
+  a workbook-level defined name from the glossary, unlocked, with data validation
+  (dropdowns for table choices; the glossary's domain as a custom rule otherwise).
+* ``Results``: the named outputs in display units, share of GPU memory, fits lines
+  (conditional formatting), an input-status line, and a chart of the breakdown.
+* ``Worked example`` (templates only): each figure a seed prints beside a live formula.
+* ``Calculations``: one named cell per graph node the results need, in dependency
+  order, with unit, description and source: a planner can follow every step.
+* one sheet per data table (``Models``, ``GPUs``, ``Dtypes`` …) that lookups read with
+  INDEX/MATCH, so choosing another model from the dropdown re-prices everything.
+* ``About``: what the workbook is, how to use it, every formula's source, version.
+
+Every formula cell is a :class:`Cell`: a Python function over named arguments, rendered
+with :mod:`xlcalc.expr` names for the file and called with the core's values for the
+cached value the file also carries (numbers show without recalculation).  No Excel
+formula text is typed here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import xlcalc
+from xlcalc import expr as X
+from xlcalc import graph
+from xlcalc.errors import XlcalcError, invalid
+from xlcalc.estimate import estimate, resolve
+from xlcalc.glossary import TERMS, in_domain
+from xlcalc.units import display_factor
+from xlcalc.worked import example as worked_example, status as seed_status
+
+from .cached import save_with_values
+from .spec import WorkbookSpec
+
+__all__ = ["build", "write", "BuiltWorkbook"]
+
+# --------------------------------------------------------------------------- style
+
+_HEAD_FILL = "1F4E78"
+_INPUT_FILL = "FFF2CC"
+_SECTION_FILL = "DDEBF7"
+_GOOD_FILL = "C6EFCE"
+_BAD_FILL = "FFC7CE"
+
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_CELL_LIKE = re.compile(r"^([A-Za-z]{1,3}[0-9]+|[RrCc][0-9]*|[Rr][0-9]*[Cc][0-9]*)$")
+
+
+def _check_name(name: str) -> str:
+    """A defined name Excel and LibreOffice both accept (not a cell reference)."""
+    if not _NAME_RE.match(name) or _CELL_LIKE.match(name) or name.lower() in ("true", "false"):
+        raise XlcalcError(f"{name!r} cannot be a workbook defined name", name)
+    return name
+
+
+def _number_format(unit: str, value) -> str:
+    if isinstance(value, str) or isinstance(value, (bool, np.bool_)):
+        return "General"
+    if unit in ("bytes", "parameters", "tokens", "elements", "token-layers", "token pairs",
+                "heads", "layers", "sequences", "GPUs", "blocks", "nodes"):
+        return '#,##0'
+    if unit in ("FLOPs", "FLOP"):
+        return '0.000E+00'
+    return '#,##0.######'
+
+
+def _display_format(unit: str) -> str:
+    label = unit.replace('"', "")
+    if unit in ("", "count"):
+        return '#,##0.###'
+    if unit in ("parameters", "GPUs", "sequences", "nodes", "tokens", "blocks"):
+        return f'#,##0" {label}"'
+    if unit in ("%",):
+        return '0.0%'
+    return f'#,##0.000" {label}"'
+
+
+# ---------------------------------------------------------------------------- cells
+
+@dataclass
+class Cell:
+    """A formula cell: ``fn(*args)`` where each arg is a defined name.  Rendered over
+    the names for the file; called with their values for the cached value."""
+    fn: Callable
+    args: tuple
+
+    def render(self) -> str:
+        return "=" + X.as_expr(self.fn(*[X.Name(a) for a in self.args])).excel()
+
+    def value(self, values: dict):
+        return self.fn(*[values[a] for a in self.args])
+
+
+@dataclass
+class BuiltWorkbook:
+    workbook: object
+    values: dict          # (sheet, coordinate) -> cached value of each formula cell
+    names: dict           # defined name -> "Sheet!$C$R"
+    node_values: dict     # graph name -> core value
+
+
+class _Builder:
+    def __init__(self, spec: WorkbookSpec, inputs: dict):
+        import openpyxl
+        self.openpyxl = openpyxl
+        self.spec = spec
+        self.inputs = dict(inputs)
+        self.wb = openpyxl.Workbook()
+        self.wb.remove(self.wb.active)
+        self.cached: dict = {}
+        self.names: dict = {}
+        self.values: dict = {}       # name -> value (inputs, nodes, outputs)
+
+    # -- helpers -----------------------------------------------------------------
+    def sheet(self, title: str):
+        ws = self.wb.create_sheet(title)
+        ws.sheet_view.showGridLines = False
+        return ws
+
+    def define(self, name: str, ws, row: int, col: int) -> str:
+        from openpyxl.utils import get_column_letter
+        from openpyxl.workbook.defined_name import DefinedName
+        _check_name(name)
+        if name in self.names:
+            raise XlcalcError(f"defined name {name!r} used twice in the workbook", name)
+        ref = f"{_quote(ws.title)}!${get_column_letter(col)}${row}"
+        self.wb.defined_names[name] = DefinedName(name, attr_text=ref)
+        self.names[name] = ref
+        return ref
+
+    def formula(self, ws, row: int, col: int, cell: Cell, fmt: str | None = None):
+        c = ws.cell(row=row, column=col, value=cell.render())
+        value = cell.value(self.values)
+        if isinstance(value, np.generic):
+            value = value.item()
+        self.cached[(ws.title, c.coordinate)] = value
+        if fmt:
+            c.number_format = fmt
+        return c, value
+
+    def text(self, ws, row, col, value, bold=False, fill=None, color=None, wrap=False):
+        from openpyxl.styles import Alignment, Font, PatternFill
+        c = ws.cell(row=row, column=col, value=value)
+        if isinstance(value, str):
+            c.data_type = "s"     # text stays text: never a formula (=HYPERLINK(...) too)
+        if bold or color:
+            c.font = Font(bold=bold, color=color)
+        if fill:
+            c.fill = PatternFill("solid", fgColor=fill)
+        if wrap:
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+        return c
+
+    def header(self, ws, row, labels, widths=None):
+        for j, label in enumerate(labels, start=1):
+            self.text(ws, row, j, label, bold=True, fill=_HEAD_FILL, color="FFFFFF")
+        if widths:
+            from openpyxl.utils import get_column_letter
+            for j, w in enumerate(widths, start=1):
+                ws.column_dimensions[get_column_letter(j)].width = w
+
+    # -- plan ----------------------------------------------------------------------
+    def plan(self):
+        spec = self.spec
+        targets = [o.node for s in spec.sections for o in s.outputs]
+        targets += [f.node for f in spec.fits] + list(spec.extra_nodes)
+        if spec.capacity_node:
+            targets.append(spec.capacity_node)
+        self.examples = [worked_example(n) for n in spec.worked_examples]
+        for ex in self.examples:
+            targets += [f.node for f in ex.figures]
+        self.targets = list(dict.fromkeys(targets))
+        order = graph.dependencies(self.targets, available=self.inputs)
+        missing = [n for n in order if n not in self.inputs and n not in graph.NODES]
+        if missing:
+            raise XlcalcError(f"workbook {spec.name!r} needs input {missing[0]!r}", missing[0])
+        self.order = [n for n in order if n in graph.NODES]
+        used_inputs = [n for n in order if n in self.inputs]
+        self.input_names = [n for n in self.inputs if n in used_inputs or n in TERMS]
+        # the core's values for every node (validates the inputs once, with its messages)
+        computed = estimate(self.order, **self.inputs)
+        self.node_values = {n: computed[n] for n in self.order}
+        ctx = resolve(self.inputs)
+        for name in self.input_names:
+            value = ctx[name]
+            self.values[name] = value.name if hasattr(value, "fields") else value
+        self.values.update(self.node_values)
+        self.tables = self._tables()
+
+    def _tables(self) -> dict:
+        """Tables the lookups read, plus the tables behind choice inputs (dropdowns);
+        a custom model/gpu becomes an extra row."""
+        needed = []
+        for name in self.order:
+            n = graph.NODES[name]
+            if n.kind == "lookup" and n.table not in needed:
+                needed.append(n.table)
+        for name in self.input_names:
+            t = TERMS.get(name)
+            if t is not None and t.kind == "choice" and t.table not in needed:
+                needed.append(t.table)
+        frames = {}
+        ctx = resolve(self.inputs)
+        for tname in needed:
+            frame = graph.table(tname).frame().copy()
+            for key in ("model", "gpu"):
+                rec = ctx.get(key)
+                if TERMS[key].table == tname and hasattr(rec, "fields") and \
+                        rec.name.lower() not in frame.index:
+                    row = {c: _record_field(rec, c) for c in frame.columns}
+                    frame.loc[rec.name.lower()] = row
+            frames[tname] = frame
+        return frames
+
+    # -- sheets --------------------------------------------------------------------
+    def build(self) -> BuiltWorkbook:
+        self.plan()
+        inputs_ws = self.sheet("Inputs")
+        results_ws = self.sheet("Results")
+        example_sheets = [self.sheet(_example_sheet_title(i, len(self.examples)))
+                          for i in range(len(self.examples))]
+        calc_ws = self.sheet("Calculations")
+        table_ws = {t: self.sheet(_table_sheet_title(t)) for t in self.tables}
+        about_ws = self.sheet("About")
+        self.table_refs = {t: self._write_table(table_ws[t], t) for t in self.tables}
+        self._write_inputs(inputs_ws)
+        self._write_calculations(calc_ws)
+        self._write_results(results_ws)
+        for ws, ex in zip(example_sheets, self.examples):
+            self._write_example(ws, ex)
+        self._write_about(about_ws)
+        for ws in self.wb.worksheets:
+            ws.protection.sheet = True          # no password: planners may unprotect
+        self.wb.active = self.wb.sheetnames.index("Results")
+        return BuiltWorkbook(self.wb, self.cached, self.names, self.node_values)
+
+    def _write_table(self, ws, tname) -> dict:
+        from openpyxl.utils import get_column_letter
+        frame = self.tables[tname]
+        key_label = graph.table(tname).key_label
+        columns = list(frame.columns)
+        self.header(ws, 1, [key_label] + columns, [18] + [14] * len(columns))
+        for i, (key, row) in enumerate(frame.iterrows(), start=2):
+            self.text(ws, i, 1, str(key))
+            for j, col in enumerate(columns, start=2):
+                v = row[col]
+                if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+                    continue                    # unsupported: an empty cell
+                self.text(ws, i, j, v.item() if isinstance(v, np.generic) else v)
+        last_row = len(frame) + 1
+        last_col = get_column_letter(len(columns) + 1)
+        sheet = _quote(ws.title)
+        ws.freeze_panes = "B2"
+        return {"keys": f"{sheet}!$A$2:$A${last_row}",
+                "body": f"{sheet}!$B$2:${last_col}${last_row}",
+                "header": f"{sheet}!$B$1:${last_col}$1"}
+
+    def _write_inputs(self, ws):
+        from openpyxl.styles import Protection
+        from openpyxl.worksheet.datavalidation import DataValidation
+        self.text(ws, 1, 1, self.spec.title, bold=True)
+        self.text(ws, 2, 1, "Change the yellow cells; every other sheet follows. "
+                  "Each value cell is a defined name you can use in your own formulas.")
+        self.header(ws, 4, ["Input", "Value", "Unit", "Description"], [26, 22, 12, 90])
+        for i, name in enumerate(self.input_names, start=5):
+            t = TERMS[name]
+            self.text(ws, i, 1, self.spec.labels.get(name, name))
+            value = self.values[name]
+            c = self.text(ws, i, 2, value, fill=_INPUT_FILL)
+            c.protection = Protection(locked=False)
+            self.text(ws, i, 3, t.unit)
+            self.text(ws, i, 4, f"{t.description} ({t.allowed})")
+            self.define(name, ws, i, 2)
+            dv = self._validation(name, c.coordinate)
+            ws.add_data_validation(dv)
+            dv.add(c.coordinate)
+        ws.freeze_panes = "A5"
+        self.input_rows = len(self.input_names)
+
+    def _validation(self, name, coordinate):
+        from openpyxl.worksheet.datavalidation import DataValidation
+        t = TERMS[name]
+        if t.kind == "choice":
+            dv = DataValidation(type="list", formula1="=" + self.table_refs[t.table]["keys"],
+                                allow_blank=False)
+        else:
+            rule = in_domain(t, X.Ref(coordinate)).excel()
+            dv = DataValidation(type="custom", formula1="=" + rule, allow_blank=False)
+        dv.promptTitle = name[:32]
+        dv.prompt = f"{t.description}; {t.allowed}"[:255]
+        dv.errorTitle = f"invalid {name}"[:32]
+        dv.error = f"{name} must be {t.allowed}"[:225]
+        dv.showInputMessage = True
+        dv.showErrorMessage = True
+        return dv
+
+    def _write_calculations(self, ws):
+        self.text(ws, 1, 1, "Every intermediate quantity, in calculation order. "
+                  "Each value is a named cell computed from the names in its formula.")
+        self.header(ws, 3, ["Name", "Value", "Unit", "What it is", "Source"],
+                    [34, 22, 12, 80, 50])
+        for i, name in enumerate(self.order, start=4):
+            n = graph.NODES[name]
+            self.text(ws, i, 1, name)
+            text = graph.render(name, table_refs=self.table_refs).excel()
+            c = ws.cell(row=i, column=2, value="=" + text)
+            value = self.node_values[name]
+            value = value.item() if isinstance(value, np.generic) else value
+            self.cached[(ws.title, c.coordinate)] = value
+            c.number_format = _number_format(n.unit, value)
+            self.text(ws, i, 3, n.unit)
+            self.text(ws, i, 4, n.doc)
+            self.text(ws, i, 5, n.source)
+            self.define(name, ws, i, 2)
+        ws.freeze_panes = "B4"
+
+    def _status_cell(self) -> Cell:
+        """Input checks (glossary domains, table membership, relations) as one text:
+        empty when every input is valid, else what to fix."""
+        checks = []
+        for name in self.input_names:
+            t = TERMS[name]
+            if t.kind == "choice":
+                checks.append((f"{name}: not in the {t.table} table; ",
+                               _member_fn(self.table_refs[t.table]["keys"],
+                                          set(self.tables[t.table].index)), (name,)))
+            else:
+                checks.append((f"{name} must be {t.allowed}; ", _domain_fn(t), (name,)))
+            for other, predicate, allowed in t.relations:
+                if other in self.values:
+                    checks.append((_relation_message(name, other, allowed), predicate,
+                                   (name, other)))
+
+        def status(*values):
+            parts, at = [], 0
+            for message, fn, args in checks:
+                ok = fn(*values[at:at + len(args)])
+                text = message(*values[at:at + len(args)]) if callable(message) else message
+                at += len(args)
+                # a check on a pasted bad value must not itself become an Excel error
+                parts.append(X.where(X.iferror(ok, False), "",
+                                     X.iferror(text, f"{args[0]} is invalid; ")))
+            return X.concat(*parts) if parts else ""
+        return Cell(status, tuple(a for _, _, args in checks for a in args))
+
+    def _write_results(self, ws):
+        from openpyxl.chart import BarChart, Reference
+        from openpyxl.formatting.rule import FormulaRule
+        from openpyxl.styles import PatternFill
+        spec = self.spec
+        self.text(ws, 1, 1, spec.title, bold=True)
+        self.text(ws, 2, 1, spec.description, wrap=False)
+        self.header(ws, 4, ["Result", "Value", "Share of GPU memory", "Note"], [34, 24, 20, 80])
+        self.text(ws, 5, 1, "Input check", bold=True)
+        status_cell, status_value = self.formula(ws, 5, 2, self._status_cell())
+        self.define("input_status", ws, 5, 2)
+        self.values["input_status"] = status_value
+        self.text(ws, 5, 4, "empty when every input is valid; otherwise what to fix")
+        row = 6
+        capacity_name = None
+        if spec.capacity_node:
+            row += 1
+            self.text(ws, row, 1, "GPU memory")
+            cell = _display_cell(spec.capacity_node, "GB")
+            c, v = self.formula(ws, row, 2, cell, _display_format("GB"))
+            self.values["gpu_memory_gb"] = v
+            self.define("gpu_memory_gb", ws, row, 2)
+            capacity_name = "gpu_memory_gb"
+        part_rows = []
+        for section in spec.sections:
+            row += 2
+            self.text(ws, row, 1, section.title, bold=True, fill=_SECTION_FILL)
+            for col in (2, 3, 4):
+                self.text(ws, row, col, None, fill=_SECTION_FILL)
+            for out in section.outputs:
+                row += 1
+                self.text(ws, row, 1, out.label)
+                c, v = self.formula(ws, row, 2, _display_cell(out.node, out.unit),
+                                    _display_format(out.unit))
+                self.values[out.name] = v
+                self.define(out.name, ws, row, 2)
+                if out.part and capacity_name:
+                    self.formula(ws, row, 3, Cell(_share, (out.name, capacity_name)), "0.0%")
+                    part_rows.append(row)
+                self.text(ws, row, 4, out.note or graph.NODES[out.node].doc, wrap=False)
+        for fit in spec.fits:
+            row += 2
+            self.text(ws, row, 1, fit.label, bold=True)
+            c, _ = self.formula(ws, row, 2, Cell(_verdict(fit.yes, fit.no), (fit.node,)))
+            good = X.eq(X.Ref(c.coordinate), fit.yes).excel()
+            bad = X.eq(X.Ref(c.coordinate), fit.no).excel()
+            ws.conditional_formatting.add(c.coordinate, FormulaRule(
+                formula=[good], fill=PatternFill("solid", bgColor=_GOOD_FILL)))
+            ws.conditional_formatting.add(c.coordinate, FormulaRule(
+                formula=[bad], fill=PatternFill("solid", bgColor=_BAD_FILL)))
+        ws.conditional_formatting.add("B5", FormulaRule(
+            formula=[X.ne(X.Ref("B5"), "").excel()], fill=PatternFill("solid", bgColor=_BAD_FILL)))
+        if part_rows:
+            chart = BarChart()
+            chart.type = "bar"
+            chart.grouping = "clustered"
+            chart.title = spec.chart_title
+            chart.y_axis.title = "GB"
+            chart.legend = None
+            first, last = min(part_rows), max(part_rows)
+            chart.add_data(Reference(ws, min_col=2, min_row=first, max_row=last),
+                           titles_from_data=False)
+            chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+            chart.height, chart.width = 7.5, 16
+            ws.add_chart(chart, f"F4")
+        ws.freeze_panes = "A5"
+
+    def _write_example(self, ws, ex):
+        self.text(ws, 1, 1, f"Worked example: {ex.title}", bold=True)
+        self.text(ws, 2, 1, f"Seed {ex.seed}. Each row: the figure the seed prints, the same "
+                  "quantity computed live from this workbook's inputs and the row's own "
+                  "inputs (columns I onwards), and why they differ when they do.")
+        self.header(ws, 4, ["item", "seed section", "seed value", "computed value", "unit",
+                            "status", "note", "row inputs"], [34, 16, 14, 16, 10, 10, 90, 16])
+        from openpyxl.styles import Protection
+        for i, fig in enumerate(ex.figures, start=5):
+            self.text(ws, i, 1, fig.item)
+            self.text(ws, i, 2, fig.section)
+            seed = self.text(ws, i, 3, fig.seed_value)
+            refs = {}
+            for j, (name, value) in enumerate(fig.inputs.items()):
+                self.text(ws, i, 8 + 2 * j, name)
+                c = self.text(ws, i, 9 + 2 * j, value.name if hasattr(value, "fields") else value,
+                              fill=_INPUT_FILL)
+                c.protection = Protection(locked=False)
+                refs[name] = X.Ref(c.coordinate)
+            expr_ = _inline(fig.node, refs, set(self.names) | set(self.input_names),
+                            self.table_refs) / fig.scale
+            c = ws.cell(row=i, column=4, value="=" + X.as_expr(expr_).excel())
+            computed = estimate([fig.node], **{**self.inputs, **fig.inputs})[fig.node] / fig.scale
+            computed = float(computed)
+            self.cached[(ws.title, c.coordinate)] = computed
+            c.number_format = '#,##0.####'
+            self.text(ws, i, 5, fig.unit)
+            st = ws.cell(row=i, column=6,
+                         value="=" + seed_status(X.Ref(seed.coordinate), X.Ref(c.coordinate)).excel())
+            self.cached[(ws.title, st.coordinate)] = seed_status(fig.seed_value, computed)
+            self.text(ws, i, 7, fig.note, wrap=False)
+        ws.freeze_panes = "B5"
+
+    def _write_about(self, ws):
+        self.text(ws, 1, 1, self.spec.title, bold=True)
+        lines = [
+            self.spec.description,
+            "",
+            "How to use: change the yellow cells on the Inputs sheet (dropdowns list the "
+            "presets); Results, Calculations and the charts follow. Every value cell is a "
+            "defined name (Formulas > Name Manager).",
+            "The file carries computed values, so previewers show numbers without "
+            "recalculating; Excel and LibreOffice recalculate when an input changes.",
+            "Sheets are protected without a password (Review > Unprotect Sheet) so that a "
+            "formula is not overwritten by accident.",
+            "Memory is in GB = 1e9 bytes (GiB = 2^30 bytes where stated); time in s/ms.",
+            f"Generated by xlcalc {xlcalc.__version__} (workbook {self.spec.name!r}).",
+            "",
+            "Formulas used (name, unit, what it is, source):",
+        ]
+        for i, line in enumerate(lines, start=3):
+            self.text(ws, i, 1, line)
+        row = 3 + len(lines)
+        self.header(ws, row, ["Name", "Unit", "What it is", "Source"], [34, 12, 90, 60])
+        for name in self.order:
+            n = graph.NODES[name]
+            row += 1
+            for j, v in enumerate([name, n.unit, n.doc, n.source], start=1):
+                self.text(ws, row, j, v)
+
+
+# --------------------------------------------------------------- cell functions
+
+def _display_cell(node: str, unit: str) -> Cell:
+    factor = display_factor(unit)
+
+    def display(status, value):
+        shown = value if factor == 1 else value / factor
+        return X.where(X.eq(status, ""), X.iferror(shown, "not computable"), "check inputs")
+    return Cell(display, ("input_status", node))
+
+
+def _share(part, capacity):
+    return part / capacity
+
+
+def _verdict(yes, no):
+    def verdict(flag):
+        return X.where(flag, yes, no)
+    return verdict
+
+
+def _domain_fn(t):
+    def ok(x):
+        return in_domain(t, x)
+    return ok
+
+
+def _relation_message(name, other, allowed):
+    """``tp must be a divisor of num_heads=64; `` with the other value live."""
+    before, _, after = allowed.format(other=other, other_value="\0").partition("\0")
+
+    def message(value, other_value):
+        if isinstance(other_value, X.Expr):
+            return X.concat(f"{name} must be {before}", other_value, f"{after}; ")
+        return f"{name} must be {before}{other_value:g}{after}; "
+    return message
+
+
+def _member_fn(keys_range: str, keys: set):
+    """The key is a row of the table (MATCH is case-insensitive, as the lookups)."""
+    def ok(key):
+        if isinstance(key, X.Expr):
+            return X.Call("ISNUMBER", X.Call("MATCH", key, X.Ref(keys_range), 0))
+        return str(key).lower() in keys
+    return ok
+
+
+def _record_field(record, column):
+    try:
+        return record[column]
+    except Exception:
+        return getattr(record, column, record.name if column == "full_name" else None)
+
+
+def _inline(name: str, overrides: dict, placed: set, table_refs: dict):
+    """The Excel expression of ``name`` when some inputs take row-local values:
+    nodes that do not depend on an overridden name are referenced by their defined
+    name; the others are inlined (recursively) over the overrides."""
+    if name in overrides:
+        return overrides[name]
+    deps = set(graph.dependencies([name]))
+    if not deps & set(overrides) and name in placed:
+        return X.Name(name)
+    n = graph.NODES[name]
+    refs = {a: _inline(a, overrides, placed, table_refs) for a in n.args}
+    return graph.render(name, refs=refs, table_refs=table_refs)
+
+
+def _quote(title: str) -> str:
+    return title if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", title) else "'" + \
+        title.replace("'", "''") + "'"
+
+
+def _table_sheet_title(table: str) -> str:
+    return {"gpus": "GPUs", "dtypes": "Dtypes", "models": "Models"}.get(
+        table, table.replace("_", " ").title().replace(" ", ""))
+
+
+def _example_sheet_title(i: int, n: int) -> str:
+    return "Worked example" if n == 1 else f"Worked example {i + 1}"
+
+
+# ----------------------------------------------------------------------------- api
+
+def build(spec: WorkbookSpec, inputs: dict | None = None) -> BuiltWorkbook:
+    """Build the workbook for ``spec`` with its inputs (``inputs`` override them)."""
+    merged = dict(spec.inputs)
+    for k, v in (inputs or {}).items():
+        if k not in merged:
+            raise invalid(k, v, "an input of workbook " + repr(spec.name) + ": " +
+                          ", ".join(merged))
+        merged[k] = v
+    return _Builder(spec, merged).build()
+
+
+def write(spec: WorkbookSpec, path, inputs: dict | None = None) -> BuiltWorkbook:
+    """Build and save with cached values (numbers visible without recalculation)."""
+    built = build(spec, inputs)
+    save_with_values(built.workbook, built.values, Path(path))
+    return built

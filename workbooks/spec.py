@@ -1,0 +1,59 @@
+"""What a planning workbook contains: its inputs, its named outputs, its example rows.
+
+A :class:`WorkbookSpec` is data; :mod:`workbooks.generator` turns it into an .xlsx
+whose every formula is rendered from the core's formula graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Output:
+    """One named result cell.
+
+    ``name`` is the workbook-level defined name (``weights_gb``), ``node`` the graph
+    node it shows (``infer_weights_bytes``), ``unit`` the display unit (``GB``,
+    ``ms``, ``s``, ``days``, ``TFLOPs``, or a unit shown as computed such as
+    ``tokens/s``).  ``part`` marks a memory part of the per-GPU breakdown (chart and
+    share-of-GPU column).
+    """
+    name: str
+    node: str
+    label: str
+    unit: str = ""
+    part: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    outputs: tuple
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fits / does-not-fit line: ``node`` is a boolean graph node."""
+    node: str
+    label: str
+    yes: str = "fits"
+    no: str = "does NOT fit"
+
+
+@dataclass(frozen=True)
+class WorkbookSpec:
+    name: str
+    title: str
+    description: str
+    inputs: dict                       # glossary name -> value, in display order
+    sections: tuple                    # Section rows of the Results sheet
+    fits: tuple = ()                   # Fit lines
+    capacity_node: str | None = None   # bytes of one GPU, for the share column
+    chart_title: str = "Memory per GPU"
+    worked_examples: tuple = ()        # names registered in xlcalc.worked
+    extra_nodes: tuple = ()            # nodes to show in Calculations even if unused
+    scenarios: object = None           # optional DataFrame of scenario rows (Scenarios sheet)
+    scenario_outputs: tuple = ()       # Output columns of the Scenarios sheet
+    labels: dict = field(default_factory=dict)   # input name -> display label
