@@ -46,6 +46,8 @@ def _scalar(v):
 
 def _same(python_value, excel_value) -> bool:
     p, e = _scalar(python_value), _scalar(excel_value)
+    if isinstance(p, str) and e is None:
+        e = ""     # an empty text result reads back as an empty cell
     if isinstance(p, str) or isinstance(e, str):
         return str(p) == str(e)
     if isinstance(p, bool) or isinstance(e, bool):

@@ -9,7 +9,7 @@ activations, softmax) is left out, as in every source.
 """
 
 from ..expr import minimum, where
-from ..graph import formula
+from ..graph import derive, formula
 
 F = "FLOPs"
 
@@ -73,10 +73,16 @@ def decode_flops(batch, forward_flops_per_token):
 
 
 @formula("token pairs", "causal masking: token i attends to i tokens (window-capped)")
-def prefill_attention_pairs(prompt_len, num_layers, num_sliding_layers, sliding_window):
-    """(query, key) pairs one prompt's attention computes, summed over layers."""
-    return (num_layers - num_sliding_layers) * _causal_pairs(prompt_len) + \
-        num_sliding_layers * _causal_window_pairs(prompt_len, sliding_window)
+def attention_pairs(seq_len, num_layers, num_sliding_layers, sliding_window):
+    """(query, key) pairs the attention of one ``seq_len``-token sequence computes,
+    summed over layers."""
+    return (num_layers - num_sliding_layers) * _causal_pairs(seq_len) + \
+        num_sliding_layers * _causal_window_pairs(seq_len, sliding_window)
+
+
+derive("prefill_attention_pairs", attention_pairs, "token pairs",
+       "causal masking over the prompt", doc="(query, key) pairs one prompt's attention "
+       "computes, summed over layers.", seq_len="prompt_len")
 
 
 @formula(F, "exact prefill: causal attention, logits for the last token only")
@@ -102,6 +108,34 @@ def prefill_flops_seed_003(num_layers, batch, prompt_len, hidden_size, vocab_siz
     every position."""
     b, s, h = batch, prompt_len, hidden_size
     return num_layers * (24 * b * s * h ** 2 + 4 * b * s ** 2 * h) + 2 * b * s * h * vocab_size
+
+
+@formula(F, "2·N per token plus causal attention over sequences of seq_len")
+def forward_flops(tokens, seq_len, params_matmul_active, num_heads, attention_head_width,
+                  attention_pairs):
+    """Forward FLOPs of ``tokens`` tokens packed in sequences of ``seq_len`` (logits for
+    every token, as in training): 2 per weight per token plus the attention of
+    tokens/seq_len causal sequences."""
+    return 2 * tokens * params_matmul_active + \
+        tokens / seq_len * 2 * num_heads * attention_head_width * attention_pairs
+
+
+@formula(F, "backward = 2 × forward (seed 000 §3.3): 3 passes")
+def training_flops(forward_flops):
+    """Training FLOPs (forward + backward) of ``tokens`` tokens: 3 forward passes."""
+    return 3 * forward_flops
+
+
+@formula(F, "full recomputation adds one forward pass: 4 passes")
+def training_flops_recompute(forward_flops):
+    """Training FLOPs with full activation recomputation: 4 forward passes."""
+    return 4 * forward_flops
+
+
+@formula(F, "seed 000 §5.3: FLOPs ≈ 2 × parameters × tokens")
+def forward_flops_2nd(params_active, tokens):
+    """The forward-pass rule 2·N·D (active parameters for an MoE model)."""
+    return 2 * params_active * tokens
 
 
 # ---------------------------------------------------------------------- training
