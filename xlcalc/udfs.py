@@ -143,7 +143,8 @@ def _number(name: str, value, default=None):
     value = _scalar(value)
     if value is None or value == "":
         if default is None:
-            raise invalid(name, value, TERMS[name].allowed if name in TERMS else "a number")
+            allowed = TERMS[name].allowed if name in TERMS else "a number"
+            raise XlcalcError(f"{name} is required ({allowed}), got an empty cell", name)
         return default
     if isinstance(value, (list, tuple)):
         raise invalid(name, "a range", "a single value")
@@ -154,7 +155,7 @@ def _text(name: str, value, default=None) -> str:
     value = _scalar(value)
     if value is None or value == "":
         if default is None:
-            raise invalid(name, value, "a text")
+            raise XlcalcError(f"{name} is required (a text), got an empty cell", name)
         return default
     if not isinstance(value, str):
         raise invalid(name, value, "a text")
