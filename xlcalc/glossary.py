@@ -199,7 +199,10 @@ register_terms(
     _int("batch", "sequences processed together (global batch for training)", "sequences",
          sample=(1, 8, 32, 256)),
     _int("micro_batch", "sequences per micro-batch on one data-parallel rank", "sequences",
-         sample=(1, 2, 4)),
+         sample=(1, 2, 4),
+         relations=(("batch_per_replica", lambda v, o: both(v <= o, _divides(o, v)),
+                     "a divisor of the per-replica batch batch/dp={other_value} (gradient "
+                     "accumulation runs whole micro-batches)"),)),
     _int("seq_len", "tokens per sequence (prompt + generated for inference)", "tokens",
          sample=(512, 2048, 4096, 32768)),
     _int("prompt_len", "input (prompt) tokens per sequence", "tokens", sample=(128, 512, 2048)),
@@ -223,7 +226,10 @@ register_terms(
          sample=(1, 2, 4), default=1,
          relations=(("num_layers", lambda v, o: v <= o,
                      "at most num_layers={other_value}"),)),
-    _int("dp", "data-parallel degree (model replicas)", "GPUs", sample=(1, 8, 64), default=1),
+    _int("dp", "data-parallel degree (model replicas)", "GPUs", sample=(1, 8, 64), default=1,
+         relations=(("batch", lambda v, o: _divides(o, v),
+                     "a divisor of {other}={other_value} (each data-parallel replica takes "
+                     "batch/dp sequences)"),)),
     Term("mfu", "model FLOPs utilisation: achieved / dense peak FLOP/s", "", "fraction",
          sample=(0.3, 0.4, 0.5), group="efficiency"),
     Term("bw_eff", "memory-bandwidth efficiency: achieved / peak HBM bandwidth", "", "fraction",

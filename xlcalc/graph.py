@@ -42,6 +42,10 @@ FORMULA_MODULES = [
     "xlcalc.formulas.kv_cache",
     "xlcalc.formulas.flops",
     "xlcalc.formulas.comm",
+    "xlcalc.formulas.training_memory",
+    "xlcalc.formulas.activations",
+    "xlcalc.formulas.training_time",
+    "xlcalc.formulas.training_comm",
 ]
 
 
@@ -136,11 +140,12 @@ def table(name: str) -> Table:
     return TABLES[name]
 
 
-def _register(n):
+def _register(n, input_default=False):
     if n.name in NODES:
         raise RuntimeError(f"formula node {n.name!r} registered twice")
-    if n.kind == "formula" and n.name in TERMS:
-        raise RuntimeError(f"{n.name!r} is a glossary input and cannot also be a formula")
+    if n.kind == "formula" and n.name in TERMS and not input_default:
+        raise RuntimeError(f"{n.name!r} is a glossary input and cannot also be a formula "
+                           "(unless registered with input_default=True)")
     NODES[n.name] = n
 
 
@@ -148,21 +153,26 @@ def _first_line(doc: str | None) -> str:
     return inspect.cleandoc(doc or "").split("\n\n")[0].replace("\n", " ")
 
 
-def formula(unit: str, source: str, name: str | None = None, **bindings):
+def formula(unit: str, source: str, name: str | None = None, input_default: bool = False,
+            **bindings):
     """Register the decorated function as a formula node and return it unchanged.
 
     The node is named after the function unless ``name`` is given; each parameter
     is the graph name of that argument unless ``bindings`` maps it to another name.
-    The function stays a plain Python function over numbers.
+    The function stays a plain Python function over numbers.  ``input_default=True``
+    lets the node carry the name of a glossary input: it computes that input when the
+    caller does not give it (``micro_batch`` defaults to ``batch / dp``); a given value
+    wins and is validated like any input.
     """
     def decorate(fn):
-        derive(name or fn.__name__, fn, unit=unit, source=source, **bindings)
+        derive(name or fn.__name__, fn, unit=unit, source=source, input_default=input_default,
+               **bindings)
         return fn
     return decorate
 
 
 def derive(name: str, fn: Callable, unit: str, source: str, doc: str | None = None,
-           **bindings) -> Formula:
+           input_default: bool = False, **bindings) -> Formula:
     """Register an extra node that reuses ``fn`` with some arguments bound to other
     names, e.g. ``derive("dp_allreduce_bytes", ring_allreduce_bytes, size_bytes=
     "gradient_bytes", n="dp")``."""
@@ -176,7 +186,7 @@ def derive(name: str, fn: Callable, unit: str, source: str, doc: str | None = No
     call = fn if not constants else _with_constants(fn, len(names), constants)
     n = Formula(name, call, args, unit, source, doc or _first_line(fn.__doc__))
     n.function = fn
-    _register(n)
+    _register(n, input_default)
     return n
 
 
@@ -388,6 +398,10 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
         check_relations(name, values[name], values)
     for n in formulas:
         values[n.name] = n.fn(*[values[a] for a in n.args])
+    for name in related:   # relations whose partner is computed (micro_batch vs batch/dp)
+        if any(o in values and NODES.get(o) is not None and NODES[o].kind == "formula"
+               for o, _, _ in TERMS[name].relations):
+            check_relations(name, values[name], values)
     return values
 
 
