@@ -122,8 +122,14 @@ class _Builder:
 
     # -- helpers -----------------------------------------------------------------
     def sheet(self, title: str):
+        from openpyxl.worksheet.properties import PageSetupProperties
         ws = self.wb.create_sheet(title)
         ws.sheet_view.showGridLines = False
+        # print/PDF: landscape, one page wide
+        ws.page_setup.orientation = "landscape"
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
         return ws
 
     def define(self, name: str, ws, row: int, col: int) -> str:
@@ -361,10 +367,15 @@ class _Builder:
         self.text(ws, 2, 1, spec.description, wrap=False)
         self.header(ws, 4, ["Result", "Value", "Share of GPU memory", "Note"], [34, 24, 20, 80])
         self.text(ws, 5, 1, "Input check", bold=True)
-        status_cell, status_value = self.formula(ws, 5, 2, self._status_cell())
+        # the problems (empty when all is valid) sit beside the verdict a planner reads
+        _, problems = self.formula(ws, 5, 5, self._status_cell())
+        self.define("input_problems", ws, 5, 5)
+        self.values["input_problems"] = problems
+        _, verdict = self.formula(ws, 5, 2, Cell(_input_verdict, ("input_problems",)))
         self.define("input_status", ws, 5, 2)
-        self.values["input_status"] = status_value
-        self.text(ws, 5, 4, "empty when every input is valid; otherwise what to fix")
+        self.values["input_status"] = verdict
+        self.text(ws, 5, 4, "what to fix when an input is out of range (data validation "
+                  "stops typed values; pasted ones can slip through)")
         row = 6
         capacity_name = None
         if spec.capacity_node:
@@ -403,7 +414,10 @@ class _Builder:
             ws.conditional_formatting.add(c.coordinate, FormulaRule(
                 formula=[bad], fill=PatternFill("solid", bgColor=_BAD_FILL)))
         ws.conditional_formatting.add("B5", FormulaRule(
-            formula=[X.ne(X.Ref("B5"), "").excel()], fill=PatternFill("solid", bgColor=_BAD_FILL)))
+            formula=[X.ne(X.Ref("E5"), "").excel()], fill=PatternFill("solid", bgColor=_BAD_FILL)))
+        ws.conditional_formatting.add("B5", FormulaRule(
+            formula=[X.eq(X.Ref("E5"), "").excel()], fill=PatternFill("solid", bgColor=_GOOD_FILL)))
+        ws.column_dimensions["E"].hidden = True
         if part_rows:
             chart = BarChart()
             chart.type = "bar"
@@ -482,13 +496,17 @@ class _Builder:
 
 # --------------------------------------------------------------- cell functions
 
+def _input_verdict(problems):
+    return X.where(X.eq(problems, ""), "all inputs valid", problems)
+
+
 def _display_cell(node: str, unit: str) -> Cell:
     factor = display_factor(unit)
 
-    def display(status, value):
+    def display(problems, value):
         shown = value if factor == 1 else value / factor
-        return X.where(X.eq(status, ""), X.iferror(shown, "not computable"), "check inputs")
-    return Cell(display, ("input_status", node))
+        return X.where(X.eq(problems, ""), X.iferror(shown, "not computable"), "check inputs")
+    return Cell(display, ("input_problems", node))
 
 
 def _share(part, capacity):
