@@ -245,7 +245,7 @@ def maximum(a, b):
     if is_expr(a, b):
         return Call("MAX", a, b)
     if _is_scalar(a, b):
-        return a if a >= b else b
+        return a if a >= b or a != a else b     # a NaN wins, as in numpy
     return np.maximum(a, b)
 
 
@@ -254,7 +254,7 @@ def minimum(a, b):
     if is_expr(a, b):
         return Call("MIN", a, b)
     if _is_scalar(a, b):
-        return a if a <= b else b
+        return a if a <= b or a != a else b     # a NaN wins, as in numpy
     return np.minimum(a, b)
 
 
@@ -263,7 +263,7 @@ def ceil(x):
     if is_expr(x):
         return Neg(Call("INT", Neg(x)))
     if _is_scalar(x):
-        return float(math.ceil(x))
+        return float(math.ceil(x)) if math.isfinite(x) else float(x)   # NaN/inf as numpy
     return np.ceil(x)
 
 
@@ -272,7 +272,7 @@ def floor(x):
     if is_expr(x):
         return Call("INT", x)
     if _is_scalar(x):
-        return float(math.floor(x))
+        return float(math.floor(x)) if math.isfinite(x) else float(x)  # NaN/inf as numpy
     return np.floor(x)
 
 
