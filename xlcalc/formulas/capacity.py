@@ -1,0 +1,161 @@
+"""Serving capacity: concurrent sequences that fit, KV tokens that fit, nodes for N users.
+
+Two methods side by side:
+
+* **exact (vLLM)** — the KV budget of the busiest GPU is what vLLM leaves after profiling:
+  ``gpu_memory_utilization × memory − weights − activation peak at
+  max_num_batched_tokens − non-torch reserve``; the cache is cut into blocks of
+  ``block_size`` tokens (16 in vLLM) across the GPU's layers, ``num_blocks =
+  floor(kv_budget / block_bytes)``, and vLLM reports the maximum concurrency
+  ``num_blocks × block_size / max_model_len``.  Sequences of ``seq_len`` tokens use whole
+  blocks; GQA/MQA/MLA, windows and tensor/pipeline splits come from the core.
+* **seed 003 §七** — ``(n_gpus × memory − params × bytes) / (kv bytes per token × tokens per
+  request)``: all GPU memory counts, nothing is reserved, the KV per token is
+  ``4 · n_layers · d_model`` (MHA at fp16, GQA ignored) and the seed rounds it to the
+  "1 MB per token" rule of thumb for a 13 B model.
+"""
+
+from ..expr import ceil, floor, maximum, minimum, where
+from ..glossary import Term, register_terms
+from ..graph import formula
+from .kv_cache import kv_cache_bytes
+
+register_terms(
+    Term("concurrent_users", "sequences that must be served at the same time", "sequences",
+         sample=(100, 10000)),
+)
+
+
+def _safe_div(num, den):
+    """``num / den``, 0 where ``den`` is 0 (nothing fits)."""
+    return where(den > 0, num / where(den > 0, den, 1), 0)
+
+
+# ---------------------------------------------------------------- exact (vLLM)
+
+@formula("bytes", "vLLM determine_num_available_blocks: util × total − weights − peak − non-torch")
+def kv_budget_bytes(infer_budget_bytes, infer_weights_bytes, profiled_activation_bytes,
+                    infer_reserve_bytes):
+    """Bytes left for the KV cache on the busiest GPU (negative: the weights alone do not
+    fit)."""
+    return infer_budget_bytes - infer_weights_bytes - profiled_activation_bytes - \
+        infer_reserve_bytes
+
+
+@formula("bytes", "core kv_cache_bytes for one sequence, busiest stage")
+def kv_sequence_bytes(kv_token_layers, kv_elements_per_token_layer, kv_dtype_bytes,
+                      stage_layers, num_layers):
+    """KV bytes one sequence of ``seq_len`` tokens takes on the busiest GPU (whole
+    ``block_size`` blocks; the stage's share of the layers)."""
+    return kv_cache_bytes(1, kv_token_layers, kv_elements_per_token_layer, kv_dtype_bytes) * \
+        stage_layers / num_layers
+
+
+@formula("sequences", "whole sequences in the KV budget (exact per-architecture KV)")
+def max_sequences(kv_budget_bytes, kv_sequence_bytes):
+    """Most concurrent sequences of ``seq_len`` tokens one replica (``tp × pp`` GPUs)
+    holds: ``floor(kv_budget / kv_per_sequence)``, 0 when nothing fits."""
+    return maximum(floor(kv_budget_bytes / kv_sequence_bytes), 0)
+
+
+@formula("bytes", "vLLM: page = block_size tokens × the GPU's layers × KV bytes per token")
+def kv_block_bytes(block_size, kv_cache_bytes_per_token, stage_layers, num_layers):
+    """Bytes of one KV block of ``block_size`` tokens over the layers of the busiest GPU."""
+    return block_size * kv_cache_bytes_per_token * stage_layers / num_layers
+
+
+@formula("blocks", "vLLM: num_gpu_blocks = floor(available_kv_cache_memory / page_size)")
+def kv_num_blocks(kv_budget_bytes, kv_block_bytes):
+    """KV blocks vLLM allocates on each GPU: ``floor(kv_budget / block_bytes)`` (≥ 0)."""
+    return maximum(floor(kv_budget_bytes / kv_block_bytes), 0)
+
+
+@formula("tokens", "vLLM log: GPU KV cache size: N tokens")
+def kv_tokens_fit(kv_num_blocks, block_size):
+    """Tokens of KV cache the replica holds: ``num_blocks × block_size``."""
+    return kv_num_blocks * block_size
+
+
+@formula("sequences", "vLLM log: Maximum concurrency for max_model_len tokens per request")
+def max_concurrency(kv_tokens_fit, seq_len):
+    """vLLM's reported concurrency: ``num_blocks × block_size / max_model_len`` with
+    ``seq_len`` as the tokens per request (fractional)."""
+    return kv_tokens_fit / seq_len
+
+
+@formula("replicas", "data parallelism: whole replicas of tp × pp GPUs")
+def replicas(n_gpus, tp, pp):
+    """Model replicas ``n_gpus`` GPUs hold: ``floor(n_gpus / (tp × pp))``."""
+    return floor(n_gpus / (tp * pp))
+
+
+@formula("sequences", "replicas × sequences per replica")
+def max_sequences_total(replicas, max_sequences):
+    """Concurrent sequences of ``seq_len`` tokens on ``n_gpus`` GPUs."""
+    return replicas * max_sequences
+
+
+@formula("replicas", "users / sequences per replica, rounded up")
+def replicas_needed(concurrent_users, max_sequences):
+    """Replicas to hold ``concurrent_users`` sequences at once (0 when none fits)."""
+    return ceil(_safe_div(concurrent_users, max_sequences))
+
+
+@formula("nodes", "replicas packed onto nodes of gpus_per_node GPUs")
+def nodes_needed(replicas_needed, tp, pp, gpus_per_node):
+    """Nodes for ``concurrent_users`` concurrent sequences: ``ceil(replicas × tp × pp /
+    gpus_per_node)`` (0 when not one sequence fits)."""
+    return ceil(replicas_needed * tp * pp / gpus_per_node)
+
+
+# -------------------------------------------------------- seed 003 §七 method
+
+@formula("bytes", "seed 003 §七: 2 · n_layers · d_model · 2 = 4 · n_layers · d_model")
+def kv_bytes_per_token_seed_003(num_layers, hidden_size, kv_dtype_bytes):
+    """The seed's KV bytes per token: K and V of width ``d_model`` in every layer (MHA;
+    GQA/MQA ignored)."""
+    return 2 * num_layers * hidden_size * kv_dtype_bytes
+
+
+@formula("tokens", "seed 003 §5.5: (40 GB − 26 GB) / 1 MB ≈ 14,000 tokens")
+def kv_tokens_fit_seed_003(n_gpus, memory_gb, model_weights_bytes_rule,
+                           kv_bytes_per_token_seed_003):
+    """Tokens of KV the seed fits: all memory of ``n_gpus`` GPUs minus ``params × bytes``,
+    over the seed's per-token bytes (no reserve, no activations, no utilisation cap)."""
+    return (n_gpus * memory_gb * 1e9 - model_weights_bytes_rule) / kv_bytes_per_token_seed_003
+
+
+@formula("sequences", "seed 003 §七: (32 × 8 − 24.6) / 2 = 115.7")
+def max_sequences_seed_003(kv_tokens_fit_seed_003, seq_len):
+    """The seed's theoretical batch limit (fractional, as printed): KV tokens that fit
+    over the tokens per request (input + output)."""
+    return kv_tokens_fit_seed_003 / seq_len
+
+
+@formula("nodes", "seed 003 §七: 10000 / 100 = 100 nodes")
+def nodes_needed_seed_003(concurrent_users, max_sequences_seed_003):
+    """Nodes of ``n_gpus`` GPUs for ``concurrent_users``: users over sequences per node,
+    rounded up (0 when nothing fits)."""
+    return ceil(_safe_div(concurrent_users, max_sequences_seed_003))
+
+
+# ------------------------------------------------------ PagedAttention block waste
+
+@formula("tokens", "vLLM PagedAttention: only the last block is partly empty")
+def kv_block_waste_tokens(kv_cached_tokens, seq_len):
+    """Token slots allocated but unused per sequence per layer: the tail of its last
+    block (``ceil(s / block) × block − s``)."""
+    return kv_cached_tokens - seq_len
+
+
+@formula("", "Kwon et al. 2023 (vLLM) §3: waste bounded by one block per sequence")
+def kv_block_waste_fraction(kv_block_waste_tokens, kv_cached_tokens):
+    """Share of a sequence's paged KV slots that hold nothing."""
+    return kv_block_waste_tokens / kv_cached_tokens
+
+
+@formula("", "seed 000 §6.4: 每个请求预分配最大长度 → 50-60 % utilisation")
+def kv_preallocated_utilisation(seq_len, max_position_embeddings):
+    """Share of a KV slot preallocated for the model's maximum length that a sequence of
+    ``seq_len`` tokens uses (the pre-PagedAttention scheme)."""
+    return minimum(seq_len / max_position_embeddings, 1)

@@ -1,0 +1,308 @@
+"""Inference memory per GPU: weights, KV cache, activations, engine reserve; fits, headroom,
+and the fewest GPUs (and the tensor-parallel degree) that fit.
+
+Parts (all bytes on the busiest GPU of a ``tp × pp`` replica):
+
+* **weights** — linear layers at the weights' dtype (int8/fp8 one byte, int4 half a byte
+  plus one 16-bit scale per ``quant_group_size`` weights, GPTQ/AWQ style); the token
+  embedding and LM head stay 16-bit when the linear layers are quantized (vLLM,
+  AutoAWQ and GPTQ keep them so).  Split ``tp`` ways; the busiest pipeline stage holds
+  ``ceil(L / pp)`` layers and the embedding.  The seeds' rule ``params × bytes`` is
+  :func:`model_weights_bytes_rule`.
+* **KV cache** — the core's :func:`~xlcalc.formulas.kv_cache.kv_cache_bytes` (GQA/MQA/MLA,
+  windows, TP split or replication, pages) for the busiest stage's layers.
+* **activations** — the largest transient tensor of one forward pass (seed ``003_*``
+  §5.4): the MLP's first linear output ``8bsh`` (``b·s·f`` elements, f = 4h) — or ``b·s·2f``
+  for a gated MLP, whose gate and up projections run together — against the attention
+  scores ``2bs²a`` when attention is not FlashAttention (scores never reach HBM with it).
+  A forward pass holds at most ``max_num_batched_tokens`` tokens (vLLM's chunked prefill),
+  which is also where vLLM profiles its activation peak.
+* **reserve** — what the engine keeps outside PyTorch's tensors: CUDA context, NCCL and
+  cuBLAS workspaces, CUDA graphs (vLLM's "non-torch memory"), ``reserve_gb`` per GPU.
+
+A GPU offers ``gpu_memory_utilization × memory_gb`` (vLLM's ``gpu_memory_utilization``,
+default 0.9): the plan fits when the parts add up to no more than that.
+"""
+
+from ..expr import both, ceil, floor, log, maximum, minimum, where
+from ..glossary import Term, register_terms
+from ..graph import derive, formula
+from .kv_cache import kv_cache_bytes
+
+B = "bytes"
+
+register_terms(
+    Term("gpu_memory_utilization", "share of each GPU's memory the engine may use (vLLM's "
+         "gpu_memory_utilization)", "", "fraction", default=0.9, sample=(0.8, 0.9, 0.95),
+         group="efficiency"),
+    Term("reserve_gb", "engine memory per GPU outside weights, KV cache and activations: "
+         "CUDA context, NCCL/cuBLAS workspaces, CUDA graphs (vLLM's non-torch memory)",
+         "GB", "real", 0, default=1.0, sample=(0, 1, 2.5), group="efficiency"),
+    Term("max_num_batched_tokens", "most tokens one forward pass holds (vLLM's chunked-prefill "
+         "budget, where it profiles the activation peak)", "tokens", default=8192,
+         sample=(2048, 8192, 16384)),
+    Term("flash_attention", "1 when attention never writes the s×s score matrix to HBM "
+         "(FlashAttention, vLLM's default), 0 for eager attention", "", "flag", 0,
+         default=1, sample=(0, 1)),
+    Term("quant_group_size", "weights sharing one 16-bit scale in group-wise 4-bit "
+         "quantization (GPTQ/AWQ)", "weights", default=128, sample=(64, 128)),
+)
+
+
+# ------------------------------------------------------------------------ weights
+
+@formula("bytes/parameter", "GPTQ/AWQ: int4 weights plus one fp16 scale per group")
+def weight_bytes_per_param(dtype_bytes, quant_group_size):
+    """Bytes per weight of a linear layer: the dtype's bytes, plus ``2 / quant_group_size``
+    for the group scales of sub-byte (int4) formats."""
+    return dtype_bytes + where(dtype_bytes < 1, 2 / quant_group_size, 0)
+
+
+@formula(B, "weights at their dtype; embedding and LM head kept 16-bit when quantized")
+def model_weights_bytes(params_non_embedding, params_embedding, params_lm_head,
+                        weight_bytes_per_param, act_dtype_bytes):
+    """Bytes of all the model's weights: layers at ``weight_bytes_per_param``, the
+    embedding and (untied) LM head at ``act_dtype_bytes`` (16-bit unless fp32)."""
+    return params_non_embedding * weight_bytes_per_param + \
+        (params_embedding + params_lm_head) * act_dtype_bytes
+
+
+@formula(B, "seed 000 §4.1 / seed 003 §三: 参数量 × 每参数字节数")
+def model_weights_bytes_rule(params_total, dtype_bytes):
+    """The seeds' rule: every parameter at the dtype's bytes."""
+    return params_total * dtype_bytes
+
+
+@formula(B, "seed 003 §三: 推理总内存 ≈ 1.2 × 模型参数内存")
+def infer_total_bytes_1_2x(model_weights_bytes_rule):
+    """The seeds' rule of thumb for inference memory: 1.2 × the weights (20 % for KV cache,
+    activations and framework, "different frameworks differ")."""
+    return 1.2 * model_weights_bytes_rule
+
+
+@formula(B, "Megatron/vLLM: layers split tp ways; the busiest pipeline stage")
+def infer_weights_bytes(params_non_embedding, params_embedding, params_lm_head,
+                        weight_bytes_per_param, act_dtype_bytes, stage_layers, num_layers,
+                        tp, pp):
+    """Weight bytes on the busiest GPU: ``ceil(L/pp)`` layers' share of the layer weights
+    plus the embedding and LM head (pp = 1) or the embedding (pp > 1: the LM head sits on
+    the last stage), all split ``tp`` ways (vocab-parallel embedding)."""
+    layers = params_non_embedding * weight_bytes_per_param * stage_layers / num_layers
+    vocab = where(pp > 1, params_embedding, params_embedding + params_lm_head)
+    return (layers + vocab * act_dtype_bytes) / tp
+
+
+# ----------------------------------------------------------------------- KV cache
+
+@formula(B, "core kv_cache_bytes for the busiest stage's layers")
+def infer_kv_cache_bytes(kv_cache_bytes, stage_layers, num_layers):
+    """KV-cache bytes on the busiest GPU: the core's per-GPU figure (tensor-parallel split)
+    for the ``ceil(L/pp)`` layers of one pipeline stage."""
+    return kv_cache_bytes * stage_layers / num_layers
+
+
+derive("kv_model_bytes", kv_cache_bytes, B, "seed 000 §2.4: the whole model's KV cache "
+       "(every KV head, all layers)", kv_elements_per_token_layer="kv_model_elements_per_token_layer")
+
+
+# -------------------------------------------------------------------- activations
+
+@formula("elements", "widest MLP hidden a token passes through (dense or top-k experts)")
+def mlp_peak_width(intermediate_size, num_dense_layers, num_experts, experts_per_token,
+                   moe_intermediate_size, shared_expert_intermediate_size):
+    """Hidden width of the widest MLP: ``intermediate_size`` for dense layers; for MoE
+    layers, the ``k`` routed experts plus the shared expert(s) a token visits."""
+    dense = where(num_dense_layers > 0, intermediate_size, 0)
+    moe = where(num_experts > 0,
+                experts_per_token * moe_intermediate_size + shared_expert_intermediate_size, 0)
+    return maximum(dense, moe)
+
+
+@formula("tokens", "vLLM chunked prefill: max_num_batched_tokens per forward pass")
+def tokens_per_forward(batch, seq_len, max_num_batched_tokens):
+    """Tokens in the largest forward pass: the whole batch's sequences at once, capped by
+    the engine's ``max_num_batched_tokens``."""
+    return minimum(batch * seq_len, max_num_batched_tokens)
+
+
+def _activation_bytes(tokens, seq_len, act_dtype_bytes, mlp_gated, mlp_peak_width, num_heads,
+                      flash_attention, shards):
+    """Seed 003 §5.4: max(MLP first-layer output, attention scores) for ``tokens`` tokens
+    of sequences of ``seq_len`` tokens, split over ``shards`` tensor-parallel ranks."""
+    mlp = act_dtype_bytes * where(mlp_gated > 0, 2, 1) * mlp_peak_width * tokens
+    scores = (1 - flash_attention) * act_dtype_bytes * num_heads * tokens * seq_len
+    return maximum(mlp, scores) / shards
+
+
+@formula(B, "seed 003 §5.4: max(8bsh MLP intermediate, 2bs²a attention scores)")
+def infer_activation_bytes(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated,
+                           mlp_peak_width, num_heads, flash_attention, tp):
+    """Peak transient activation bytes on one GPU: the MLP's first linear output
+    (``b·s·f`` elements, ``b·s·2f`` gated: seed 003's ``8bsh`` for f = 4h at 2 bytes) or,
+    without FlashAttention, the attention scores (``b·a·s²``: seed 003's ``2bs²a``),
+    whichever is larger, for ``tokens_per_forward`` tokens, split ``tp`` ways."""
+    return _activation_bytes(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated,
+                             mlp_peak_width, num_heads, flash_attention, tp)
+
+
+@formula(B, "vLLM profile_run: activation peak of a max_num_batched_tokens forward pass")
+def profiled_activation_bytes(max_num_batched_tokens, seq_len, act_dtype_bytes, mlp_gated,
+                              mlp_peak_width, num_heads, flash_attention, tp):
+    """The activation peak vLLM measures before sizing its KV cache: one forward pass of
+    ``max_num_batched_tokens`` tokens (sequences of ``seq_len``), split ``tp`` ways."""
+    return _activation_bytes(max_num_batched_tokens, seq_len, act_dtype_bytes, mlp_gated,
+                             mlp_peak_width, num_heads, flash_attention, tp)
+
+
+@formula(B, "seed 000 §4.1 example: batch × seq × hidden × 4 × 2")
+def infer_activation_bytes_seed_000(batch, seq_len, hidden_size):
+    """Seed 000's estimate of the activation peak: ``b·s·h`` values for "a few" (4)
+    tensors at 2 bytes."""
+    return batch * seq_len * hidden_size * 4 * 2
+
+
+# ------------------------------------------------------------- reserve and totals
+
+@formula(B, "vLLM non-torch memory (CUDA context, NCCL, cuBLAS, CUDA graphs)")
+def infer_reserve_bytes(reserve_gb):
+    """Engine reserve per GPU in bytes (``reserve_gb`` × 1e9)."""
+    return reserve_gb * 1e9
+
+
+@formula(B, "breakdown first: the total is the sum of its parts")
+def infer_total_bytes(infer_weights_bytes, infer_kv_cache_bytes, infer_activation_bytes,
+                      infer_reserve_bytes):
+    """Inference memory on the busiest GPU: weights + KV cache + activations + reserve."""
+    return infer_weights_bytes + infer_kv_cache_bytes + infer_activation_bytes + \
+        infer_reserve_bytes
+
+
+@formula(B, "vLLM: total_gpu_memory × gpu_memory_utilization")
+def infer_budget_bytes(memory_gb, gpu_memory_utilization):
+    """Bytes the engine may use on one GPU: ``gpu_memory_utilization × memory_gb``."""
+    return gpu_memory_utilization * memory_gb * 1e9
+
+
+@formula(B, "budget minus need; negative when the plan does not fit")
+def infer_headroom_bytes(infer_budget_bytes, infer_total_bytes):
+    """Bytes left on the busiest GPU (negative: short by that much)."""
+    return infer_budget_bytes - infer_total_bytes
+
+
+@formula("", "a plan that does not fit is a result, not an error")
+def infer_fits(infer_headroom_bytes):
+    """TRUE when the plan fits in ``gpu_memory_utilization × memory_gb``."""
+    return infer_headroom_bytes >= 0
+
+
+@formula("", "share of the GPU's whole memory")
+def infer_gpu_share(infer_total_bytes, memory_gb):
+    """Inference memory as a share of the GPU's memory (1 = all of it)."""
+    return infer_total_bytes / (memory_gb * 1e9)
+
+
+@formula("", "a warning, not an error: RoPE models degrade past their trained length")
+def context_warning(seq_len, max_position_embeddings):
+    """Text warning when ``seq_len`` exceeds the model's ``max_position_embeddings``;
+    empty otherwise."""
+    return where(seq_len > max_position_embeddings,
+                 "seq_len exceeds the model's max_position_embeddings", "")
+
+
+# ------------------------------------------------------------- fewest GPUs that fit
+
+@formula(B, "whole-model activation peak (no tensor-parallel split)")
+def model_activation_bytes(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated,
+                           mlp_peak_width, num_heads, flash_attention):
+    """:func:`infer_activation_bytes` on one GPU (tp = 1)."""
+    return _activation_bytes(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated,
+                             mlp_peak_width, num_heads, flash_attention, 1)
+
+
+@formula(B, "seed 000 §4.1: weights + KV + activations + buffers on one GPU")
+def infer_total_bytes_one_gpu(model_weights_bytes, kv_model_bytes, model_activation_bytes,
+                              infer_reserve_bytes):
+    """The whole plan's memory as if on a single GPU (tp = pp = 1)."""
+    return model_weights_bytes + kv_model_bytes + model_activation_bytes + infer_reserve_bytes
+
+
+@formula("GPUs", "seed 000 §4.1: 248 GB / 80 GB → at least 4 GPUs")
+def gpus_needed_rule(infer_total_bytes_one_gpu, memory_gb):
+    """The seeds' count: the single-GPU total over one GPU's memory, rounded up (no
+    utilisation cap, no per-GPU reserve, nothing replicated)."""
+    return ceil(infer_total_bytes_one_gpu / (memory_gb * 1e9))
+
+
+def _largest_pow2_divisor(n, cap):
+    """Largest power of two ≤ ``cap`` that divides ``n`` (1, 2, 4 … 64), as nested IFs."""
+    out = 1
+    for p in (2, 4, 8, 16, 32, 64):
+        out = where(both(n % p < 0.5, cap >= p), p, out)
+    return out
+
+
+@formula("GPUs", "Megatron/vLLM: tp divides the heads; NVLink bounds a TP group")
+def tp_max(num_heads, gpus_per_node):
+    """Largest tensor-parallel degree xlcalc plans with: the largest power of two that
+    divides ``num_heads`` and is at most ``gpus_per_node`` (one NVLink domain)."""
+    return _largest_pow2_divisor(num_heads, gpus_per_node)
+
+
+def _safe_ratio(num, den):
+    """``num / den`` where ``den > 0``, else a huge number (no tp makes it fit)."""
+    return where(den > 0, num / where(den > 0, den, 1), 1e18)
+
+
+@formula("GPUs", "per-GPU memory at tp = n: (weights + activations)/n + KV(n) + reserve")
+def tp_needed_raw(model_weights_bytes, kv_model_bytes, model_activation_bytes,
+                  infer_budget_bytes, infer_reserve_bytes, num_kv_heads, kv_lora_rank):
+    """Smallest real tensor-parallel degree n with everything fitting on one stage.
+
+    Per GPU: ``(W + A)/n + KV(n) + R ≤ U``.  KV splits with the heads while ``n ≤ k``
+    (``KV/n``), each GPU keeps one head beyond (``KV/k``), and an MLA latent is never split
+    (``KV``), so ``n = (W + KV + A)/(U − R)``, ``(W + A)/(U − R − KV/k)`` or
+    ``(W + A)/(U − R − KV)``; 1e18 when no degree fits."""
+    free = infer_budget_bytes - infer_reserve_bytes
+    split = _safe_ratio(model_weights_bytes + kv_model_bytes + model_activation_bytes, free)
+    per_head = _safe_ratio(model_weights_bytes + model_activation_bytes,
+                           free - kv_model_bytes / num_kv_heads)
+    latent = _safe_ratio(model_weights_bytes + model_activation_bytes, free - kv_model_bytes)
+    return where(kv_lora_rank > 0, latent, where(split <= num_kv_heads, split, per_head))
+
+
+@formula("GPUs", "powers of two up to tp_max")
+def tp_needed(tp_needed_raw, tp_max):
+    """Tensor-parallel degree of the smallest plan: the power of two at or above
+    :func:`tp_needed_raw`, at most :func:`tp_max` (beyond it, pipeline stages are added)."""
+    pow2 = 2 ** ceil(log(maximum(tp_needed_raw, 1)) / log(2) - 1e-9)
+    return minimum(pow2, tp_max)
+
+
+@formula("layers", "layers one stage can hold at tp_needed")
+def stage_layers_fit(model_weights_bytes, params_embedding, params_lm_head, act_dtype_bytes,
+                     kv_model_bytes, model_activation_bytes, infer_budget_bytes,
+                     infer_reserve_bytes, num_layers, num_kv_heads, kv_lora_rank, tp_needed):
+    """Most decoder layers a pipeline stage holds on one GPU at ``tp_needed``: what is left
+    after the reserve, activations and embedding, over one layer's weights and KV."""
+    t = tp_needed
+    vocab = (params_embedding + params_lm_head) * act_dtype_bytes
+    kv_share = where(kv_lora_rank > 0, 1, ceil(num_kv_heads / t) / num_kv_heads)
+    per_layer = ((model_weights_bytes - vocab) / t + kv_model_bytes * kv_share) / num_layers
+    free = infer_budget_bytes - infer_reserve_bytes - model_activation_bytes / t - \
+        params_embedding * act_dtype_bytes / t
+    return maximum(floor(free / per_layer), 0)
+
+
+@formula("stages", "pipeline stages when one tensor-parallel group is not enough")
+def pp_needed(stage_layers_fit, num_layers, tp_needed_raw, tp_needed):
+    """Pipeline stages of the smallest plan: 1 when ``tp_needed`` holds everything, else
+    ``ceil(L / stage_layers_fit)``; 0 when not even one layer fits on a GPU."""
+    stages = ceil(num_layers / maximum(stage_layers_fit, 1))
+    return where(tp_needed_raw <= tp_needed, 1, where(stage_layers_fit >= 1, stages, 0))
+
+
+@formula("GPUs", "tp_needed × pp_needed")
+def gpus_needed(tp_needed, pp_needed):
+    """Fewest GPUs (powers-of-two tensor parallelism, then pipeline stages) whose busiest
+    GPU fits the plan; 0 when no split fits."""
+    return tp_needed * pp_needed

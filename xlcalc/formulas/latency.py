@@ -1,0 +1,432 @@
+"""Latency by roofline: prefill (time to first token), decode steps, end-to-end, tokens/s.
+
+Seed ``000_*`` §2.3, §5.4, §七 example 1 and 附录A; seed ``003_*`` §六 (after kipp.ly):
+
+* a phase takes ``max(compute, memory)``: compute = FLOPs / (tp × dense peak × ``mfu``),
+  memory = bytes read / (HBM bandwidth × ``bw_eff``) on each tensor-parallel rank
+  (pipeline stages of one batch run one after another, so ``pp`` does not shorten it);
+* **prefill** (TTFT) reads the weights once and writes the prompt's KV cache; its
+  tensor-parallel all-reduces are added unless hidden (``comm_overlap``);
+* a **decode step** at context ``c`` reads the weights (for an MoE model, the experts the
+  batch's tokens visit) and the KV cache of ``c`` tokens per sequence, and pays
+  ``2 × n_layers`` small all-reduces (mostly their latency) and the pipeline sends;
+* **TPOT** is the mean decode step over the ``output_len − 1`` steps after the first token
+  (prefill produces the first token; TPOT excludes TTFT); **end-to-end** = TTFT + those
+  steps with the context growing from ``prompt_len + 1`` to ``prompt_len + output_len − 1``,
+  summed in closed form (:func:`sum_max_affine`).
+
+The arithmetic intensity of a phase (FLOPs per byte of HBM traffic) against the ridge
+point ``peak / bandwidth`` tells whether it is compute- or memory-bound; the verdict is
+taken from the same two times that make up the latency (so ``mfu`` and ``bw_eff`` count).
+"""
+
+from ..expr import both, ceil, floor, maximum, minimum, ne, where
+from ..glossary import Term, register_terms
+from ..graph import formula
+
+S = "s"
+
+register_terms(
+    Term("acceptance_rate", "probability that the target model accepts a drafted token "
+         "(Leviathan et al. 2023: α)", "", "real", 0, maximum=1, sample=(0.6, 0.75, 0.9),
+         group="efficiency"),
+    Term("draft_len", "tokens the draft model proposes per verification step (γ)", "tokens",
+         sample=(2, 4, 8)),
+    Term("draft_cost_ratio", "time of one draft-model step over one target-model step (c)",
+         "", "real", 0, sample=(0, 0.05, 0.2), group="efficiency"),
+)
+
+
+# ------------------------------------------------------------------ rates, ridge
+
+@formula("FLOP/s", "seed 000 §七: 8 × 990 TFLOP/s × 50 %")
+def tp_flops_per_s(tp, peak_tflops, mfu):
+    """Achieved FLOP/s of a tensor-parallel group: ``tp × dense peak × mfu``."""
+    return tp * peak_tflops * 1e12 * mfu
+
+
+@formula("bytes/s", "seed 000 §七: HBM 3.35 TB/s")
+def hbm_bytes_per_s(memory_bandwidth_gb_per_s, bw_eff):
+    """Achieved HBM bandwidth of one GPU: ``bandwidth × bw_eff``."""
+    return memory_bandwidth_gb_per_s * 1e9 * bw_eff
+
+
+@formula("FLOP/byte", "seed 000 §2.3: 990 TFLOP/s / 3.35 TB/s ≈ 295")
+def ridge_intensity(peak_tflops, memory_bandwidth_gb_per_s):
+    """Roofline ridge point of the GPU: dense peak FLOP/s over HBM bytes/s."""
+    return peak_tflops * 1e12 / (memory_bandwidth_gb_per_s * 1e9)
+
+
+@formula("FLOP/byte", "the ridge at the achieved rates")
+def ridge_intensity_effective(ridge_intensity, mfu, bw_eff):
+    """The ridge point at ``mfu`` and ``bw_eff``: a phase above it is compute-bound."""
+    return ridge_intensity * mfu / bw_eff
+
+
+def _token_layers(context, num_layers, num_sliding_layers, sliding_window):
+    """Σ over layers of the tokens a layer attends to (sliding layers: at most the window)."""
+    window = where(sliding_window > 0, minimum(context, sliding_window), context)
+    return (num_layers - num_sliding_layers) * context + num_sliding_layers * window
+
+
+# ------------------------------------------------------------------------ prefill
+
+@formula(S, "seed 000 §七: FLOPs / (GPUs × peak × MFU)")
+def prefill_compute_s(prefill_flops, tp_flops_per_s):
+    """Compute time of the prefill of ``batch`` prompts (exact FLOPs of the core)."""
+    return prefill_flops / tp_flops_per_s
+
+
+@formula("bytes", "weights read once; the prompt's KV written")
+def prefill_bytes(model_weights_bytes, batch, prompt_len, num_layers, num_sliding_layers,
+                  sliding_window, kv_elements_per_token_layer, kv_dtype_bytes, tp):
+    """HBM bytes one tensor-parallel rank moves in prefill: its share of the weights plus
+    the prompts' KV cache it writes."""
+    kv = batch * _token_layers(prompt_len, num_layers, num_sliding_layers, sliding_window) * \
+        kv_elements_per_token_layer * kv_dtype_bytes
+    return model_weights_bytes / tp + kv
+
+
+@formula(S, "roofline memory time")
+def prefill_memory_s(prefill_bytes, hbm_bytes_per_s):
+    """Memory time of the prefill: bytes moved / achieved bandwidth."""
+    return prefill_bytes / hbm_bytes_per_s
+
+
+@formula("FLOP/byte", "seed 000 §5.4: prefill intensity ≈ seq")
+def prefill_intensity(prefill_flops, tp, prefill_bytes):
+    """Prefill FLOPs per HBM byte on one rank (≈ batch × prompt_len for 16-bit weights)."""
+    return prefill_flops / tp / prefill_bytes
+
+
+@formula("", "compute-bound when compute time ≥ memory time")
+def prefill_bound(prefill_compute_s, prefill_memory_s):
+    """``compute`` or ``memory``: which roofline limit sets the prefill time."""
+    return where(prefill_compute_s >= prefill_memory_s, "compute", "memory")
+
+
+@formula(S, "exposed TP all-reduces (comm_overlap hidden) + pipeline sends")
+def prefill_comm_s(prefill_tp_comm_s, prefill_pp_comm_s, comm_overlap):
+    """Communication the prefill waits for: the unhidden share of the tensor-parallel
+    all-reduces plus the pipeline-boundary sends."""
+    return (1 - comm_overlap) * prefill_tp_comm_s + prefill_pp_comm_s
+
+
+@formula(S, "seed 000 §七: Prefill延迟 = compute (+ communication)")
+def ttft_s(prefill_compute_s, prefill_memory_s, prefill_comm_s):
+    """Time to first token: ``max(compute, memory) + communication`` of the prefill."""
+    return maximum(prefill_compute_s, prefill_memory_s) + prefill_comm_s
+
+
+# ------------------------------------------------------------------ decode step
+
+@formula("", "top-k routing: experts a batch visits, uniform routing")
+def moe_expert_read_fraction(batch, num_experts, experts_per_token):
+    """Expected share of an MoE layer's routed experts that ``batch`` tokens visit:
+    ``1 − (1 − k/E)^batch`` (1 for a dense model)."""
+    experts = maximum(num_experts, 1)
+    return where(num_experts > 0, 1 - (1 - experts_per_token / experts) ** batch, 1)
+
+
+@formula("bytes", "seed 000 §七: 140 GB / 8 = 17.5 GB per GPU per token")
+def decode_weights_read_bytes(model_weights_bytes, num_layers, num_dense_layers, num_experts,
+                              params_expert, weight_bytes_per_param, moe_expert_read_fraction,
+                              tp):
+    """Weight bytes one tensor-parallel rank reads per decode step: all of its share,
+    less the routed experts no token of the batch visits."""
+    routed = (num_layers - num_dense_layers) * num_experts * params_expert * \
+        weight_bytes_per_param
+    return (model_weights_bytes - routed * (1 - moe_expert_read_fraction)) / tp
+
+
+@formula("bytes", "seed 000 §2.3: KV cache read, growing with the context")
+def decode_kv_read_bytes(batch, context_len, num_layers, num_sliding_layers, sliding_window,
+                         kv_elements_per_token_layer, kv_dtype_bytes):
+    """KV bytes one rank reads in a decode step at ``context_len`` for ``batch`` sequences."""
+    return batch * _token_layers(context_len, num_layers, num_sliding_layers, sliding_window) * \
+        kv_elements_per_token_layer * kv_dtype_bytes
+
+
+@formula(S, "decode FLOPs / (GPUs × peak × MFU)")
+def decode_compute_s(decode_flops, tp_flops_per_s):
+    """Compute time of one decode step (core ``decode_flops`` at ``context_len``)."""
+    return decode_flops / tp_flops_per_s
+
+
+@formula(S, "seed 000 §七: 17.5 GB / 3.35 TB/s = 5.2 ms")
+def decode_memory_s(decode_weights_read_bytes, decode_kv_read_bytes, hbm_bytes_per_s):
+    """Memory time of one decode step: (weights + KV read) / achieved bandwidth."""
+    return (decode_weights_read_bytes + decode_kv_read_bytes) / hbm_bytes_per_s
+
+
+@formula("FLOP/byte", "seed 000 §2.3: FLOPs / bytes ≈ 1 at batch 1 (16-bit)")
+def decode_intensity(decode_flops, tp, decode_weights_read_bytes, decode_kv_read_bytes):
+    """Decode-step FLOPs per HBM byte on one rank at ``context_len``."""
+    return decode_flops / tp / (decode_weights_read_bytes + decode_kv_read_bytes)
+
+
+@formula("", "compute-bound when compute time ≥ memory time")
+def decode_bound(decode_compute_s, decode_memory_s):
+    """``compute`` or ``memory``: which roofline limit sets the decode step."""
+    return where(decode_compute_s >= decode_memory_s, "compute", "memory")
+
+
+@formula(S, "TP all-reduces of one token per sequence + pipeline sends")
+def decode_comm_s(decode_tp_comm_s, decode_pp_comm_s):
+    """Communication of one decode step (latency-dominated; never hidden)."""
+    return decode_tp_comm_s + decode_pp_comm_s
+
+
+@formula(S, "seed 000 附录A: Decode延迟 ≈ 模型大小 / 显存带宽, generalised")
+def decode_step_s(decode_compute_s, decode_memory_s, decode_comm_s):
+    """Time of one decode step at ``context_len``: ``max(compute, memory) + comm``."""
+    return maximum(decode_compute_s, decode_memory_s) + decode_comm_s
+
+
+# ------------------------------------------ decode time as affine functions of T(c)
+# compute(c) = a1 + s1·T(c), memory(c) = a2 + s2·T(c), T(c) = Σ_layers attended tokens
+
+@formula(S, "2·N_matmul FLOPs per token, any context")
+def decode_compute_fixed_s(batch, params_matmul_active, tp_flops_per_s):
+    """Part of a decode step's compute time that does not grow with the context."""
+    return batch * 2 * params_matmul_active / tp_flops_per_s
+
+
+@formula(S, "2·a·(d_qk + d_v) FLOPs per attended token per layer")
+def decode_compute_per_token_layer_s(batch, num_heads, attention_head_width, tp_flops_per_s):
+    """Compute time a decode step adds per attended token per layer."""
+    return batch * 2 * num_heads * attention_head_width / tp_flops_per_s
+
+
+@formula(S, "weights read every step")
+def decode_memory_fixed_s(decode_weights_read_bytes, hbm_bytes_per_s):
+    """Part of a decode step's memory time that does not grow with the context."""
+    return decode_weights_read_bytes / hbm_bytes_per_s
+
+
+@formula(S, "KV read per attended token per layer")
+def decode_memory_per_token_layer_s(batch, kv_elements_per_token_layer, kv_dtype_bytes,
+                                    hbm_bytes_per_s):
+    """Memory time a decode step adds per attended token per layer."""
+    return batch * kv_elements_per_token_layer * kv_dtype_bytes / hbm_bytes_per_s
+
+
+@formula(S, "compute minus memory, fixed part")
+def decode_excess_fixed_s(decode_compute_fixed_s, decode_memory_fixed_s):
+    """``a1 − a2``: how far compute exceeds memory time before any context."""
+    return decode_compute_fixed_s - decode_memory_fixed_s
+
+
+@formula(S, "compute minus memory, per attended token-layer")
+def decode_excess_per_token_layer_s(decode_compute_per_token_layer_s,
+                                    decode_memory_per_token_layer_s):
+    """``s1 − s2``: how compute's lead changes per attended token per layer."""
+    return decode_compute_per_token_layer_s - decode_memory_per_token_layer_s
+
+
+def sum_affine(intercept, slope, lo, hi):
+    """``Σ_{c=lo}^{hi} (intercept + slope·c)``: an arithmetic series, 0 when ``hi < lo``."""
+    return maximum(hi - lo + 1, 0) * (intercept + slope * (lo + hi) / 2)
+
+
+def sum_positive_part(intercept, slope, lo, hi):
+    """``Σ_{c=lo}^{hi} max(intercept + slope·c, 0)`` in closed form.
+
+    ``d(c) = intercept + slope·c`` changes sign once, at ``c* = −intercept/slope``; the
+    positive terms are ``c ≥ ceil(c*)`` (slope > 0) or ``c ≤ floor(c*)`` (slope < 0), an
+    arithmetic series; with slope 0 every term is ``max(intercept, 0)``."""
+    safe = where(ne(slope, 0), slope, 1)
+    crossing = -intercept / safe
+    rising = sum_affine(intercept, slope, maximum(lo, ceil(crossing)), hi)
+    falling = sum_affine(intercept, slope, lo, minimum(hi, floor(crossing)))
+    flat = maximum(hi - lo + 1, 0) * maximum(intercept, 0)
+    return where(slope > 0, rising, where(slope < 0, falling, flat))
+
+
+def sum_max_affine(a1, s1, a2, s2, lo, hi):
+    """``Σ_{c=lo}^{hi} max(a1 + s1·c, a2 + s2·c)`` in closed form.
+
+    ``max(u, v) = v + max(u − v, 0)``: the memory-time series plus the positive part of
+    the compute lead, which is linear in ``c`` and so splits at its one crossover into
+    an arithmetic series and zeros — at most two arithmetic series in all."""
+    return sum_affine(a2, s2, lo, hi) + sum_positive_part(a1 - a2, s1 - s2, lo, hi)
+
+
+@formula("tokens", "the step after the first token sees the prompt and that token")
+def decode_first_context(prompt_len):
+    """Context of the first decode step: ``prompt_len + 1`` tokens."""
+    return prompt_len + 1
+
+
+@formula("tokens", "output_len tokens: the first from prefill, output_len − 1 decode steps")
+def decode_last_context(prompt_len, output_len):
+    """Context of the last decode step: ``prompt_len + output_len − 1`` (below
+    :func:`decode_first_context` when ``output_len`` is 1: no decode step)."""
+    return prompt_len + output_len - 1
+
+
+@formula("tokens", "sliding-window layers stop growing past the window")
+def decode_window_end(sliding_window, num_sliding_layers, decode_last_context):
+    """Last context at which every layer still attends to all tokens: the window when the
+    model has sliding-window layers, else the last step (one segment)."""
+    return where(both(sliding_window > 0, num_sliding_layers > 0),
+                 minimum(sliding_window, decode_last_context), decode_last_context)
+
+
+@formula(S, "Σ over steps with every layer growing: two arithmetic series at the crossover")
+def decode_sum_growing_s(decode_excess_fixed_s, decode_excess_per_token_layer_s,
+                         decode_memory_fixed_s, decode_memory_per_token_layer_s, num_layers,
+                         decode_first_context, decode_window_end):
+    """Σ of ``max(compute, memory)`` over the decode steps whose context is within the
+    window (all of them for a model without sliding layers): ``T(c) = L·c``."""
+    lo, hi = decode_first_context, decode_window_end
+    return sum_affine(decode_memory_fixed_s, decode_memory_per_token_layer_s * num_layers,
+                      lo, hi) + \
+        sum_positive_part(decode_excess_fixed_s, decode_excess_per_token_layer_s * num_layers,
+                          lo, hi)
+
+
+@formula(S, "Σ over steps past the window: sliding layers attend to a constant window")
+def decode_sum_windowed_s(decode_excess_fixed_s, decode_excess_per_token_layer_s,
+                          decode_memory_fixed_s, decode_memory_per_token_layer_s, num_layers,
+                          num_sliding_layers, sliding_window, decode_first_context,
+                          decode_window_end, decode_last_context):
+    """Σ of ``max(compute, memory)`` over the steps past the window, where
+    ``T(c) = (L − L_s)·c + L_s·w`` (empty for a model without sliding layers)."""
+    full = num_layers - num_sliding_layers
+    fixed_tokens = num_sliding_layers * sliding_window
+    lo, hi = maximum(decode_first_context, decode_window_end + 1), decode_last_context
+    return sum_affine(decode_memory_fixed_s + decode_memory_per_token_layer_s * fixed_tokens,
+                      decode_memory_per_token_layer_s * full, lo, hi) + \
+        sum_positive_part(decode_excess_fixed_s + decode_excess_per_token_layer_s * fixed_tokens,
+                          decode_excess_per_token_layer_s * full, lo, hi)
+
+
+@formula(S, "seed 000 §七: 256 tokens × per-token latency, with the context growing")
+def decode_total_s(decode_sum_growing_s, decode_sum_windowed_s, output_len, decode_comm_s):
+    """Time of all ``output_len − 1`` decode steps: the closed-form sums of
+    ``max(compute, memory)`` plus each step's communication."""
+    return decode_sum_growing_s + decode_sum_windowed_s + (output_len - 1) * decode_comm_s
+
+
+def _step(a1, s1, a2, s2, tokens, comm):
+    return maximum(a1 + s1 * tokens, a2 + s2 * tokens) + comm
+
+
+@formula(S, "the first decode step (context prompt_len + 1)")
+def decode_first_step_s(decode_compute_fixed_s, decode_compute_per_token_layer_s,
+                        decode_memory_fixed_s, decode_memory_per_token_layer_s, num_layers,
+                        num_sliding_layers, sliding_window, decode_first_context,
+                        decode_comm_s):
+    """Time of the first decode step (what a second output token costs)."""
+    t = _token_layers(decode_first_context, num_layers, num_sliding_layers, sliding_window)
+    return _step(decode_compute_fixed_s, decode_compute_per_token_layer_s,
+                 decode_memory_fixed_s, decode_memory_per_token_layer_s, t, decode_comm_s)
+
+
+@formula(S, "TPOT = (e2e − TTFT) / (output_len − 1): excludes the first token")
+def tpot_s(decode_total_s, output_len, decode_first_step_s):
+    """Time per output token after the first: the mean decode step (the first decode
+    step when ``output_len`` is 1).  TTFT is not included."""
+    return where(output_len > 1, decode_total_s / maximum(output_len - 1, 1),
+                 decode_first_step_s)
+
+
+@formula(S, "seed 000 §七: 端到端延迟 = prefill + decode")
+def e2e_s(ttft_s, decode_total_s):
+    """End-to-end latency of the batch: TTFT + every decode step."""
+    return ttft_s + decode_total_s
+
+
+@formula("tokens/s", "seed 000 §七: 吞吐量 = 8 × 256 / 1.55")
+def tokens_per_s(batch, output_len, e2e_s):
+    """Generated tokens per second for the batch: ``batch × output_len / e2e``."""
+    return batch * output_len / e2e_s
+
+
+@formula("tokens/s", "what one user sees")
+def tokens_per_s_per_user(output_len, e2e_s):
+    """Generated tokens per second for one sequence: ``output_len / e2e``."""
+    return output_len / e2e_s
+
+
+@formula("tokens/s", "steady-state decode throughput")
+def decode_tokens_per_s(batch, tpot_s):
+    """Tokens per second the batch generates while decoding: ``batch / TPOT``."""
+    return batch / tpot_s
+
+
+@formula("tokens", "seed 003 §5.4: s + o tokens of KV at the end")
+def total_len(prompt_len, output_len):
+    """Prompt plus generated tokens: the KV a finished sequence holds."""
+    return prompt_len + output_len
+
+
+@formula("", "a warning, not an error")
+def generation_warning(total_len, max_position_embeddings):
+    """Text warning when prompt + output exceed the model's ``max_position_embeddings``."""
+    return where(total_len > max_position_embeddings,
+                 "prompt_len + output_len exceeds the model's max_position_embeddings", "")
+
+
+@formula("FLOP/byte", "seed 000 §2.3 at the last decode step")
+def decode_last_intensity(decode_compute_fixed_s, decode_compute_per_token_layer_s,
+                          decode_memory_fixed_s, decode_memory_per_token_layer_s, num_layers,
+                          num_sliding_layers, sliding_window, decode_last_context,
+                          decode_first_context, tp_flops_per_s, tp, hbm_bytes_per_s):
+    """Decode FLOPs per HBM byte on one rank at the last step (the largest KV)."""
+    c = maximum(decode_last_context, decode_first_context)
+    t = _token_layers(c, num_layers, num_sliding_layers, sliding_window)
+    flops = (decode_compute_fixed_s + decode_compute_per_token_layer_s * t) * tp_flops_per_s / tp
+    bytes_ = (decode_memory_fixed_s + decode_memory_per_token_layer_s * t) * hbm_bytes_per_s
+    return flops / bytes_
+
+
+@formula(S, "compute time at the last decode step")
+def decode_last_compute_s(decode_compute_fixed_s, decode_compute_per_token_layer_s,
+                          num_layers, num_sliding_layers, sliding_window, decode_last_context,
+                          decode_first_context):
+    """Compute time of the last decode step (context ``prompt_len + output_len − 1``)."""
+    c = maximum(decode_last_context, decode_first_context)
+    t = _token_layers(c, num_layers, num_sliding_layers, sliding_window)
+    return decode_compute_fixed_s + decode_compute_per_token_layer_s * t
+
+
+@formula(S, "memory time at the last decode step")
+def decode_last_memory_s(decode_memory_fixed_s, decode_memory_per_token_layer_s, num_layers,
+                         num_sliding_layers, sliding_window, decode_last_context,
+                         decode_first_context):
+    """Memory time of the last decode step (the largest KV read)."""
+    c = maximum(decode_last_context, decode_first_context)
+    t = _token_layers(c, num_layers, num_sliding_layers, sliding_window)
+    return decode_memory_fixed_s + decode_memory_per_token_layer_s * t
+
+
+@formula("", "compute- or memory-bound at the last decode step")
+def decode_last_bound(decode_last_compute_s, decode_last_memory_s):
+    """``compute`` or ``memory``: which limit sets the last decode step."""
+    return where(decode_last_compute_s >= decode_last_memory_s, "compute", "memory")
+
+
+# --------------------------------------------------------- speculative decoding
+
+@formula("tokens", "Leviathan et al. 2023 eq. (1): (1 − α^(γ+1)) / (1 − α)")
+def spec_expected_tokens(acceptance_rate, draft_len):
+    """Expected tokens one target-model verification step yields with ``draft_len``
+    drafted tokens accepted with probability ``acceptance_rate`` each (γ + 1 at α = 1)."""
+    a, g = acceptance_rate, draft_len
+    return where(a < 1, (1 - a ** (g + 1)) / where(a < 1, 1 - a, 1), g + 1)
+
+
+@formula("", "Leviathan et al. 2023 Theorem 3.8: (1 − α^(γ+1)) / ((1 − α)(γc + 1))")
+def spec_speedup(spec_expected_tokens, draft_len, draft_cost_ratio):
+    """Expected decode speed-up of speculative decoding: tokens per step over the step's
+    cost (one target step, verifying γ + 1 tokens at about the cost of one when
+    memory-bound, plus γ draft steps of relative cost ``c``)."""
+    return spec_expected_tokens / (draft_len * draft_cost_ratio + 1)
+
+
+@formula(S, "seed 000 §6.3: 加速比 2-3 倍 (decode)")
+def spec_tpot_s(tpot_s, spec_speedup):
+    """Time per output token with speculative decoding."""
+    return tpot_s / spec_speedup
