@@ -34,6 +34,13 @@ _EXPORTS = {
     "training_flops": "xlcalc.basics",
     "megatron_flops": "xlcalc.basics",
     "to_unit": "xlcalc.units",
+    "train_memory": "xlcalc.training",
+    "train_fit_search": "xlcalc.training",
+    "training_time": "xlcalc.training",
+    "training_comm": "xlcalc.training",
+    "train_gpus_needed": "xlcalc.training",
+    "mfu_from_iteration": "xlcalc.training",
+    "train_plan_sweep": "xlcalc.training",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
