@@ -41,6 +41,21 @@ _EXPORTS = {
     "train_gpus_needed": "xlcalc.training",
     "mfu_from_iteration": "xlcalc.training",
     "train_plan_sweep": "xlcalc.training",
+    "inference_memory": "xlcalc.serving",
+    "weights_memory": "xlcalc.serving",
+    "inference_latency": "xlcalc.serving",
+    "decode_step": "xlcalc.serving",
+    "serving_capacity": "xlcalc.serving",
+    "max_batch": "xlcalc.serving",
+    "gpus_needed": "xlcalc.serving",
+    "comm": "xlcalc.serving",
+    "allreduce_bytes": "xlcalc.serving",
+    "transfer_time": "xlcalc.serving",
+    "tp_comm_bytes": "xlcalc.serving",
+    "kv_transfer": "xlcalc.serving",
+    "speculative_decoding": "xlcalc.serving",
+    "quantization_effect": "xlcalc.serving",
+    "inference_plan_sweep": "xlcalc.serving",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -18,7 +18,8 @@ Parts (all bytes on the busiest GPU of a ``tp × pp`` replica):
   A forward pass holds at most ``max_num_batched_tokens`` tokens (vLLM's chunked prefill),
   which is also where vLLM profiles its activation peak.
 * **reserve** — what the engine keeps outside PyTorch's tensors: CUDA context, NCCL and
-  cuBLAS workspaces, CUDA graphs (vLLM's "non-torch memory"), ``reserve_gb`` per GPU.
+  cuBLAS workspaces, CUDA graphs (vLLM's "non-torch memory"): the input
+  ``infer_reserve_bytes`` per GPU (default 1 GB).
 
 A GPU offers ``gpu_memory_utilization × memory_gb`` (vLLM's ``gpu_memory_utilization``,
 default 0.9): the plan fits when the parts add up to no more than that.
@@ -35,9 +36,9 @@ register_terms(
     Term("gpu_memory_utilization", "share of each GPU's memory the engine may use (vLLM's "
          "gpu_memory_utilization)", "", "fraction", default=0.9, sample=(0.8, 0.9, 0.95),
          group="efficiency"),
-    Term("reserve_gb", "engine memory per GPU outside weights, KV cache and activations: "
-         "CUDA context, NCCL/cuBLAS workspaces, CUDA graphs (vLLM's non-torch memory)",
-         "GB", "real", 0, default=1.0, sample=(0, 1, 2.5), group="efficiency"),
+    Term("infer_reserve_bytes", "engine memory per GPU outside weights, KV cache and "
+         "activations: CUDA context, NCCL/cuBLAS workspaces, CUDA graphs (vLLM's non-torch "
+         "memory)", B, "real", 0, default=1e9, sample=(0.0, 1e9, 2.5e9), group="efficiency"),
     Term("max_num_batched_tokens", "most tokens one forward pass holds (vLLM's chunked-prefill "
          "budget, where it profiles the activation peak)", "tokens", default=8192,
          sample=(2048, 8192, 16384)),
@@ -162,12 +163,6 @@ def infer_activation_bytes_seed_000(batch, seq_len, hidden_size):
 
 
 # ------------------------------------------------------------- reserve and totals
-
-@formula(B, "vLLM non-torch memory (CUDA context, NCCL, cuBLAS, CUDA graphs)")
-def infer_reserve_bytes(reserve_gb):
-    """Engine reserve per GPU in bytes (``reserve_gb`` × 1e9)."""
-    return reserve_gb * 1e9
-
 
 @formula(B, "breakdown first: the total is the sum of its parts")
 def infer_total_bytes(infer_weights_bytes, infer_kv_cache_bytes, infer_activation_bytes,

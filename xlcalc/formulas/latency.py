@@ -32,8 +32,9 @@ register_terms(
          group="efficiency"),
     Term("draft_len", "tokens the draft model proposes per verification step (γ)", "tokens",
          sample=(2, 4, 8)),
-    Term("draft_cost_ratio", "time of one draft-model step over one target-model step (c)",
-         "", "real", 0, sample=(0, 0.05, 0.2), group="efficiency"),
+    Term("draft_cost_ratio", "time of one draft-model step over one target-model step (c; "
+         "0.05 ≈ a draft ~1/20 the target's size)", "", "real", 0, default=0.05,
+         sample=(0, 0.05, 0.2), group="efficiency"),
 )
 
 

@@ -1,0 +1,454 @@
+"""Public API for serving plans: inference memory per GPU, latency, capacity, communication.
+
+Every function is thin: it fills the documented defaults, evaluates graph nodes
+(:mod:`xlcalc.formulas.inference_memory`, ``.latency``, ``.capacity``, ``.comm``) and
+returns numbers in SI units (bytes, seconds, tokens/s) or a pandas breakdown.  Array
+arguments broadcast (a DataFrame comes back).  A plan that does not fit is a result
+(``fits`` False, negative ``headroom``), not an error; a context beyond the model's
+``max_position_embeddings`` is reported in the ``warning`` entry, not raised.
+
+Defaults (also the glossary's, :data:`SERVING_DEFAULTS`):
+
+=========================  =========  ==============================================
+input                      default    why
+=========================  =========  ==============================================
+``dtype``/``kv_dtype``     bf16       16-bit serving, as in the seeds
+``tp``, ``pp``             1          one GPU
+``mfu``                    0.5        seed 000 §七 example 1 (prefill at 50 % of peak;
+                                      附录B: prefill 40-60 %); decode compute uses it too
+``bw_eff``                 1.0        the spec-sheet bandwidth, as the seeds and
+                                      llm-analysis compute; 0.7-0.9 is typical of decode
+``link_eff``               1.0        the spec-sheet link bandwidth (seeds; NCCL ~0.8)
+``link_latency_us``        8          per all-reduce / transfer (seed 003 §六, kipp.ly)
+``comm_overlap``           0          prefill TP all-reduces exposed (vLLM)
+``gpus_per_node``          8          one NVLink domain
+``gpu_memory_utilization`` 0.9        vLLM's default
+``infer_reserve_bytes``    1e9        vLLM's non-torch memory (CUDA context, NCCL, graphs)
+``max_num_batched_tokens`` 8192       vLLM's chunked-prefill budget (activation peak)
+``flash_attention``        1          FlashAttention (no s×s scores in HBM)
+``block_size``             1 / 16     exact KV (memory) / vLLM pages (capacity)
+``quant_group_size``       128        GPTQ/AWQ int4 groups (one 16-bit scale each)
+=========================  =========  ==============================================
+
+TPOT (time per output token) excludes the first token (TTFT): it is the mean decode
+step, ``(e2e − ttft) / (output_len − 1)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import invalid
+from .estimate import breakdown, estimate, resolve, sweep
+from .glossary import TERMS
+from .graph import load_all
+
+__all__ = ["inference_memory", "weights_memory", "inference_latency", "decode_step",
+           "serving_capacity", "max_batch", "gpus_needed", "comm", "allreduce_bytes",
+           "transfer_time", "tp_comm_bytes", "kv_transfer", "speculative_decoding",
+           "quantization_effect", "inference_plan_sweep",
+           "INFER_MEMORY_PARTS", "INFER_FIT_PARTS", "LATENCY_PARTS", "DECODE_STEP_PARTS",
+           "CAPACITY_PARTS", "GPUS_NEEDED_PARTS", "COMM_BYTES_PARTS", "COMM_TIME_PARTS",
+           "KV_TRANSFER_PARTS", "SPECULATIVE_PARTS", "INFERENCE_PLAN_NODES",
+           "SERVING_DEFAULTS"]
+
+#: Labels of :func:`inference_memory` (the ``part`` argument of INFER_MEM) and their nodes.
+INFER_MEMORY_PARTS = {
+    "weights": "infer_weights_bytes",
+    "kv_cache": "infer_kv_cache_bytes",
+    "activations": "infer_activation_bytes",
+    "reserve": "infer_reserve_bytes",
+    "total": "infer_total_bytes",
+}
+
+#: Added to :func:`inference_memory` when a ``gpu`` is given.
+INFER_FIT_PARTS = {
+    "budget": "infer_budget_bytes",
+    "headroom": "infer_headroom_bytes",
+    "fits": "infer_fits",
+    "share": "infer_gpu_share",
+}
+
+#: Labels of :func:`inference_latency` and their nodes.
+LATENCY_PARTS = {
+    "ttft_s": "ttft_s",
+    "tpot_s": "tpot_s",
+    "e2e_s": "e2e_s",
+    "decode_s": "decode_total_s",
+    "tokens_per_s": "tokens_per_s",
+    "tokens_per_s_per_user": "tokens_per_s_per_user",
+    "decode_tokens_per_s": "decode_tokens_per_s",
+    "prefill_compute_s": "prefill_compute_s",
+    "prefill_memory_s": "prefill_memory_s",
+    "prefill_comm_s": "prefill_comm_s",
+    "decode_first_step_s": "decode_first_step_s",
+    "decode_comm_s": "decode_comm_s",
+    "prefill_flops": "prefill_flops",
+    "prefill_intensity": "prefill_intensity",
+    "decode_intensity": "decode_last_intensity",
+    "ridge_intensity": "ridge_intensity",
+    "ridge_intensity_effective": "ridge_intensity_effective",
+    "prefill_bound": "prefill_bound",
+    "decode_bound": "decode_last_bound",
+    "tp_link": "tp_link",
+    "warning": "generation_warning",
+}
+
+#: Labels of :func:`decode_step` and their nodes (one step at ``context_len``).
+DECODE_STEP_PARTS = {
+    "step_s": "decode_step_s",
+    "compute_s": "decode_compute_s",
+    "memory_s": "decode_memory_s",
+    "comm_s": "decode_comm_s",
+    "flops": "decode_flops",
+    "weights_read_bytes": "decode_weights_read_bytes",
+    "kv_read_bytes": "decode_kv_read_bytes",
+    "intensity": "decode_intensity",
+    "bound": "decode_bound",
+}
+
+#: Labels of :func:`serving_capacity` and their nodes.
+CAPACITY_PARTS = {
+    "kv_budget": "kv_budget_bytes",
+    "kv_per_sequence": "kv_sequence_bytes",
+    "max_sequences": "max_sequences",
+    "block_bytes": "kv_block_bytes",
+    "num_blocks": "kv_num_blocks",
+    "kv_tokens": "kv_tokens_fit",
+    "max_concurrency_vllm": "max_concurrency",
+    "block_waste_fraction": "kv_block_waste_fraction",
+    "warning": "context_warning",
+}
+_CAPACITY_GPUS = {"replicas": "replicas", "max_sequences_total": "max_sequences_total",
+                  "seed_003_sequences": "max_sequences_seed_003"}
+_CAPACITY_USERS = {"replicas_needed": "replicas_needed", "nodes_needed": "nodes_needed"}
+
+#: Labels of :func:`gpus_needed` and their nodes.
+GPUS_NEEDED_PARTS = {
+    "gpus_needed": "gpus_needed",
+    "tp": "tp_needed",
+    "pp": "pp_needed",
+    "tp_max": "tp_max",
+    "gpus_needed_rule": "gpus_needed_rule",
+    "total_one_gpu": "infer_total_bytes_one_gpu",
+}
+
+#: Labels of :func:`comm` (bytes per GPU) and their nodes.
+COMM_BYTES_PARTS = {
+    "tp_message_bytes": "tp_message_bytes",
+    "tp_allreduce_bytes": "tp_allreduce_bytes",
+    "tp_bytes_per_stage": "tp_comm_bytes_per_stage",
+    "tp_bytes": "tp_comm_bytes",
+    "pp_message_bytes": "pp_message_bytes",
+}
+#: Added to :func:`comm` when a ``gpu`` is given (the links come from it).
+COMM_TIME_PARTS = {
+    "tp_s_per_stage": "tp_comm_s_per_stage",
+    "tp_s": "tp_comm_s",
+    "pp_s": "pp_comm_s",
+    "tp_link": "tp_link",
+    "pp_link": "pp_link",
+}
+
+#: Labels of :func:`kv_transfer` (disaggregated prefill/decode) and their nodes.
+KV_TRANSFER_PARTS = {
+    "bytes_per_request": "kv_transfer_bytes",
+}
+_KV_TRANSFER_RATE = {"bytes_per_s": "kv_transfer_bytes_per_s",
+                     "gbit_per_s": "kv_transfer_gbit_per_s"}
+_KV_TRANSFER_LINK = {"transfer_s": "kv_transfer_s"}
+_KV_TRANSFER_BOTH = {"link_utilisation": "kv_link_utilisation"}
+
+#: Labels of :func:`speculative_decoding` and their nodes.
+SPECULATIVE_PARTS = {"expected_tokens": "spec_expected_tokens", "speedup": "spec_speedup"}
+
+#: What the full inference plan (and its benchmark) computes: memory, latency, capacity.
+INFERENCE_PLAN_NODES = (*INFER_MEMORY_PARTS.values(), "infer_fits", "infer_headroom_bytes",
+                        "ttft_s", "tpot_s", "e2e_s", "tokens_per_s", "max_sequences",
+                        "kv_num_blocks", "max_concurrency")
+
+#: Inputs every serving plan reads and their defaults (see the module docstring).
+SERVING_DEFAULTS = {
+    "dtype": "bf16", "kv_dtype": "bf16", "tp": 1, "pp": 1, "block_size": 1,
+    "mfu": 0.5, "bw_eff": 1.0, "link_eff": 1.0, "link_latency_us": 8.0, "comm_overlap": 0.0,
+    "gpus_per_node": 8, "gpu_memory_utilization": 0.9, "infer_reserve_bytes": 1e9,
+    "max_num_batched_tokens": 8192, "flash_attention": 1, "quant_group_size": 128,
+}
+
+
+def _inputs(given: dict) -> dict:
+    """``given`` without its None values, each missing serving input at its default."""
+    load_all()   # the serving terms are registered by their formula modules
+    ctx = {k: v for k, v in given.items() if v is not None}
+    for name, value in SERVING_DEFAULTS.items():
+        ctx.setdefault(name, value)
+    return ctx
+
+
+def _check_supported(ctx: dict) -> None:
+    """A dtype the accelerator has no peak for (bf16 on V100/T4, fp8 on A100 …) is an
+    error naming the dtype and what the GPU supports, never a NaN/inf result."""
+    values = estimate(["peak_tflops"], **{k: ctx[k] for k in ("gpu", "dtype") if k in ctx})
+    peak = np.asarray(values["peak_tflops"], dtype=np.float64)
+    bad = np.isnan(peak)
+    if not bad.any():
+        return
+    first = int(np.flatnonzero(bad.ravel())[0])
+    gpu, dtype = (_element(values[k], first, peak.shape) for k in ("gpu", "dtype"))
+    raise invalid("dtype", dtype, f"a dtype {_gpu_name(gpu)} computes in "
+                  f"({', '.join(_supported_dtypes(gpu))})")
+
+
+def _element(value, index, shape):
+    """Element ``index`` of ``value`` broadcast to ``shape`` (a scalar or record as is)."""
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return np.broadcast_to(np.asarray(value, dtype=object), shape).ravel()[index]
+    return value
+
+
+def _gpu_name(gpu) -> str:
+    return getattr(gpu, "name", str(gpu))
+
+
+def _supported_dtypes(gpu) -> list:
+    from .hardware import dtypes_table, load_gpu
+    record = load_gpu(gpu) if isinstance(gpu, (str, dict, list, tuple)) else gpu
+    table = dtypes_table()
+    return [name for name, field in table["peak_field"].items()
+            if not np.isnan(record[field])]
+
+
+def _with_bool(result, key):
+    """Show a boolean part as True/False (breakdown returns floats)."""
+    if key in getattr(result, "index", ()):
+        result = result.astype(object)
+        result[key] = bool(result[key])
+    elif key in getattr(result, "columns", ()):
+        result[key] = result[key].astype(bool)
+    return result
+
+
+# ------------------------------------------------------------------------- memory
+
+def inference_memory(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1,
+                     gpu=None, *, block_size=None, gpu_memory_utilization=None,
+                     infer_reserve_bytes=None, max_num_batched_tokens=None,
+                     flash_attention=None, quant_group_size=None, **overrides):
+    """Inference memory on the busiest GPU, in bytes, by part: ``weights``, ``kv_cache``,
+    ``activations``, ``reserve``, ``total`` (= the sum of the parts); with a ``gpu`` also
+    ``budget`` (``gpu_memory_utilization × memory``), ``headroom`` (negative: does not
+    fit), ``fits`` and ``share`` (total ÷ the GPU's memory); ``warning`` is non-empty when
+    ``seq_len`` exceeds the model's ``max_position_embeddings``.
+
+    ``dtype`` is the weights' storage (int8/fp8 one byte, int4 weight-only half a byte plus
+    group scales; embedding and LM head stay 16-bit), ``kv_dtype`` the KV cache's;
+    ``tp``/``pp`` split the model (the busiest pipeline stage is reported).  Keyword options
+    default to :data:`SERVING_DEFAULTS`; ``overrides`` set any graph name (e.g.
+    ``params_total=70e9`` for a seed's nominal size)."""
+    parts = dict(INFER_MEMORY_PARTS, **(INFER_FIT_PARTS if gpu is not None else {}),
+                 warning="context_warning")
+    ctx = _inputs(dict(model=model, batch=batch, seq_len=seq_len, dtype=dtype, kv_dtype=kv_dtype,
+                       tp=tp, pp=pp, gpu=gpu, block_size=block_size,
+                       gpu_memory_utilization=gpu_memory_utilization,
+                       infer_reserve_bytes=infer_reserve_bytes,
+                       max_num_batched_tokens=max_num_batched_tokens,
+                       flash_attention=flash_attention, quant_group_size=quant_group_size,
+                       **overrides))
+    result = breakdown(parts, name="inference memory (bytes per GPU)", **ctx)
+    return _with_bool(result, "fits")
+
+
+def weights_memory(model, dtype="bf16", tp=1, pp=1, *, quant_group_size=None, **overrides):
+    """Weight bytes on the busiest GPU (``WEIGHTS_MEM``): the layers at ``dtype`` split
+    ``tp`` ways, the busiest of ``pp`` stages."""
+    ctx = _inputs(dict(model=model, dtype=dtype, tp=tp, pp=pp,
+                       quant_group_size=quant_group_size, **overrides))
+    return estimate("infer_weights_bytes", **ctx)["infer_weights_bytes"]
+
+
+def gpus_needed(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", *, block_size=None,
+                gpu_memory_utilization=None, infer_reserve_bytes=None,
+                max_num_batched_tokens=None, flash_attention=None, gpus_per_node=None,
+                **overrides):
+    """Fewest GPUs that serve ``batch`` sequences of ``seq_len`` tokens: ``gpus_needed`` =
+    ``tp × pp`` with ``tp`` the smallest power of two that fits (at most ``tp_max``, the
+    largest power of two ≤ ``gpus_per_node`` dividing the heads) and ``pp`` pipeline stages
+    beyond one node; 0 when no split fits.  ``gpus_needed_rule`` is the seeds' count
+    (single-GPU total ÷ GPU memory, rounded up)."""
+    ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, seq_len=seq_len, dtype=dtype,
+                       kv_dtype=kv_dtype, block_size=block_size,
+                       gpu_memory_utilization=gpu_memory_utilization,
+                       infer_reserve_bytes=infer_reserve_bytes,
+                       max_num_batched_tokens=max_num_batched_tokens,
+                       flash_attention=flash_attention, gpus_per_node=gpus_per_node,
+                       **overrides))
+    return breakdown(GPUS_NEEDED_PARTS, name="fewest GPUs", **ctx)
+
+
+# ------------------------------------------------------------------------ latency
+
+def inference_latency(model, gpu, batch, prompt_len, output_len, tp=1, pp=1, dtype="bf16",
+                      kv_dtype="bf16", mfu=0.5, bw_eff=1.0, *, link_eff=None,
+                      link_latency_us=None, comm_overlap=None, gpus_per_node=None,
+                      **overrides):
+    """Roofline latency of generating ``output_len`` tokens for ``batch`` prompts of
+    ``prompt_len`` tokens: ``ttft_s`` (prefill: max(compute, memory) + exposed TP/PP
+    communication), ``tpot_s`` (mean decode step after the first token — it does not
+    include TTFT), ``e2e_s`` (TTFT + every decode step with the context growing, in closed
+    form), ``tokens_per_s`` (``batch × output_len / e2e``), per user, the phases' parts,
+    arithmetic intensities (decode at its last step) against the ridge point and the
+    ``compute``/``memory`` verdicts; ``warning`` when prompt + output exceed the model's
+    maximum context.
+
+    ``mfu`` (default 0.5) scales the dense peak of ``dtype`` (its compute type), ``bw_eff``
+    (default 1.0) the HBM bandwidth; communication uses the GPU's NVLink/network figures at
+    ``link_eff`` plus ``link_latency_us`` per all-reduce.  A dtype the GPU has no peak for
+    is an error."""
+    ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, prompt_len=prompt_len,
+                       output_len=output_len, tp=tp, pp=pp, dtype=dtype, kv_dtype=kv_dtype,
+                       mfu=mfu, bw_eff=bw_eff, link_eff=link_eff,
+                       link_latency_us=link_latency_us, comm_overlap=comm_overlap,
+                       gpus_per_node=gpus_per_node, **overrides))
+    ctx = resolve(ctx)
+    _check_supported(ctx)
+    return breakdown(LATENCY_PARTS, name="inference latency", **ctx)
+
+
+def decode_step(model, gpu, batch, context_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf16",
+                mfu=0.5, bw_eff=1.0, *, link_eff=None, link_latency_us=None, gpus_per_node=None,
+                **overrides):
+    """One decode step (``DECODE_MS``) for ``batch`` sequences attending to ``context_len``
+    tokens: ``step_s = max(compute_s, memory_s) + comm_s`` with its parts, FLOPs, bytes
+    read, intensity and verdict."""
+    ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, context_len=context_len, tp=tp, pp=pp,
+                       dtype=dtype, kv_dtype=kv_dtype, mfu=mfu, bw_eff=bw_eff,
+                       link_eff=link_eff, link_latency_us=link_latency_us,
+                       gpus_per_node=gpus_per_node, **overrides))
+    ctx = resolve(ctx)
+    _check_supported(ctx)
+    return breakdown(DECODE_STEP_PARTS, name="decode step", **ctx)
+
+
+# ----------------------------------------------------------------------- capacity
+
+def serving_capacity(model, gpu, seq_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf16",
+                     n_gpus=None, concurrent_users=None, *, block_size=16,
+                     gpu_memory_utilization=None, infer_reserve_bytes=None,
+                     max_num_batched_tokens=None, flash_attention=None, gpus_per_node=None,
+                     **overrides):
+    """Concurrent sequences of ``seq_len`` tokens (prompt + output) one replica of
+    ``tp × pp`` GPUs serves, vLLM-style: ``kv_budget`` (utilisation × memory − weights −
+    activation peak − reserve), ``num_blocks`` of ``block_size`` tokens, ``kv_tokens``,
+    ``max_sequences`` (whole sequences) and vLLM's ``max_concurrency_vllm`` (num_blocks ×
+    block_size / seq_len).  With ``n_gpus``: ``replicas``, ``max_sequences_total`` and the
+    seed 003 §七 method on those GPUs (``seed_003_sequences``: all memory, no reserve, MHA
+    KV); with ``concurrent_users``: ``replicas_needed`` and ``nodes_needed``."""
+    parts = dict(CAPACITY_PARTS, **(_CAPACITY_GPUS if n_gpus is not None else {}),
+                 **(_CAPACITY_USERS if concurrent_users is not None else {}))
+    ctx = _inputs(dict(model=model, gpu=gpu, seq_len=seq_len, tp=tp, pp=pp, dtype=dtype,
+                       kv_dtype=kv_dtype, n_gpus=n_gpus, concurrent_users=concurrent_users,
+                       block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
+                       infer_reserve_bytes=infer_reserve_bytes,
+                       max_num_batched_tokens=max_num_batched_tokens,
+                       flash_attention=flash_attention, gpus_per_node=gpus_per_node,
+                       **overrides))
+    return breakdown(parts, name="serving capacity", **ctx)
+
+
+def max_batch(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16", *, block_size=16,
+              **options):
+    """Most concurrent sequences of ``seq_len`` tokens that fit on ``n_gpus`` GPUs serving
+    one model replica with tensor parallelism ``tp = n_gpus`` (``MAX_BATCH``)."""
+    ctx = _inputs(dict(model=model, gpu=gpu, seq_len=seq_len, tp=n_gpus, dtype=dtype,
+                       kv_dtype=kv_dtype, block_size=block_size, **options))
+    return estimate("max_sequences", **ctx)["max_sequences"]
+
+
+# -------------------------------------------------------------------------- comm
+
+def comm(model, batch, seq_len, tp=1, pp=1, gpu=None, dtype="bf16", *, link_eff=None,
+         link_latency_us=None, gpus_per_node=None, **overrides):
+    """Tensor- and pipeline-parallel traffic of one pass of ``batch`` sequences of
+    ``seq_len`` tokens (prefill: the prompt; decode: 1), bytes per GPU: the all-reduce
+    message, the ring bytes per all-reduce (``2(tp−1)/tp ×`` message), per stage and for
+    all layers (two all-reduces per layer), the pipeline boundary message; with a ``gpu``
+    the times (bytes / (link × ``link_eff``) + latency) and which link each uses."""
+    parts = dict(COMM_BYTES_PARTS, **(COMM_TIME_PARTS if gpu is not None else {}))
+    ctx = _inputs(dict(model=model, batch=batch, seq_len=seq_len, tp=tp, pp=pp, gpu=gpu,
+                       dtype=dtype, link_eff=link_eff, link_latency_us=link_latency_us,
+                       gpus_per_node=gpus_per_node, **overrides))
+    return breakdown(parts, name="communication per pass", **ctx)
+
+
+def allreduce_bytes(size_bytes, n):
+    """Bytes each of ``n`` ranks sends in a ring all-reduce of ``size_bytes``
+    (``ALLREDUCE_BYTES``): ``2(n − 1)/n × size_bytes``."""
+    return estimate("ring_allreduce_bytes", message_bytes=size_bytes,
+                    n_gpus=n)["ring_allreduce_bytes"]
+
+
+def transfer_time(size_bytes, link_gb_per_s, link_latency_us=None, link_eff=None):
+    """Seconds to move ``size_bytes`` over a link of ``link_gb_per_s`` GB/s (``COMM_MS`` in
+    seconds): bytes / (link × ``link_eff``, default 1) + ``link_latency_us`` (default 8)."""
+    ctx = _inputs(dict(message_bytes=size_bytes, link_gb_per_s=link_gb_per_s,
+                       link_latency_us=link_latency_us, link_eff=link_eff))
+    return estimate("transfer_s", **ctx)["transfer_s"]
+
+
+def tp_comm_bytes(model, batch, tokens, tp, dtype="bf16"):
+    """Tensor-parallel bytes each GPU sends for one pass of ``batch`` sequences of
+    ``tokens`` tokens through all layers (``TP_COMM``)."""
+    return estimate("tp_comm_bytes", model=model, batch=batch, seq_len=tokens, tp=tp,
+                    dtype=dtype)["tp_comm_bytes"]
+
+
+def kv_transfer(model, prompt_len, request_rate=None, kv_dtype="bf16", gpu=None, tp=1, *,
+                link_eff=None, link_latency_us=None):
+    """Disaggregated prefill/decode (seed 002 §五, DistServe): KV bytes per request, and at
+    a ``request_rate`` the bytes/s and Gbit/s the link must carry; with a ``gpu`` the
+    seconds to send one request over the prefill instance's ``tp`` network links (and,
+    with both, the links' utilisation)."""
+    parts = dict(KV_TRANSFER_PARTS, **(_KV_TRANSFER_RATE if request_rate is not None else {}),
+                 **(_KV_TRANSFER_LINK if gpu is not None else {}),
+                 **(_KV_TRANSFER_BOTH if gpu is not None and request_rate is not None else {}))
+    ctx = _inputs(dict(model=model, prompt_len=prompt_len, request_rate=request_rate,
+                       kv_dtype=kv_dtype, gpu=gpu, tp=tp, link_eff=link_eff,
+                       link_latency_us=link_latency_us))
+    return breakdown(parts, name="KV transfer", **ctx)
+
+
+def speculative_decoding(acceptance_rate, draft_len, draft_cost_ratio=0.05):
+    """Speculative decoding (seed 000 §6.3; Leviathan et al. 2023): expected tokens per
+    target step ``(1 − α^(γ+1))/(1 − α)`` and the expected decode speed-up
+    ``tokens / (γ·c + 1)`` for acceptance rate α, draft length γ and draft cost ratio c."""
+    return breakdown(SPECULATIVE_PARTS, name="speculative decoding",
+                     acceptance_rate=acceptance_rate, draft_len=draft_len,
+                     draft_cost_ratio=draft_cost_ratio)
+
+
+# ------------------------------------------------------------- sweeps of the plan
+
+def quantization_effect(model, gpu, batch, prompt_len, output_len, tp=1, dtypes=None,
+                        kv_dtype="bf16", mfu=0.5, bw_eff=1.0, **options):
+    """Quantization's effect: weights per GPU, total memory at ``prompt_len + output_len``
+    tokens and whether it fits, the concurrent sequences that fit, the first decode step,
+    TPOT, end-to-end latency and tokens/s for each weight ``dtype`` (default: every dtype
+    the GPU computes in), as a DataFrame from one vectorised sweep."""
+    if dtypes is None:
+        dtypes = _supported_dtypes(resolve({"gpu": gpu})["gpu"])
+    _check_supported({"gpu": gpu, "dtype": np.asarray(list(dtypes), dtype=object)})
+    seq_len = estimate("total_len", prompt_len=prompt_len, output_len=output_len)["total_len"]
+    axes = _inputs(dict(model=model, gpu=gpu, batch=batch, prompt_len=prompt_len,
+                        output_len=output_len, seq_len=seq_len, tp=tp, dtype=list(dtypes),
+                        kv_dtype=kv_dtype, mfu=mfu, bw_eff=bw_eff, **options))
+    targets = ["infer_weights_bytes", "infer_total_bytes", "infer_fits", "max_sequences",
+               "decode_first_step_s", "tpot_s", "e2e_s", "tokens_per_s"]
+    frame = sweep(targets, **axes)
+    return frame[["dtype", *targets]]
+
+
+def inference_plan_sweep(targets=INFERENCE_PLAN_NODES, **axes):
+    """The full inference plan (memory at ``seq_len``, latency for ``prompt_len`` +
+    ``output_len``, capacity at ``seq_len``) over every combination of the given input
+    values, in one vectorised call (a tidy DataFrame; see :func:`xlcalc.sweep`)."""
+    return sweep(list(targets), **_inputs(axes))
