@@ -24,7 +24,7 @@ __all__ = ["SeedFigure", "WorkedExample", "register_example", "examples", "examp
 #: relative difference under which a seed figure "matches" the computed one
 MATCH_TOLERANCE = 0.02
 
-EXAMPLE_MODULES: list[str] = ["xlcalc.worked_training"]
+EXAMPLE_MODULES: list[str] = ["xlcalc.worked_training", "xlcalc.worked_inference"]
 
 
 @dataclass(frozen=True)

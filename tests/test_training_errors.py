@@ -1,0 +1,101 @@
+"""Bad training input: one clear XlcalcError per mistake, naming the argument; a plan that
+does not fit is a result."""
+
+import numpy as np
+import pytest
+
+import xlcalc
+from xlcalc import XlcalcError
+
+
+def mem(**kw):
+    ctx = dict(model="llama-7b", batch=32, seq_len=2048)
+    ctx.update(kw)
+    return xlcalc.train_memory(**ctx)
+
+
+def _raises(argument, match, **kw):
+    with pytest.raises(XlcalcError, match=match) as info:
+        mem(**kw)
+    assert info.value.argument == argument
+    return str(info.value)
+
+
+@pytest.mark.parametrize("argument, value, valid", [
+    ("precision", "zzz", "bf16-mixed, fp16-mixed, fp32, megatron-distopt, seed-001"),
+    ("optimizer", "zzz", "adafactor, adam, adam-8bit, adamw, lion, sgd, sgd-momentum"),
+    ("recompute", "zzz", "full, none, selective"),
+    ("activation_rule", "zzz", "korthikanti, seed-000, seed-000-recompute, seed-001"),
+])
+def test_unknown_choice_lists_the_valid_ones(argument, value, valid):
+    message = _raises(argument, f"unknown {argument} 'zzz'", **{argument: value})
+    assert f"valid: {valid}" in message
+
+
+@pytest.mark.parametrize("argument, value, suggestion", [
+    ("precision", "bf16", "'bf16-mixed'"), ("optimizer", "adamx", "'adam'"),
+    ("recompute", "Selektive", "'selective'"),
+])
+def test_close_names_get_a_suggestion(argument, value, suggestion):
+    message = _raises(argument, "did you mean", **{argument: value})
+    assert suggestion in message
+
+
+def test_choices_are_case_insensitive():
+    assert mem(precision="BF16-Mixed", optimizer="AdamW", recompute="FULL")["total"] > 0
+
+
+@pytest.mark.parametrize("zero", [4, -1, 1.5, "2"])
+def test_zero_stage_outside_0_to_3(zero):
+    _raises("zero", "zero must be an integer >= 0 and <= 3", zero=zero)
+
+
+def test_dp_must_divide_the_batch():
+    _raises("dp", r"dp must be a divisor of batch=32 .* got 3", dp=3)
+    with pytest.raises(XlcalcError, match="dp must be a divisor of batch=32") as info:
+        xlcalc.train_memory("llama-7b", 32, 2048, dp=np.array([1, 2, 3]))
+    assert info.value.argument == "dp"
+
+
+def test_tp_must_divide_the_heads():
+    _raises("tp", "tp must be a divisor of num_heads=32, got 3", tp=3)
+
+
+def test_pp_at_most_the_layers_and_uneven_stages_are_allowed():
+    _raises("pp", "pp must be at most num_layers=32, got 33", pp=33, batch=33)
+    # 32 layers over 3 stages: the first holds ceil(32/3) = 11 (uneven partitions, as
+    # Megatron's --decoder-first-pipeline-num-layers and DeepSpeed allow): a result
+    s = mem(pp=3)
+    assert s["total"] > 0
+
+
+def test_micro_batch_larger_than_the_batch():
+    _raises("micro_batch", r"micro_batch must be a divisor of the per-replica batch "
+            r"batch/dp=32 .* got 64", micro_batch=64)
+    # with dp = 4 each replica has 8 sequences: 16 is too many, 3 does not divide 8
+    _raises("micro_batch", "batch/dp=8 .* got 16", dp=4, micro_batch=16)
+    _raises("micro_batch", "batch/dp=8 .* got 3", dp=4, micro_batch=3)
+    assert mem(dp=4, micro_batch=2)["total"] > 0
+
+
+@pytest.mark.parametrize("argument, value", [
+    ("trainable_fraction", 0), ("trainable_fraction", 1.5), ("train_reserve_bytes", -1),
+    ("vp", 0), ("sequence_parallel", 2), ("batch", 0), ("seq_len", -5),
+])
+def test_out_of_range_numbers(argument, value):
+    _raises(argument, f"{argument} must be", **{argument: value})
+
+
+def test_time_inputs():
+    with pytest.raises(XlcalcError, match="mfu must be a number in") as info:
+        xlcalc.training_time("llama-7b", 1e12, "h100-sxm", 8, mfu=1.5)
+    assert info.value.argument == "mfu"
+    with pytest.raises(XlcalcError, match="n_gpus must be a positive integer"):
+        xlcalc.training_time("llama-7b", 1e12, "h100-sxm", 0)
+    with pytest.raises(XlcalcError, match="iteration_time_s must be a positive number"):
+        xlcalc.mfu_from_iteration("llama-7b", 8, 2048, 0, "a100-80gb", 8)
+
+
+def test_a_plan_that_does_not_fit_is_a_result():
+    s = mem(gpu="t4")
+    assert s["fits"] is False and s["headroom"] < 0
