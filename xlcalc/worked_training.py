@@ -20,6 +20,10 @@ from .worked import SeedFigure, WorkedExample, register_example
 GB = 1e9
 NOMINAL_7B = {"params_total": 7e9}
 NOMINAL_70B = {"params_total": 70e9}
+# rows that reproduce a seed's total name the seed's activation rule (and buffers) so that
+# they keep their meaning when a workbook's live inputs choose another rule
+SEED_7B = {"activation_rule": "seed-000-recompute", "train_reserve_bytes": 0.0}
+SEED_70B = {"activation_rule": "seed-000", "train_reserve_bytes": 15e9}
 
 _EXACT_7B = ("nominal vs exact count: the seed uses the nominal 7 B; LLaMA-7B has "
              "6,738,415,616 parameters")
@@ -54,7 +58,7 @@ register_example(WorkedExample(
         SeedFigure("AdamW states, FP32 (exact 6.74 B)", "000 §七 example 2", 56,
                    "train_optimizer_bytes", "GB", GB, {}, _EXACT_7B + ": 2 × 4 = 53.91 GB"),
         SeedFigure("activations with recomputation (seed's rule)", "000 §七 example 2", 34,
-                   "train_activation_bytes", "GB", GB, {},
+                   "train_activation_bytes", "GB", GB, SEED_7B,
                    "the seed's own rule 32 × 2048 × 4096 × 32 × 2 × 2 = 34.36 GB; its "
                    "'/ recompute factor' is not applied in its arithmetic"),
         SeedFigure("activations with full recomputation (Korthikanti)", "000 §七 example 2", 34,
@@ -64,23 +68,23 @@ register_example(WorkedExample(
                    "output-layer inputs (1.07 GB) and the fp32 logits 4·s·b·V (8.39 GB), "
                    "which the seed leaves out: 26.64 GB"),
         SeedFigure("total per GPU (nominal 7 B)", "000 §七 example 2", 160,
-                   "train_total_bytes", "GB", GB, NOMINAL_7B,
+                   "train_total_bytes", "GB", GB, {**NOMINAL_7B, **SEED_7B},
                    "14 + 28 + 28 + 56 + 34.36 = 160.36 GB (the seed rounds the activations "
                    "to 34)"),
         SeedFigure("total per GPU (exact 6.74 B)", "000 §七 example 2", 160,
-                   "train_total_bytes", "GB", GB, {},
+                   "train_total_bytes", "GB", GB, SEED_7B,
                    _EXACT_7B + ": 121.29 + 34.36 = 155.65 GB"),
         SeedFigure("GPUs needed, 80 GB each (nominal 7 B)", "000 §七 example 2", 2,
-                   "train_gpus_needed", "GPUs", 1, NOMINAL_7B,
+                   "train_gpus_needed", "GPUs", 1, {**NOMINAL_7B, **SEED_7B},
                    "arithmetic slip in the seed (rounding): 160.36 GB is more than 2 × 80 GB, "
                    "so even perfectly sharded it needs 3; the seed rounded the activations "
                    "to 34 GB to get exactly 160 = 2 × 80"),
         SeedFigure("GPUs needed, 80 GB each (exact 6.74 B)", "000 §七 example 2", 2,
-                   "train_gpus_needed", "GPUs", 1, {},
+                   "train_gpus_needed", "GPUs", 1, SEED_7B,
                    "155.65 GB fully sharded over 2 × 80 GB: 2"),
         SeedFigure("per-GPU total with ZeRO-2 on 2 GPUs (seed: fits in 80 GB)",
                    "000 §七 example 2", 80, "train_total_bytes", "GB", GB,
-                   {"zero": 2, "dp": 2, **NOMINAL_7B},
+                   {"zero": 2, "dp": 2, **NOMINAL_7B, **SEED_7B},
                    "the seed's claim does not hold: ZeRO-2 keeps the 14 GB of BF16 weights "
                    "on every GPU, 14 + (28 + 28 + 56)/2 + 34.36/2 = 87.18 GB > 80 GB "
                    "(84.56 GB with the exact count). ZeRO-3 on 2 GPUs gives 80.18 GB nominal, "
@@ -109,7 +113,7 @@ register_example(WorkedExample(
         SeedFigure("AdamW states, FP32 (nominal 70 B)", "000 §四 4.2", 560,
                    "train_optimizer_bytes", "GB", GB, NOMINAL_70B, "2 × 70e9 × 4 = 560 GB"),
         SeedFigure("activations (seed's rule × 34 × 2)", "000 §四 4.2", 90,
-                   "train_activation_bytes", "GB", GB, {},
+                   "train_activation_bytes", "GB", GB, {"activation_rule": "seed-000"},
                    "1 × 2048 × 8192 × 80 × 34 × 2 = 91.27 GB, printed as ≈ 90"),
         SeedFigure("activations (Korthikanti, (34 + 5as/h)·sbh per layer)", "000 §四 4.2", 90,
                    "activations_seed_001", "GB", GB, {},
@@ -118,17 +122,18 @@ register_example(WorkedExample(
                    "2048: 1.34e9 × 114 = 153 GB without FlashAttention (seed 001 §3.3). With "
                    "FlashAttention and LLaMA's GQA/SwiGLU, no dropout, xlcalc's model gives "
                    "45.3 GB"),
-        SeedFigure("temporary buffers", "000 §四 4.2", 15, "train_reserve_bytes", "GB", GB, {},
+        SeedFigure("temporary buffers", "000 §四 4.2", 15, "train_reserve_bytes", "GB", GB,
+                   {"train_reserve_bytes": 15e9},
                    "an input: the seed's 10-20 GB, midpoint"),
         SeedFigure("total (nominal 70 B)", "000 §四 4.2", 1365, "train_total_bytes", "GB", GB,
-                   NOMINAL_70B, "140 + 280 + 280 + 560 + 91.27 + 15 = 1366.27 GB"),
+                   {**NOMINAL_70B, **SEED_70B}, "140 + 280 + 280 + 560 + 91.27 + 15 = 1366.27 GB"),
         SeedFigure("total (exact 68.98 B)", "000 §四 4.2", 1365, "train_total_bytes", "GB", GB,
-                   {}, _EXACT_70B + ": 1241.58 + 91.27 + 15 = 1347.85 GB"),
+                   SEED_70B, _EXACT_70B + ": 1241.58 + 91.27 + 15 = 1347.85 GB"),
         SeedFigure("80 GB GPUs, total ÷ 80 rounded up (nominal 70 B)", "000 §四 4.2", 18,
-                   "train_gpus_seed_rule", "GPUs", 1, NOMINAL_70B,
+                   "train_gpus_seed_rule", "GPUs", 1, {**NOMINAL_70B, **SEED_70B},
                    "the seed's rule: 1366.27 / 80 = 17.08 → 18"),
         SeedFigure("80 GB GPUs with the reserve on every GPU (nominal 70 B)", "000 §四 4.2", 18,
-                   "train_gpus_needed", "GPUs", 1, NOMINAL_70B,
+                   "train_gpus_needed", "GPUs", 1, {**NOMINAL_70B, **SEED_70B},
                    "a different rule: the 15 GB of buffers are needed on every GPU, not once: "
                    "(1260 + 91.27) / (80 − 15) = 20.8 → 21 GPUs fully sharded"),
     ),
