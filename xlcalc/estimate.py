@@ -58,7 +58,7 @@ def breakdown(parts: Mapping[str, str], name: str = "", **inputs):
                      name=name or None)
 
 
-def sweep(targets: str | Iterable[str], **axes):
+def sweep(targets: str | Iterable[str], *, bind: Mapping | None = None, **axes):
     """Evaluate ``targets`` over every combination of the given input values.
 
     Each keyword is an input name with one value or a list of values; ``model`` and
@@ -67,6 +67,8 @@ def sweep(targets: str | Iterable[str], **axes):
     input axis and per target.  The grid is never materialised for the computation:
     axis *i* is shaped to broadcast along dimension *i*, text axes are categorical
     codes, so quantities that depend on few axes are computed once per distinct value.
+    ``bind`` maps an input to a node computed from the axes first (``{"seq_len":
+    "total_len"}``: the memory of a serving plan at prompt + output tokens).
     """
     import pandas as pd
     targets = [targets] if isinstance(targets, str) else list(targets)
@@ -90,6 +92,9 @@ def sweep(targets: str | Iterable[str], **axes):
         else:
             ctx[name] = np.asarray(vals, dtype=np.float64).reshape(dims)
             labels[name] = np.asarray(vals)
+    if bind:
+        bound = graph.evaluate(tuple(bind.values()), ctx)
+        ctx.update({name: bound[node] for name, node in bind.items()})
     result = graph.evaluate(tuple(targets), ctx)
     n = int(np.prod(shape)) if shape else 1
     grid = np.indices(shape).reshape(len(shape), n) if shape else np.zeros((0, 1), int)

@@ -448,7 +448,9 @@ def quantization_effect(model, gpu, batch, prompt_len, output_len, tp=1, dtypes=
 
 
 def inference_plan_sweep(targets=INFERENCE_PLAN_NODES, **axes):
-    """The full inference plan (memory at ``seq_len``, latency for ``prompt_len`` +
-    ``output_len``, capacity at ``seq_len``) over every combination of the given input
-    values, in one vectorised call (a tidy DataFrame; see :func:`xlcalc.sweep`)."""
-    return sweep(list(targets), **_inputs(axes))
+    """The full inference plan — memory and capacity at ``prompt_len + output_len`` tokens,
+    latency for ``prompt_len`` in / ``output_len`` out — over every combination of the
+    given input values (each keyword one value or a list), in one vectorised call: a tidy
+    DataFrame, one row per combination (see :func:`xlcalc.sweep`).  Missing serving inputs
+    take :data:`SERVING_DEFAULTS`; pick GPUs and dtypes they support (no check here)."""
+    return sweep(list(targets), bind={"seq_len": "total_len"}, **_inputs(axes))
