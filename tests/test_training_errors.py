@@ -99,3 +99,13 @@ def test_time_inputs():
 def test_a_plan_that_does_not_fit_is_a_result():
     s = mem(gpu="t4")
     assert s["fits"] is False and s["headroom"] < 0
+
+
+def test_a_recipe_the_gpu_cannot_compute_in():
+    # a V100 has no bf16 peak: an error naming the recipe and those it supports, not NaN days
+    with pytest.raises(XlcalcError, match=r"precision must be a recipe v100-32gb computes in "
+                       r"\(fp32, fp16-mixed, seed-001\), got 'bf16-mixed'") as info:
+        xlcalc.training_time("llama-7b", 1e12, "v100-32gb", 8)
+    assert info.value.argument == "precision"
+    assert xlcalc.training_time("llama-7b", 1e12, "v100-32gb", 8,
+                                precision="fp16-mixed")["days"] > 0

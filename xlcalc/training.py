@@ -159,9 +159,29 @@ def training_time(model, tokens, gpu, n_gpus, mfu=0.4, recompute="none",
     with a price per GPU-hour, ``cost``."""
     parts = dict(TRAIN_TIME_PARTS, **({"cost": "train_cost"} if price_per_gpu_hour is not None
                                       else {}))
+    _check_supported(gpu, precision)
     return breakdown(parts, name="training time", model=model, tokens=tokens, gpu=gpu,
                      n_gpus=n_gpus, mfu=mfu, recompute=recompute, precision=precision,
                      price_per_gpu_hour=price_per_gpu_hour, **overrides)
+
+
+def _check_supported(gpu, precision) -> None:
+    """A recipe whose compute type the accelerator lacks (bf16 on a V100 or T4) is an error
+    naming the recipe and the ones the GPU supports, never a NaN result."""
+    import numpy as np
+    from .errors import invalid
+    from .graph import table
+    from .hardware import load_gpu
+    if not isinstance(precision, str):
+        return
+    peak = estimate("train_peak_tflops", gpu=gpu, precision=precision)["train_peak_tflops"]
+    if not np.isnan(peak):
+        return
+    record = load_gpu(gpu)
+    fields = table("precisions").frame()["peak_field"]
+    ok = [name for name, field in fields.items() if not np.isnan(record[field])]
+    raise invalid("precision", precision,
+                  f"a recipe {record.name} computes in ({', '.join(ok)})")
 
 
 def training_comm(model, batch, seq_len, gpu, dp=1, tp=1, pp=1, zero=0, precision="bf16-mixed",
@@ -193,6 +213,7 @@ def mfu_from_iteration(model, batch, seq_len, iteration_time_s, gpu, n_gpus,
     """Model FLOPs utilisation of a measured iteration (Korthikanti et al. 2022 Table 5):
     Megatron's model FLOPs of one iteration over ``batch`` sequences ÷ (seconds × GPUs ×
     dense peak)."""
+    _check_supported(gpu, precision)
     return estimate("train_mfu_measured", model=model, batch=batch, seq_len=seq_len,
                     iteration_time_s=iteration_time_s, gpu=gpu, n_gpus=n_gpus,
                     precision=precision)["train_mfu_measured"]
