@@ -35,6 +35,10 @@ schedule (vp model chunks per GPU); plus the embedding dropout mask (sbh per mic
 in flight) and, with no pipeline, the final norm and output-layer inputs and the fp32
 logits, 4sbh(1 + v/h)/t in the paper's §4.3 (with sequence parallelism).
 
+Approximations stated: MLA models (DeepSeek) are counted as attention with ``head_dim``
+(q/k width) per head and their ``num_kv_heads``, not their compressed latents; MoE
+experts are not spread by expert parallelism (each GPU runs its tokens' top-k experts).
+
 The global ``batch`` splits over ``dp`` replicas; each replica runs ``micro_batch``
 sequences at a time and accumulates gradients over ``batch / (dp · micro_batch)`` steps.
 ``micro_batch`` defaults to the whole per-replica batch (no gradient accumulation), as in

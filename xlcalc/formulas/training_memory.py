@@ -15,8 +15,11 @@ also the weights.  PyTorch FSDP ``FULL_SHARD`` is stage 3 and ``SHARD_GRAD_OP`` 
 A recipe may imply a stage (the Megatron distributed optimizer is stage 1: ``6 + 12/d``).
 
 Tensor parallelism splits every matrix over ``tp`` ranks; pipeline parallelism gives each
-of ``pp`` stages ``ceil(num_layers / pp)`` layers at most, and the first stage also holds the
-token embedding (Narayanan et al. 2021), which makes it the stage with the most memory.
+of ``pp`` stages ``ceil(num_layers / pp)`` layers at most (``stage_layers`` of
+:mod:`xlcalc.formulas.comm`; uneven stages are allowed, as Megatron's
+``--decoder-first-pipeline-num-layers`` and DeepSpeed's partitioner allow), and the first
+stage also holds the token embedding (Narayanan et al. 2021), which makes it the stage
+with the most memory.  Expert parallelism is not modelled.
 Norm weights, which Megatron replicates on every tensor-parallel rank, are divided like the
 rest (a few kB per layer).
 
