@@ -64,7 +64,7 @@ register_example(WorkedExample(
         # §2.2-2.3 ------------------------------------------------------------------
         SeedFigure("prefill FLOPs, 5 tokens, 80 layers ≈ 800 B", "000 §2.2", 800,
                    "prefill_flops", "GFLOPs", 1e9, {"batch": 1, "prompt_len": 5},
-                   "a different count: the seed's QKV line 3 × 2 × s × h² sizes K and V like Q "
+                   "a different rule: the seed's QKV line 3 × 2 × s × h² sizes K and V like Q "
                    "(MHA) although LLaMA-70B's GQA K/V are 1024 wide, and rounds 9.7 B per "
                    "layer to 10 B; exact 2 × 5 × 68.45 B + 2 × 262 M (last-token LM head) + "
                    "causal attention 39 M = 685.07 GFLOPs"),
@@ -76,7 +76,7 @@ register_example(WorkedExample(
                    "GFLOPs"),
         SeedFigure("decode arithmetic intensity ≈ 0.23 FLOP/B", "000 §2.3", 0.23,
                    "decode_intensity", "FLOP/B", 1, {"batch": 1, "context_len": 6, "tp": 1},
-                   "follows from the 32 B slip: 137.44 GFLOPs / (137.95 GB of weights + 2 MB "
+                   "arithmetic slip in the seed (the 32 B above): 137.44 GFLOPs / (137.95 GB of weights + 2 MB "
                    "of KV) = 0.996 — '≈ 1', as the same seed's §5.4 says"),
         SeedFigure("H100 ridge point 990 T / 3.35 T ≈ 295 FLOP/B", "000 §2.3", 295,
                    "ridge_intensity", "FLOP/B", 1, {},
@@ -106,10 +106,10 @@ register_example(WorkedExample(
         SeedFigure("weights, BF16 (exact)", "000 §4.1", 140, "model_weights_bytes", "GB", GB,
                    {}, _EXACT_70B + ": × 2 = 137.95 GB"),
         SeedFigure("KV cache in the memory total", "000 §4.1", 104, "infer_kv_cache_bytes",
-                   "GB", GB, _MEM_41, "the same slip as §2.4: 10.74 GB"),
+                   "GB", GB, _MEM_41, "arithmetic slip in the seed (as §2.4): 10.74 GB"),
         SeedFigure("activation peak (seed's rule b·s·h·4·2)", "000 §4.1", 2,
                    "infer_activation_bytes_seed_000", "GB", GB, _MEM_41,
-                   "rounding: the seed's own 8 × 4096 × 8192 × 4 × 2 = 2.15 GB is printed as "
+                   "rounding in the seed: its own 8 × 4096 × 8192 × 4 × 2 = 2.15 GB is printed as "
                    "≈ 2 GB"),
         SeedFigure("activation peak (gated MLP, whole batch in one pass)", "000 §4.1", 2,
                    "infer_activation_bytes", "GB", GB,
@@ -122,13 +122,13 @@ register_example(WorkedExample(
                    "non-torch memory, 1 GB per GPU (an input; the seed allows 1-5 GB)"),
         SeedFigure("inference total, batch 8 × 4096, one GPU", "000 §4.1", 248,
                    "infer_total_bytes", "GB", GB, _MEM_41,
-                   "the §2.4 KV slip (104 for 10.74 GB) and the nominal 140 GB: the seed's "
+                   "arithmetic slip in the seed (the §2.4 KV: 104 for 10.74 GB) and nominal vs exact count (140 GB): the seed's "
                    "own parts corrected give 140 + 10.74 + 2.15 + 2 = 154.9 GB; xlcalc "
                    "(exact weights, 0.94 GB activations at 8192-token chunks, 1 GB reserve): "
                    "150.63 GB"),
         SeedFigure("80 GB GPUs needed (total / 80 GB)", "000 §4.1", 4, "gpus_needed_rule",
-                   "GPUs", 1, _MEM_41, "the seeds' rule on the corrected total: "
-                   "ceil(150.63 / 80) = 2 (the seed's 248 / 80 = 3.1 → 4 rests on the KV slip)"),
+                   "GPUs", 1, _MEM_41, "arithmetic slip in the seed: its 248 / 80 = 3.1 → 4 rests on the KV slip; "
+                   "the same rule on the corrected total: ceil(150.63 / 80) = 2"),
         SeedFigure("80 GB GPUs needed (per-GPU fit)", "000 §4.1", 4, "gpus_needed", "GPUs", 1,
                    _MEM_41, "same count, different reason: with vLLM's 0.9 utilisation (72 GB) "
                    "and a 1 GB reserve per GPU, TP=2 needs 75.8 GB per GPU, so the next "
@@ -157,16 +157,17 @@ register_example(WorkedExample(
                    "2 = 18,790,481,920 bytes = 18.79 GB per GPU, not 1.8 TB"),
         SeedFigure("TP communication time in prefill", "000 §七 example 1", 2,
                    "prefill_tp_comm_s", "ms", MS, {},
-                   "two arithmetic slips: 1.8 TB / 900 GB/s would be 2 s, not 2 ms; and NVLink's "
+                   "arithmetic slip in the seed, twice: 1.8 TB / 900 GB/s would be 2 s, not 2 ms; "
+                   "and NVLink's "
                    "900 GB/s counts both directions: 18.79 GB / 450 GB/s = 41.76 ms, plus 160 "
                    "all-reduces × 8 µs = 43.04 ms — not negligible against 142 ms of compute"),
         SeedFigure("prefill latency (communication exposed)", "000 §七 example 1", 150, "ttft_s",
-                   "ms", MS, {}, "the seed assumes the (mis-computed 2 ms) communication hides "
-                   "behind compute; exposed, as in vLLM: 142.39 + 43.04 = 185.42 ms"),
+                   "ms", MS, {}, "a different rule: the seed assumes the (mis-computed 2 ms) "
+                   "communication hides behind compute; xlcalc exposes it (comm_overlap = 0, as in vLLM): 142.39 + 43.04 = 185.42 ms"),
         SeedFigure("prefill latency (the seed's assumption: overlapped)", "000 §七 example 1",
                    150, "ttft_s", "ms", MS, _SEED_COMM,
-                   "the seed's assumption (comm_overlap = 1): 142.39 ms; the seed rounds its "
-                   "144 ms + 2 ms up to 150"),
+                   "rounding in the seed: with its assumption (comm_overlap = 1) 142.39 ms; the "
+                   "seed rounds its 144 ms + 2 ms up to 150"),
         SeedFigure("decode FLOPs per step = 2 × 70 B × 8", "000 §七 example 1", 1.12,
                    "decode_flops", "TFLOPs", 1e12, {},
                    _EXACT_70B + ": 8 × (2 × 68.71 B + attention over 513 tokens) = 1.110 TFLOPs"),
@@ -176,29 +177,30 @@ register_example(WorkedExample(
                    "decode_memory_s", "ms", MS, {}, "(17.24 GB weights + 0.17 GB KV at 513 "
                    "tokens × batch 8) / 3.35 TB/s = 5.20 ms"),
         SeedFigure("per-token latency ≈ 5-6 ms (5.5 used)", "000 §七 example 1", 5.5, "tpot_s",
-                   "ms", MS, {}, "the seed leaves out the per-token TP all-reduces: 160 × (8 µs "
+                   "ms", MS, {}, "a different rule: the seed leaves out the per-token TP all-reduces: 160 × (8 µs "
                    "latency + 0.5 µs transfer) = 1.36 ms on top of 5.21 ms mean memory time: "
                    "6.57 ms"),
         SeedFigure("per-token latency (the seed's assumption: no all-reduce latency)",
                    "000 §七 example 1", 5.5, "tpot_s", "ms", MS, _SEED_COMM,
-                   "with link_latency_us = 0: 5.29 ms (mean over contexts 513-767); the seed "
-                   "picks 5.5 ms from its 5-6 ms range"),
+                   "rounding in the seed: it picks 5.5 ms from its 5-6 ms range; with "
+                   "link_latency_us = 0 the mean over contexts 513-767 is 5.29 ms"),
         SeedFigure("256 tokens of decode ≈ 1.4 s", "000 §七 example 1", 1.4, "decode_total_s",
-                   "s", 1, {}, "the seed counts 256 steps × 5.5 ms = 1.41 s; the first token "
+                   "s", 1, {}, "a different rule: the seed counts 256 steps × 5.5 ms = 1.41 s; the first token "
                    "comes from prefill, so 255 decode steps with the context growing, each "
                    "paying 1.36 ms of all-reduces: 1.676 s"),
         SeedFigure("end-to-end latency ≈ 1.55 s", "000 §七 example 1", 1.55, "e2e_s", "s", 1, {},
-                   "exposed TP communication (prefill 43 ms, decode 1.36 ms per step) that the "
-                   "seed neglects: 0.185 + 1.676 = 1.861 s"),
+                   "a different rule: exposed TP communication (prefill 43 ms, decode 1.36 ms per "
+                   "step) that the seed neglects: 0.185 + 1.676 = 1.861 s"),
         SeedFigure("end-to-end latency (the seed's assumptions)", "000 §七 example 1", 1.55,
-                   "e2e_s", "s", 1, _SEED_COMM, "communication overlapped / latency-free as the "
-                   "seed assumes: 0.142 + 255 × 5.29 ms = 1.492 s (the seed: 150 ms + 256 × "
-                   "5.5 ms, rounded)"),
+                   "e2e_s", "s", 1, _SEED_COMM, "rounding in the seed: 150 ms + 256 × 5.5 ms rounds its own figures up; with "
+                   "communication overlapped / latency-free as it assumes: 0.142 + 255 × "
+                   "5.29 ms = 1.492 s"),
         SeedFigure("throughput 8 × 256 / 1.55 ≈ 1320 tokens/s", "000 §七 example 1", 1320,
-                   "tokens_per_s", "tokens/s", 1, {}, "8 × 256 / 1.861 s = 1100 tokens/s"),
+                   "tokens_per_s", "tokens/s", 1, {}, "a different rule (the exposed communication above): "
+                   "8 × 256 / 1.861 s = 1100 tokens/s"),
         SeedFigure("throughput (the seed's assumptions)", "000 §七 example 1", 1320,
                    "tokens_per_s", "tokens/s", 1, _SEED_COMM,
-                   "8 × 256 / 1.492 s = 1373 tokens/s"),
+                   "rounding in the seed (its 1.55 s): 8 × 256 / 1.492 s = 1373 tokens/s"),
         # §6.2 quantization, §6.3 speculative decoding --------------------------------------
         SeedFigure("INT8 weights: half of FP16's 140 GB", "000 §6.2", 70, "model_weights_bytes",
                    "GB", GB, {"dtype": "int8"}, "68.45 B layer weights × 1 byte + the embedding "
@@ -240,7 +242,7 @@ register_example(WorkedExample(
                    "above is decimal (48 MiB)"),
         SeedFigure("PP time at an assumed 100 GB/s IB", "000 §七 example 3", 0.3, "pp_comm_s",
                    "ms", MS, {"gpus_per_node": 4, "inter_node_gb_per_s": 100},
-                   "rounding: 33.55 MB / 100 GB/s = 0.34 ms, printed as 0.3 (the boundary "
+                   "rounding in the seed: 33.55 MB / 100 GB/s = 0.34 ms, printed as 0.3 (the boundary "
                    "crosses nodes here: 4 GPUs per node; DGX H100 has 50 GB/s per GPU: "
                    "0.67 ms)"),
         SeedFigure("OPT-66B KV of one 512-token request ≈ 1.13 GB", "002 §五", 1.13,
@@ -256,7 +258,7 @@ register_example(WorkedExample(
                    "kv_transfer_gbit_per_s", "Gbit/s", 1,
                    {"model": "opt-66b", "prompt_len": 512, "kv_dtype": "fp16",
                     "request_rate": 10},
-                   "unit slip in the seed (DistServe): 11.25 GiB/s × 8 = 90 Gibit/s, which is "
+                   "arithmetic slip in the seed (units, from DistServe): 11.25 GiB/s × 8 = 90 Gibit/s, which is "
                    "12.08e9 × 8 = 96.6 Gbit/s in network units (1e9 bits)"),
     ),
 ))
@@ -283,7 +285,7 @@ register_example(WorkedExample(
                    "d_model = 4 × 40 × 5120 = 819,200 bytes (0.78 MiB)"),
         SeedFigure("llama-13b KV per 2048-token request ≈ 2 GB", "003 §七", 2, "kv_model_bytes",
                    "GiB", GIB, {"batch": 1, "block_size": 1},
-                   "the same rounding: 2048 × 819,200 = 1,677,721,600 bytes = 1.5625 GiB"),
+                   "a different rule (the 1 MB per token rule of thumb): 2048 × 819,200 = 1,677,721,600 bytes = 1.5625 GiB"),
         SeedFigure("llama-13b fp16: (32 × 8 − 24.6) / 2 = 115.7", "003 §七", 115.7,
                    "max_sequences_seed_003", "sequences", 1, _SEED_13B,
                    "the seed's method with the seed's inputs: 32 GB per V100 counted as "
@@ -298,7 +300,7 @@ register_example(WorkedExample(
                    "the KV up to 1 MiB per token (+28 %) and uses 24.6 GiB"),
         SeedFigure("llama-13b fp16, exact model (vLLM: TP=8, 0.9 × 32 GB, 16-token blocks)",
                    "003 §七", 115.7, "max_sequences", "sequences", 1, {},
-                   "a different method, close by coincidence: per GPU 0.9 × 32 GB − 3.25 GB "
+                   "a different rule (the exact model), close by coincidence: per GPU 0.9 × 32 GB − 3.25 GB "
                    "weights − 0.06 GB activations − 1 GB reserve = 24.49 GB of KV over "
                    "209.7 MB per 2048-token sequence = 116.8 → 116 whole sequences"),
         SeedFigure("nodes for 10,000 users (seed: ≈100 measured per node)", "003 §七", 100,
@@ -306,7 +308,7 @@ register_example(WorkedExample(
                    "the seed divides by DeepSpeed's measured ≈100 sequences per node, not by "
                    "its theoretical 115.7 (which gives ceil(10000 / 115.7) = 87)"),
         SeedFigure("nodes for 10,000 users (exact model)", "003 §七", 100, "nodes_needed",
-                   "nodes", 1, {}, "a different method: ceil(10000 / 116) = 87 replicas of "
+                   "nodes", 1, {}, "a different rule (the exact model): ceil(10000 / 116) = 87 replicas of "
                    "8 GPUs = 87 nodes (the seed uses the measured ≈100 per node)"),
         SeedFigure("llama-65b KV per token ≈ 2.5 MB", "003 §七", 2.5,
                    "kv_bytes_per_token_seed_003", "MiB", MIB, {"model": "llama-65b"},
@@ -320,7 +322,7 @@ register_example(WorkedExample(
                    "(256 − 60.80) / 5 = 39.04"),
         SeedFigure("llama-65b fp16, exact model (vLLM: TP=8)", "003 §七", 26.88,
                    "max_sequences", "sequences", 1, {"model": "llama-65b"},
-                   "a different method: per GPU 28.8 GB − 16.32 GB weights − 0.09 GB "
+                   "a different rule (the exact model): per GPU 28.8 GB − 16.32 GB weights − 0.09 GB "
                    "activations − 1 GB reserve = 11.39 GB of KV over 671 MB per sequence = "
                    "16.97 → 16 (the seed counts all 32 GiB and no reserve)"),
         SeedFigure("A100-40G, llama-13b: (40 − 26) GB / 1 MB ≈ 14,000 tokens", "003 §5.5",
