@@ -153,7 +153,8 @@ def _register(n, input_default=False):
 
 
 def _first_line(doc: str | None) -> str:
-    return inspect.cleandoc(doc or "").split("\n\n")[0].replace("\n", " ")
+    first = inspect.cleandoc(doc or "").split("\n\n")[0].replace("\n", " ")
+    return first.replace("``", "").replace(":func:", "")
 
 
 def formula(unit: str, source: str, name: str | None = None, input_default: bool = False,
@@ -277,7 +278,11 @@ def _plan(targets: tuple, available: frozenset):
         elif n in NODES:
             (lookups if NODES[n].kind == "lookup" else formulas).append(NODES[n])
     related = tuple(n for n in inputs if n in TERMS and TERMS[n].relations)
-    plan = (tuple(inputs), tuple(lookups), tuple(formulas), related, tuple(missing))
+    # relations whose partner is a computed formula (micro_batch vs batch/dp) are checked
+    # again once the formulas have run
+    computed = {f.name for f in formulas}
+    late = tuple(n for n in related if any(o in computed for o, _, _ in TERMS[n].relations))
+    plan = (tuple(inputs), tuple(lookups), tuple(formulas), related, tuple(missing), late)
     _PLANS[key] = plan
     return plan
 
@@ -386,11 +391,12 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
     bad value raises :class:`XlcalcError` naming the argument.  Values may be
     scalars or broadcastable arrays; numbers come back as floats.
     """
-    _ensure_loaded()
-    ctx = dict(context or {}, **inputs)
+    if not _loaded:
+        _ensure_loaded()
+    ctx = dict(context, **inputs) if context else inputs
     if isinstance(targets, str):
         targets = (targets,)
-    inputs_, lookups, formulas, related, missing = _plan(tuple(targets), frozenset(ctx))
+    inputs_, lookups, formulas, related, missing, late = _plan(tuple(targets), frozenset(ctx))
     if missing:
         raise XlcalcError(f"missing input {missing[0]!r} (needed for {', '.join(targets)})",
                           missing[0])
@@ -401,10 +407,8 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
         check_relations(name, values[name], values)
     for n in formulas:
         values[n.name] = n.fn(*[values[a] for a in n.args])
-    for name in related:   # relations whose partner is computed (micro_batch vs batch/dp)
-        if any(o in values and NODES.get(o) is not None and NODES[o].kind == "formula"
-               for o, _, _ in TERMS[name].relations):
-            check_relations(name, values[name], values)
+    for name in late:
+        check_relations(name, values[name], values)
     return values
 
 
