@@ -1,0 +1,139 @@
+"""Bad input to the serving API and the serving command line."""
+
+import json
+
+import numpy as np
+import pytest
+
+import xlcalc
+from xlcalc.cli import main
+from xlcalc.errors import XlcalcError
+
+
+def test_context_beyond_the_model_maximum_is_a_warning_not_an_error():
+    s = xlcalc.inference_memory("llama-2-70b", 1, 131072, tp=8)
+    assert "max_position_embeddings" in s["warning"] and s["total"] > 0
+    lat = xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 4000, 500)
+    assert "max_position_embeddings" in lat["warning"] and lat["e2e_s"] > 0
+    assert xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 3000, 500)["warning"] == ""
+    cap = xlcalc.serving_capacity("llama-2-7b", "h100-sxm", 8192)
+    assert cap["warning"] and cap["max_sequences"] > 0
+    frame = xlcalc.inference_plan_sweep(model="llama-2-7b", gpu="h100-sxm", batch=1,
+                                        prompt_len=[1000, 5000], output_len=10,
+                                        targets=("e2e_s", "generation_warning"))
+    assert list(frame.generation_warning != "") == [False, True]
+
+
+@pytest.mark.parametrize("call,argument", [
+    (lambda: xlcalc.inference_latency("llama-13b", "h100-sxm", 1, 10, 10, tp=3), "tp"),
+    (lambda: xlcalc.inference_memory("falcon-7b", 1, 10, tp=2), "tp"),
+    (lambda: xlcalc.serving_capacity("llama-2-70b", "h100-sxm", 10, tp=6), "tp"),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, mfu=0), "mfu"),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, mfu=1.2), "mfu"),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, bw_eff=-0.5),
+     "bw_eff"),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, link_eff=2),
+     "link_eff"),
+    (lambda: xlcalc.inference_memory("llama-2-7b", 1, 10, gpu="h100-sxm",
+                                     gpu_memory_utilization=0), "gpu_memory_utilization"),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, comm_overlap=1.5),
+     "comm_overlap"),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 0, 10), "prompt_len"),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, -5), "output_len"),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 0, 10, 10), "batch"),
+    (lambda: xlcalc.inference_memory("llama-2-7b", 1, 0), "seq_len"),
+    (lambda: xlcalc.inference_memory("llama-2-7b", 1.5, 10), "batch"),
+    (lambda: xlcalc.serving_capacity("llama-2-7b", "h100-sxm", -1), "seq_len"),
+    (lambda: xlcalc.decode_step("llama-2-7b", "h100-sxm", 1, 0), "context_len"),
+    (lambda: xlcalc.inference_memory("llama-2-7b", 1, 10, pp=40), "pp"),
+    (lambda: xlcalc.speculative_decoding(1.5, 4), "acceptance_rate"),
+    (lambda: xlcalc.kv_transfer("opt-66b", 512, 0), "request_rate"),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", np.array([1, -1]), 10, 10),
+     "batch"),
+])
+def test_bad_numbers_name_the_argument(call, argument):
+    with pytest.raises(XlcalcError) as e:
+        call()
+    assert e.value.argument == argument
+    assert str(e.value).startswith(argument + " must be")
+
+
+def test_tp_message_says_what_is_allowed():
+    with pytest.raises(XlcalcError, match="tp must be a divisor of num_heads=40, got 3"):
+        xlcalc.inference_latency("llama-13b", "h100-sxm", 1, 10, 10, tp=3)
+
+
+def test_unknown_gpu_and_model_suggest_close_names():
+    with pytest.raises(XlcalcError, match="unknown gpu 'h100'; did you mean .*'h100-sxm'"):
+        xlcalc.inference_latency("llama-2-7b", "h100", 1, 10, 10)
+    with pytest.raises(XlcalcError, match="did you mean .*'a100-80gb'"):
+        xlcalc.serving_capacity("llama-2-7b", "a100-80", 1000)
+    with pytest.raises(XlcalcError, match="unknown model 'llama2-7b'; did you mean"):
+        xlcalc.inference_memory("llama2-7b", 1, 10)
+    with pytest.raises(XlcalcError, match="unknown dtype 'bf61'"):
+        xlcalc.inference_memory("llama-2-7b", 1, 10, dtype="bf61")
+
+
+def test_unsupported_dtype_on_a_gpu_is_an_error_not_nan():
+    with pytest.raises(XlcalcError, match="dtype must be a dtype v100-32gb computes in "
+                                          r"\(fp32, fp16\), got 'bf16'") as e:
+        xlcalc.inference_latency("llama-2-7b", "v100-32gb", 1, 10, 10)
+    assert e.value.argument == "dtype"
+    with pytest.raises(XlcalcError, match="t4 computes in"):
+        xlcalc.decode_step("llama-2-7b", "t4", 1, 100)
+    with pytest.raises(XlcalcError, match="got 'fp8'"):
+        xlcalc.inference_latency("llama-2-7b", "a100-80gb", 1, 10, 10, dtype="fp8")
+    with pytest.raises(XlcalcError, match="got 'fp8'"):
+        xlcalc.quantization_effect("llama-2-7b", "a100-80gb", 1, 10, 10, dtypes=["bf16", "fp8"])
+    # memory does not need the compute peak: storing bf16 on a V100 is a plan, not an error
+    assert xlcalc.inference_memory("llama-2-7b", 1, 10, gpu="v100-32gb")["total"] > 0
+    assert xlcalc.inference_latency("llama-2-7b", "v100-32gb", 1, 10, 10, dtype="fp16")[
+        "e2e_s"] > 0
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_infer(capsys):
+    code, out, _ = _run(capsys, "infer", "llama-2-70b", "--gpu", "h100-sxm", "--tp", "8",
+                        "--batch", "8", "--prompt-len", "512", "--output-len", "256")
+    assert code == 0 and "ttft_ms" in out and "tokens_per_s" in out and "weights_GB" in out
+    code, out, _ = _run(capsys, "infer", "llama-2-70b", "--gpu", "h100-sxm", "--tp", "8",
+                        "--batch", "8", "--prompt-len", "512", "--output-len", "256", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["weights_GB"] == pytest.approx(17.244162048)
+    assert data["e2e_s"] == pytest.approx(xlcalc.inference_latency(
+        "llama-2-70b", "h100-sxm", 8, 512, 256, tp=8)["e2e_s"])
+    assert data["kv_cache_GB"] == pytest.approx(
+        xlcalc.kv_cache_bytes("llama-2-70b", 8, 768, tp=8) / 1e9)
+    assert data["fits"] is True and data["prefill_bound"] == "compute"
+
+
+def test_cli_capacity_gpus_needed_and_comm(capsys):
+    code, out, _ = _run(capsys, "capacity", "llama-13b", "--gpu", "v100-32gb", "--seq-len",
+                        "2048", "--tp", "8", "--dtype", "fp16", "--kv-dtype", "fp16",
+                        "--n-gpus", "8", "--users", "10000", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["max_sequences"] == 116 and data["nodes_needed"] == 87
+    code, out, _ = _run(capsys, "gpus-needed", "llama-2-70b", "--gpu", "h100-sxm", "--batch",
+                        "8", "--seq-len", "4096", "--json")
+    assert code == 0 and json.loads(out)["gpus_needed"] == 4
+    code, out, _ = _run(capsys, "comm", "llama-2-70b", "--batch", "1", "--seq-len", "2048",
+                        "--tp", "4", "--pp", "2", "--json")
+    assert code == 0 and json.loads(out)["tp_allreduce_bytes"] == 50_331_648
+
+
+def test_cli_errors_exit_2_with_the_message(capsys):
+    code, _, err = _run(capsys, "infer", "llama-2-7b", "--gpu", "v100-32gb", "--batch", "1",
+                        "--prompt-len", "10", "--output-len", "5")
+    assert code == 2 and "dtype must be a dtype v100-32gb computes in" in err
+    code, _, err = _run(capsys, "infer", "llama-2-7b", "--gpu", "h100", "--batch", "1",
+                        "--prompt-len", "10", "--output-len", "5")
+    assert code == 2 and "did you mean" in err
+    code, _, err = _run(capsys, "capacity", "llama-2-7b", "--gpu", "h100-sxm", "--seq-len",
+                        "0")
+    assert code == 2 and "seq_len must be a positive integer, got 0" in err

@@ -1,0 +1,162 @@
+"""Inference memory per GPU, fit, fewest GPUs, capacity and communication."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xlcalc
+from xlcalc import graph
+from xlcalc.estimate import estimate
+from xlcalc.glossary import TERMS
+from xlcalc.serving import SERVING_DEFAULTS
+
+
+def test_breakdown_total_is_the_sum_of_its_parts():
+    s = xlcalc.inference_memory("llama-3.1-8b", 16, 8192, tp=2, gpu="a100-80gb")
+    parts = s["weights"] + s["kv_cache"] + s["activations"] + s["reserve"]
+    assert s["total"] == pytest.approx(parts, rel=1e-15)
+    assert s["headroom"] == pytest.approx(0.9 * 80e9 - s["total"])
+    assert s["fits"] is True and s["share"] == pytest.approx(s["total"] / 80e9)
+    assert s["warning"] == ""
+    no_gpu = xlcalc.inference_memory("llama-3.1-8b", 16, 8192, tp=2)
+    assert "fits" not in no_gpu.index and no_gpu["total"] == s["total"]
+
+
+def test_weights_by_dtype_by_hand():
+    # llama-2-7b: 6,738,415,616 parameters; embedding and head 32000 × 4096 each
+    total, vocab = 6_738_415_616, 2 * 32000 * 4096
+    layers = total - vocab
+    assert xlcalc.weights_memory("llama-2-7b", "bf16") == 2 * total
+    assert xlcalc.weights_memory("llama-2-7b", "fp32") == 4 * total
+    assert xlcalc.weights_memory("llama-2-7b", "int8") == layers + 2 * vocab
+    assert xlcalc.weights_memory("llama-2-7b", "int4") == pytest.approx(
+        layers * (0.5 + 2 / 128) + 2 * vocab)
+    assert xlcalc.weights_memory("llama-2-7b", "int4", quant_group_size=64) == pytest.approx(
+        layers * (0.5 + 2 / 64) + 2 * vocab)
+    # TP splits everything; the busiest of 4 stages holds 8 of 32 layers and the embedding
+    assert xlcalc.weights_memory("llama-2-7b", "bf16", tp=4) == 2 * total / 4
+    assert xlcalc.weights_memory("llama-2-7b", "bf16", pp=4) == pytest.approx(
+        2 * (layers * 8 / 32 + 32000 * 4096))
+    assert xlcalc.weights_memory("llama-2-7b", "bf16", pp=3) == pytest.approx(
+        2 * (layers * 11 / 32 + 32000 * 4096))       # ceil(32 / 3) = 11 layers
+
+
+def test_kv_cache_per_gpu_uses_the_core_and_splits_over_stages():
+    core = xlcalc.kv_cache_bytes("llama-2-70b", 4, 4096, "fp8", tp=8)
+    s = xlcalc.inference_memory("llama-2-70b", 4, 4096, kv_dtype="fp8", tp=8, pp=2)
+    assert s["kv_cache"] == core * 40 / 80
+    # tp beyond the KV heads replicates them (falcon-7b has one KV head; 71 heads → tp 71)
+    assert xlcalc.inference_memory("llama-2-70b", 1, 1000, tp=16)["kv_cache"] == \
+        xlcalc.kv_cache_bytes("llama-2-70b", 1, 1000, tp=8)
+
+
+def test_activations_seed_003_rule():
+    # GPT-2 (h = 768, f = 3072 = 4h, 12 heads): 8bsh for the MLP, 2bs²a without Flash
+    b, s, h, a = 2, 1024, 768, 12
+    mlp = xlcalc.inference_memory("gpt2", b, s, dtype="fp16")["activations"]
+    assert mlp == 8 * b * s * h
+    eager = xlcalc.inference_memory("gpt2", b, s, dtype="fp16", flash_attention=0)
+    assert eager["activations"] == max(8 * b * s * h, 2 * b * s * s * a)
+    # a gated MLP holds the gate and up outputs: b·s·2f (LLaMA-2-7B, f = 11008)
+    assert xlcalc.inference_memory("llama-2-7b", 1, 4096)["activations"] == 2 * 4096 * 2 * 11008
+    # the engine's chunk caps the tokens of one pass
+    assert xlcalc.inference_memory("llama-2-7b", 8, 4096)["activations"] == 2 * 8192 * 2 * 11008
+
+
+def test_rule_of_thumb_by_name():
+    v = estimate(["infer_total_bytes_1_2x"], model="llama-2-13b", dtype="fp16")
+    assert v["infer_total_bytes_1_2x"] == pytest.approx(1.2 * 2 * 13_015_864_320)
+
+
+def test_a_plan_that_does_not_fit_is_a_result():
+    s = xlcalc.inference_memory("llama-2-70b", 64, 4096, gpu="h100-sxm")
+    assert s["fits"] is False and s["headroom"] < 0
+    cap = xlcalc.serving_capacity("llama-3.1-405b", "l4", 4096)
+    assert cap["max_sequences"] == 0 and cap["num_blocks"] == 0 and cap["kv_budget"] < 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(model=st.sampled_from(["llama-2-7b", "llama-2-70b", "llama-3.1-405b", "mixtral-8x7b",
+                              "qwen2.5-72b", "gemma-2-27b", "deepseek-v3", "falcon-7b",
+                              "phi-3-mini", "opt-66b", "llama-13b"]),
+       gpu=st.sampled_from(["h100-sxm", "a100-40gb", "l4", "h200", "rtx-4090"]),
+       batch=st.integers(1, 256), seq_len=st.integers(1, 32768),
+       dtype=st.sampled_from(["bf16", "fp8", "int4"]))
+def test_gpus_needed_is_a_plan_that_fits(model, gpu, batch, seq_len, dtype):
+    g = xlcalc.gpus_needed(model, gpu, batch, seq_len, dtype)
+    if g["gpus_needed"] == 0:           # not even one layer per GPU fits
+        return
+    tp, pp = int(g["tp"]), int(g["pp"])
+    assert g["gpus_needed"] == tp * pp
+    heads = xlcalc.load_model(model).fields["num_heads"]
+    assert heads % tp == 0 and tp <= 8
+    s = xlcalc.inference_memory(model, batch, seq_len, dtype, tp=tp, pp=pp, gpu=gpu)
+    assert s["fits"], (tp, pp, s["total"], s["budget"])
+    if tp > 1 and pp == 1:              # half the tensor parallelism would not fit
+        half = xlcalc.inference_memory(model, batch, seq_len, dtype, tp=tp // 2, gpu=gpu)
+        assert not half["fits"]
+
+
+def test_tp_max_is_the_largest_power_of_two_dividing_the_heads():
+    for model, expected in [("falcon-7b", 1), ("gpt2", 4), ("llama-13b", 8), ("opt-66b", 8),
+                            ("llama-2-70b", 8)]:
+        assert estimate("tp_max", model=model, gpus_per_node=8)["tp_max"] == expected
+    assert estimate("tp_max", model="llama-2-70b", gpus_per_node=4)["tp_max"] == 4
+
+
+def test_capacity_block_waste_and_replicas():
+    c = xlcalc.serving_capacity("llama-2-7b", "a100-80gb", 1000, n_gpus=8, concurrent_users=500)
+    waste = 63 * 16 - 1000                            # ceil(1000 / 16) = 63 blocks
+    assert c["block_waste_fraction"] == pytest.approx(waste / (63 * 16))
+    assert c["replicas"] == 8 and c["max_sequences_total"] == 8 * c["max_sequences"]
+    assert c["replicas_needed"] == math.ceil(500 / c["max_sequences"])
+    assert c["nodes_needed"] == math.ceil(c["replicas_needed"] / 8)
+    assert xlcalc.max_batch("llama-2-7b", "a100-80gb", 1000) == c["max_sequences"]
+
+
+def test_ring_allreduce_and_transfer_time():
+    assert xlcalc.allreduce_bytes(1e9, 1) == 0
+    assert xlcalc.allreduce_bytes(1e9, 2) == 1e9
+    assert xlcalc.allreduce_bytes(1e9, 8) == pytest.approx(1.75e9)
+    assert xlcalc.transfer_time(4e9, 450) == pytest.approx(4e9 / 450e9 + 8e-6)
+    assert xlcalc.transfer_time(4e9, 450, 0, 0.8) == pytest.approx(4e9 / 360e9)
+    # TP_COMM: 2 all-reduces per layer of batch × tokens × hidden × 2 bytes, ring over tp
+    assert xlcalc.tp_comm_bytes("llama-2-7b", 4, 100, 2) == 2 * 32 * (4 * 100 * 4096 * 2)
+
+
+def test_links_follow_the_node_boundary():
+    def links(**kw):
+        return xlcalc.comm("llama-3.1-405b", 1, 1, gpu="h100-sxm", **kw)
+    assert links(tp=8)["tp_link"] == "intra-node"
+    assert links(tp=16)["tp_link"] == "inter-node"
+    assert links(tp=1)["tp_link"] == "none"
+    assert links(tp=8, pp=4)["pp_link"] == "inter-node"
+    assert links(tp=2, pp=4)["pp_link"] == "intra-node"
+    # 16 GPUs in TP: the all-reduce runs at the network's 50 GB/s, not NVLink's 450
+    slow, fast = links(tp=16), links(tp=8)
+    assert slow["tp_s"] > fast["tp_s"]
+    per_stage = estimate(["pp_inter_node_boundaries"], tp=2, pp=8, gpus_per_node=8)
+    assert per_stage["pp_inter_node_boundaries"] == 1      # 4 stages per node, 2 nodes
+
+
+def test_serving_terms_document_their_defaults():
+    graph.load_all()
+    for name in ("gpu_memory_utilization", "infer_reserve_bytes", "max_num_batched_tokens",
+                 "flash_attention", "quant_group_size", "link_eff", "link_latency_us",
+                 "comm_overlap", "gpus_per_node"):
+        assert TERMS[name].default == SERVING_DEFAULTS[name], name
+        assert TERMS[name].sample, name
+    for name in ("concurrent_users", "request_rate", "acceptance_rate", "draft_len",
+                 "draft_cost_ratio", "message_bytes", "link_gb_per_s"):
+        assert TERMS[name].sample, name
+
+
+def test_rendered_formulas_stay_small_enough_for_excel():
+    graph.load_all()
+    modules = ("inference_memory", "capacity", "latency", "comm")
+    for node in graph.formulas():
+        if node.function is not None and node.function.__module__.rsplit(".", 1)[-1] in modules:
+            text = graph.render(node.name).excel()
+            assert len(text) < 8000, (node.name, len(text))    # Excel's limit is 8192
