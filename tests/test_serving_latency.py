@@ -184,3 +184,13 @@ def test_plan_sweep_rows_equal_scalar_calls():
         assert row.e2e_s == pytest.approx(lat["e2e_s"], rel=1e-12)
         assert row.infer_total_bytes == pytest.approx(mem["total"], rel=1e-12)
         assert bool(row.infer_fits) == mem["fits"]
+
+
+def test_seed_003_decode_floorline_by_hand():
+    params = 68_976_648_192
+    memory = 2 * params / (8 * 3.35e12)                    # 2P / (N · A_bm)
+    compute = 8 * 2 * params / (8 * 989.4e12)              # B · 2P / (N · A_f)
+    comms = max(4 * 80 * 8e-6, 8 * 2 * 4 * 80 * 8192 / 450e9)   # 4 · n_layers · 8 µs wins
+    s = xlcalc.inference_latency("llama-2-70b", "h100-sxm", 8, 512, 256, tp=8)
+    assert s["decode_step_seed_003_s"] == pytest.approx(max(memory, compute) + comms)
+    assert xlcalc.prefill_time("llama-2-70b", "h100-sxm", 8, 512, 8) == s["ttft_s"]

@@ -44,6 +44,7 @@ _EXPORTS = {
     "inference_memory": "xlcalc.serving",
     "weights_memory": "xlcalc.serving",
     "inference_latency": "xlcalc.serving",
+    "prefill_time": "xlcalc.serving",
     "decode_step": "xlcalc.serving",
     "serving_capacity": "xlcalc.serving",
     "max_batch": "xlcalc.serving",

@@ -43,7 +43,8 @@ from .estimate import breakdown, estimate, resolve, sweep
 from .glossary import TERMS
 from .graph import load_all
 
-__all__ = ["inference_memory", "weights_memory", "inference_latency", "decode_step",
+__all__ = ["inference_memory", "weights_memory", "inference_latency", "prefill_time",
+           "decode_step",
            "serving_capacity", "max_batch", "gpus_needed", "comm", "allreduce_bytes",
            "transfer_time", "tp_comm_bytes", "kv_transfer", "speculative_decoding",
            "quantization_effect", "inference_plan_sweep",
@@ -83,6 +84,7 @@ LATENCY_PARTS = {
     "prefill_comm_s": "prefill_comm_s",
     "decode_first_step_s": "decode_first_step_s",
     "decode_comm_s": "decode_comm_s",
+    "decode_step_seed_003_s": "decode_step_s_seed_003",
     "prefill_flops": "prefill_flops",
     "prefill_intensity": "prefill_intensity",
     "decode_intensity": "decode_last_intensity",
@@ -312,6 +314,20 @@ def inference_latency(model, gpu, batch, prompt_len, output_len, tp=1, pp=1, dty
     ctx = resolve(ctx)
     _check_supported(ctx)
     return breakdown(LATENCY_PARTS, name="inference latency", **ctx)
+
+
+def prefill_time(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=0.5, *, pp=1,
+                 kv_dtype="bf16", bw_eff=1.0, link_eff=None, link_latency_us=None,
+                 comm_overlap=None, gpus_per_node=None, **overrides):
+    """Time to first token in seconds (``PREFILL_MS`` / 1000): the prefill of ``batch``
+    prompts of ``prompt_len`` tokens, ``max(compute, memory)`` + exposed communication."""
+    ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, prompt_len=prompt_len, tp=tp, pp=pp,
+                       dtype=dtype, kv_dtype=kv_dtype, mfu=mfu, bw_eff=bw_eff,
+                       link_eff=link_eff, link_latency_us=link_latency_us,
+                       comm_overlap=comm_overlap, gpus_per_node=gpus_per_node, **overrides))
+    ctx = resolve(ctx)
+    _check_supported(ctx)
+    return estimate("ttft_s", **ctx)["ttft_s"]
 
 
 def decode_step(model, gpu, batch, context_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf16",

@@ -409,6 +409,24 @@ def decode_last_bound(decode_last_compute_s, decode_last_memory_s):
     return where(decode_last_compute_s >= decode_last_memory_s, "compute", "memory")
 
 
+# ---------------------------------------------------- seed 003 §六 (kipp.ly) method
+
+@formula(S, "seed 003 §六 (kipp.ly): max(2P/(N·A_bm), B·2P/(N·A_f)) + comms")
+def decode_step_s_seed_003(params_total, dtype_bytes, batch, tp, memory_bandwidth_gb_per_s,
+                           peak_tflops, num_layers, hidden_size, tp_link_gb_per_s,
+                           link_latency_us):
+    """The seed's decode floorline per token: weights read ``bytes·P / (N·A_bm)`` (small
+    batch) or compute ``B·2P / (N·A_f)`` (large batch), whichever is larger, at the spec
+    sheet's peaks; plus, with N > 1 GPUs, the larger of the latency term
+    ``4·n_layers·latency`` and the bandwidth term ``B·2·4·n_layers·d_model / A_c``.  No KV
+    read, no efficiencies: a lower bound, as the seed says."""
+    memory = dtype_bytes * params_total / (tp * memory_bandwidth_gb_per_s * 1e9)
+    compute = batch * 2 * params_total / (tp * peak_tflops * 1e12)
+    comms = maximum(4 * num_layers * link_latency_us * 1e-6,
+                    batch * 2 * 4 * num_layers * hidden_size / (tp_link_gb_per_s * 1e9))
+    return maximum(memory, compute) + where(tp > 1, comms, 0)
+
+
 # --------------------------------------------------------- speculative decoding
 
 @formula("tokens", "Leviathan et al. 2023 eq. (1): (1 − α^(γ+1)) / (1 − α)")
