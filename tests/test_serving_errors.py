@@ -137,3 +137,12 @@ def test_cli_errors_exit_2_with_the_message(capsys):
     code, _, err = _run(capsys, "capacity", "llama-2-7b", "--gpu", "h100-sxm", "--seq-len",
                         "0")
     assert code == 2 and "seq_len must be a positive integer, got 0" in err
+
+
+def test_misspelt_override_is_an_error_with_a_suggestion():
+    with pytest.raises(XlcalcError, match="unknown argument 'link_latency'; did you mean "
+                                          ".*'link_latency_us'"):
+        xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, link_latency=3)
+    # a graph name is a valid override (the seed's nominal size)
+    assert xlcalc.inference_memory("llama-2-70b", 1, 100, params_total=70e9)["weights"] == \
+        pytest.approx(70e9 * 2)

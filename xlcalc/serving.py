@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import invalid
+from .errors import invalid, unknown_choice
 from .estimate import breakdown, estimate, resolve, sweep
 from .glossary import TERMS
 from .graph import load_all
@@ -179,8 +179,14 @@ SERVING_DEFAULTS = {
 
 
 def _inputs(given: dict) -> dict:
-    """``given`` without its None values, each missing serving input at its default."""
+    """``given`` without its None values, each missing serving input at its default.  A
+    name that is neither a glossary input nor a graph node (a misspelt override) is an
+    error, not silently ignored."""
     load_all()   # the serving terms are registered by their formula modules
+    from . import graph
+    for name in given:
+        if name not in TERMS and name not in graph.NODES:
+            raise unknown_choice("argument", name, list(TERMS) + list(graph.NODES))
     ctx = {k: v for k, v in given.items() if v is not None}
     for name, value in SERVING_DEFAULTS.items():
         ctx.setdefault(name, value)
