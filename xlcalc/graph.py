@@ -38,6 +38,7 @@ __all__ = ["formula", "derive", "lookup_node", "register_table", "evaluate", "re
 # ``import xlcalc`` stays cheap (DESIGN.md principle 4: nothing loaded at import).
 FORMULA_MODULES = [
     "xlcalc.formulas.tables",
+    "xlcalc.formulas.hardware",
     "xlcalc.formulas.params",
     "xlcalc.formulas.kv_cache",
     "xlcalc.formulas.flops",

@@ -35,7 +35,7 @@ TRAIN_MEMORY_PARTS = {
 
 #: Added to :func:`train_memory` when a ``gpu`` is given.
 TRAIN_FIT_PARTS = {
-    "gpu_memory": "train_gpu_memory_bytes",
+    "gpu_memory": "gpu_memory_bytes",
     "fits": "train_fits",
     "headroom": "train_headroom_bytes",
     "share": "train_memory_share",

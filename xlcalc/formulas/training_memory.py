@@ -205,28 +205,22 @@ def train_total_bytes(train_weights_bytes, train_master_weights_bytes, train_gra
 
 # ------------------------------------------------------------------------------- fit
 
-@formula(B, "accelerator memory_gb is marketed GB (1e9 bytes)")
-def train_gpu_memory_bytes(memory_gb):
-    """Memory of one accelerator in bytes."""
-    return memory_gb * 1000000000
-
-
 @formula("", "a plan that does not fit is a result (DESIGN.md principle 9)")
-def train_fits(train_total_bytes, train_gpu_memory_bytes):
+def train_fits(train_total_bytes, gpu_memory_bytes):
     """True when the per-GPU training memory fits in the accelerator."""
-    return train_total_bytes <= train_gpu_memory_bytes
+    return train_total_bytes <= gpu_memory_bytes
 
 
 @formula(B, "memory left on the GPU (negative: over by this much)")
-def train_headroom_bytes(train_total_bytes, train_gpu_memory_bytes):
+def train_headroom_bytes(train_total_bytes, gpu_memory_bytes):
     """GPU memory minus training memory per GPU."""
-    return train_gpu_memory_bytes - train_total_bytes
+    return gpu_memory_bytes - train_total_bytes
 
 
 @formula("", "training memory as a share of the GPU's memory")
-def train_memory_share(train_total_bytes, train_gpu_memory_bytes):
+def train_memory_share(train_total_bytes, gpu_memory_bytes):
     """Per-GPU training memory ÷ GPU memory (above 1: does not fit)."""
-    return train_total_bytes / train_gpu_memory_bytes
+    return train_total_bytes / gpu_memory_bytes
 
 
 @formula("GPUs", "dp × tp × pp")
@@ -237,20 +231,20 @@ def train_world_size(dp, tp, pp):
 
 @formula("GPUs", "seed 000 §四 4.2 generalised: full sharding over data parallelism")
 def train_gpus_needed(tp, pp, dp, train_model_state_bytes_replica, train_activation_bytes,
-                      train_reserve_bytes, train_gpu_memory_bytes):
+                      train_reserve_bytes, gpu_memory_bytes):
     """Fewest GPUs for this model, precision, optimizer, recomputation, tp and pp when
     the model states are fully sharded over the data-parallel ranks (ZeRO-3 / FSDP) and
     the plan's activations (those of its dp replicas) are spread over them:
     tp · pp · ceil((states + activations · dp) / (memory − reserve)).  A lower bound:
     the batch must still split into that many replicas and ZeRO-3 needs gather buffers."""
     spread = train_model_state_bytes_replica + train_activation_bytes * dp
-    return tp * pp * ceil(spread / maximum(train_gpu_memory_bytes - train_reserve_bytes, 1))
+    return tp * pp * ceil(spread / maximum(gpu_memory_bytes - train_reserve_bytes, 1))
 
 
 @formula("GPUs", "seed 000 §四 4.2: 1365/80 ≈ 18 H100 (total ÷ memory, rounded up)")
-def train_gpus_seed_rule(train_total_bytes, train_gpu_memory_bytes):
+def train_gpus_seed_rule(train_total_bytes, gpu_memory_bytes):
     """The seeds' rule: per-GPU training memory of the plan ÷ GPU memory, rounded up."""
-    return ceil(train_total_bytes / train_gpu_memory_bytes)
+    return ceil(train_total_bytes / gpu_memory_bytes)
 
 
 @formula(B, "seed 003 §5.3: memory_model + 2 × memory_activations + memory_optimizer")
