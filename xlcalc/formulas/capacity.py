@@ -118,11 +118,11 @@ def kv_bytes_per_token_seed_003(num_layers, hidden_size, kv_dtype_bytes):
 
 
 @formula("tokens", "seed 003 §5.5: (40 GB − 26 GB) / 1 MB ≈ 14,000 tokens")
-def kv_tokens_fit_seed_003(n_gpus, memory_gb, model_weights_bytes_rule,
+def kv_tokens_fit_seed_003(n_gpus, gpu_memory_bytes, model_weights_bytes_rule,
                            kv_bytes_per_token_seed_003):
     """Tokens of KV the seed fits: all memory of ``n_gpus`` GPUs minus ``params × bytes``,
     over the seed's per-token bytes (no reserve, no activations, no utilisation cap)."""
-    return (n_gpus * memory_gb * 1e9 - model_weights_bytes_rule) / kv_bytes_per_token_seed_003
+    return (n_gpus * gpu_memory_bytes - model_weights_bytes_rule) / kv_bytes_per_token_seed_003
 
 
 @formula("sequences", "seed 003 §七: (32 × 8 − 24.6) / 2 = 115.7")

@@ -173,9 +173,9 @@ def infer_total_bytes(infer_weights_bytes, infer_kv_cache_bytes, infer_activatio
 
 
 @formula(B, "vLLM: total_gpu_memory × gpu_memory_utilization")
-def infer_budget_bytes(memory_gb, gpu_memory_utilization):
-    """Bytes the engine may use on one GPU: ``gpu_memory_utilization × memory_gb``."""
-    return gpu_memory_utilization * memory_gb * 1e9
+def infer_budget_bytes(gpu_memory_bytes, gpu_memory_utilization):
+    """Bytes the engine may use on one GPU: ``gpu_memory_utilization × memory``."""
+    return gpu_memory_utilization * gpu_memory_bytes
 
 
 @formula(B, "budget minus need; negative when the plan does not fit")
@@ -191,9 +191,9 @@ def infer_fits(infer_headroom_bytes):
 
 
 @formula("", "share of the GPU's whole memory")
-def infer_gpu_share(infer_total_bytes, memory_gb):
+def infer_gpu_share(infer_total_bytes, gpu_memory_bytes):
     """Inference memory as a share of the GPU's memory (1 = all of it)."""
-    return infer_total_bytes / (memory_gb * 1e9)
+    return infer_total_bytes / gpu_memory_bytes
 
 
 @formula("", "a warning, not an error: RoPE models degrade past their trained length")
@@ -222,10 +222,10 @@ def infer_total_bytes_one_gpu(model_weights_bytes, kv_model_bytes, model_activat
 
 
 @formula("GPUs", "seed 000 §4.1: 248 GB / 80 GB → at least 4 GPUs")
-def gpus_needed_rule(infer_total_bytes_one_gpu, memory_gb):
+def gpus_needed_rule(infer_total_bytes_one_gpu, gpu_memory_bytes):
     """The seeds' count: the single-GPU total over one GPU's memory, rounded up (no
     utilisation cap, no per-GPU reserve, nothing replicated)."""
-    return ceil(infer_total_bytes_one_gpu / (memory_gb * 1e9))
+    return ceil(infer_total_bytes_one_gpu / gpu_memory_bytes)
 
 
 def _largest_pow2_divisor(n, cap):
