@@ -182,35 +182,57 @@ class _Builder:
         if spec.capacity_node:
             targets.append(spec.capacity_node)
         self.examples = [worked_example(n) for n in spec.worked_examples]
-        for ex in self.examples:
-            targets += [f.node for f in ex.figures]
+        bind = dict(spec.bind)
+        self.scopes = self._example_scopes()
+        self.side_scopes = [self._side_scope(side) for side in spec.sides]
+        for scope in self.scopes + self.side_scopes:
+            scope.plan(bind, self._cone)
+            targets += sorted(scope.leaves)      # what a scope reads from the workbook
+        targets += [f.node for ex, figs in zip(self.examples, self.example_rows)
+                    for f, scope in figs if scope is None]
         self.targets = list(dict.fromkeys(targets))
-        order = graph.dependencies(self.targets, available=self.inputs)
-        missing = [n for n in order if n not in self.inputs and n not in graph.NODES]
+        # bound inputs (seq_len = total_len) are Calculations cells computed first
+        first = graph.dependencies(list(bind.values()), available=self.inputs)
+        available = set(self.inputs) | set(bind)
+        order = first + list(bind) + graph.dependencies(self.targets, available=available)
+        order = list(dict.fromkeys(order))
+        missing = [n for n in order if n not in available and n not in graph.NODES]
         if missing:
             raise XlcalcError(f"workbook {spec.name!r} needs input {missing[0]!r}", missing[0])
-        self.order = [n for n in order if n in graph.NODES]
+        self.order = [n for n in order if n in graph.NODES or n in bind]
         used_inputs = [n for n in order if n in self.inputs]
         self.input_names = [n for n in self.inputs if n in used_inputs or n in TERMS]
         # the core's values for every node (validates the inputs once, with its messages)
-        computed = estimate(self.order, **self.inputs)
+        bound = estimate(list(bind.values()), **self.inputs) if bind else {}
+        self.bound = {name: bound[node] for name, node in bind.items()}
+        computed = estimate([n for n in self.order if n not in bind],
+                            **self.inputs, **self.bound)
+        computed.update(self.bound)
         self.node_values = {n: computed[n] for n in self.order}
         ctx = resolve(self.inputs)
         for name in self.input_names:
             value = ctx[name]
             self.values[name] = value.name if hasattr(value, "fields") else value
         self.values.update(self.node_values)
+        for scope in self.scopes + self.side_scopes:
+            scope.evaluate(self.inputs, self.bound, bind)
+        for side, scope in zip(spec.sides, self.side_scopes):
+            for name, value in scope.values.items():
+                self.values[f"{side.name}_{name}"] = value
         self.tables = self._tables()
 
     def _tables(self) -> dict:
         """Tables the lookups read, plus the tables behind choice inputs (dropdowns);
         a custom model/gpu becomes an extra row."""
         needed = []
-        for name in self.order:
-            n = graph.NODES[name]
-            if n.kind == "lookup" and n.table not in needed:
+        computed = list(self.order) + [n for sc in self.scopes + self.side_scopes
+                                        for n in sc.affected]
+        for name in computed:
+            n = graph.NODES.get(name)
+            if n is not None and n.kind == "lookup" and n.table not in needed:
                 needed.append(n.table)
-        for name in self.input_names:
+        choices = list(self.input_names) + [n for side in self.spec.sides for n in side.inputs]
+        for name in choices:
             t = TERMS.get(name)
             if t is not None and t.kind == "choice" and t.table not in needed:
                 needed.append(t.table)
@@ -232,17 +254,23 @@ class _Builder:
         self.plan()
         inputs_ws = self.sheet("Inputs")
         results_ws = self.sheet("Results")
-        example_sheets = [self.sheet(_example_sheet_title(i, len(self.examples)))
-                          for i in range(len(self.examples))]
+        example_sheets = [self.sheet(title) for title in self.example_titles]
         calc_ws = self.sheet("Calculations")
+        scope_ws = self.sheet("Example calculations") if self.scopes else None
+        side_ws = [self.sheet(f"{side.title[:18]} calculations") for side in self.spec.sides]
         table_ws = {t: self.sheet(_table_sheet_title(t)) for t in self.tables}
         about_ws = self.sheet("About")
         self.table_refs = {t: self._write_table(table_ws[t], t) for t in self.tables}
         self._write_inputs(inputs_ws)
         self._write_calculations(calc_ws)
+        self._write_checks(inputs_ws)
+        for ws, side, scope in zip(side_ws, self.spec.sides, self.side_scopes):
+            self._write_scopes(ws, [scope], prefix=f"{side.name}_")
         self._write_results(results_ws)
-        for ws, ex in zip(example_sheets, self.examples):
-            self._write_example(ws, ex)
+        if scope_ws is not None:
+            self._write_scopes(scope_ws, self.scopes)
+        for ws, ex, rows in zip(example_sheets, self.examples, self.example_rows):
+            self._write_example(ws, ex, rows)
         self._write_about(about_ws)
         for ws in self.wb.worksheets:
             ws.protection.sheet = True          # no password: planners may unprotect
@@ -270,27 +298,54 @@ class _Builder:
                 "body": f"{sheet}!$B$2:${last_col}${last_row}",
                 "header": f"{sheet}!$B$1:${last_col}$1"}
 
+    def _input_rows(self):
+        """(defined name, glossary name, label) of every input cell: the main inputs,
+        then each Side's (``training_batch`` …)."""
+        rows = [(name, name, self.spec.labels.get(name, name)) for name in self.input_names]
+        for side in self.spec.sides:
+            rows.append((None, side.title, None))
+            rows += [(f"{side.name}_{name}", name, f"{side.title}: {name}")
+                     for name in side.inputs]
+        return rows
+
     def _write_inputs(self, ws):
         from openpyxl.styles import Protection
-        from openpyxl.worksheet.datavalidation import DataValidation
         self.text(ws, 1, 1, self.spec.title, bold=True)
         self.text(ws, 2, 1, "Change the yellow cells; every other sheet follows. "
                   "Each value cell is a defined name you can use in your own formulas.")
-        self.header(ws, 4, ["Input", "Value", "Unit", "Description"], [26, 22, 12, 90])
-        for i, name in enumerate(self.input_names, start=5):
+        self.header(ws, 4, ["Input", "Value", "Unit", "Description"], [30, 22, 12, 90])
+        self.check_rows = []
+        for i, (defined, name, label) in enumerate(self._input_rows(), start=5):
+            if defined is None:                         # a Side's heading
+                self.text(ws, i, 1, f"{name} inputs", bold=True, fill=_SECTION_FILL)
+                continue
             t = TERMS[name]
-            self.text(ws, i, 1, self.spec.labels.get(name, name))
-            value = self.values[name]
-            c = self.text(ws, i, 2, value, fill=_INPUT_FILL)
+            self.text(ws, i, 1, label)
+            c = self.text(ws, i, 2, self.values[defined], fill=_INPUT_FILL)
             c.protection = Protection(locked=False)
             self.text(ws, i, 3, t.unit)
             self.text(ws, i, 4, f"{t.description} ({t.allowed})")
-            self.define(name, ws, i, 2)
+            self.define(defined, ws, i, 2)
             dv = self._validation(name, c.coordinate)
             ws.add_data_validation(dv)
             dv.add(c.coordinate)
+            self.check_rows.append((defined, name, i))
         ws.freeze_panes = "A5"
-        self.input_rows = len(self.input_names)
+
+    def _write_checks(self, ws):
+        """Column E of Inputs: each input's own check (written once every input has a
+        name, since relations read other inputs)."""
+        from openpyxl.formatting.rule import FormulaRule
+        from openpyxl.styles import PatternFill
+        self.text(ws, 4, 5, "Check", bold=True, fill=_HEAD_FILL, color="FFFFFF")
+        ws.column_dimensions["E"].width = 60
+        for defined, name, i in self.check_rows:
+            _, v = self.formula(ws, i, 5, self._check_cell(defined, name))
+            self.define(f"check_{defined}", ws, i, 5)
+            self.values[f"check_{defined}"] = v
+        last = max(i for _, _, i in self.check_rows)
+        ws.conditional_formatting.add(f"E5:E{last}", FormulaRule(
+            formula=[X.ne(X.Ref("E5"), "").excel()], fill=PatternFill("solid", bgColor=_BAD_FILL)))
 
     def _validation(self, name, coordinate):
         from openpyxl.worksheet.datavalidation import DataValidation
@@ -315,9 +370,11 @@ class _Builder:
         self.header(ws, 3, ["Name", "Value", "Unit", "What it is", "Source"],
                     [34, 22, 12, 80, 50])
         for i, name in enumerate(self.order, start=4):
-            n = graph.NODES[name]
+            n = _BoundNode(name, self.spec.bind[name]) if name in self.spec.bind \
+                else graph.NODES[name]
             self.text(ws, i, 1, name)
-            text = graph.render(name, table_refs=self.table_refs).excel()
+            text = X.Name(n.node).excel() if name in self.spec.bind else \
+                graph.render(name, table_refs=self.table_refs).excel()
             c = ws.cell(row=i, column=2, value="=" + text)
             value = self.node_values[name]
             value = value.item() if isinstance(value, np.generic) else value
@@ -329,24 +386,24 @@ class _Builder:
             self.define(name, ws, i, 2)
         ws.freeze_panes = "B4"
 
-    def _status_cell(self) -> Cell:
-        """Input checks (glossary domains, table membership, relations) as one text:
-        empty when every input is valid, else what to fix."""
-        checks = []
-        for name in self.input_names:
-            t = TERMS[name]
-            if t.kind == "choice":
-                checks.append((f"{name}: not in the {t.table} table; ",
-                               _member_fn(self.table_refs[t.table]["keys"],
-                                          set(self.tables[t.table].index)), (name,)))
-            else:
-                checks.append((f"{name} must be {t.allowed}; ", _domain_fn(t), (name,)))
-            for other, predicate, allowed in t.relations:
-                if other in self.values:
-                    checks.append((_relation_message(name, other, allowed), predicate,
-                                   (name, other)))
+    def _check_cell(self, defined: str, name: str) -> Cell:
+        """The checks of one input cell (glossary domain or table membership, and its
+        relations) as a text: empty when valid, else what to fix."""
+        t = TERMS[name]
+        side = next((sd for sd in self.spec.sides if defined == f"{sd.name}_{name}"), None)
+        if t.kind == "choice":
+            checks = [(f"{defined}: not in the {t.table} table; ",
+                       _member_fn(self.table_refs[t.table]["keys"],
+                                  set(self.tables[t.table].index)), (defined,))]
+        else:
+            checks = [(f"{defined} must be {t.allowed}; ", _domain_fn(t), (defined,))]
+        for other, predicate, allowed in t.relations:
+            partner = f"{side.name}_{other}" if side and other in side.inputs else other
+            if partner in self.values and partner in self.names_planned():
+                checks.append((_relation_message(defined, other, allowed), predicate,
+                               (defined, partner)))
 
-        def status(*values):
+        def check(*values):
             parts, at = [], 0
             for message, fn, args in checks:
                 ok = fn(*values[at:at + len(args)])
@@ -355,8 +412,8 @@ class _Builder:
                 # a check on a pasted bad value must not itself become an Excel error
                 parts.append(X.where(X.iferror(ok, False), "",
                                      X.iferror(text, f"{args[0]} is invalid; ")))
-            return X.concat(*parts) if parts else ""
-        return Cell(status, tuple(a for _, _, args in checks for a in args))
+            return X.concat(*parts)
+        return Cell(check, tuple(a for _, _, args in checks for a in args))
 
     def _write_results(self, ws):
         from openpyxl.chart import BarChart, Reference
@@ -368,14 +425,15 @@ class _Builder:
         self.header(ws, 4, ["Result", "Value", "Share of GPU memory", "Note"], [34, 24, 20, 80])
         self.text(ws, 5, 1, "Input check", bold=True)
         # the problems (empty when all is valid) sit beside the verdict a planner reads
-        _, problems = self.formula(ws, 5, 5, self._status_cell())
+        checks = tuple(f"check_{d}" for d, _, _ in self.check_rows)
+        _, problems = self.formula(ws, 5, 5, Cell(X.concat, checks))
         self.define("input_problems", ws, 5, 5)
         self.values["input_problems"] = problems
         _, verdict = self.formula(ws, 5, 2, Cell(_input_verdict, ("input_problems",)))
         self.define("input_status", ws, 5, 2)
         self.values["input_status"] = verdict
         self.text(ws, 5, 4, "what to fix when an input is out of range (data validation "
-                  "stops typed values; pasted ones can slip through)")
+                  "stops typed values; pasted ones can slip through; see Inputs, column E)")
         row = 6
         capacity_name = None
         if spec.capacity_node:
@@ -397,16 +455,38 @@ class _Builder:
                 self.text(ws, row, 1, out.label)
                 c, v = self.formula(ws, row, 2, _display_cell(out.node, out.unit),
                                     _display_format(out.unit))
-                self.values[out.name] = v
-                self.define(out.name, ws, row, 2)
+                if out.name not in self.names:   # e2e_s is already the node's own name
+                    self.values[out.name] = v
+                    self.define(out.name, ws, row, 2)
                 if out.part and capacity_name:
                     self.formula(ws, row, 3, Cell(_share, (out.name, capacity_name)), "0.0%")
                     part_rows.append(row)
-                self.text(ws, row, 4, out.note or graph.NODES[out.node].doc, wrap=False)
-        for fit in spec.fits:
+                self.text(ws, row, 4, out.note or _describe(out.node), wrap=False)
+        fits = [(fit, fit.node) for fit in spec.fits]
+        for side, scope in zip(spec.sides, self.side_scopes):
+            def name_of(node, side=side, scope=scope):
+                local = node in scope.affected or node in scope.overrides
+                return f"{side.name}_{node}" if local else node
+            for section in side.sections:
+                row += 2
+                self.text(ws, row, 1, f"{side.title}: {section.title}", bold=True,
+                          fill=_SECTION_FILL)
+                for col in (2, 3, 4):
+                    self.text(ws, row, col, None, fill=_SECTION_FILL)
+                for out in section.outputs:
+                    row += 1
+                    self.text(ws, row, 1, out.label)
+                    c, v = self.formula(ws, row, 2, _display_cell(name_of(out.node), out.unit),
+                                        _display_format(out.unit))
+                    if f"{side.name}_{out.name}" not in self.names:
+                        self.values[f"{side.name}_{out.name}"] = v
+                        self.define(f"{side.name}_{out.name}", ws, row, 2)
+                    self.text(ws, row, 4, out.note or _describe(out.node), wrap=False)
+            fits += [(fit, name_of(fit.node)) for fit in side.fits]
+        for fit, fit_name in fits:
             row += 2
             self.text(ws, row, 1, fit.label, bold=True)
-            c, _ = self.formula(ws, row, 2, Cell(_verdict(fit.yes, fit.no), (fit.node,)))
+            c, _ = self.formula(ws, row, 2, Cell(_verdict(fit.yes, fit.no), (fit_name,)))
             good = X.eq(X.Ref(c.coordinate), fit.yes).excel()
             bad = X.eq(X.Ref(c.coordinate), fit.no).excel()
             ws.conditional_formatting.add(c.coordinate, FormulaRule(
@@ -433,30 +513,106 @@ class _Builder:
             ws.add_chart(chart, f"F4")
         ws.freeze_panes = "A5"
 
-    def _write_example(self, ws, ex):
+    def _example_scopes(self) -> list:
+        """One scope per seed row that has inputs of its own (the row's cells hold them)."""
+        self.example_titles = [_example_sheet_title(i, len(self.examples))
+                               for i in range(len(self.examples))]
+        self.example_rows, scopes = [], []
+        for title, ex in zip(self.example_titles, self.examples):
+            rows = []
+            for i, fig in enumerate(ex.figures, start=5):
+                row_inputs = self._row_inputs(ex, fig)
+                scope = None
+                if row_inputs:
+                    refs = {name: X.Ref(f"{_quote(title)}!${_col(9 + 2 * j)}${i}")
+                            for j, name in enumerate(row_inputs)}
+                    scope = _Scope(f"{title} row {i}", refs, row_inputs, [fig.node])
+                    scopes.append(scope)
+                rows.append((fig, scope))
+            self.example_rows.append(rows)
+        return scopes
+
+    def names_planned(self) -> set:
+        """Names that will have a cell: inputs, Calculations nodes, Side inputs."""
+        return set(self.input_names) | set(self.order) | {
+            f"{side.name}_{n}" for side in self.spec.sides for n in side.inputs}
+
+    def _side_scope(self, side):
+        """The scope of a Side: its inputs are the prefixed defined names on Inputs."""
+        targets = [o.node for sec in side.sections for o in sec.outputs] + \
+            [f.node for f in side.fits]
+        refs = {name: X.Name(f"{side.name}_{name}") for name in side.inputs}
+        return _Scope(side.title, refs, dict(side.inputs), targets)
+
+    def _cone(self, name: str) -> set:
+        cache = self.__dict__.setdefault("_cones", {})
+        if name not in cache:
+            cache[name] = _cone(name, self.spec.bind)
+        return cache[name]
+
+    def _write_scopes(self, ws, scopes, prefix: str | None = None):
+        """Scoped calculations: one column per scope, one row per quantity a scope
+        recomputes; every cell is its node's own formula over same-column cells, the
+        scope's input cells and the workbook's defined names.  With ``prefix`` each cell
+        is also a defined name (``training_train_total_bytes``)."""
+        from openpyxl.utils import get_column_letter
+        self.text(ws, 1, 1, "Quantities recomputed with inputs of their own: "
+                  + ("the " + scopes[0].label + " inputs." if prefix else
+                     "worked-example rows; each column is one row's calculation."))
+        names = list(dict.fromkeys(n for sc in scopes for n in sc.affected))
+        row_of = {n: 4 + i for i, n in enumerate(names)}
+        self.header(ws, 3, ["Name", "Unit"] + [sc.label for sc in scopes],
+                    [34, 12] + [18] * len(scopes))
+        for n, r in row_of.items():
+            self.text(ws, r, 1, n)
+            self.text(ws, r, 2, _BoundNode(n, self.spec.bind[n]).unit if n in self.spec.bind
+                      else graph.NODES[n].unit)
+        for j, sc in enumerate(scopes, start=3):
+            col = get_column_letter(j)
+            sc.cells = {n: X.Ref(f"${col}${row_of[n]}") for n in sc.affected}
+            for n in sc.affected:
+                if n in self.spec.bind:
+                    expr_ = sc.ref(self.spec.bind[n])
+                else:
+                    expr_ = graph.render(n, refs={a: sc.ref(a) for a in graph.NODES[n].args},
+                                         table_refs=self.table_refs)
+                c = ws.cell(row=row_of[n], column=j, value="=" + X.as_expr(expr_).excel())
+                value = sc.node_values[n]
+                value = value.item() if isinstance(value, np.generic) else value
+                self.cached[(ws.title, c.coordinate)] = value
+                c.number_format = _number_format("", value)
+                if prefix:
+                    self.define(prefix + n, ws, row_of[n], j)
+                    self.values[prefix + n] = value
+            # references from other sheets need the sheet name
+            sc.cells = {n: X.Ref(f"{_quote(ws.title)}!{r.excel()}") for n, r in sc.cells.items()}
+        ws.freeze_panes = "C4"
+
+    def _write_example(self, ws, ex, rows):
+        from openpyxl.styles import Protection
         self.text(ws, 1, 1, f"Worked example: {ex.title}", bold=True)
         self.text(ws, 2, 1, f"Seed {ex.seed}. Each row: the figure the seed prints, the same "
                   "quantity computed live from this workbook's inputs and the row's own "
-                  "inputs (columns I onwards), and why they differ when they do.")
+                  "inputs (columns I onwards, editable), and why they differ when they do.")
         self.header(ws, 4, ["item", "seed section", "seed value", "computed value", "unit",
                             "status", "note", "row inputs"], [34, 16, 14, 16, 10, 10, 90, 16])
-        from openpyxl.styles import Protection
-        for i, fig in enumerate(ex.figures, start=5):
+        for i, (fig, scope) in enumerate(rows, start=5):
             self.text(ws, i, 1, fig.item)
             self.text(ws, i, 2, fig.section)
             seed = self.text(ws, i, 3, fig.seed_value)
-            refs = {}
-            for j, (name, value) in enumerate(fig.inputs.items()):
+            for j, (name, value) in enumerate((scope.values if scope else {}).items()):
                 self.text(ws, i, 8 + 2 * j, name)
                 c = self.text(ws, i, 9 + 2 * j, value.name if hasattr(value, "fields") else value,
                               fill=_INPUT_FILL)
                 c.protection = Protection(locked=False)
-                refs[name] = X.Ref(c.coordinate)
-            expr_ = _inline(fig.node, refs, set(self.names) | set(self.input_names),
-                            self.table_refs) / fig.scale
-            c = ws.cell(row=i, column=4, value="=" + X.as_expr(expr_).excel())
-            computed = estimate([fig.node], **{**self.inputs, **fig.inputs})[fig.node] / fig.scale
-            computed = float(computed)
+            if scope is not None and fig.node in scope.overrides:
+                ref, value = scope.overrides[fig.node], scope.values[fig.node]
+            elif scope is not None and fig.node in scope.cells:
+                ref, value = scope.cells[fig.node], scope.node_values[fig.node]
+            else:
+                ref, value = X.Name(fig.node), self.values[fig.node]
+            c = ws.cell(row=i, column=4, value="=" + X.as_expr(ref / fig.scale).excel())
+            computed = float(value) / fig.scale
             self.cached[(ws.title, c.coordinate)] = computed
             c.number_format = '#,##0.####'
             self.text(ws, i, 5, fig.unit)
@@ -465,6 +621,16 @@ class _Builder:
             self.cached[(ws.title, st.coordinate)] = seed_status(fig.seed_value, computed)
             self.text(ws, i, 7, fig.note, wrap=False)
         ws.freeze_panes = "B5"
+
+    def _row_inputs(self, ex, fig) -> dict:
+        """A seed row's own inputs: its figure's, plus the example's scenario inputs
+        that differ from this workbook's (so any example fits any workbook)."""
+        out = {k: v for k, v in ex.inputs.items()
+               if k not in self.inputs or not _same_input(self.inputs[k], v)}
+        needed = set(graph.dependencies([fig.node]))
+        out = {k: v for k, v in out.items() if k in needed}
+        out.update(fig.inputs)
+        return out
 
     def _write_about(self, ws):
         self.text(ws, 1, 1, self.spec.title, bold=True)
@@ -488,13 +654,42 @@ class _Builder:
         row = 3 + len(lines)
         self.header(ws, row, ["Name", "Unit", "What it is", "Source"], [34, 12, 90, 60])
         for name in self.order:
-            n = graph.NODES[name]
+            n = _BoundNode(name, self.spec.bind[name]) if name in self.spec.bind \
+                else graph.NODES[name]
             row += 1
             for j, v in enumerate([name, n.unit, n.doc, n.source], start=1):
                 self.text(ws, row, j, v)
 
 
 # --------------------------------------------------------------- cell functions
+
+@dataclass
+class _BoundNode:
+    """An input the workbook computes from a node (``seq_len`` = ``total_len``)."""
+    name: str
+    node: str
+
+    @property
+    def unit(self):
+        return graph.NODES[self.node].unit
+
+    @property
+    def doc(self):
+        t = TERMS.get(self.name)
+        return (t.description if t else self.name) + f" (here: = {self.node})"
+
+    @property
+    def source(self):
+        return graph.NODES[self.node].source
+
+
+def _describe(name: str) -> str:
+    """What a node or an input is (the Results sheet's note column)."""
+    if name in graph.NODES:
+        return graph.NODES[name].doc
+    t = TERMS.get(name)
+    return t.description if t else name
+
 
 def _input_verdict(problems):
     return X.where(X.eq(problems, ""), "all inputs valid", problems)
@@ -552,18 +747,78 @@ def _record_field(record, column):
         return getattr(record, column, record.name if column == "full_name" else None)
 
 
-def _inline(name: str, overrides: dict, placed: set, table_refs: dict):
-    """The Excel expression of ``name`` when some inputs take row-local values:
-    nodes that do not depend on an overridden name are referenced by their defined
-    name; the others are inlined (recursively) over the overrides."""
-    if name in overrides:
-        return overrides[name]
-    deps = set(graph.dependencies([name]))
-    if not deps & set(overrides) and name in placed:
+def _cone(name: str, bind: dict) -> set:
+    """Every name ``name`` depends on, a bound input counting as its node's cone."""
+    seen, todo = set(), [name]
+    while todo:
+        for d in graph.dependencies([todo.pop()]):
+            if d not in seen:
+                seen.add(d)
+                if d in bind:
+                    todo.append(bind[d])
+    return seen
+
+
+class _Scope:
+    """A row-local context: some inputs take the values of cells (``overrides``); the
+    quantities that depend on them are recomputed in the scope's own cells, everything
+    else is read from the workbook's defined names."""
+
+    def __init__(self, label: str, overrides: dict, values: dict, targets: list):
+        self.label = label
+        self.overrides = overrides     # input -> Expr of the cell holding it
+        self.values = values           # input -> its value
+        self.targets = targets
+        self.affected: list = []       # recomputed here, in dependency order
+        self.leaves: set = set()       # unaffected names read from the workbook
+        self.cells: dict = {}
+        self.node_values: dict = {}
+
+    def plan(self, bind: dict, cone) -> None:
+        seen = set()
+
+        def visit(name):
+            if name in seen or name in self.overrides:
+                return
+            seen.add(name)
+            if not cone(name) & set(self.overrides):
+                self.leaves.add(name)
+                return
+            for arg in ([bind[name]] if name in bind else graph.NODES[name].args):
+                visit(arg)
+            self.affected.append(name)
+
+        for t in self.targets:
+            visit(t)
+        self.leaves -= set(self.overrides)
+
+    def evaluate(self, inputs: dict, bound: dict, bind: dict) -> None:
+        ctx = {**inputs, **self.values}
+        for name, node in bind.items():
+            if name not in self.values:
+                ctx[name] = estimate([node], **ctx)[node] if name in self.affected \
+                    else bound[name]
+        nodes = [n for n in self.affected if n in graph.NODES]
+        computed = estimate(nodes, **ctx) if nodes else {}
+        self.node_values = {n: (ctx[n] if n in bind else computed[n]) for n in self.affected}
+
+    def ref(self, name: str):
+        if name in self.overrides:
+            return self.overrides[name]
+        if name in self.cells:
+            return self.cells[name]
         return X.Name(name)
-    n = graph.NODES[name]
-    refs = {a: _inline(a, overrides, placed, table_refs) for a in n.args}
-    return graph.render(name, refs=refs, table_refs=table_refs)
+
+
+def _col(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+    return get_column_letter(index)
+
+
+def _same_input(a, b) -> bool:
+    if hasattr(a, "fields") or hasattr(b, "fields"):
+        return getattr(a, "name", a) == getattr(b, "name", b)
+    return a == b
 
 
 def _quote(title: str) -> str:

@@ -43,6 +43,18 @@ class Fit:
 
 
 @dataclass(frozen=True)
+class Side:
+    """A second set of inputs in the same workbook (the capacity planner's training side):
+    its inputs get defined names ``<name>_<input>`` on the Inputs sheet, its quantities are
+    recomputed in a sheet of their own, its sections follow the main ones on Results."""
+    name: str
+    title: str
+    inputs: dict
+    sections: tuple
+    fits: tuple = ()
+
+
+@dataclass(frozen=True)
 class WorkbookSpec:
     name: str
     title: str
@@ -57,3 +69,5 @@ class WorkbookSpec:
     scenarios: object = None           # optional DataFrame of scenario rows (Scenarios sheet)
     scenario_outputs: tuple = ()       # Output columns of the Scenarios sheet
     labels: dict = field(default_factory=dict)   # input name -> display label
+    bind: dict = field(default_factory=dict)     # input -> node computing it (seq_len: total_len)
+    sides: tuple = ()                            # Side input sets (see Side)

@@ -1,0 +1,196 @@
+"""The planning-workbook templates: specs whose live inputs reproduce the seeds'
+worked examples (and a neutral general planner).
+
+``xlcalc workbook NAME -o FILE`` writes one; ``python -m workbooks.templates`` (or
+``xlcalc workbook --all -o templates/``) regenerates the committed files in
+``templates/``; a test checks they are up to date.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xlcalc.errors import unknown_choice
+from xlcalc.worked import example
+
+from .spec import Fit, Output, Section, Side, WorkbookSpec
+
+__all__ = ["TEMPLATES", "template", "write_template", "regenerate"]
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _inference_sections():
+    return (
+        Section("Model", (
+            Output("params", "params_total", "Parameters", "parameters"),
+            Output("active_params", "params_active", "Active parameters per token", "parameters"),
+        )),
+        Section("Memory per GPU", (
+            Output("weights_gb", "infer_weights_bytes", "Weights", "GB", part=True),
+            Output("kv_cache_gb", "infer_kv_cache_bytes", "KV cache", "GB", part=True),
+            Output("activations_gb", "infer_activation_bytes", "Activations (peak)", "GB",
+                   part=True),
+            Output("reserve_gb", "infer_reserve_bytes", "Engine reserve", "GB", part=True),
+            Output("total_gb", "infer_total_bytes", "Total", "GB"),
+            Output("budget_gb", "infer_budget_bytes", "Usable (gpu_memory_utilization)", "GB"),
+            Output("headroom_gb", "infer_headroom_bytes", "Headroom", "GB"),
+        )),
+        Section("Latency and throughput", (
+            Output("prefill_ms", "ttft_s", "Time to first token (prefill)", "ms"),
+            Output("tpot_ms", "tpot_s", "Time per output token (excl. first)", "ms"),
+            Output("e2e_s", "e2e_s", "End-to-end latency", "s"),
+            Output("tokens_per_s", "tokens_per_s", "Generated tokens/s (batch)", "tokens/s"),
+            Output("tokens_per_s_per_user", "tokens_per_s_per_user", "Tokens/s per user",
+                   "tokens/s"),
+            Output("prefill_bound", "prefill_bound", "Prefill is bound by", ""),
+            Output("decode_bound", "decode_last_bound", "Decode is bound by", ""),
+            Output("decode_intensity", "decode_last_intensity", "Decode intensity", "FLOP/B"),
+            Output("ridge_intensity", "ridge_intensity", "GPU ridge point", "FLOP/B"),
+        )),
+        Section("Capacity and sizing", (
+            Output("max_batch", "max_sequences", "Most concurrent sequences (this TP)",
+                   "sequences"),
+            Output("gpus_needed", "gpus_needed", "Fewest GPUs that fit", "GPUs"),
+            Output("tp_comm_gb", "tp_comm_bytes", "TP traffic per GPU per prefill", "GB"),
+            Output("context_warning", "generation_warning", "Context check", ""),
+        )),
+    )
+
+
+def _inference(name, title, description, inputs, examples=()):
+    return WorkbookSpec(
+        name=name, title=title, description=description, inputs=inputs,
+        sections=_inference_sections(),
+        fits=(Fit("infer_fits", "Fits on one GPU?", "fits", "does NOT fit"),),
+        capacity_node="gpu_memory_bytes", chart_title="Inference memory per GPU (GB)",
+        worked_examples=tuple(examples),
+        bind={"seq_len": "total_len", "context_len": "decode_first_context"})
+
+
+def _training_sections():
+    return (
+        Section("Model", (
+            Output("params", "params_total", "Parameters", "parameters"),
+        )),
+        Section("Memory per GPU", (
+            Output("weights_gb", "train_weights_bytes", "Weights", "GB", part=True),
+            Output("master_weights_gb", "train_master_weights_bytes", "Master weights", "GB",
+                   part=True),
+            Output("gradients_gb", "train_gradients_bytes", "Gradients", "GB", part=True),
+            Output("optimizer_gb", "train_optimizer_bytes", "Optimizer states", "GB", part=True),
+            Output("activations_gb", "train_activation_bytes", "Activations", "GB", part=True),
+            Output("reserve_gb", "train_reserve_bytes", "Buffers / reserve", "GB", part=True),
+            Output("total_gb", "train_total_bytes", "Total", "GB"),
+            Output("headroom_gb", "train_headroom_bytes", "Headroom", "GB"),
+            Output("gpus_needed", "train_gpus_needed", "Fewest GPUs that fit", "GPUs"),
+        )),
+        Section("Time and cost", (
+            Output("train_flops", "train_flops", "Training FLOPs", "ZFLOPs"),
+            Output("train_days", "train_days", "Wall-clock days", ""),
+            Output("gpu_hours", "train_gpu_hours", "GPU-hours", ""),
+            Output("train_cost", "train_cost", "Cost", "$"),
+            Output("tokens_per_s_per_gpu", "train_tokens_per_s_per_gpu", "Tokens/s per GPU",
+                   "tokens/s"),
+            Output("chinchilla_tokens", "chinchilla_tokens", "Chinchilla tokens (20/param)",
+                   "tokens"),
+        )),
+    )
+
+
+def _training(name, title, description, inputs, examples=()):
+    return WorkbookSpec(
+        name=name, title=title, description=description, inputs=inputs,
+        sections=_training_sections(),
+        fits=(Fit("train_fits", "Fits on one GPU?", "fits", "does NOT fit"),),
+        capacity_node="gpu_memory_bytes", chart_title="Training memory per GPU (GB)",
+        worked_examples=tuple(examples))
+
+
+def _llama_70b_inference():
+    ex = example("llama-70b-inference")
+    inputs = {k: v for k, v in ex.inputs.items() if k != "context_len"}
+    return _inference(
+        "llama-70b-inference", "LLaMA-70B inference on 8×H100 (TP=8)",
+        "Seed 000 §七 example 1: batch 8, 512 tokens in / 256 out, prefill at 50 % MFU. "
+        "Change any input; the Worked example sheet shows every figure the seed prints "
+        "beside the live value.",
+        inputs, ("llama-70b-inference", "llama-70b-communication", "llama-13b-capacity"))
+
+
+def _llama_7b_training():
+    ex = example("llama-7b-training")
+    inputs = dict(ex.inputs)
+    inputs.update(tokens=140e9, n_gpus=8, mfu=0.4, price_per_gpu_hour=2.5)
+    return _training(
+        "llama-7b-training", "LLaMA-7B training memory (BF16 mixed, AdamW)",
+        "Seed 000 §七 example 2: batch 32 × 2048 tokens with activation recomputation. "
+        "Time and cost for 140 B tokens (Chinchilla) on 8 GPUs at 40 % MFU.",
+        inputs, ("llama-7b-training", "llama-70b-training-memory",
+                 "llama-70b-pretraining-days"))
+
+
+def _capacity_planner():
+    from xlcalc.serving import SERVING_DEFAULTS
+    from xlcalc.training import TRAINING_DEFAULTS
+    from xlcalc.glossary import TERMS
+    serving = dict(SERVING_DEFAULTS)
+    serving.update(model="llama-3.1-8b", gpu="h100-sxm", batch=32, prompt_len=1024,
+                   output_len=512, block_size=16)
+    inputs = {k: serving[k] for k in ("model", "gpu", "batch", "prompt_len", "output_len",
+                                      "tp", "pp", "dtype", "kv_dtype", "mfu", "bw_eff")}
+    inputs.update({k: v for k, v in serving.items() if k not in inputs})
+    training = {name: TERMS[name].default for name in TRAINING_DEFAULTS}
+    training.update(batch=256, seq_len=4096, dp=8, zero=1, recompute="selective",
+                    tokens=1e12, n_gpus=64, mfu=0.4, price_per_gpu_hour=2.5)
+    sections = _inference_sections()
+    serving_sections = (sections[1], sections[2], sections[3])
+    return WorkbookSpec(
+        name="capacity-planner", title="LLM capacity planner: serving and training",
+        description="Pick any model and accelerator. Serving (top) and training (below) "
+        "have their own inputs; everything is recomputed live from the formulas.",
+        inputs=inputs, sections=(sections[0],) + serving_sections,
+        fits=(Fit("infer_fits", "Serving fits on one GPU?", "fits", "does NOT fit"),),
+        capacity_node="gpu_memory_bytes", chart_title="Serving memory per GPU (GB)",
+        bind={"seq_len": "total_len", "context_len": "decode_first_context"},
+        sides=(Side("training", "Training", training, _training_sections()[1:],
+                    (Fit("train_fits", "Training fits on one GPU?", "fits",
+                         "does NOT fit"),)),))
+
+
+TEMPLATES = {
+    "llama-70b-inference": _llama_70b_inference,
+    "llama-7b-training": _llama_7b_training,
+    "capacity-planner": _capacity_planner,
+}
+
+
+def template(name: str) -> WorkbookSpec:
+    """The spec of template ``name`` (see :data:`TEMPLATES`)."""
+    if name not in TEMPLATES:
+        raise unknown_choice("workbook", name, TEMPLATES)
+    return TEMPLATES[name]()
+
+
+def write_template(name: str, path, inputs: dict | None = None):
+    """Write template ``name`` to ``path``; ``inputs`` replace its input values (the
+    glossary names on its Inputs sheet).  Returns the built workbook."""
+    from .generator import write
+    return write(template(name), path, inputs)
+
+
+def regenerate(directory=TEMPLATE_DIR) -> list:
+    """Write every template into ``directory`` (the committed ``templates/``)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in TEMPLATES:
+        path = directory / f"{name}.xlsx"
+        write_template(name, path)
+        out.append(path)
+    return out
+
+
+if __name__ == "__main__":   # python -m workbooks.templates
+    for p in regenerate():
+        print(p)
