@@ -134,6 +134,8 @@ def _capacity_planner():
     from xlcalc.serving import SERVING_DEFAULTS
     from xlcalc.training import TRAINING_DEFAULTS
     from xlcalc.glossary import TERMS
+    from xlcalc.graph import load_all
+    load_all()      # the training terms are registered by their formula modules
     serving = dict(SERVING_DEFAULTS)
     serving.update(model="llama-3.1-8b", gpu="h100-sxm", batch=32, prompt_len=1024,
                    output_len=512, block_size=16)
