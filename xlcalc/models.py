@@ -2,8 +2,8 @@
 
 A preset is one ``config.json``-style file in ``xlcalc/presets/models/`` (the Hub's
 file, plus ``xlcalc_*`` keys for its source and nominal size).  :func:`load_model`
-accepts a preset name, a path to a ``config.json``, a dict with its contents, or a
-list of ``[key, value]`` rows (an Excel two-column range; a ``preset`` row starts
+accepts a preset name, a path to a ``config.json``, a dict with its contents (or its
+text), or a list of ``[key, value]`` rows (an Excel two-column range; a ``preset`` row starts
 from that preset and the other rows override it).
 
 Each supported ``model_type`` has one small parser that maps its config keys onto
@@ -112,7 +112,8 @@ def _preset(name: str) -> Model:
 
 
 def load_model(spec) -> Model:
-    """A :class:`Model` from a preset name, a ``config.json`` path, a dict, or rows.
+    """A :class:`Model` from a preset name, a ``config.json`` path, a dict, rows, or the
+    text of a ``config.json`` (a string starting with ``{``).
 
     Raises :class:`XlcalcError` naming the problem (unknown preset with the closest
     names, missing key, wrong type, unknown ``model_type``).
@@ -120,6 +121,8 @@ def load_model(spec) -> Model:
     if isinstance(spec, Model):
         return spec
     if isinstance(spec, str):
+        if spec.lstrip().startswith("{"):
+            return _from_text(spec)
         name = spec.strip().lower()
         if name in preset_names():
             return _preset(name)
@@ -133,6 +136,17 @@ def load_model(spec) -> Model:
     if isinstance(spec, (list, tuple)):
         return _from_rows(spec)
     raise invalid("model", spec, "a preset name, a config.json path, a dict or [key, value] rows")
+
+
+def _from_text(text: str) -> Model:
+    """``config.json`` contents given as text (pasted into a notebook form or a cell)."""
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise XlcalcError(f"model config.json text is not valid JSON: {e}", "model") from None
+    if not isinstance(config, dict):
+        raise invalid("model", text, "a config.json holding a JSON object")
+    return _from_mapping(config, "config")
 
 
 def _from_path(path) -> Model:
