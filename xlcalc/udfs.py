@@ -21,22 +21,33 @@ The same functions serve ``%xl`` formulas in Jupyter (:mod:`xlcalc.magics`).
 from __future__ import annotations
 
 import functools
+import inspect
 import math
-import numbers
+import re
 
 import xlwings as xw
 
 from .errors import XlcalcError, invalid, unknown_choice
 from .estimate import estimate
 from .glossary import TERMS
-from .hardware import GPU_FIELDS, load_gpu
-from .models import MODEL_FIELDS, load_model
-from .units import to_unit, unit_factor
+from .hardware import GPU_FIELDS, gpu_names, load_gpu
+from .models import MODEL_FIELDS, load_model, preset_names
+from .serving import SERVING_DEFAULTS
+from .units import display_factor, to_unit, unit_factor
 
 CATEGORY = "xlcalc"
 
 #: every registered Excel function, in catalogue order (name -> function)
 CATALOGUE: dict = {}
+
+#: the functions that return a table (they spill as a dynamic array, header row first)
+SPILLING: set = set()
+
+#: longest text an argument may be (Excel's own cell limit is 32,767 characters; no name,
+#: unit or path comes near this, and a longer one is not worth echoing in an error)
+MAX_TEXT = 1024
+#: longest error text a function returns
+MAX_ERROR = 512
 
 _ARG_DOCS = {
     "model": "model preset name (e.g. \"llama-2-70b\") or a two-column range of config.json "
@@ -63,29 +74,104 @@ def _doc(name: str) -> str:
     raise RuntimeError(f"no documentation for Excel argument {name!r}")
 
 
-def excel_function(*, docs: dict | None = None, spill: bool = False):
+def _with_default(doc: str, default) -> str:
+    """The argument help says the default of an optional argument."""
+    if default is None or "default" in doc:
+        return doc
+    shown = _show_default(default)
+    return f"{doc}; default {shown}"
+
+
+def _show_default(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def excel_function(*, docs: dict | None = None, spill: bool = False,
+                   rename: dict | None = None):
     """Register ``fn`` as an Excel function: xlwings metadata (category, description,
-    argument help) plus the one place where errors become ``#`` texts."""
+    argument help with the default of each optional argument) plus the one place where
+    errors become ``#`` texts.
+
+    ``spill`` marks a function that returns a table (header row first).  Excel with
+    dynamic arrays (and xlwings Lite) spills a returned list of rows by itself; xlwings'
+    legacy ``expand="table"`` is deliberately not used (it overwrites cells and is only
+    for Excel versions without dynamic arrays).  ``rename`` maps a core input name to the
+    Excel argument that supplies it (``{"seq_len": "tokens"}``), so that an error names
+    the argument the user typed.
+    """
     def decorate(fn):
+        params = inspect.signature(fn).parameters
+        names = tuple(params)
+        required = sum(p.default is inspect.Parameter.empty for p in params.values())
+        name = fn.__name__
+
         @functools.wraps(fn)
         def wrapper(*args):
+            if len(args) < required:          # a direct call short of arguments: the
+                args = args + (None,) * (required - len(args))   # missing ones are empty
+            elif len(args) > len(names):
+                return f"#VALUE! {name} takes at most {len(names)} arguments, got {len(args)}"
             try:
                 result = fn(*args)
             except XlcalcError as e:
-                return f"#VALUE! {e}"
+                return _error_text(e, rename)
             except Exception as e:     # a bug must still not raise into Excel
-                return f"#VALUE! {fn.__name__} failed unexpectedly: {type(e).__name__}: {e}"
-            return _to_excel(result)
-        import inspect
+                return _clip(f"#VALUE! {name} failed unexpectedly: {type(e).__name__}: {e}")
+            if type(result) is float:              # the common case, kept cheap
+                if result - result == 0.0:        # finite (inf - inf and nan are nan)
+                    return result
+                return _not_finite(name, names, args)
+            if isinstance(result, (list, tuple)):
+                return _to_excel(result)
+            result = _cell(result)
+            if result is None:
+                return _not_finite(name, names, args)
+            return result
+
+        # Excel shows the description on one line and cuts it (and each argument's help)
+        # at 255 characters: one line of plain words, checked by the tests
+        wrapper.__doc__ = " ".join((fn.__doc__ or "").split())
         f = wrapper
-        for name in inspect.signature(fn).parameters:
-            f = xw.arg(name, doc=(docs or {}).get(name) or _doc(name))(f)
-        if spill:
-            f = xw.ret(expand="table")(f)
+        for arg, p in params.items():
+            default = None if p.default is inspect.Parameter.empty else p.default
+            doc = (docs or {}).get(arg) or _doc(arg)
+            f = xw.arg(arg, doc=_with_default(doc, default))(f)
         f = xw.func(category=CATEGORY)(f)
-        CATALOGUE[fn.__name__] = f
+        CATALOGUE[name] = f
+        if spill:
+            SPILLING.add(name)
         return f
     return decorate
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR else text[:MAX_ERROR - 1] + "…"
+
+
+def _error_text(e: XlcalcError, rename: dict | None) -> str:
+    message = str(e)
+    if rename and e.argument in rename:
+        message = re.sub(rf"\b{re.escape(e.argument)}\b", rename[e.argument], message,
+                         count=1)
+    return _clip(f"#VALUE! {message}")
+
+
+def _not_finite(name: str, names: tuple, args: tuple) -> str:
+    """A result that overflowed (inf) or is undefined (NaN) is an error naming the
+    arguments, never an empty cell."""
+    given = ", ".join(f"{n}={_show_arg(a)}" for n, a in zip(names, args) if a is not None)
+    return _clip(f"#NUM! {name} has no finite result for {given}; check the sizes")
+
+
+def _show_arg(value) -> str:
+    value = _scalar(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return "a range"
+    return repr(value)[:40] if isinstance(value, str) else str(value)[:40]
 
 
 def _to_excel(value):
@@ -112,34 +198,83 @@ def _scalar(value):
     return value
 
 
-def _model(value):
-    if value is None or value == [] or value == [[]]:
-        raise invalid("model", value, "a model preset name or a two-column range")
+def _empty(value) -> bool:
+    one = _scalar(value)
+    return one is None or (isinstance(one, str) and not one.strip()) or \
+        (isinstance(one, (list, tuple)) and not any(_scalar(r) is not None for r in one))
+
+
+def _spec(name: str, value, loader, what: str):
+    """A model or gpu: a preset name, or a two-column range of keys and values."""
+    if _empty(value):
+        raise XlcalcError(f"{name} is required ({what}), got an empty cell", name)
     one = _scalar(value)
     if isinstance(one, str):
-        return load_model(one)
-    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple)):
-        return load_model([list(row) for row in value])
-    if isinstance(value, (list, tuple)) and len(value) == 2:      # one row, 1-D
-        return load_model([list(value)])
-    raise invalid("model", one, "a model preset name or a two-column range")
+        _check_length(name, one)
+        return loader(one)
+    if not isinstance(one, (list, tuple)):
+        raise invalid(name, one, what)
+    if isinstance(value[0], (list, tuple)):
+        rows = [list(row) if isinstance(row, (list, tuple)) else [row] for row in value]
+    elif len(value) == 2:                     # one row (or column) arrives 1-D
+        rows = [list(value)]
+    else:
+        raise invalid(name, value, what)
+    for row in rows:
+        for cell in row:
+            if isinstance(cell, str):
+                _check_length(name, cell)
+    try:
+        return loader(rows)
+    except XlcalcError as e:
+        if e.argument == name or str(e).startswith(name):
+            raise
+        raise XlcalcError(f"{name} range: {e}", name) from None
+
+
+_MODEL_WHAT = "a model preset name or a two-column range"
+_GPU_WHAT = "an accelerator preset name or a two-column range"
+_PRESETS: dict = {}      # text as typed -> loaded preset (recalculations repeat names)
+
+
+def _model(value):
+    if type(value) is str:
+        hit = _PRESETS.get(("model", value))
+        if hit is not None:
+            return hit
+        model = _spec("model", value, load_model, _MODEL_WHAT)
+        _remember("model", value, model, preset_names())
+        return model
+    return _spec("model", value, load_model, _MODEL_WHAT)
 
 
 def _gpu(value):
-    if value is None or value == [] or value == [[]]:
-        raise invalid("gpu", value, "an accelerator preset name or a two-column range")
-    one = _scalar(value)
-    if isinstance(one, str):
-        return load_gpu(one)
-    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple)):
-        return load_gpu([list(row) for row in value])
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return load_gpu([list(value)])
-    raise invalid("gpu", one, "an accelerator preset name or a two-column range")
+    if type(value) is str:
+        hit = _PRESETS.get(("gpu", value))
+        if hit is not None:
+            return hit
+        gpu = _spec("gpu", value, load_gpu, _GPU_WHAT)
+        _remember("gpu", value, gpu, gpu_names())
+        return gpu
+    return _spec("gpu", value, load_gpu, _GPU_WHAT)
+
+
+def _remember(kind: str, text: str, record, presets) -> None:
+    """Keep a loaded preset under the text as typed (never a config file: it may change)."""
+    if text.strip().lower() in presets and len(_PRESETS) < 4096:
+        _PRESETS[(kind, text)] = record
+
+
+def _check_length(name: str, text: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise XlcalcError(f"{name} must be a short text (at most {MAX_TEXT} characters), "
+                          f"got a text of {len(text)} characters", name)
 
 
 def _number(name: str, value, default=None):
     """A numeric argument: an empty cell takes the default; the core validates."""
+    if type(value) is float:
+        return value
     value = _scalar(value)
     if value is None or value == "":
         if default is None:
@@ -147,22 +282,38 @@ def _number(name: str, value, default=None):
             raise XlcalcError(f"{name} is required ({allowed}), got an empty cell", name)
         return default
     if isinstance(value, (list, tuple)):
-        raise invalid(name, "a range", "a single value")
+        raise _range_error(name)
+    if isinstance(value, str):
+        _check_length(name, value)
     return value
 
 
+def _range_error(name: str) -> XlcalcError:
+    return XlcalcError(f"{name} must be a single value, got a range of several cells", name)
+
+
 def _text(name: str, value, default=None) -> str:
+    if type(value) is str and value:
+        if len(value) > MAX_TEXT:
+            _check_length(name, value)
+        return value.strip()
     value = _scalar(value)
     if value is None or value == "":
         if default is None:
             raise XlcalcError(f"{name} is required (a text), got an empty cell", name)
         return default
+    if isinstance(value, (list, tuple)):
+        raise _range_error(name)
     if not isinstance(value, str):
         raise invalid(name, value, "a text")
+    _check_length(name, value)
     return value.strip()
 
 
 def _choice(name: str, value, options, default=None) -> str:
+    if default is None and _empty(value):
+        raise XlcalcError(f"{name} is required ({' or '.join(options)}), got an empty cell",
+                          name)
     text = _text(name, value, default).lower()
     if text not in options:
         raise unknown_choice(name, text, options)
@@ -179,11 +330,39 @@ def _memory(value_bytes, unit):
     return to_unit(value_bytes, unit)
 
 
+def _display(value_si, unit: str):
+    """An SI value (seconds, FLOPs) in a display unit of :mod:`xlcalc.units` (``ms``)."""
+    return value_si / display_factor(unit)
+
+
 def _table(header, rows):
     return [list(header)] + [list(r) for r in rows]
 
 
+def _serving(nodes, **given):
+    """Graph nodes of a serving plan: the given inputs, every other serving input at its
+    documented default (:data:`xlcalc.serving.SERVING_DEFAULTS`), as the serving API
+    fills them."""
+    ctx = dict(SERVING_DEFAULTS)
+    ctx.update((k, v) for k, v in given.items() if v is not None)
+    return estimate(nodes, **ctx)
+
+
+def _training(nodes, **given):
+    """Graph nodes of a training plan, every other training input at its glossary
+    default, as :mod:`xlcalc.training` fills them."""
+    from .graph import load_all
+    from .training import TRAINING_DEFAULTS
+    load_all()      # the training terms are registered by their formula modules
+    ctx = {n: TERMS[n].default for n in TRAINING_DEFAULTS}
+    ctx.update((k, v) for k, v in given.items() if v is not None)
+    return estimate(nodes, **ctx)
+
+
 # -------------------------------------------------------------- the catalogue
+#
+# Names and argument orders are the public interface (issue 5); the functions are
+# registered, and listed in CATALOGUE, in the issue's order, the extra ones after them.
 
 _PARAM_PARTS = ("total", "active", "embedding", "attention", "mlp", "norm", "lm_head",
                 "non_embedding")
@@ -198,20 +377,26 @@ def LLM_PARAMS(model, part="total"):
     return float(params(_model(model))[part])
 
 
+_MODEL_TEXT_FIELDS = ("model_type", "architecture", "name", "source")
+
+
 @excel_function(docs={"field": "hidden_size, num_layers, num_heads, num_kv_heads, head_dim, "
                                "intermediate_size, vocab_size, max_position_embeddings, "
                                "num_experts, experts_per_token, model_type, architecture …"})
 def LLM_MODEL(model, field):
     """An architecture field of a model (normalised config.json)."""
     m = _model(model)
-    field = _text("field", field)
-    if field in ("model_type", "architecture", "name", "source"):
+    field = _text("field", field).lower()
+    if field in _MODEL_TEXT_FIELDS:
         return getattr(m, field)
     if field == "nominal_params":
-        return m.nominal_params
+        if m.nominal_params is None:
+            raise XlcalcError(f"model {m.name!r} has no nominal_params (a preset's marketed "
+                              "size); use LLM_PARAMS for the exact count", "field")
+        return float(m.nominal_params)
     if field not in MODEL_FIELDS:
-        raise unknown_choice("field", field, MODEL_FIELDS + ("model_type", "architecture",
-                                                              "nominal_params"))
+        raise unknown_choice("field", field, MODEL_FIELDS + _MODEL_TEXT_FIELDS +
+                             ("nominal_params",))
     return m.fields[field]
 
 
@@ -220,11 +405,10 @@ _MODEL_COLUMNS = ("model_type", "num_layers", "hidden_size", "num_heads", "num_k
                   "max_position_embeddings")
 
 
-@excel_function()
+@excel_function(spill=True)
 def LLM_MODELS():
     """Table of the model presets with their main fields and parameter counts."""
     from .basics import params
-    from .models import preset_names
     rows = []
     for name in preset_names():
         m = load_model(name)
@@ -236,6 +420,9 @@ def LLM_MODELS():
                   ("params", "active_params"), rows)
 
 
+_GPU_TEXT_FIELDS = ("full_name", "vendor", "source", "notes", "name")
+
+
 @excel_function(docs={"field": "memory_gb, memory_bandwidth_gb_per_s, peak_tflops_fp32, "
                                "peak_tflops_tf32, peak_tflops_fp16, peak_tflops_bf16, "
                                "peak_tflops_fp8, peak_tops_int8, intra_node_gb_per_s, "
@@ -243,8 +430,8 @@ def LLM_MODELS():
 def GPU_SPEC(gpu, field):
     """A field of an accelerator preset (dense peaks; GB/s are gigabytes per second)."""
     g = _gpu(gpu)
-    field = _text("field", field)
-    if field in ("full_name", "vendor", "source", "notes", "name"):
+    field = _text("field", field).lower()
+    if field in _GPU_TEXT_FIELDS:
         return getattr(g, field)
     if field not in GPU_FIELDS:
         raise unknown_choice("field", field, GPU_FIELDS + ("full_name", "vendor", "source"))
@@ -255,15 +442,26 @@ def GPU_SPEC(gpu, field):
     return value
 
 
-@excel_function()
+@excel_function(spill=True)
 def GPU_LIST():
     """Table of the accelerator presets (memory, bandwidth, dense peaks, links)."""
-    from .hardware import gpu_names
     rows = []
     for name in gpu_names():
         g = load_gpu(name)
         rows.append([name, g.full_name] + [g.fields[f] for f in GPU_FIELDS])
     return _table(("gpu", "full_name") + GPU_FIELDS, rows)
+
+
+# ------------------------------------------------------------------------ memory
+
+@excel_function()
+def WEIGHTS_MEM(model, dtype="bf16", tp=1, pp=1, unit="GB"):
+    """Weight memory per GPU (GB by default): the layers at dtype split tp ways, the
+    busiest of pp pipeline stages (int4: half a byte plus group scales)."""
+    from .serving import weights_memory
+    v = weights_memory(_model(model), dtype=_text("dtype", dtype, "bf16"),
+                       tp=_number("tp", tp, 1), pp=_number("pp", pp, 1))
+    return _memory(v, _unit(unit))
 
 
 @excel_function()
@@ -274,6 +472,83 @@ def KV_CACHE(model, batch, seq_len, kv_dtype="bf16", tp=1, unit="GB"):
                  tp=_number("tp", tp, 1), block_size=1)
     return _memory(v["kv_cache_bytes"], _unit(unit))
 
+
+def _infer_parts():
+    from .serving import INFER_MEMORY_PARTS
+    return INFER_MEMORY_PARTS
+
+
+def _train_parts():
+    from .training import TRAIN_MEMORY_PARTS
+    return TRAIN_MEMORY_PARTS
+
+
+@excel_function(docs={"part": "weights, kv_cache, activations, reserve or total (default)"})
+def INFER_MEM(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1, part="total",
+              unit="GB"):
+    """Inference memory per GPU (GB by default) for batch sequences of seq_len tokens:
+    weights + KV cache + activation peak + engine reserve, or one of those parts."""
+    parts = _infer_parts()
+    node = parts[_choice("part", part, parts, "total")]
+    v = _serving((node,), model=_model(model), batch=_number("batch", batch),
+                 seq_len=_number("seq_len", seq_len), dtype=_text("dtype", dtype, "bf16"),
+                 kv_dtype=_text("kv_dtype", kv_dtype, "bf16"), tp=_number("tp", tp, 1),
+                 pp=_number("pp", pp, 1))[node]
+    return _memory(v, _unit(unit))
+
+
+@excel_function(docs={"part": "weights, master_weights, gradients, optimizer, activations, "
+                              "reserve or total (default)",
+                      "batch": "global batch: sequences per optimizer step, split over dp "
+                               "replicas (a positive integer)"})
+def TRAIN_MEM(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", zero=0, dp=1,
+              tp=1, pp=1, recompute="none", part="total", unit="GB"):
+    """Training memory per GPU (GB by default) on the busiest GPU: weights, master weights,
+    gradients, optimizer states, activations and reserve, or one of those parts."""
+    parts = _train_parts()
+    node = parts[_choice("part", part, parts, "total")]
+    v = _training((node,), model=_model(model), batch=_number("batch", batch),
+                  seq_len=_number("seq_len", seq_len),
+                  precision=_text("precision", precision, "bf16-mixed"),
+                  optimizer=_text("optimizer", optimizer, "adamw"),
+                  zero=_number("zero", zero, 0), dp=_number("dp", dp, 1),
+                  tp=_number("tp", tp, 1), pp=_number("pp", pp, 1),
+                  recompute=_text("recompute", recompute, "none"))[node]
+    return _memory(v, _unit(unit))
+
+
+_MEM_MODES = ("inference", "training")
+
+
+@excel_function(spill=True, docs={
+    "mode": "inference (weights, KV cache, activations, reserve) or training (weights, "
+            "master weights, gradients, optimizer, activations, reserve)",
+    "batch": "sequences (the global batch when training; a positive integer)",
+    "gpu": "optional accelerator preset name or two-column range: fills the share-of-GPU "
+           "column"})
+def MEM_TABLE(model, mode, batch, seq_len, gpu=None):
+    """Memory breakdown per GPU as a table to spill: part, GB, share of the total and,
+    with a gpu, share of its memory (defaults of INFER_MEM / TRAIN_MEM)."""
+    from .serving import inference_memory
+    from .training import train_memory
+    mode = _choice("mode", mode, _MEM_MODES)
+    m, g = _model(model), (None if _empty(gpu) else _gpu(gpu))
+    b, s = _number("batch", batch), _number("seq_len", seq_len)
+    if mode == "inference":
+        parts, values = _infer_parts(), inference_memory(m, b, s)
+    else:
+        parts, values = _train_parts(), train_memory(m, b, s)
+    gpu_bytes = None if g is None else estimate(("gpu_memory_bytes",), gpu=g)["gpu_memory_bytes"]
+    total = float(values["total"])
+    rows = []
+    for label in parts:
+        v = float(values[label])
+        rows.append([label, _memory(v, "GB"), v / total if total > 0 else None,
+                     None if gpu_bytes is None else v / gpu_bytes])
+    return _table(("part", "GB", "share of total", "share of GPU"), rows)
+
+
+# ------------------------------------------------------------------------- FLOPs
 
 _FLOPS_MODES = {
     # mode: (node with seq_len, rule without seq_len)
@@ -293,7 +568,307 @@ def LLM_FLOPS(model, tokens, mode="forward", seq_len=None):
     exact, rule = _FLOPS_MODES[mode]
     m = _model(model)
     tokens = _number("tokens", tokens)
-    if _scalar(seq_len) in (None, ""):
+    if _empty(seq_len):
         return estimate((rule,), model=m, tokens=tokens)[rule]
     return estimate((exact,), model=m, tokens=tokens,
                     seq_len=_number("seq_len", seq_len))[exact]
+
+
+# ----------------------------------------------------------------------- latency
+
+_MFU = SERVING_DEFAULTS["mfu"]
+_BW_EFF = SERVING_DEFAULTS["bw_eff"]
+
+
+@excel_function()
+def PREFILL_MS(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=_MFU):
+    """Time to first token in ms: the prefill of batch prompts of prompt_len tokens on tp
+    GPUs, max(compute at mfu of the dense peak, memory) plus tensor-parallel traffic."""
+    from .serving import prefill_time
+    v = prefill_time(_model(model), _gpu(gpu), _number("batch", batch),
+                     _number("prompt_len", prompt_len), tp=_number("tp", tp, 1),
+                     dtype=_text("dtype", dtype, "bf16"), mfu=_number("mfu", mfu, _MFU))
+    return _display(v, "ms")
+
+
+@excel_function()
+def DECODE_MS(model, gpu, batch, context_len, tp=1, dtype="bf16", kv_dtype="bf16",
+              bw_eff=_BW_EFF):
+    """Time per output token in ms: one decode step of batch sequences attending to
+    context_len tokens, max(compute, weights + KV read at bw_eff of HBM) plus traffic."""
+    from .serving import decode_step
+    v = decode_step(_model(model), _gpu(gpu), _number("batch", batch),
+                    _number("context_len", context_len), tp=_number("tp", tp, 1),
+                    dtype=_text("dtype", dtype, "bf16"),
+                    kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
+                    bw_eff=_number("bw_eff", bw_eff, _BW_EFF))["step_s"]
+    return _display(v, "ms")
+
+
+def _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu, bw_eff):
+    from .serving import inference_latency
+    return inference_latency(_model(model), _gpu(gpu), _number("batch", batch),
+                             _number("prompt_len", prompt_len),
+                             _number("output_len", output_len), tp=_number("tp", tp, 1),
+                             dtype=_text("dtype", dtype, "bf16"),
+                             kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
+                             mfu=_number("mfu", mfu, _MFU),
+                             bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+
+
+@excel_function()
+def GEN_SECONDS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dtype="bf16",
+                mfu=_MFU, bw_eff=_BW_EFF):
+    """End-to-end latency in seconds: prefill plus every decode step as the context grows
+    from prompt_len to prompt_len + output_len."""
+    return float(_latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+                          bw_eff)["e2e_s"])
+
+
+@excel_function()
+def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
+                 kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
+    """Generated tokens per second for the batch: batch × output_len / GEN_SECONDS."""
+    return float(_latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+                          bw_eff)["tokens_per_s"])
+
+
+# ---------------------------------------------------------------------- capacity
+
+@excel_function(docs={"n_gpus": "GPUs serving one model replica with tensor parallelism "
+                                "tp = n_gpus (a divisor of the attention heads)"},
+                rename={"tp": "n_gpus"})
+def MAX_BATCH(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16"):
+    """Most concurrent sequences of seq_len tokens (prompt + output) whose KV cache fits
+    beside the weights on n_gpus GPUs (vLLM: 90 % of memory, 16-token blocks)."""
+    from .serving import max_batch
+    return float(max_batch(_model(model), _gpu(gpu), _number("seq_len", seq_len),
+                           n_gpus=_number("n_gpus", n_gpus, 1),
+                           dtype=_text("dtype", dtype, "bf16"),
+                           kv_dtype=_text("kv_dtype", kv_dtype, "bf16")))
+
+
+_GPUS_MODES = ("inference", "training")
+#: GPUS_NEEDED in training mode: a storage dtype names its mixed-precision recipe
+_TRAIN_RECIPE = {"bf16": "bf16-mixed", "fp16": "fp16-mixed", "fp32": "fp32"}
+
+
+@excel_function(docs={
+    "mode": "inference (default: tp × pp GPUs serving batch sequences of seq_len tokens) "
+            "or training (model states fully sharded, batch = global batch)",
+    "dtype": "weights' storage type (bf16 default); in training mode bf16, fp16 or fp32 "
+             "(their mixed-precision recipes) or a precision recipe name"})
+def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16"):
+    """Fewest GPUs whose memory holds the plan (0 when no split fits): serving with
+    tensor then pipeline parallelism, or training with ZeRO-3 sharding."""
+    mode = _choice("mode", mode, _GPUS_MODES, "inference")
+    m, g = _model(model), _gpu(gpu)
+    b, s = _number("batch", batch), _number("seq_len", seq_len)
+    dtype = _text("dtype", dtype, "bf16")
+    if mode == "inference":
+        from .serving import gpus_needed
+        return float(gpus_needed(m, g, b, s, dtype=dtype)["gpus_needed"])
+    from .training import train_gpus_needed
+    precision = _TRAIN_RECIPE.get(dtype.lower(), dtype)
+    try:
+        return float(train_gpus_needed(m, g, b, s, precision=precision))
+    except XlcalcError as e:
+        if e.argument != "precision":
+            raise
+        raise XlcalcError(f"dtype {dtype!r} in training mode must be bf16, fp16, fp32 or a "
+                          f"precision recipe ({str(e).split(';')[-1].strip()})", "dtype") \
+            from None
+
+
+# ---------------------------------------------------------------------- training
+
+_TRAIN_MFU = 0.4     # training.training_time's default (a test holds them equal)
+
+
+def _training_time(model, tokens, gpu, n_gpus, mfu, recompute, price=None):
+    from .training import training_time
+    return training_time(_model(model), _number("tokens", tokens), _gpu(gpu),
+                         _number("n_gpus", n_gpus), mfu=_number("mfu", mfu, _TRAIN_MFU),
+                         recompute=_text("recompute", recompute, "none"),
+                         price_per_gpu_hour=price)
+
+
+@excel_function(docs={"tokens": "training tokens (a positive number)",
+                      "mfu": "model FLOPs utilisation: achieved / dense bf16 peak (a number "
+                             "in (0, 1]); default 0.4"})
+def TRAIN_DAYS(model, tokens, gpu, n_gpus, mfu=_TRAIN_MFU, recompute="none"):
+    """Training wall-clock days: 6·N·D FLOPs (8·N·D with full recomputation) over n_gpus
+    GPUs at mfu of their dense bf16 peak."""
+    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute)["days"])
+
+
+# ------------------------------------------------------------------ communication
+
+@excel_function(docs={"size_bytes": "bytes of the tensor being all-reduced (a positive "
+                                    "number)",
+                      "n": "ranks taking part (a positive integer)"},
+                rename={"message_bytes": "size_bytes", "n_gpus": "n"})
+def ALLREDUCE_BYTES(size_bytes, n):
+    """Bytes each of n ranks sends in a ring all-reduce of size_bytes: 2(n − 1)/n × size."""
+    from .serving import allreduce_bytes
+    return float(allreduce_bytes(_number("size_bytes", size_bytes), _number("n", n)))
+
+
+@excel_function(docs={"bytes": "bytes to move (a positive number)",
+                      "gbytes_per_s": "link bandwidth in GB/s (1e9 bytes per second; NVLink 4: "
+                                      "450, 400 Gb/s InfiniBand: 50)",
+                      "latency_us": "fixed start-up time in microseconds (a number >= 0); "
+                                    "default 8"},
+                rename={"message_bytes": "bytes", "link_gb_per_s": "gbytes_per_s",
+                        "link_latency_us": "latency_us"})
+def COMM_MS(bytes, gbytes_per_s, latency_us=SERVING_DEFAULTS["link_latency_us"]):
+    """Transfer time in ms: bytes / link bandwidth + start-up latency."""
+    from .serving import transfer_time
+    v = transfer_time(_number("bytes", bytes), _number("gbytes_per_s", gbytes_per_s),
+                      link_latency_us=_number("latency_us", latency_us,
+                                              SERVING_DEFAULTS["link_latency_us"]))
+    return _display(v, "ms")
+
+
+@excel_function(docs={"tokens": "tokens per sequence in the pass: the prompt length for a "
+                                "prefill, 1 for a decode step (a positive integer)",
+                      "dtype": "weights' storage type (activations travel in 16 bits unless "
+                               "fp32)"},
+                rename={"seq_len": "tokens"})
+def TP_COMM(model, batch, tokens, tp, dtype="bf16", unit="GB"):
+    """Tensor-parallel all-reduce traffic each GPU sends for one pass through all layers
+    (two ring all-reduces of batch × tokens × hidden activations per layer)."""
+    from .serving import tp_comm_bytes
+    v = tp_comm_bytes(_model(model), _number("batch", batch), _number("tokens", tokens),
+                      _number("tp", tp), dtype=_text("dtype", dtype, "bf16"))
+    return _memory(v, _unit(unit))
+
+
+# ============================================================ beyond the catalogue
+
+@excel_function()
+def TPOT_MS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dtype="bf16",
+            mfu=_MFU, bw_eff=_BW_EFF):
+    """Mean time per output token in ms after the first: (GEN_SECONDS − TTFT) /
+    (output_len − 1), the decode steps averaged as the context grows."""
+    v = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+                 bw_eff)["tpot_s"]
+    return _display(float(v), "ms")
+
+
+@excel_function(spill=True)
+def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
+                  kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
+    """Latency breakdown to spill: TTFT, TPOT, end-to-end, throughput, the prefill and
+    decode parts, arithmetic intensities against the ridge point and the verdicts
+    (times in ms)."""
+    from . import graph
+    from .serving import LATENCY_PARTS
+    values = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+                      bw_eff)
+    rows = []
+    for label, node in LATENCY_PARTS.items():
+        value, unit = values[label], graph.node(node).unit
+        if unit == "s":
+            label, value, unit = label[:-2] + "_ms" if label.endswith("_s") else label, \
+                _display(float(value), "ms"), "ms"
+        rows.append([label, value, unit])
+    return _table(("quantity", "value", "unit"), rows)
+
+
+def _infer_fit(node, model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp):
+    return _serving((node,), model=_model(model), gpu=_gpu(gpu), batch=_number("batch", batch),
+                    seq_len=_number("seq_len", seq_len), dtype=_text("dtype", dtype, "bf16"),
+                    kv_dtype=_text("kv_dtype", kv_dtype, "bf16"), tp=_number("tp", tp, 1),
+                    pp=_number("pp", pp, 1))[node]
+
+
+@excel_function()
+def INFER_FITS(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1):
+    """TRUE when INFER_MEM fits the GPU's budget (90 % of its memory, vLLM's default)."""
+    return bool(_infer_fit("infer_fits", model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp))
+
+
+@excel_function()
+def INFER_HEADROOM(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1,
+                   unit="GB"):
+    """Memory left per GPU (GB by default) after INFER_MEM within the GPU's budget (90 % of
+    its memory); negative when the plan does not fit."""
+    v = _infer_fit("infer_headroom_bytes", model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp)
+    return _memory(v, _unit(unit))
+
+
+_CAPACITY_PARTS = ("nodes_needed", "replicas_needed", "max_sequences", "num_blocks",
+                   "kv_tokens", "max_concurrency_vllm")
+
+
+@excel_function(docs={"seq_len": "tokens per sequence: prompt + output (a positive integer)",
+                      "part": "nodes_needed (default), replicas_needed, max_sequences (per "
+                              "replica), num_blocks, kv_tokens or max_concurrency_vllm"})
+def CAPACITY(model, gpu, seq_len, concurrent_users, tp=1, dtype="bf16", kv_dtype="bf16",
+             part="nodes_needed"):
+    """Serving capacity for concurrent users, vLLM-style: nodes (of 8 GPUs) or replicas of
+    tp GPUs needed, or the sequences, KV blocks and tokens one replica holds."""
+    from .serving import serving_capacity
+    part = _choice("part", part, _CAPACITY_PARTS, "nodes_needed")
+    values = serving_capacity(_model(model), _gpu(gpu), _number("seq_len", seq_len),
+                              tp=_number("tp", tp, 1), dtype=_text("dtype", dtype, "bf16"),
+                              kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
+                              concurrent_users=_number("concurrent_users", concurrent_users))
+    return float(values[part])
+
+
+@excel_function()
+def KV_PER_TOKEN(model, kv_dtype="bf16", tp=1, unit="GB"):
+    """KV-cache memory one token adds on one GPU across all layers (GB by default; try
+    "MB")."""
+    from .basics import kv_cache_bytes_per_token
+    v = kv_cache_bytes_per_token(_model(model), kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
+                                 tp=_number("tp", tp, 1))
+    return _memory(v, _unit(unit))
+
+
+@excel_function()
+def CHINCHILLA_TOKENS(model):
+    """Compute-optimal training tokens (Hoffmann et al. 2022): about 20 per parameter."""
+    return estimate(("chinchilla_tokens",), model=_model(model))["chinchilla_tokens"]
+
+
+@excel_function(docs={"tokens": "training tokens (a positive number)"})
+def TRAIN_GPU_HOURS(model, tokens, gpu, n_gpus, mfu=_TRAIN_MFU, recompute="none"):
+    """GPU-hours of a training run: n_gpus × the hours of TRAIN_DAYS."""
+    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute)["gpu_hours"])
+
+
+@excel_function(docs={"tokens": "training tokens (a positive number)"})
+def TRAIN_COST(model, tokens, gpu, n_gpus, price_per_gpu_hour, mfu=_TRAIN_MFU,
+               recompute="none"):
+    """Cost of a training run: TRAIN_GPU_HOURS × price per GPU-hour."""
+    price = _number("price_per_gpu_hour", price_per_gpu_hour)
+    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute, price)["cost"])
+
+
+@excel_function(docs={"batch": "global batch of the measured iteration (a positive integer)"})
+def TRAIN_MFU(model, batch, seq_len, iteration_time_s, gpu, n_gpus, precision="bf16-mixed"):
+    """Model FLOPs utilisation of a measured training iteration: Megatron's model FLOPs /
+    (seconds × GPUs × dense peak)."""
+    from .training import mfu_from_iteration
+    return float(mfu_from_iteration(_model(model), _number("batch", batch),
+                                    _number("seq_len", seq_len),
+                                    _number("iteration_time_s", iteration_time_s), _gpu(gpu),
+                                    _number("n_gpus", n_gpus),
+                                    precision=_text("precision", precision, "bf16-mixed")))
+
+
+@excel_function(spill=True, docs={"example": "name of a worked example (omit it for the list "
+                                             "of examples)"})
+def SEED_CHECK(example=None):
+    """A worked example of the source tutorials to spill: each figure the tutorial prints
+    beside the value xlcalc computes, the status and why they differ."""
+    from .worked import compare, examples
+    if _empty(example):
+        return _table(("example", "title", "seed", "figures"),
+                      [[name, ex.title, ex.seed, len(ex.figures)]
+                       for name, ex in examples().items()])
+    frame = compare(_text("example", example))
+    return _table(frame.columns, frame.itertuples(index=False))
