@@ -386,7 +386,8 @@ _MODEL_TEXT_FIELDS = ("model_type", "architecture", "name", "source")
 def LLM_MODEL(model, field):
     """An architecture field of a model (normalised config.json)."""
     m = _model(model)
-    field = _text("field", field).lower()
+    typed = _text("field", field)
+    field = typed.lower()
     if field in _MODEL_TEXT_FIELDS:
         return getattr(m, field)
     if field == "nominal_params":
@@ -395,7 +396,7 @@ def LLM_MODEL(model, field):
                               "size); use LLM_PARAMS for the exact count", "field")
         return float(m.nominal_params)
     if field not in MODEL_FIELDS:
-        raise unknown_choice("field", field, MODEL_FIELDS + _MODEL_TEXT_FIELDS +
+        raise unknown_choice("field", typed, MODEL_FIELDS + _MODEL_TEXT_FIELDS +
                              ("nominal_params",))
     return m.fields[field]
 
@@ -430,11 +431,12 @@ _GPU_TEXT_FIELDS = ("full_name", "vendor", "source", "notes", "name")
 def GPU_SPEC(gpu, field):
     """A field of an accelerator preset (dense peaks; GB/s are gigabytes per second)."""
     g = _gpu(gpu)
-    field = _text("field", field).lower()
+    typed = _text("field", field)
+    field = typed.lower()
     if field in _GPU_TEXT_FIELDS:
         return getattr(g, field)
     if field not in GPU_FIELDS:
-        raise unknown_choice("field", field, GPU_FIELDS + ("full_name", "vendor", "source"))
+        raise unknown_choice("field", typed, GPU_FIELDS + ("full_name", "vendor", "source"))
     value = g.fields[field]
     if value != value:
         raise XlcalcError(f"gpu {g.name!r} does not support {field} (no spec-sheet figure)",
@@ -685,21 +687,29 @@ def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16"):
 _TRAIN_MFU = 0.4     # training.training_time's default (a test holds them equal)
 
 
-def _training_time(model, tokens, gpu, n_gpus, mfu, recompute, price=None):
+def _training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, price=None):
     from .training import training_time
     return training_time(_model(model), _number("tokens", tokens), _gpu(gpu),
                          _number("n_gpus", n_gpus), mfu=_number("mfu", mfu, _TRAIN_MFU),
                          recompute=_text("recompute", recompute, "none"),
+                         precision=_text("precision", precision, "bf16-mixed"),
                          price_per_gpu_hour=price)
 
 
-@excel_function(docs={"tokens": "training tokens (a positive number)",
-                      "mfu": "model FLOPs utilisation: achieved / dense bf16 peak (a number "
-                             "in (0, 1]); default 0.4"})
-def TRAIN_DAYS(model, tokens, gpu, n_gpus, mfu=_TRAIN_MFU, recompute="none"):
+_TRAIN_TIME_DOCS = {
+    "tokens": "training tokens (a positive number)",
+    "mfu": "model FLOPs utilisation: achieved / the GPU's dense peak for the precision (a "
+           "number in (0, 1]); default 0.4",
+    "precision": "training precision recipe: bf16-mixed (default), fp16-mixed, fp32, "
+                 "seed-001 or megatron-distopt; it picks the GPU's peak"}
+
+
+@excel_function(docs=_TRAIN_TIME_DOCS)
+def TRAIN_DAYS(model, tokens, gpu, n_gpus, mfu=_TRAIN_MFU, recompute="none",
+               precision="bf16-mixed"):
     """Training wall-clock days: 6·N·D FLOPs (8·N·D with full recomputation) over n_gpus
-    GPUs at mfu of their dense bf16 peak."""
-    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute)["days"])
+    GPUs at mfu of their dense peak (bf16 unless precision says otherwise)."""
+    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision)["days"])
 
 
 # ------------------------------------------------------------------ communication
@@ -834,18 +844,21 @@ def CHINCHILLA_TOKENS(model):
     return estimate(("chinchilla_tokens",), model=_model(model))["chinchilla_tokens"]
 
 
-@excel_function(docs={"tokens": "training tokens (a positive number)"})
-def TRAIN_GPU_HOURS(model, tokens, gpu, n_gpus, mfu=_TRAIN_MFU, recompute="none"):
+@excel_function(docs=_TRAIN_TIME_DOCS)
+def TRAIN_GPU_HOURS(model, tokens, gpu, n_gpus, mfu=_TRAIN_MFU, recompute="none",
+                    precision="bf16-mixed"):
     """GPU-hours of a training run: n_gpus × the hours of TRAIN_DAYS."""
-    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute)["gpu_hours"])
+    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute,
+                                precision)["gpu_hours"])
 
 
-@excel_function(docs={"tokens": "training tokens (a positive number)"})
+@excel_function(docs=_TRAIN_TIME_DOCS)
 def TRAIN_COST(model, tokens, gpu, n_gpus, price_per_gpu_hour, mfu=_TRAIN_MFU,
-               recompute="none"):
+               recompute="none", precision="bf16-mixed"):
     """Cost of a training run: TRAIN_GPU_HOURS × price per GPU-hour."""
     price = _number("price_per_gpu_hour", price_per_gpu_hour)
-    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute, price)["cost"])
+    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision,
+                                price)["cost"])
 
 
 @excel_function(docs={"batch": "global batch of the measured iteration (a positive integer)"})
