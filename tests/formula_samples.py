@@ -47,8 +47,21 @@ def _choices(name: str, rng) -> list:
     raise AssertionError(f"glossary term {name!r} has no sample values to test with")
 
 
-def random_context(rng: np.random.Generator, models=None, gpus=None) -> dict:
-    """One valid context covering every formula input."""
+def random_context(rng: np.random.Generator, models=None, gpus=None, tries: int = 50) -> dict:
+    """One valid context covering every formula input (combinations the core refuses,
+    e.g. a dtype the accelerator has no peak for, are drawn again)."""
+    from xlcalc.errors import XlcalcError
+    for _ in range(tries):
+        ctx = _draw_context(rng, models, gpus)
+        try:
+            evaluate_all(ctx)
+        except XlcalcError:
+            continue
+        return ctx
+    raise AssertionError("no valid random context in %d tries" % tries)
+
+
+def _draw_context(rng, models, gpus) -> dict:
     models = models or preset_names()
     gpus = gpus or gpu_names()
     ctx = {"model": str(rng.choice(models)), "gpu": str(rng.choice(gpus))}

@@ -22,6 +22,7 @@ formula text is typed here.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,7 +152,17 @@ class _Builder:
         self.cached[(ws.title, c.coordinate)] = value
         if fmt:
             c.number_format = fmt
+        from openpyxl.styles import Alignment
+        c.alignment = Alignment(vertical="top")
         return c, value
+
+    def note(self, ws, row, col, text: str, width: float):
+        """A wrapped text cell whose row is tall enough to show it (Excel does not grow
+        rows of generated files by itself)."""
+        self.text(ws, row, col, text, wrap=True)
+        lines = max(1, math.ceil(len(text or "") / (width * 1.1)))
+        current = ws.row_dimensions[row].height or 15
+        ws.row_dimensions[row].height = max(current, 15 * lines)
 
     def text(self, ws, row, col, value, bold=False, fill=None, color=None, wrap=False):
         from openpyxl.styles import Alignment, Font, PatternFill
@@ -162,8 +173,7 @@ class _Builder:
             c.font = Font(bold=bold, color=color)
         if fill:
             c.fill = PatternFill("solid", fgColor=fill)
-        if wrap:
-            c.alignment = Alignment(wrap_text=True, vertical="top")
+        c.alignment = Alignment(wrap_text=wrap, vertical="top")
         return c
 
     def header(self, ws, row, labels, widths=None):
@@ -263,9 +273,9 @@ class _Builder:
         self.table_refs = {t: self._write_table(table_ws[t], t) for t in self.tables}
         self._write_inputs(inputs_ws)
         self._write_calculations(calc_ws)
-        self._write_checks(inputs_ws)
         for ws, side, scope in zip(side_ws, self.spec.sides, self.side_scopes):
             self._write_scopes(ws, [scope], prefix=f"{side.name}_")
+        self._write_checks(inputs_ws)
         self._write_results(results_ws)
         if scope_ws is not None:
             self._write_scopes(scope_ws, self.scopes)
@@ -324,7 +334,7 @@ class _Builder:
             c = self.text(ws, i, 2, self.values[defined], fill=_INPUT_FILL)
             c.protection = Protection(locked=False)
             self.text(ws, i, 3, t.unit)
-            self.text(ws, i, 4, f"{t.description} ({t.allowed})")
+            self.note(ws, i, 4, f"{t.description} ({t.allowed})", 90)
             self.define(defined, ws, i, 2)
             dv = self._validation(name, c.coordinate)
             ws.add_data_validation(dv)
@@ -381,8 +391,8 @@ class _Builder:
             self.cached[(ws.title, c.coordinate)] = value
             c.number_format = _number_format(n.unit, value)
             self.text(ws, i, 3, n.unit)
-            self.text(ws, i, 4, n.doc)
-            self.text(ws, i, 5, n.source)
+            self.note(ws, i, 4, n.doc, 80)
+            self.note(ws, i, 5, n.source, 50)
             self.define(name, ws, i, 2)
         ws.freeze_panes = "B4"
 
@@ -402,6 +412,14 @@ class _Builder:
             if partner in self.values and partner in self.names_planned():
                 checks.append((_relation_message(defined, other, allowed), predicate,
                                (defined, partner)))
+        # a table cell the plan needs must exist (bf16 on a V100 has no peak)
+        scope = self.side_scopes[self.spec.sides.index(side)] if side else None
+        for node in (scope.affected if scope else self.order):
+            n = graph.NODES.get(node)
+            if n is not None and n.kind == "lookup" and n.required and n.required[0] == name:
+                local = f"{side.name}_{node}" if side else node
+                checks.append((f"{defined}: the gpu has no {node.replace('_', ' ')} for it; ",
+                               _positive, (defined, local)))
 
         def check(*values):
             parts, at = [], 0
@@ -460,8 +478,9 @@ class _Builder:
                     self.define(out.name, ws, row, 2)
                 if out.part and capacity_name:
                     self.formula(ws, row, 3, Cell(_share, (out.name, capacity_name)), "0.0%")
+                if out.part or out.chart:
                     part_rows.append(row)
-                self.text(ws, row, 4, out.note or _describe(out.node), wrap=False)
+                self.note(ws, row, 4, out.note or _describe(out.node), 80)
         fits = [(fit, fit.node) for fit in spec.fits]
         for side, scope in zip(spec.sides, self.side_scopes):
             def name_of(node, side=side, scope=scope):
@@ -481,7 +500,7 @@ class _Builder:
                     if f"{side.name}_{out.name}" not in self.names:
                         self.values[f"{side.name}_{out.name}"] = v
                         self.define(f"{side.name}_{out.name}", ws, row, 2)
-                    self.text(ws, row, 4, out.note or _describe(out.node), wrap=False)
+                    self.note(ws, row, 4, out.note or _describe(out.node), 80)
             fits += [(fit, name_of(fit.node)) for fit in side.fits]
         for fit, fit_name in fits:
             row += 2
@@ -619,14 +638,19 @@ class _Builder:
             st = ws.cell(row=i, column=6,
                          value="=" + seed_status(X.Ref(seed.coordinate), X.Ref(c.coordinate)).excel())
             self.cached[(ws.title, st.coordinate)] = seed_status(fig.seed_value, computed)
-            self.text(ws, i, 7, fig.note, wrap=False)
+            from openpyxl.styles import Alignment
+            c.alignment = st.alignment = Alignment(vertical="top")
+            self.note(ws, i, 7, fig.note, 90)
         ws.freeze_panes = "B5"
 
     def _row_inputs(self, ex, fig) -> dict:
         """A seed row's own inputs: its figure's, plus the example's scenario inputs
-        that differ from this workbook's (so any example fits any workbook)."""
+        that differ from the template's (so any example fits any workbook).  Compared
+        with the spec's inputs, not the values being written: a workbook built with
+        other inputs is the template with those inputs typed in."""
+        base = self.spec.inputs
         out = {k: v for k, v in ex.inputs.items()
-               if k not in self.inputs or not _same_input(self.inputs[k], v)}
+               if k not in base or not _same_input(base[k], v)}
         needed = set(graph.dependencies([fig.node]))
         out = {k: v for k, v in out.items() if k in needed}
         out.update(fig.inputs)
@@ -729,6 +753,11 @@ def _relation_message(name, other, allowed):
             return X.concat(f"{name} must be {before}", other_value, f"{after}; ")
         return f"{name} must be {before}{other_value:g}{after}; "
     return message
+
+
+def _positive(_input, value):
+    """The looked-up value exists: an empty cell reads as 0 in Excel, NaN in Python."""
+    return value > 0
 
 
 def _member_fn(keys_range: str, keys: set):

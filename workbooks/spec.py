@@ -17,7 +17,8 @@ class Output:
     node it shows (``infer_weights_bytes``), ``unit`` the display unit (``GB``,
     ``ms``, ``s``, ``days``, ``TFLOPs``, or a unit shown as computed such as
     ``tokens/s``).  ``part`` marks a memory part of the per-GPU breakdown (chart and
-    share-of-GPU column).
+    share-of-GPU column); ``chart`` adds a total to the chart (parts and totals must be
+    adjacent rows).
     """
     name: str
     node: str
@@ -25,6 +26,7 @@ class Output:
     unit: str = ""
     part: bool = False
     note: str = ""
+    chart: bool = False      # also a bar of the breakdown chart (totals, usable memory)
 
 
 @dataclass(frozen=True)

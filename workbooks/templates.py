@@ -32,8 +32,9 @@ def _inference_sections():
             Output("activations_gb", "infer_activation_bytes", "Activations (peak)", "GB",
                    part=True),
             Output("reserve_gb", "infer_reserve_bytes", "Engine reserve", "GB", part=True),
-            Output("total_gb", "infer_total_bytes", "Total", "GB"),
-            Output("budget_gb", "infer_budget_bytes", "Usable (gpu_memory_utilization)", "GB"),
+            Output("total_gb", "infer_total_bytes", "Total", "GB", chart=True),
+            Output("budget_gb", "infer_budget_bytes", "Usable (gpu_memory_utilization)", "GB",
+                   chart=True),
             Output("headroom_gb", "infer_headroom_bytes", "Headroom", "GB"),
         )),
         Section("Latency and throughput", (
@@ -81,14 +82,14 @@ def _training_sections():
             Output("optimizer_gb", "train_optimizer_bytes", "Optimizer states", "GB", part=True),
             Output("activations_gb", "train_activation_bytes", "Activations", "GB", part=True),
             Output("reserve_gb", "train_reserve_bytes", "Buffers / reserve", "GB", part=True),
-            Output("total_gb", "train_total_bytes", "Total", "GB"),
+            Output("total_gb", "train_total_bytes", "Total", "GB", chart=True),
             Output("headroom_gb", "train_headroom_bytes", "Headroom", "GB"),
             Output("gpus_needed", "train_gpus_needed", "Fewest GPUs that fit", "GPUs"),
         )),
         Section("Time and cost", (
             Output("train_flops", "train_flops", "Training FLOPs", "ZFLOPs"),
-            Output("train_days", "train_days", "Wall-clock days", ""),
-            Output("gpu_hours", "train_gpu_hours", "GPU-hours", ""),
+            Output("train_days", "train_time_s", "Wall-clock time", "days"),
+            Output("gpu_hours", "train_gpu_hours", "GPU-hours", "GPU-h"),
             Output("train_cost", "train_cost", "Cost", "$"),
             Output("tokens_per_s_per_gpu", "train_tokens_per_s_per_gpu", "Tokens/s per GPU",
                    "tokens/s"),
@@ -143,8 +144,9 @@ def _capacity_planner():
                                       "tp", "pp", "dtype", "kv_dtype", "mfu", "bw_eff")}
     inputs.update({k: v for k, v in serving.items() if k not in inputs})
     training = {name: TERMS[name].default for name in TRAINING_DEFAULTS}
-    training.update(batch=256, seq_len=4096, dp=8, zero=1, recompute="selective",
-                    tokens=1e12, n_gpus=64, mfu=0.4, price_per_gpu_hour=2.5)
+    training.update(batch=512, micro_batch=1, seq_len=4096, dp=64, zero=1,
+                    recompute="selective", tokens=1e12, n_gpus=64, mfu=0.4,
+                    price_per_gpu_hour=2.5)
     sections = _inference_sections()
     serving_sections = (sections[1], sections[2], sections[3])
     return WorkbookSpec(

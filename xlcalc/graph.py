@@ -28,7 +28,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from . import expr as X
-from .errors import XlcalcError, unknown_choice
+from .errors import XlcalcError, invalid, unknown_choice
 from .glossary import TERMS, check, check_relations
 
 __all__ = ["formula", "derive", "lookup_node", "register_table", "evaluate", "render",
@@ -82,6 +82,7 @@ class Lookup:
     source: str
     doc: str
     kind: str = "lookup"
+    required: tuple | None = None   # (input to blame, allowed text) when the cell is empty
 
     @property
     def args(self):
@@ -207,10 +208,14 @@ def _with_constants(fn, arity, constants):
 
 def lookup_node(name: str, table: str, key: str, column: str | None = None,
                 column_key: str | None = None, unit: str = "", source: str = "",
-                doc: str = "") -> Lookup:
-    """Register a node read from a data table (see :class:`Lookup`)."""
+                doc: str = "", required: tuple | None = None) -> Lookup:
+    """Register a node read from a data table (see :class:`Lookup`).
+
+    ``required=(input, allowed)`` makes an empty table cell (NaN: a dtype the GPU has no
+    peak for) an error blaming ``input`` for a scalar evaluation; a sweep keeps NaN
+    for the combinations that do not exist.  Workbooks turn it into an input check."""
     n = Lookup(name, table, key, column if column_key is None else None, column_key, unit,
-               source, doc)
+               source, doc, required=required)
     _register(n)
     return n
 
@@ -385,6 +390,22 @@ def _lookup_value(n: Lookup, values):
     return table_[key_f.codes, col_f.codes]
 
 
+def _missing_required(n: Lookup, values) -> None:
+    """Raise for an empty required table cell, listing the choices that do exist:
+    ``dtype must be a dtype v100-32gb computes in (fp32, fp16), got 'bf16'``."""
+    blame, allowed = n.required
+    key = values[n.key]
+    supported = []
+    if n.column_key is not None:
+        chooser = NODES[n.column_key]          # e.g. dtype -> its peak column
+        for choice, row in table(chooser.table).rows().items():
+            x = _lookup_one(n, key, row[chooser.column])
+            if isinstance(x, float) and x == x:
+                supported.append(choice)
+    raise invalid(blame, values.get(blame), allowed.format(
+        key=getattr(key, "name", key), supported=", ".join(supported)))
+
+
 def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
     """Compute the named quantities from the inputs in ``context`` / ``inputs``.
 
@@ -403,7 +424,9 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
                           missing[0])
     values = {name: _input_value(name, ctx[name]) for name in inputs_}
     for n in lookups:
-        values[n.name] = _lookup_value(n, values)
+        v = values[n.name] = _lookup_value(n, values)
+        if n.required is not None and type(v) is float and v != v:
+            _missing_required(n, values)
     for name in related:
         check_relations(name, values[name], values)
     for n in formulas:

@@ -37,4 +37,5 @@ lookup_node("kv_dtype_bytes", "dtypes", "kv_dtype", column="bytes", unit="bytes"
 lookup_node("dtype_peak_field", "dtypes", "dtype", column="peak_field", unit="",
             doc="which accelerator peak applies to compute in this dtype", source="dtypes table")
 lookup_node("peak_tflops", "gpus", "gpu", column_key="dtype_peak_field", unit="TFLOP/s",
-            doc="dense peak of the accelerator for the dtype's compute", source="GPU spec sheet")
+            doc="dense peak of the accelerator for the dtype's compute", source="GPU spec sheet",
+            required=("dtype", "a dtype {key} computes in ({supported})"))

@@ -34,7 +34,8 @@ lookup_node("precision_peak_field", "precisions", "precision", "peak_field", uni
             source="precisions table", doc="the accelerator peak the recipe computes at")
 lookup_node("train_peak_tflops", "gpus", "gpu", column_key="precision_peak_field",
             unit="TFLOP/s", source="GPU spec sheet",
-            doc="dense peak of the accelerator for the precision recipe's compute")
+            doc="dense peak of the accelerator for the precision recipe's compute",
+            required=("precision", "a recipe {key} computes in ({supported})"))
 
 
 @formula(F, "seed 000 §5.3 (6ND) / §4.3 (recomputation +33 %: 8ND)")
