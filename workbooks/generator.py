@@ -195,7 +195,8 @@ class _Builder:
         bind = dict(spec.bind)
         self.scopes = self._example_scopes()
         self.side_scopes = [self._side_scope(side) for side in spec.sides]
-        for scope in self.scopes + self.side_scopes:
+        self.scenario_scopes = self._scenario_scopes()
+        for scope in self.scopes + self.side_scopes + self.scenario_scopes:
             scope.plan(bind, self._cone)
             targets += sorted(scope.leaves)      # what a scope reads from the workbook
         targets += [f.node for ex, figs in zip(self.examples, self.example_rows)
@@ -224,7 +225,7 @@ class _Builder:
             value = ctx[name]
             self.values[name] = value.name if hasattr(value, "fields") else value
         self.values.update(self.node_values)
-        for scope in self.scopes + self.side_scopes:
+        for scope in self.scopes + self.side_scopes + self.scenario_scopes:
             scope.evaluate(self.inputs, self.bound, bind)
         for side, scope in zip(spec.sides, self.side_scopes):
             for name, value in scope.values.items():
@@ -235,13 +236,16 @@ class _Builder:
         """Tables the lookups read, plus the tables behind choice inputs (dropdowns);
         a custom model/gpu becomes an extra row."""
         needed = []
-        computed = list(self.order) + [n for sc in self.scopes + self.side_scopes
-                                        for n in sc.affected]
+        computed = list(self.order) + [
+            n for sc in self.scopes + self.side_scopes + self.scenario_scopes
+            for n in sc.affected]
         for name in computed:
             n = graph.NODES.get(name)
             if n is not None and n.kind == "lookup" and n.table not in needed:
                 needed.append(n.table)
         choices = list(self.input_names) + [n for side in self.spec.sides for n in side.inputs]
+        if self.spec.scenarios is not None:
+            choices += list(self.spec.scenarios.columns)
         for name in choices:
             t = TERMS.get(name)
             if t is not None and t.kind == "choice" and t.table not in needed:
@@ -264,10 +268,12 @@ class _Builder:
         self.plan()
         inputs_ws = self.sheet("Inputs")
         results_ws = self.sheet("Results")
+        scenarios_ws = self.sheet("Scenarios") if self.scenario_scopes else None
         example_sheets = [self.sheet(title) for title in self.example_titles]
         calc_ws = self.sheet("Calculations")
         scope_ws = self.sheet("Example calculations") if self.scopes else None
         side_ws = [self.sheet(f"{side.title[:18]} calculations") for side in self.spec.sides]
+        scenario_ws = self.sheet("Scenario calculations") if self.scenario_scopes else None
         table_ws = {t: self.sheet(_table_sheet_title(t)) for t in self.tables}
         about_ws = self.sheet("About")
         self.table_refs = {t: self._write_table(table_ws[t], t) for t in self.tables}
@@ -279,6 +285,9 @@ class _Builder:
         self._write_results(results_ws)
         if scope_ws is not None:
             self._write_scopes(scope_ws, self.scopes)
+        if scenario_ws is not None:
+            self._write_scopes(scenario_ws, self.scenario_scopes)
+            self._write_scenarios(scenarios_ws)
         for ws, ex, rows in zip(example_sheets, self.examples, self.example_rows):
             self._write_example(ws, ex, rows)
         self._write_about(about_ws)
@@ -555,6 +564,71 @@ class _Builder:
         """Names that will have a cell: inputs, Calculations nodes, Side inputs."""
         return set(self.input_names) | set(self.order) | {
             f"{side.name}_{n}" for side in self.spec.sides for n in side.inputs}
+
+    def _scenario_scopes(self) -> list:
+        """One scope per scenario row: every scenario column is an input cell of the
+        Scenarios sheet, the rest comes from the Inputs sheet."""
+        frame = self.spec.scenarios
+        if frame is None or not len(frame):
+            return []
+        unknown = [c for c in frame.columns if c not in TERMS]
+        if unknown:
+            raise XlcalcError(f"scenario column {unknown[0]!r} is not a glossary input",
+                              unknown[0])
+        targets = [o.node for o in self.spec.scenario_outputs]
+        scopes = []
+        for i, (_, row) in enumerate(frame.iterrows()):
+            r = 4 + i
+            refs = {name: X.Ref(f"Scenarios!${_col(2 + j)}${r}")
+                    for j, name in enumerate(frame.columns)}
+            values = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+            scopes.append(_Scope(f"scenario {i + 1}", refs, values, targets))
+        return scopes
+
+    def _write_scenarios(self, ws):
+        """One row per scenario: its inputs (editable) and live outputs; a plan that
+        does not fit is coloured red."""
+        from openpyxl.formatting.rule import FormulaRule
+        from openpyxl.styles import PatternFill, Protection
+        frame = self.spec.scenarios
+        outputs = self.spec.scenario_outputs
+        self.text(ws, 1, 1, "Scenarios: one row per plan. Change any yellow cell; the outputs "
+                  "are live formulas (their steps are on 'Scenario calculations').")
+        labels = ["scenario"] + list(frame.columns) + [
+            f"{o.label} ({o.unit})" if o.unit else o.label for o in outputs]
+        self.header(ws, 3, labels, [10] + [14] * len(frame.columns) + [18] * len(outputs))
+        first_out = 2 + len(frame.columns)
+        fit_cols = []
+        for i, scope in enumerate(self.scenario_scopes):
+            r = 4 + i
+            self.text(ws, r, 1, i + 1)
+            for j, name in enumerate(frame.columns):
+                c = self.text(ws, r, 2 + j, scope.values[name], fill=_INPUT_FILL)
+                c.protection = Protection(locked=False)
+                dv = self._validation(name, c.coordinate)
+                ws.add_data_validation(dv)
+                dv.add(c.coordinate)
+            for k, out in enumerate(outputs):
+                factor = display_factor(out.unit)
+                ref, value = (scope.cells[out.node], scope.node_values[out.node]) \
+                    if out.node in scope.cells else (X.Name(out.node), self.values[out.node])
+                is_flag = isinstance(value, (bool, np.bool_))
+                expr_ = ref if factor == 1 or is_flag else ref / factor
+                c = ws.cell(row=r, column=first_out + k, value="=" + X.as_expr(expr_).excel())
+                shown = value if factor == 1 or is_flag else value / factor
+                shown = shown.item() if isinstance(shown, np.generic) else shown
+                self.cached[(ws.title, c.coordinate)] = shown
+                c.number_format = _display_format(out.unit) if not is_flag else "General"
+                if is_flag and k not in fit_cols:
+                    fit_cols.append(k)
+        last = 3 + len(self.scenario_scopes)
+        for k in fit_cols:                          # colour whole rows by their fits column
+            col = _col(first_out + k)
+            rng = f"A4:{_col(first_out + len(outputs) - 1)}{last}"
+            ws.conditional_formatting.add(rng, FormulaRule(
+                formula=[X.eq(X.Ref(f"${col}4"), False).excel()],
+                fill=PatternFill("solid", bgColor=_BAD_FILL)))
+        ws.freeze_panes = "B4"
 
     def _side_scope(self, side):
         """The scope of a Side: its inputs are the prefixed defined names on Inputs."""
