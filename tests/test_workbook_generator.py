@@ -151,3 +151,40 @@ def test_libreoffice_recalculation_matches_and_reacts(built, tmp_path, soffice):
     assert "batch must be a positive integer" in _named(vb, fb, "input_status")
     assert _named(v, f, "input_status") == "all inputs valid"
     assert _named(vb, fb, "kv_cache_gb") == "check inputs"
+
+
+def test_scenarios_sheet_rows_are_live(tmp_path, soffice):
+    import dataclasses
+
+    import pandas as pd
+
+    from workbooks.libreoffice import recalculate
+    from workbooks.templates import template
+    from xlcalc import serving
+    frame = pd.DataFrame({"model": ["llama-2-70b", "llama-3-8b"], "batch": [8, 64],
+                          "tp": [8, 1]})
+    spec = dataclasses.replace(
+        template("llama-70b-inference"), name="scenarios", worked_examples=(),
+        scenarios=frame, scenario_outputs=(
+            Output("total_gb", "infer_total_bytes", "Memory per GPU", "GB"),
+            Output("fits", "infer_fits", "Fits"),
+            Output("e2e_s", "e2e_s", "End-to-end", "s")))
+    src = tmp_path / "src"
+    src.mkdir()
+    write(spec, src / "scenarios.xlsx")
+    wb = openpyxl.load_workbook(src / "scenarios.xlsx")
+    ws = wb["Scenarios"]
+    assert [c.value for c in ws[3]][:4] == ["scenario", "model", "batch", "tp"]
+    ws["C5"].value = 128                       # scenario 2: batch 64 -> 128
+    wb.save(src / "edited.xlsx")
+    [out] = recalculate([src / "edited.xlsx"], tmp_path / "out")
+    got = openpyxl.load_workbook(out, data_only=True)["Scenarios"]
+    ctx = spec.inputs
+    for row, (model, batch, tp) in ((4, ("llama-2-70b", 8, 8)), (5, ("llama-3-8b", 128, 1))):
+        seq = ctx["prompt_len"] + ctx["output_len"]
+        mem = serving.inference_memory(model, batch, seq, tp=tp, gpu=ctx["gpu"])
+        lat = serving.inference_latency(model, ctx["gpu"], batch, ctx["prompt_len"],
+                                        ctx["output_len"], tp=tp)
+        assert got.cell(row=row, column=5).value == pytest.approx(mem["total"] / 1e9, rel=1e-9)
+        assert got.cell(row=row, column=6).value == bool(mem["fits"])
+        assert got.cell(row=row, column=7).value == pytest.approx(lat["e2e_s"], rel=1e-9)
