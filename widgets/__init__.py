@@ -1,0 +1,15 @@
+"""Jupyter forms (ipywidgets) over the xlcalc core: the notebook face.
+
+``InferenceForm()``, ``TrainingForm()`` and ``PlannerForm()`` (both, in tabs) are
+ipywidgets containers: display one with one line in a notebook or a Voilà dashboard.
+Controls are named by the glossary (``form.controls``); ``form.result`` is the latest
+breakdown DataFrame and ``form.figures`` the headline figures, all computed by the core.
+ipywidgets is imported only here (DESIGN.md principle 2).
+"""
+
+from .base import PASTED, Plan, PlanForm
+from .inference import InferenceForm
+from .planner import PlannerForm
+from .training import TrainingForm
+
+__all__ = ["InferenceForm", "TrainingForm", "PlannerForm", "PlanForm", "Plan", "PASTED"]

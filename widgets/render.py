@@ -1,0 +1,243 @@
+"""What the forms draw: headline cards, the styled breakdown table, the memory chart and
+the sweep plot.  Pure presentation: every number arrives computed by the core; this
+module only formats it (GB, ms, thousands separators) and draws it with matplotlib's Agg
+canvas (no pyplot, no global backend state).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from dataclasses import dataclass
+
+__all__ = ["Card", "cards_html", "fmt", "style_table", "MemoryChart", "sweep_png",
+           "message_html", "CSS", "PART_COLORS"]
+
+#: one colour per memory part, shared by the chart and the table
+PART_COLORS = {
+    "weights": "#4C72B0", "master_weights": "#64B5CD", "gradients": "#8172B2",
+    "optimizer": "#CCB974", "kv_cache": "#DD8452", "activations": "#55A868",
+    "reserve": "#9C9C9C",
+}
+
+CSS = """
+<style>
+.xl-form { font-family: -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+.xl-title { font-size: 18px; font-weight: 600; color: #1f2d3d; }
+.xl-sub { font-size: 12px; color: #667; }
+.xl-cards { display: grid; grid-template-columns: repeat(4, minmax(130px, 1fr)); gap: 8px; }
+.xl-card { border: 1px solid #dde3ea; border-radius: 8px; padding: 8px 12px; background: #fbfcfd; }
+.xl-card .xl-label { font-size: 11px; color: #5b6b7b; text-transform: uppercase; letter-spacing: .04em; }
+.xl-card .xl-value { font-size: 22px; font-weight: 600; color: #1f2d3d; line-height: 1.25; }
+.xl-card .xl-unit { font-size: 12px; font-weight: 400; color: #5b6b7b; margin-left: 3px; }
+.xl-card .xl-note { font-size: 11px; color: #7a8794; }
+.xl-card.xl-good { border-color: #9fd3a8; background: #f1faf3; }
+.xl-card.xl-good .xl-value { color: #1e7b34; }
+.xl-card.xl-bad { border-color: #f0a5a5; background: #fdf2f2; }
+.xl-card.xl-bad .xl-value { color: #b42318; }
+.xl-error { border: 1px solid #f0a5a5; background: #fdf2f2; color: #8a1c1c; border-radius: 6px;
+            padding: 8px 12px; font-size: 13px; }
+.xl-stale { opacity: .35; }
+.xl-info { font-size: 12px; color: #4a5a6a; padding: 2px 0 6px 124px; }
+.xl-head { font-size: 12px; font-weight: 600; color: #3a4a5a; margin: 8px 0 2px 0;
+           border-bottom: 1px solid #e3e8ee; }
+.xl-table table { border-collapse: collapse; font-size: 13px; }
+.xl-table th, .xl-table td { padding: 3px 10px; border-bottom: 1px solid #eef1f4; text-align: right; }
+.xl-table th { background: #f4f6f8; color: #3a4a5a; }
+.xl-table td:first-child, .xl-table th:first-child { text-align: left; }
+</style>
+"""
+
+
+@dataclass(frozen=True)
+class Card:
+    """One headline figure: ``key`` (the figure's name in ``form.figures``), a label, the
+    value (number, bool or text), its display unit and a short note."""
+    key: str
+    label: str
+    value: object
+    unit: str = ""
+    note: str = ""
+    tone: str = ""          # "", "good", "bad"
+
+
+def fmt(x, unit: str = "") -> str:
+    """A number for people: thousands separators, about three significant digits."""
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, str):
+        return x
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    a = abs(x)
+    if a >= 1e15:
+        return f"{x:.3g}"
+    if a >= 100 or float(x).is_integer():
+        return f"{x:,.0f}"
+    if a >= 10:
+        return f"{x:,.1f}"
+    if a >= 0.01:
+        return f"{x:.2f}" if a >= 1 else f"{x:.3f}".rstrip("0")
+    return f"{x:.3g}"
+
+
+def cards_html(cards) -> str:
+    """The headline cards; each value carries ``data-name`` (the figure's key) and
+    ``data-value`` (the exact number) so a browser test can read what is shown."""
+    out = ['<div class="xl-cards">']
+    for c in cards:
+        exact = c.value if isinstance(c.value, (str, bool)) else repr(float(c.value))
+        tone = f" xl-{c.tone}" if c.tone else ""
+        out.append(
+            f'<div class="xl-card{tone}"><div class="xl-label">{html.escape(c.label)}</div>'
+            f'<div class="xl-value" data-name="{c.key}" data-value="{html.escape(str(exact))}">'
+            f'{html.escape(fmt(c.value))}<span class="xl-unit">{html.escape(c.unit)}</span></div>'
+            f'<div class="xl-note">{html.escape(c.note)}</div></div>')
+    out.append("</div>")
+    return "".join(out)
+
+
+def message_html(text: str) -> str:
+    """The core's message for input it rejects, shown above the (dimmed) last plan."""
+    if not text:
+        return ""
+    return f'<div class="xl-error" data-name="error">⚠ {html.escape(text)}</div>'
+
+
+def style_table(frame, *, gb="GB", share="share of GPU memory", highlight_total=True,
+                precision=2):
+    """The breakdown table as a pandas Styler: GB with two decimals, the share of the
+    GPU's memory as a percentage with a bar, the total row in bold."""
+    styler = frame.style.format({gb: f"{{:,.{precision}f}}", share: "{:.1%}"}, na_rep="–")
+    styler = styler.hide(axis="index")
+    styler = styler.bar(subset=[share], color="#cfe0f3", vmin=0,
+                        vmax=max(1.0, float(frame[share].max())))
+    if highlight_total:
+        def bold(row):
+            weight = "font-weight: 600" if row.iloc[0] == "total" else ""
+            return [weight] * len(row)
+        styler = styler.apply(bold, axis=1)
+    return styler
+
+
+class MemoryChart:
+    """A horizontal stacked bar of memory per GPU (one segment per part, labelled when
+    wide enough) against the GPU's capacity (solid line) and, for serving, the engine's
+    usable budget (dashed).
+
+    The figure and its artists are made once; :meth:`png` moves the segments and lines
+    and re-encodes, which keeps an update around 20 ms.  An update with the same numbers
+    returns the cached image."""
+
+    def __init__(self, parts, labels=None, width=7.4, height=2.0, dpi=100):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        self.parts = list(parts)
+        self.labels = {p: (labels or {}).get(p, p.replace("_", " ")) for p in self.parts}
+        self.fig = Figure(figsize=(width, height), dpi=dpi)
+        FigureCanvasAgg(self.fig)
+        self.ax = ax = self.fig.add_axes((0.03, 0.40, 0.95, 0.40))
+        self.bars, self.texts = {}, {}
+        for p in self.parts:
+            self.bars[p] = ax.barh([0], [0.0], left=0.0, height=0.62,
+                                   color=PART_COLORS.get(p, "#999"))[0]
+            self.texts[p] = ax.text(0, 0, "", color="white", fontsize=8.5, ha="center",
+                                    va="center", fontweight="bold")
+        self.cap = ax.axvline(1, color="#b42318", lw=2.2)
+        self.budget = ax.axvline(1, color="#b42318", lw=1.3, ls=(0, (4, 3)))
+        self.title = ax.set_title("", loc="left", fontsize=10.5, pad=8)
+        ax.set_yticks([])
+        ax.set_ylim(-0.5, 0.5)
+        ax.tick_params(axis="x", labelsize=8.5)
+        ax.set_xlabel("GB per GPU", fontsize=8.5, labelpad=2)
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        self._key = None
+        self._png = b""
+        self._legend = None
+
+    def _set_legend(self, capacity_text, budget_text):
+        if self._legend is not None:
+            self._legend.remove()
+        handles = [self.bars[p] for p in self.parts] + [self.cap]
+        labels = [self.labels[p] for p in self.parts] + [capacity_text]
+        if budget_text:
+            handles.append(self.budget)
+            labels.append(budget_text)
+        self._legend = self.fig.legend(handles, labels, loc="lower center",
+                                       ncol=len(labels), fontsize=8, frameon=False,
+                                       bbox_to_anchor=(0.5, 0.02), handlelength=1.4,
+                                       columnspacing=1.0, handletextpad=0.4)
+
+    def png(self, parts_gb: dict, capacity_gb: float, budget_gb: float | None, title: str,
+            capacity_label: str) -> bytes:
+        key = (tuple(parts_gb.get(p, 0.0) for p in self.parts), capacity_gb, budget_gb, title,
+               capacity_label)
+        if key == self._key:
+            return self._png
+        total = sum(max(float(parts_gb.get(p, 0.0)), 0.0) for p in self.parts)
+        top = max(total, capacity_gb, budget_gb or 0.0) * 1.04
+        top = top if top > 0 else 1.0
+        left = 0.0
+        for p in self.parts:
+            v = max(float(parts_gb.get(p, 0.0)), 0.0)
+            self.bars[p].set_x(left)
+            self.bars[p].set_width(v)
+            text = self.texts[p]
+            text.set_x(left + v / 2)
+            text.set_text(fmt(v) if v >= 0.07 * top else "")
+            left += v
+        self.ax.set_xlim(0, top)
+        self.cap.set_xdata([capacity_gb, capacity_gb])
+        budget_text = ""
+        if budget_gb is not None:
+            self.budget.set_visible(True)
+            self.budget.set_xdata([budget_gb, budget_gb])
+            budget_text = f"usable {fmt(budget_gb)} GB"
+        else:
+            self.budget.set_visible(False)
+        self._set_legend(f"{capacity_label} {fmt(capacity_gb)} GB", budget_text)
+        self.title.set_text(title)
+        buf = io.BytesIO()
+        self.fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
+        self._key, self._png = key, buf.getvalue()
+        return self._png
+
+
+def sweep_png(frame, axis: str, current, panels, capacity_gb=None, budget_gb=None,
+              log_x=True) -> bytes:
+    """Small multiples of the sweep: one panel per ``(column, title, unit)`` in
+    ``panels`` against the swept ``axis``; the current value is marked, plans that do not
+    fit are red crosses, memory panels show the GPU's capacity."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(3.0 * len(panels), 2.5), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(panels))
+    axes = list(axes) if len(panels) > 1 else [axes]
+    x = frame[axis].astype(float).to_numpy()
+    fits = frame["fits"].astype(bool).to_numpy() if "fits" in frame else None
+    for ax, (column, title, unit) in zip(axes, panels):
+        y = frame[column].astype(float).to_numpy()
+        ax.plot(x, y, "-o", color="#4C72B0", ms=3.5, lw=1.6)
+        if fits is not None and (~fits).any():
+            ax.plot(x[~fits], y[~fits], "x", color="#b42318", ms=7, mew=2,
+                    label="does not fit")
+        if column.endswith("_gb") and capacity_gb is not None:
+            ax.axhline(capacity_gb, color="#b42318", lw=1.5)
+            if budget_gb is not None:
+                ax.axhline(budget_gb, color="#b42318", lw=1, ls=(0, (4, 3)))
+        ax.axvline(float(current), color="#888", lw=1, ls=":")
+        if log_x and (x > 0).all() and len(x) > 1:
+            ax.set_xscale("log", base=2)
+        ax.set_title(f"{title} ({unit})" if unit else title, fontsize=9.5, loc="left")
+        ax.set_xlabel(axis, fontsize=8.5)
+        ax.tick_params(labelsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.grid(alpha=.25)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
+    return buf.getvalue()
