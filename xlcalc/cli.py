@@ -176,4 +176,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # run the importable module's main: family modules register into xlcalc.cli, not
+    # into this __main__ copy
+    from xlcalc.cli import main as _main
+    sys.exit(_main())
