@@ -117,6 +117,10 @@ def excel_function(*, docs: dict | None = None, spill: bool = False,
                 result = fn(*args)
             except XlcalcError as e:
                 return _error_text(e, rename)
+            except (ZeroDivisionError, OverflowError, FloatingPointError):
+                # Python floats raise where numpy gives inf/NaN: sizes so extreme that
+                # a quantity overflows or underflows to zero
+                return _not_finite(name, names, args)
             except Exception as e:     # a bug must still not raise into Excel
                 return _clip(f"#VALUE! {name} failed unexpectedly: {type(e).__name__}: {e}")
             if type(result) is float:              # the common case, kept cheap
