@@ -141,7 +141,7 @@ class PlanForm(w.VBox):
             value="", placeholder='Paste a Hugging Face config.json here, e.g. '
             '{"model_type": "llama", "hidden_size": 4096, …} or {"preset": "llama-2-7b", '
             '"num_hidden_layers": 16}', description="config_json",
-            description_tooltip="config.json text; selects the model '" + PASTED + "'",
+            tooltip="config.json text; selects the model '" + PASTED + "'",
             continuous_update=False, style={"description_width": C.DESCRIPTION_WIDTH},
             layout=w.Layout(width="100%", height="90px"))
         return model_dd, config
@@ -388,6 +388,8 @@ class PlanForm(w.VBox):
             if row[axis] == current:
                 style += "; font-weight: 600; background: #eef4fb"
             return [style] * len(row)
+        if "fits" in frame:
+            formats["fits"] = lambda v: "yes" if v else "no"
         return frame.style.format(formats).hide(axis="index").apply(row_style, axis=1)
 
     # -------------------------------------------------------------- export

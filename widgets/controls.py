@@ -24,7 +24,7 @@ __all__ = ["term", "nice_log_ints", "choices", "int_slider", "int_dropdown", "to
            "choice", "fraction_slider", "log_slider", "real_box", "flag", "set_control",
            "options_of", "allowed_by_relations", "DESCRIPTION_WIDTH"]
 
-DESCRIPTION_WIDTH = "120px"
+DESCRIPTION_WIDTH = "150px"
 _STYLE = {"description_width": DESCRIPTION_WIDTH}
 _FULL = w.Layout(width="100%")
 
@@ -96,7 +96,7 @@ def int_slider(name: str, value=None, lo=None, hi=None) -> w.SelectionSlider:
     t = term(name)
     options = nice_log_ints(lo, hi, (*t.sample, value))
     return w.SelectionSlider(options=options, value=value, description=name,
-                             description_tooltip=_tooltip(name), continuous_update=False,
+                             tooltip=_tooltip(name), continuous_update=False,
                              style=_STYLE, layout=_FULL)
 
 
@@ -107,7 +107,7 @@ def int_dropdown(name: str, options, value=None) -> w.Dropdown:
     if value not in options:
         options = sorted({*options, value})
     return w.Dropdown(options=options, value=value, description=name,
-                      description_tooltip=_tooltip(name), style=_STYLE, layout=_FULL)
+                      tooltip=_tooltip(name), style=_STYLE, layout=_FULL)
 
 
 def toggle(name: str, options=None, value=None) -> w.ToggleButtons:
@@ -121,8 +121,8 @@ def toggle(name: str, options=None, value=None) -> w.ToggleButtons:
             options = list(range(int(t.minimum), int(t.maximum) + 1))
     value = _default(name, value)
     return w.ToggleButtons(options=options, value=value, description=name,
-                           description_tooltip=_tooltip(name),
-                           style={**_STYLE, "button_width": "auto"}, layout=_FULL)
+                           tooltip=_tooltip(name),
+                           style={**_STYLE, "button_width": "auto"})
 
 
 def choice(name: str, value=None, options=None) -> w.Dropdown:
@@ -130,7 +130,7 @@ def choice(name: str, value=None, options=None) -> w.Dropdown:
     allowed)."""
     options = list(options) if options is not None else choices(name)
     return w.Dropdown(options=options, value=_default(name, value), description=name,
-                      description_tooltip=_tooltip(name), style=_STYLE, layout=_FULL)
+                      tooltip=_tooltip(name), style=_STYLE, layout=_FULL)
 
 
 def fraction_slider(name: str, value=None, lo=0.05, step=0.01) -> w.FloatSlider:
@@ -140,7 +140,7 @@ def fraction_slider(name: str, value=None, lo=0.05, step=0.01) -> w.FloatSlider:
         raise invalid(name, t.kind, "a fraction term")
     return w.FloatSlider(value=float(_default(name, value)), min=lo, max=1.0, step=step,
                          readout_format=".2f", description=name,
-                         description_tooltip=_tooltip(name), continuous_update=False,
+                         tooltip=_tooltip(name), continuous_update=False,
                          style=_STYLE, layout=_FULL)
 
 
@@ -155,7 +155,7 @@ def log_slider(name: str, value=None, lo_exp=None, hi_exp=None, step=0.05) -> w.
     hi_exp = math.ceil(math.log10(max(samples + [value]))) + 1 if hi_exp is None else hi_exp
     return w.FloatLogSlider(value=value, base=10, min=lo_exp, max=hi_exp, step=step,
                             readout_format=".3s", description=name,
-                            description_tooltip=_tooltip(name), continuous_update=False,
+                            tooltip=_tooltip(name), continuous_update=False,
                             style=_STYLE, layout=_FULL)
 
 
@@ -164,14 +164,14 @@ def real_box(name: str, value=None, step=0.1, hi=1e6) -> w.BoundedFloatText:
     t = term(name)
     return w.BoundedFloatText(value=float(_default(name, value)), min=float(t.minimum),
                               max=float(t.maximum if t.maximum is not None else hi), step=step,
-                              description=name, description_tooltip=_tooltip(name),
+                              description=name, tooltip=_tooltip(name),
                               continuous_update=False, style=_STYLE, layout=_FULL)
 
 
 def flag(name: str, value=None) -> w.Checkbox:
     """A 0/1 switch (``flash_attention``)."""
     return w.Checkbox(value=bool(_default(name, value)), description=name,
-                      description_tooltip=_tooltip(name), indent=True, style=_STYLE,
+                      tooltip=_tooltip(name), indent=True, style=_STYLE,
                       layout=_FULL)
 
 

@@ -154,7 +154,7 @@ class InferenceForm(PlanForm):
             Card("e2e_s", "End-to-end", fig["e2e_s"], "s",
                  f"{i['prompt_len']:,} in, {i['output_len']:,} out"),
             Card("max_batch", "Max batch", fig["max_batch"], "seqs",
-                 f"of {int(seq_len):,} tokens on {n_gpus} GPU{'s' if n_gpus > 1 else ''} (vLLM pages)",
+                 f"{int(seq_len):,}-token seqs, {n_gpus} GPU{'s' if n_gpus > 1 else ''}",
                  "" if fig["max_batch"] >= i["batch"] else "bad"),
             Card("gpus_needed", "GPUs needed", fig["gpus_needed"], "",
                  "fewest that fit (tp × pp)" if fig["gpus_needed"] else "no split fits",

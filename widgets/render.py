@@ -39,7 +39,7 @@ CSS = """
 .xl-error { border: 1px solid #f0a5a5; background: #fdf2f2; color: #8a1c1c; border-radius: 6px;
             padding: 8px 12px; font-size: 13px; }
 .xl-stale { opacity: .35; }
-.xl-info { font-size: 12px; color: #4a5a6a; padding: 2px 0 6px 124px; }
+.xl-info { font-size: 12px; line-height: 1.45; color: #4a5a6a; padding: 0 0 6px 154px; }
 .xl-head { font-size: 12px; font-weight: 600; color: #3a4a5a; margin: 8px 0 2px 0;
            border-bottom: 1px solid #e3e8ee; }
 .xl-table table { border-collapse: collapse; font-size: 13px; }
@@ -92,10 +92,16 @@ def cards_html(cards) -> str:
         out.append(
             f'<div class="xl-card{tone}"><div class="xl-label">{html.escape(c.label)}</div>'
             f'<div class="xl-value" data-name="{c.key}" data-value="{html.escape(str(exact))}">'
-            f'{html.escape(fmt(c.value))}<span class="xl-unit">{html.escape(c.unit)}</span></div>'
+            f'{_with_unit(c.value, c.unit)}</div>'
             f'<div class="xl-note">{html.escape(c.note)}</div></div>')
     out.append("</div>")
     return "".join(out)
+
+
+def _with_unit(value, unit: str) -> str:
+    if unit == "$":
+        return "$" + html.escape(fmt(value))
+    return f'{html.escape(fmt(value))}<span class="xl-unit">{html.escape(unit)}</span>'
 
 
 def message_html(text: str) -> str:
@@ -212,6 +218,7 @@ def sweep_png(frame, axis: str, current, panels, capacity_gb=None, budget_gb=Non
     fit are red crosses, memory panels show the GPU's capacity."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
     fig = Figure(figsize=(3.0 * len(panels), 2.5), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(panels))
@@ -231,6 +238,7 @@ def sweep_png(frame, axis: str, current, panels, capacity_gb=None, budget_gb=Non
         ax.axvline(float(current), color="#888", lw=1, ls=":")
         if log_x and (x > 0).all() and len(x) > 1:
             ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(FuncFormatter(_tick))
         ax.set_title(f"{title} ({unit})" if unit else title, fontsize=9.5, loc="left")
         ax.set_xlabel(axis, fontsize=8.5)
         ax.tick_params(labelsize=8)
@@ -241,3 +249,11 @@ def sweep_png(frame, axis: str, current, panels, capacity_gb=None, budget_gb=Non
     buf = io.BytesIO()
     fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
     return buf.getvalue()
+
+
+def _tick(v, _pos) -> str:
+    """1, 16, 1K, 32K, 1M: short tick labels on a log axis."""
+    for div, suffix in ((1e6, "M"), (1e3, "K")):
+        if v >= div:
+            return f"{v / div:g}{suffix}"
+    return f"{v:g}"

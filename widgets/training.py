@@ -19,11 +19,11 @@ from .render import Card, fmt
 
 __all__ = ["TrainingForm", "TRAINING_FORM_DEFAULTS"]
 
-#: the form opens on seed 000 §七 example 2's model and workload (LLaMA-7B, batch 32 × 2048,
+#: the form opens on seed 000 §七 example 2's plan (LLaMA-7B, batch 32 × 2048 on one GPU,
 #: BF16 mixed, AdamW, full recomputation) with 140 B tokens (Chinchilla) to train on
 TRAINING_FORM_DEFAULTS = dict(model="llama-7b", gpu="h100-sxm", batch=32, seq_len=2048,
                               precision="bf16-mixed", optimizer="adamw", zero=0,
-                              recompute="full", dp=8, tp=1, pp=1, tokens=140e9, mfu=0.4,
+                              recompute="full", dp=1, tp=1, pp=1, tokens=140e9, mfu=0.4,
                               price_per_gpu_hour=2.5, activation_rule="korthikanti")
 
 _PARTS = ("weights", "master_weights", "gradients", "optimizer", "activations", "reserve")
@@ -56,8 +56,7 @@ class TrainingForm(PlanForm):
         # TRAIN_MEM has no activation_rule argument: it uses the glossary's default rule
         FormulaSpec("TRAIN_MEM", "total_gb", "memory per GPU (GB)",
                     requires={"activation_rule": "korthikanti"}),
-        FormulaSpec("TRAIN_DAYS", "train_days", "wall-clock days",
-                    requires={"precision": "bf16-mixed"}),
+        FormulaSpec("TRAIN_DAYS", "train_days", "wall-clock days"),
         # without seq_len LLM_FLOPS uses the 6ND / 8ND rules, as the training time does
         FormulaSpec("LLM_FLOPS", "flops", "training FLOPs (6ND)",
                     args={"mode": "training", "seq_len": None},
