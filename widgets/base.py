@@ -308,13 +308,14 @@ class PlanForm(w.VBox):
 
     def _show(self, plan: Plan) -> None:
         self.plan, self.result, self.figures, self.error = plan, plan.table, plan.figures, ""
-        self.message.value = message_html(plan.warning) if plan.warning else ""
-        self.cards.value = cards_html(plan.cards)
+        # the cards go last: a browser that sees new cards has the chart and table too
+        self.chart.value = self._chart.png(**plan.chart)
         self.table.value = '<div class="xl-table" data-name="breakdown">' + \
             style_table(plan.table).to_html() + "</div>"
-        self.chart.value = self._chart.png(**plan.chart)
-        self.results_box.remove_class("xl-stale")
         self._update_formula()
+        self.message.value = message_html(plan.warning) if plan.warning else ""
+        self.results_box.remove_class("xl-stale")
+        self.cards.value = cards_html(plan.cards)
 
     def _show_error(self, message: str) -> None:
         self.plan, self.result, self.figures, self.error = None, None, {}, message

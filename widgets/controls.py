@@ -120,9 +120,10 @@ def toggle(name: str, options=None, value=None) -> w.ToggleButtons:
         else:
             options = list(range(int(t.minimum), int(t.maximum) + 1))
     value = _default(name, value)
-    return w.ToggleButtons(options=options, value=value, description=name,
-                           tooltip=_tooltip(name),
-                           style={**_STYLE, "button_width": "auto"})
+    widget = w.ToggleButtons(options=options, value=value, description=name,
+                             tooltip=_tooltip(name), style={**_STYLE, "button_width": "auto"})
+    widget.add_class("widget-inline-hbox")      # label beside the buttons, like the others
+    return widget
 
 
 def choice(name: str, value=None, options=None) -> w.Dropdown:
