@@ -13,8 +13,8 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from . import graph
-from .hardware import load_gpu
-from .models import load_model
+from .hardware import Accelerator, load_gpu
+from .models import Model, load_model
 
 __all__ = ["estimate", "breakdown", "sweep", "resolve"]
 
@@ -32,6 +32,8 @@ def resolve(inputs: Mapping) -> dict:
 
 def _is_spec(value) -> bool:
     """A single model/gpu spec to load (not an array/factor of them, not a formula)."""
+    if isinstance(value, (Model, Accelerator)):
+        return False       # already loaded (and hasattr on a Model costs an exception)
     return not isinstance(value, (np.ndarray, graph.Factor)) and not hasattr(value, "excel")
 
 

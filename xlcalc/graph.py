@@ -390,6 +390,24 @@ def _lookup_value(n: Lookup, values):
     return table_[key_f.codes, col_f.codes]
 
 
+_RELATED: dict = {}   # scalar relation checks already passed (name, value, partner values)
+
+
+def _check_related(name, values) -> None:
+    """check_relations, remembered for scalars: a recalculation repeats the same checks."""
+    value = values[name]
+    if type(value) is float:
+        key = (name, value, *[values.get(o) for o, _, _ in TERMS[name].relations])
+        if all(type(k) is float or k is None for k in key[2:]):
+            if key not in _RELATED:
+                check_relations(name, value, values)
+                if len(_RELATED) > 65536:
+                    _RELATED.clear()
+                _RELATED[key] = True
+            return
+    check_relations(name, value, values)
+
+
 def _missing_required(n: Lookup, values) -> None:
     """Raise for an empty required table cell, listing the choices that do exist:
     ``dtype must be a dtype v100-32gb computes in (fp32, fp16), got 'bf16'``."""
@@ -424,11 +442,15 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
                           missing[0])
     values = {name: _input_value(name, ctx[name]) for name in inputs_}
     for n in lookups:
-        v = values[n.name] = _lookup_value(n, values)
+        key = values[n.key]
+        if n.column_key is None and type(key) is not str and not isinstance(key, _VECTOR_KEYS):
+            v = values[n.name] = key[n.column]       # a loaded model/gpu record: as _lookup_one
+        else:
+            v = values[n.name] = _lookup_value(n, values)
         if n.required is not None and type(v) is float and v != v:
             _missing_required(n, values)
     for name in related:
-        check_relations(name, values[name], values)
+        _check_related(name, values)
     for n in formulas:
         values[n.name] = n.fn(*[values[a] for a in n.args])
     for name in late:
