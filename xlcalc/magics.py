@@ -102,8 +102,12 @@ def _parser():
     is not offered (it would introduce names of its own)."""
     global _PARSER_CLASS
     if _PARSER_CLASS is None:
+        import math
+
+        import regex
         from formulas.parser import Parser
         from formulas.tokens.function import Function, Lambda
+        from formulas.tokens.operand import Number
 
         class XlFunction(Function):
             def compile(self):
@@ -115,9 +119,29 @@ def _parser():
                     return super().compile()
                 raise _unknown_function(self.name)
 
+        class XlNumber(Number):
+            """A number as Excel reads it (``2E12`` too), converted without ``eval``."""
+            _re = regex.compile(
+                r'^\s*(?P<name>(?>[0-9]+(?>\.[0-9]+)?|\.[0-9]+)(?>E[+-]?[0-9]+)?|'
+                r'TRUE(?!\(\))|FALSE(?!\(\)))(?!([a-z]|[0-9]|\.|\s*\:))\s*',
+                regex.IGNORECASE)
+
+            def compile(self):
+                text = self.name.upper()
+                if text in ("TRUE", "FALSE"):
+                    return text == "TRUE"
+                if text.isdigit() and len(text) < 16:
+                    return int(text)
+                value = float(text)
+                if not math.isfinite(value):
+                    raise FormulaError(f"the number {self.name} is too large for Excel",
+                                       "formula")
+                return value
+
+        swap = {Function: XlFunction, Number: XlNumber}
+
         class XlParser(Parser):
-            filters = [XlFunction if f is Function else f
-                       for f in Parser.filters if f is not Lambda]
+            filters = [swap.get(f, f) for f in Parser.filters if f is not Lambda]
 
         _PARSER_CLASS = XlParser
     return _PARSER_CLASS()
@@ -342,7 +366,7 @@ def _compile(text: str) -> _Compiled:
         typed = attr.get("ref", name) if isinstance(attr.get("ref"), str) else name
         if any(k in attr for k in ("c1", "r1", "sheet", "filename", "indirect")) or \
                 not _FORMULA_NAME_RE.match(name):
-            raise FormulaError(f"{typed} is a cell or sheet reference; formulas here have "
+            raise FormulaError(f"{name} is a cell or sheet reference; formulas here have "
                                f"no cells: name the value in a %%xlsheet line", "formula")
         if name in functions() or name in _builtins():
             raise FormulaError(f"{typed} is a function: call it as {name}(…)", "formula")
