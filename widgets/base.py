@@ -38,7 +38,8 @@ from xlcalc.models import load_model, preset_names
 
 from . import controls as C
 from . import export as E
-from .render import CSS, MemoryChart, cards_html, fmt, message_html, style_table, sweep_png
+from .render import (CSS, MemoryChart, SweepChart, cards_html, fmt, message_html,
+                     style_table)
 
 __all__ = ["PlanForm", "Plan", "PASTED"]
 
@@ -95,6 +96,8 @@ class PlanForm(w.VBox):
         self._last_key = None
         self._sweep_dirty = True
         self._chart = MemoryChart(self.chart_parts)
+        self._sweep_chart = None
+        self._sweep_key = None
 
         self.controls: dict = self._make_controls()
         self._order = {name: i for i, name in enumerate(self.controls)}
@@ -310,6 +313,8 @@ class PlanForm(w.VBox):
         self.plan, self.result, self.figures, self.error = plan, plan.table, plan.figures, ""
         # the cards go last: a browser that sees new cards has the chart and table too
         self.chart.value = self._chart.png(**plan.chart)
+        self.chart_legend.value = self._chart.legend_html(
+            plan.chart["capacity_label"], plan.chart["capacity_gb"], plan.chart["budget_gb"])
         self.table.value = '<div class="xl-table" data-name="breakdown">' + \
             style_table(plan.table).to_html() + "</div>"
         self._update_formula()
@@ -339,6 +344,10 @@ class PlanForm(w.VBox):
         if getattr(self, "tabs", None) is None or self.tabs.selected_index != _TAB_SWEEP:
             self._sweep_dirty = True        # drawn when the tab is opened
             return
+        key = (sweep_axis, self.error, tuple(sorted(values.items())))
+        if key == self._sweep_key and not self._sweep_dirty:
+            return                          # already showing these values
+        self._sweep_key = key
         self._sweep_dirty = False
         try:
             if self.error:
@@ -357,8 +366,10 @@ class PlanForm(w.VBox):
         self.sweep_message.value = ""
         self.sweep_box.remove_class("xl-stale")
         current = values[sweep_axis]
-        self.sweep_chart.value = sweep_png(frame, sweep_axis, current, self.sweep_panels(),
-                                           **self.sweep_capacity())
+        if self._sweep_chart is None:
+            self._sweep_chart = SweepChart(self.sweep_panels())
+        self.sweep_chart.value = self._sweep_chart.png(frame, sweep_axis, current,
+                                                       **self.sweep_capacity())
         self.sweep_table.value = '<div class="xl-table" data-name="sweep">' + \
             self.style_sweep(frame, sweep_axis, current).to_html() + "</div>"
 
@@ -497,8 +508,9 @@ class PlanForm(w.VBox):
         self.message = w.HTML()
         self.cards = w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(width="100%", max_width="740px"))
+        self.chart_legend = w.HTML()
         self.table = w.HTML()
-        self.results_box = w.VBox([self.cards, self.chart, self.table])
+        self.results_box = w.VBox([self.cards, self.chart, self.chart_legend, self.table])
 
         self.sweep_axis = w.ToggleButtons(
             options=[(label, name) for name, label in self.sweep_axes.items()],
@@ -543,7 +555,7 @@ class PlanForm(w.VBox):
         paste = w.Accordion(children=[self.controls["config_json"]], titles=("Paste a config.json",),
                             selected_index=None)
         left.insert(3, paste)
-        left_box = w.VBox(left, layout=w.Layout(width="400px", min_width="380px",
+        left_box = w.VBox(left, layout=w.Layout(width="420px", min_width="400px",
                                                 padding="0 14px 0 0"))
         plan_tab = w.VBox([self.results_box, self._plan_out])
         sweep_tab = w.VBox([self.sweep_axis, self.sweep_message, self.sweep_box,

@@ -24,7 +24,7 @@ __all__ = ["term", "nice_log_ints", "choices", "int_slider", "int_dropdown", "to
            "choice", "fraction_slider", "log_slider", "real_box", "flag", "set_control",
            "options_of", "allowed_by_relations", "DESCRIPTION_WIDTH"]
 
-DESCRIPTION_WIDTH = "150px"
+DESCRIPTION_WIDTH = "172px"
 _STYLE = {"description_width": DESCRIPTION_WIDTH}
 _FULL = w.Layout(width="100%")
 

@@ -11,10 +11,12 @@ import io
 import math
 from dataclasses import dataclass
 
-__all__ = ["Card", "cards_html", "fmt", "style_table", "MemoryChart", "sweep_png",
+__all__ = ["Card", "cards_html", "fmt", "style_table", "MemoryChart", "SweepChart",
            "message_html", "CSS", "PART_COLORS"]
 
-#: one colour per memory part, shared by the chart and the table
+CAPACITY_COLOR = "#b42318"
+
+#: one colour per memory part, shared by the chart and its legend
 PART_COLORS = {
     "weights": "#4C72B0", "master_weights": "#64B5CD", "gradients": "#8172B2",
     "optimizer": "#CCB974", "kv_cache": "#DD8452", "activations": "#55A868",
@@ -39,9 +41,16 @@ CSS = """
 .xl-error { border: 1px solid #f0a5a5; background: #fdf2f2; color: #8a1c1c; border-radius: 6px;
             padding: 8px 12px; font-size: 13px; }
 .xl-stale { opacity: .35; }
-.xl-info { font-size: 12px; line-height: 1.45; color: #4a5a6a; padding: 0 0 6px 154px; }
+.xl-info { font-size: 12px; line-height: 1.45; color: #4a5a6a; padding: 0 0 6px 176px; }
 .xl-head { font-size: 12px; font-weight: 600; color: #3a4a5a; margin: 8px 0 2px 0;
            border-bottom: 1px solid #e3e8ee; }
+.xl-legend { font-size: 12px; color: #3a4a5a; display: flex; flex-wrap: wrap; gap: 4px 14px;
+             padding: 0 0 8px 22px; }
+.xl-key i { display: inline-block; width: 11px; height: 11px; border-radius: 2px;
+            margin-right: 5px; vertical-align: -1px; }
+.xl-key .xl-line { display: inline-block; width: 16px; border-top: 2.5px solid #b42318;
+                   margin-right: 5px; vertical-align: 3px; }
+.xl-key .xl-line.xl-dashed { border-top: 1.5px dashed #b42318; }
 .xl-table table { border-collapse: collapse; font-size: 13px; }
 .xl-table th, .xl-table td { padding: 3px 10px; border-bottom: 1px solid #eef1f4; text-align: right; }
 .xl-table th { background: #f4f6f8; color: #3a4a5a; }
@@ -129,57 +138,44 @@ def style_table(frame, *, gb="GB", share="share of GPU memory", highlight_total=
 
 class MemoryChart:
     """A horizontal stacked bar of memory per GPU (one segment per part, labelled when
-    wide enough) against the GPU's capacity (solid line) and, for serving, the engine's
-    usable budget (dashed).
+    wide enough) against the GPU's capacity (solid red line) and, for serving, the
+    engine's usable budget (dashed).
 
     The figure and its artists are made once; :meth:`png` moves the segments and lines
-    and re-encodes, which keeps an update around 20 ms.  An update with the same numbers
-    returns the cached image."""
+    and re-encodes.  Text is what Agg draws slowest, so the legend is HTML beside the
+    image (:meth:`legend_html`) and the axis has few ticks.  An update with the same
+    numbers returns the cached image."""
 
-    def __init__(self, parts, labels=None, width=7.4, height=2.0, dpi=100):
+    def __init__(self, parts, labels=None, width=7.4, height=1.55, dpi=100):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
         self.parts = list(parts)
         self.labels = {p: (labels or {}).get(p, p.replace("_", " ")) for p in self.parts}
         self.fig = Figure(figsize=(width, height), dpi=dpi)
         FigureCanvasAgg(self.fig)
-        self.ax = ax = self.fig.add_axes((0.03, 0.40, 0.95, 0.40))
+        self.ax = ax = self.fig.add_axes((0.03, 0.25, 0.95, 0.52))
         self.bars, self.texts = {}, {}
         for p in self.parts:
-            self.bars[p] = ax.barh([0], [0.0], left=0.0, height=0.62,
+            self.bars[p] = ax.barh([0], [0.0], left=0.0, height=0.66,
                                    color=PART_COLORS.get(p, "#999"))[0]
             self.texts[p] = ax.text(0, 0, "", color="white", fontsize=8.5, ha="center",
                                     va="center", fontweight="bold")
-        self.cap = ax.axvline(1, color="#b42318", lw=2.2)
-        self.budget = ax.axvline(1, color="#b42318", lw=1.3, ls=(0, (4, 3)))
-        self.title = ax.set_title("", loc="left", fontsize=10.5, pad=8)
+        self.cap = ax.axvline(1, color=CAPACITY_COLOR, lw=2.2)
+        self.budget = ax.axvline(1, color=CAPACITY_COLOR, lw=1.3, ls=(0, (4, 3)))
+        self.title = ax.set_title("", loc="left", fontsize=10.5, pad=7)
         ax.set_yticks([])
         ax.set_ylim(-0.5, 0.5)
-        ax.tick_params(axis="x", labelsize=8.5)
-        ax.set_xlabel("GB per GPU", fontsize=8.5, labelpad=2)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.tick_params(axis="x", labelsize=8.5, pad=2)
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         self._key = None
         self._png = b""
-        self._legend = None
-
-    def _set_legend(self, capacity_text, budget_text):
-        if self._legend is not None:
-            self._legend.remove()
-        handles = [self.bars[p] for p in self.parts] + [self.cap]
-        labels = [self.labels[p] for p in self.parts] + [capacity_text]
-        if budget_text:
-            handles.append(self.budget)
-            labels.append(budget_text)
-        self._legend = self.fig.legend(handles, labels, loc="lower center",
-                                       ncol=len(labels), fontsize=8, frameon=False,
-                                       bbox_to_anchor=(0.5, 0.02), handlelength=1.4,
-                                       columnspacing=1.0, handletextpad=0.4)
 
     def png(self, parts_gb: dict, capacity_gb: float, budget_gb: float | None, title: str,
             capacity_label: str) -> bytes:
-        key = (tuple(parts_gb.get(p, 0.0) for p in self.parts), capacity_gb, budget_gb, title,
-               capacity_label)
+        key = (tuple(parts_gb.get(p, 0.0) for p in self.parts), capacity_gb, budget_gb, title)
         if key == self._key:
             return self._png
         total = sum(max(float(parts_gb.get(p, 0.0)), 0.0) for p in self.parts)
@@ -196,64 +192,98 @@ class MemoryChart:
             left += v
         self.ax.set_xlim(0, top)
         self.cap.set_xdata([capacity_gb, capacity_gb])
-        budget_text = ""
+        self.budget.set_visible(budget_gb is not None)
         if budget_gb is not None:
-            self.budget.set_visible(True)
             self.budget.set_xdata([budget_gb, budget_gb])
-            budget_text = f"usable {fmt(budget_gb)} GB"
-        else:
-            self.budget.set_visible(False)
-        self._set_legend(f"{capacity_label} {fmt(capacity_gb)} GB", budget_text)
         self.title.set_text(title)
         buf = io.BytesIO()
         self.fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
         self._key, self._png = key, buf.getvalue()
         return self._png
 
+    def legend_html(self, capacity_label: str, capacity_gb: float,
+                    budget_gb: float | None) -> str:
+        """The chart's legend: a swatch per part, the capacity and budget lines."""
+        items = [f'<span class="xl-key"><i style="background:{PART_COLORS.get(p, "#999")}">'
+                 f'</i>{html.escape(self.labels[p])}</span>' for p in self.parts]
+        items.append(f'<span class="xl-key"><b class="xl-line"></b>{html.escape(capacity_label)} '
+                     f'{fmt(capacity_gb)} GB per GPU</span>')
+        if budget_gb is not None:
+            items.append(f'<span class="xl-key"><b class="xl-line xl-dashed"></b>usable '
+                         f'{fmt(budget_gb)} GB (gpu_memory_utilization)</span>')
+        return '<div class="xl-legend" data-name="legend">' + "".join(items) + "</div>"
 
-def sweep_png(frame, axis: str, current, panels, capacity_gb=None, budget_gb=None,
-              log_x=True) -> bytes:
-    """Small multiples of the sweep: one panel per ``(column, title, unit)`` in
-    ``panels`` against the swept ``axis``; the current value is marked, plans that do not
-    fit are red crosses, memory panels show the GPU's capacity."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
-    fig = Figure(figsize=(3.0 * len(panels), 2.5), dpi=100)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(panels))
-    axes = list(axes) if len(panels) > 1 else [axes]
-    x = frame[axis].astype(float).to_numpy()
-    fits = frame["fits"].astype(bool).to_numpy() if "fits" in frame else None
-    for ax, (column, title, unit) in zip(axes, panels):
-        y = frame[column].astype(float).to_numpy()
-        ax.plot(x, y, "-o", color="#4C72B0", ms=3.5, lw=1.6)
-        if fits is not None and (~fits).any():
-            ax.plot(x[~fits], y[~fits], "x", color="#b42318", ms=7, mew=2,
-                    label="does not fit")
-        if column.endswith("_gb") and capacity_gb is not None:
-            ax.axhline(capacity_gb, color="#b42318", lw=1.5)
-            if budget_gb is not None:
-                ax.axhline(budget_gb, color="#b42318", lw=1, ls=(0, (4, 3)))
-        ax.axvline(float(current), color="#888", lw=1, ls=":")
-        if log_x and (x > 0).all() and len(x) > 1:
-            ax.set_xscale("log", base=2)
+
+class SweepChart:
+    """Small multiples of a sweep, one panel per ``(column, title, unit)``: the figure is
+    made once per set of panels; each update moves the lines and markers (plans that do
+    not fit are red crosses; memory panels show the GPU's capacity and budget; the
+    current value is a dotted line)."""
+
+    def __init__(self, panels, dpi=100):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter
+        self.panels = tuple(panels)
+        self.fig = Figure(figsize=(3.0 * len(self.panels), 2.35), dpi=dpi)
+        FigureCanvasAgg(self.fig)
+        axes = self.fig.subplots(1, len(self.panels))
+        self.axes = list(axes) if len(self.panels) > 1 else [axes]
+        self.lines, self.bad, self.cap, self.budget, self.now = [], [], [], [], []
+        for ax, (column, title, unit) in zip(self.axes, self.panels):
+            self.lines.append(ax.plot([], [], "-o", color="#4C72B0", ms=3.5, lw=1.6)[0])
+            self.bad.append(ax.plot([], [], "x", color=CAPACITY_COLOR, ms=7, mew=2)[0])
+            self.cap.append(ax.axhline(0, color=CAPACITY_COLOR, lw=1.5, visible=False))
+            self.budget.append(ax.axhline(0, color=CAPACITY_COLOR, lw=1, ls=(0, (4, 3)),
+                                          visible=False))
+            self.now.append(ax.axvline(1, color="#888", lw=1, ls=":"))
+            ax.set_title(f"{title} ({unit})" if unit else title, fontsize=9.5, loc="left")
+            ax.tick_params(labelsize=8)
             ax.xaxis.set_major_formatter(FuncFormatter(_tick))
-        ax.set_title(f"{title} ({unit})" if unit else title, fontsize=9.5, loc="left")
-        ax.set_xlabel(axis, fontsize=8.5)
-        ax.tick_params(labelsize=8)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        ax.grid(alpha=.25)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+            ax.grid(alpha=.25)
+        self._layout_done = False
+
+    def png(self, frame, axis: str, current, capacity_gb=None, budget_gb=None) -> bytes:
+        import numpy as np
+        from matplotlib.ticker import FuncFormatter, NullLocator
+        x = frame[axis].astype(float).to_numpy()
+        fits = frame["fits"].astype(bool).to_numpy() if "fits" in frame else \
+            np.ones(len(x), bool)
+        log_x = len(x) > 1 and (x > 0).all() and x.max() / x.min() >= 8
+        for i, (ax, (column, _, _)) in enumerate(zip(self.axes, self.panels)):
+            y = frame[column].astype(float).to_numpy()
+            self.lines[i].set_data(x, y)
+            self.bad[i].set_data(x[~fits], y[~fits])
+            memory = column.endswith("_gb") and capacity_gb is not None
+            self.cap[i].set_visible(memory)
+            self.budget[i].set_visible(memory and budget_gb is not None)
+            if memory:
+                self.cap[i].set_ydata([capacity_gb, capacity_gb])
+                if budget_gb is not None:
+                    self.budget[i].set_ydata([budget_gb, budget_gb])
+            self.now[i].set_xdata([float(current), float(current)])
+            scale = "log" if log_x else "linear"
+            if ax.get_xscale() != scale:
+                ax.set_xscale(scale, **({"base": 2} if log_x else {}))
+                ax.xaxis.set_major_formatter(FuncFormatter(_tick))
+                ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xlabel(axis, fontsize=8.5)
+            ax.relim(visible_only=True)
+            ax.autoscale_view()
+            ax.set_ylim(bottom=0)
+        if not self._layout_done:
+            self.fig.tight_layout()
+            self._layout_done = True
+        buf = io.BytesIO()
+        self.fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
+        return buf.getvalue()
 
 
 def _tick(v, _pos) -> str:
-    """1, 16, 1K, 32K, 1M: short tick labels on a log axis."""
-    for div, suffix in ((1e6, "M"), (1e3, "K")):
-        if v >= div:
-            return f"{v / div:g}{suffix}"
+    """Short tick labels: 1, 16, 512, then 1K = 1024 tokens, 128K, 1M (LLM lengths are
+    powers of two); other values as they are."""
+    if v >= 1024 and float(v).is_integer() and v % 1024 == 0:
+        return f"{v / 1024:g}K" if v < 1024 ** 2 else f"{v / 1024 ** 2:g}M"
     return f"{v:g}"
