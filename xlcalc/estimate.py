@@ -37,9 +37,15 @@ def _is_spec(value) -> bool:
     return not isinstance(value, (np.ndarray, graph.Factor)) and not hasattr(value, "excel")
 
 
-def estimate(targets: str | Iterable[str], **inputs) -> dict:
-    """Values of the named quantities for the given inputs (dict name → value)."""
+def estimate(targets: str | Iterable[str], *, bind: Mapping | None = None, **inputs) -> dict:
+    """Values of the named quantities for the given inputs (dict name → value).
+
+    ``bind`` maps an input to a node computed from the other inputs first, as in
+    :func:`sweep` (``{"seq_len": "total_len"}``: memory at prompt + output tokens)."""
     ctx = resolve({k: v for k, v in inputs.items() if v is not None})
+    if bind:
+        bound = graph.evaluate(tuple(bind.values()), ctx)
+        ctx.update({name: bound[node] for name, node in bind.items()})
     return graph.evaluate(targets if not isinstance(targets, str) else (targets,), ctx)
 
 
