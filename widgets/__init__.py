@@ -4,12 +4,15 @@
 ipywidgets containers: display one with one line in a notebook or a Voilà dashboard.
 Controls are named by the glossary (``form.controls``); ``form.result`` is the latest
 breakdown DataFrame and ``form.figures`` the headline figures, all computed by the core.
+``ScenarioGrid()`` is an editable grid of plans (one row each), recomputed in one core call.
 ipywidgets is imported only here (DESIGN.md principle 2).
 """
 
 from .base import PASTED, Plan, PlanForm
+from .grid import ScenarioGrid
 from .inference import InferenceForm
 from .planner import PlannerForm
 from .training import TrainingForm
 
-__all__ = ["InferenceForm", "TrainingForm", "PlannerForm", "PlanForm", "Plan", "PASTED"]
+__all__ = ["InferenceForm", "TrainingForm", "PlannerForm", "PlanForm", "Plan", "PASTED",
+           "ScenarioGrid"]

@@ -1,0 +1,581 @@
+"""A scenario grid: one editable row per plan, every row recomputed in one core call.
+
+``ScenarioGrid()`` is a spreadsheet-like ipydatagrid in an ipywidgets box: the columns
+are glossary inputs (``model``, ``gpu``, ``batch``, ``prompt_len``, ``output_len``,
+``tp`` …, the yellow cells) followed by chosen outputs (memory per GPU, headroom, fits,
+TTFT, TPOT, tokens/s …, computed).  Editing an input cell — double-click, type, Enter in
+the browser, or :meth:`ScenarioGrid.edit` in Python — recomputes the outputs of **every
+row in one vectorised evaluation of the core**: numeric columns go in as arrays, text
+columns (model, gpu, dtypes) as :class:`xlcalc.graph.Factor` codes, never a Python loop
+over rows.  Plans that do not fit are coloured red, like the workbook's Scenarios
+sheet.  Rows are added, duplicated and deleted with the toolbar (or :meth:`add_row`,
+:meth:`duplicate_row`, :meth:`delete_row`); ``grid.data`` is the table as a DataFrame.
+
+The grid is built on a planning-workbook template (``workbooks.templates``): the inputs
+that are not columns take the template's values, the bound inputs (``seq_len`` =
+``prompt_len + output_len``) are the template's, and :meth:`ScenarioGrid.to_workbook`
+writes that template with a live ``Scenarios`` sheet, one row per scenario (the
+workbooks generator writes every formula; nothing here writes formula text).
+
+A value the core rejects (a ``tp`` that does not divide the heads, an unknown model) is
+not accepted: the cell goes back to its previous value and the core's message is shown
+above the grid (``grid.error``), as Excel's data validation would refuse it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+import time
+import traceback
+from pathlib import Path
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+from xlcalc import estimate as core
+from xlcalc.errors import XlcalcError, invalid
+from xlcalc.glossary import TERMS
+from xlcalc.graph import Factor, load_all
+from xlcalc.units import display_factor
+
+from .render import CSS, fmt
+
+__all__ = ["ScenarioGrid", "INFERENCE_OUTPUTS", "TRAINING_OUTPUTS"]
+
+_INPUT_FILL = "#FFF2CC"        # the workbooks' input yellow
+_BAD_FILL = "#FFC7CE"          # the workbooks' "does not fit" red
+_BAD_TEXT = "#9C0006"
+
+
+def _output(*args, **kwargs):
+    from workbooks.spec import Output
+    return Output(*args, **kwargs)
+
+
+def _inference_outputs():
+    return (
+        _output("total_gb", "infer_total_bytes", "Memory per GPU", "GB"),
+        _output("headroom_gb", "infer_headroom_bytes", "Headroom", "GB"),
+        _output("fits", "infer_fits", "Fits"),
+        _output("ttft_ms", "ttft_s", "Time to first token", "ms"),
+        _output("tpot_ms", "tpot_s", "Time per output token", "ms"),
+        _output("tokens_per_s", "tokens_per_s", "Generated tokens/s", "tokens/s"),
+        _output("e2e_s", "e2e_s", "End-to-end", "s"),
+    )
+
+
+def _training_outputs():
+    return (
+        _output("total_gb", "train_total_bytes", "Memory per GPU", "GB"),
+        _output("headroom_gb", "train_headroom_bytes", "Headroom", "GB"),
+        _output("fits", "train_fits", "Fits"),
+        _output("train_days", "train_time_s", "Wall-clock time", "days"),
+        _output("gpu_hours", "train_gpu_hours", "GPU-hours", "GPU-h"),
+        _output("train_cost", "train_cost", "Cost", "$"),
+    )
+
+
+INFERENCE_OUTPUTS = ("total_gb", "headroom_gb", "fits", "ttft_ms", "tpot_ms", "tokens_per_s",
+                     "e2e_s")
+TRAINING_OUTPUTS = ("total_gb", "headroom_gb", "fits", "train_days", "gpu_hours",
+                    "train_cost")
+
+#: default scenarios of each template: the template's own plan first, then neighbours
+#: a planner compares it with (the third does not fit: 70B on two 80 GB GPUs)
+_DEFAULT_SCENARIOS = {
+    "llama-70b-inference": [
+        dict(model="llama-2-70b", gpu="h100-sxm", batch=8, prompt_len=512, output_len=256,
+             tp=8, dtype="bf16", kv_dtype="bf16"),
+        dict(model="llama-3.1-8b", gpu="h100-sxm", batch=64, prompt_len=1024,
+             output_len=512, tp=1, dtype="bf16", kv_dtype="bf16"),
+        dict(model="llama-2-70b", gpu="a100-80gb", batch=32, prompt_len=2048,
+             output_len=512, tp=2, dtype="bf16", kv_dtype="bf16"),
+        dict(model="mixtral-8x7b", gpu="h200", batch=32, prompt_len=1024, output_len=256,
+             tp=2, dtype="fp8", kv_dtype="fp8"),
+    ],
+    "llama-7b-training": [
+        dict(model="llama-2-7b", gpu="a100-80gb", batch=32, seq_len=2048, dp=1, tp=1,
+             recompute="full", n_gpus=8),
+        dict(model="llama-2-7b", gpu="h100-sxm", batch=32, seq_len=2048, dp=1, tp=1,
+             recompute="none", n_gpus=8),
+        dict(model="llama-2-13b", gpu="h100-sxm", batch=32, seq_len=4096, dp=1, tp=2,
+             recompute="selective", n_gpus=16),
+    ],
+}
+
+_FORMATS = {"GB": ",.1f", "ms": ",.1f", "s": ",.2f", "tokens/s": ",.0f", "days": ",.1f",
+            "GPU-h": ",.0f", "$": "$,.0f", "sequences": ",.0f", "GPUs": ",.0f"}
+
+
+class ScenarioGrid(w.VBox):
+    """An editable grid of plans (rows) over glossary inputs and chosen outputs.
+
+    ``scenarios``: a DataFrame (or a list of dicts) whose columns are glossary inputs,
+    one row per plan (default: a few plans around the template's own).  ``outputs``:
+    :class:`workbooks.spec.Output` columns, or the names of the default ones
+    (:data:`INFERENCE_OUTPUTS`, :data:`TRAINING_OUTPUTS`).  ``template``: the planning
+    workbook template the grid computes and exports with.  ``inputs`` override the
+    template's other inputs (``{"gpu_memory_utilization": 0.95}``).
+    """
+
+    def __init__(self, scenarios=None, outputs=None, template: str = "llama-70b-inference",
+                 inputs: dict | None = None):
+        from workbooks.templates import template as load_template
+        load_all()
+        super().__init__()
+        self.template = template
+        self.spec = load_template(template)
+        self.inputs = dict(self.spec.inputs)
+        for name, value in (inputs or {}).items():
+            if name not in self.inputs:
+                raise invalid(name, value, f"an input of template {template!r}: "
+                              + ", ".join(self.inputs))
+            self.inputs[name] = value
+        self.outputs = self._resolve_outputs(outputs)
+        self.fit_output = self._fit_output()
+        self.error = ""            # the core's message for the last rejected edit
+        self.last_compute_s = float("nan")
+        self.core_calls = 0        # vectorised core evaluations so far (one per recompute)
+        self._results = None
+        if scenarios is None:
+            scenarios = _DEFAULT_SCENARIOS.get(template, [{}])
+        frame = pd.DataFrame(scenarios) if not isinstance(scenarios, pd.DataFrame) \
+            else scenarios.copy()
+        self.columns = self._check_columns(frame)
+        self._inputs = self._typed(frame.reset_index(drop=True))
+        self._results = self._compute(self._inputs, name_rows=True)
+        self._build()
+        self._refresh(message=self._summary())
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def scenarios(self) -> pd.DataFrame:
+        """The input columns, one row per scenario (index 1, 2, …)."""
+        frame = self._inputs.copy()
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="scenario")
+        return frame
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """The output columns in display units (GB, ms, s …), one row per scenario."""
+        frame = self._results.copy()
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="scenario")
+        return frame
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """The grid as a DataFrame: inputs then outputs, one row per scenario."""
+        return pd.concat([self.scenarios, self.results], axis=1)
+
+    def edit(self, row: int, column: str, value):
+        """Set one cell (``row`` counts from 1, like the scenario numbers) through the
+        grid widget, as a browser edit does; raises :class:`XlcalcError` with the core's
+        message when the value is refused (the cell keeps its old value)."""
+        index = self._row_index(row)
+        if column not in self.columns:
+            if column in self._results.columns:
+                raise XlcalcError(f"{column} is computed; change an input: "
+                                  + ", ".join(self.columns), column)
+            raise invalid("column", column, "a column of the grid: " + ", ".join(self.columns))
+        value = self._coerce(column, value)
+        self.error = ""
+        self.datagrid.set_cell_value_by_index(column, index, value)
+        if self.error:
+            raise XlcalcError(self.error, column)
+        return self
+
+    def add_row(self, **values):
+        """Append a scenario: ``values`` for some columns, the others copied from the
+        last row.  Returns the new scenario's number."""
+        unknown = [k for k in values if k not in self.columns]
+        if unknown:
+            raise invalid("column", unknown[0], "a column of the grid: " + ", ".join(self.columns))
+        base = self._inputs.iloc[-1].to_dict() if len(self._inputs) else \
+            {c: self.inputs.get(c, TERMS[c].default) for c in self.columns}
+        base.update({k: self._coerce(k, v) for k, v in values.items()})
+        frame = pd.concat([self._inputs, pd.DataFrame([base])], ignore_index=True)
+        self._replace(frame, f"added scenario {len(frame)}")
+        return len(self._inputs)
+
+    def duplicate_row(self, row: int | None = None):
+        """Copy scenario ``row`` (default: the selected one, else the last) to a new last
+        row; returns its number."""
+        row = row if row is not None else (self.selected_rows() or [len(self._inputs)])[-1]
+        index = self._row_index(row)
+        frame = pd.concat([self._inputs, self._inputs.iloc[[index]]], ignore_index=True)
+        self._replace(frame, f"duplicated scenario {row} as {len(frame)}")
+        return len(self._inputs)
+
+    def delete_row(self, row: int | None = None):
+        """Delete scenario ``row`` (default: the selected ones); the last one stays."""
+        rows = [row] if row is not None else self.selected_rows()
+        if not rows:
+            raise XlcalcError("select a row of the grid to delete (or name its number)")
+        indices = sorted({self._row_index(r) for r in rows})
+        if len(indices) >= len(self._inputs):
+            raise XlcalcError("a grid keeps at least one scenario")
+        frame = self._inputs.drop(index=indices).reset_index(drop=True)
+        self._replace(frame, "deleted scenario " + ", ".join(str(i + 1) for i in indices))
+        return self
+
+    def selected_rows(self) -> list:
+        """Scenario numbers (from 1) of the rows with a selected cell."""
+        rows = set()
+        for rect in self.datagrid.selections or []:
+            lo, hi = sorted((rect["r1"], rect["r2"]))
+            rows.update(range(lo + 1, hi + 2))
+        return sorted(r for r in rows if 1 <= r <= len(self._inputs))
+
+    def recompute(self):
+        """Recompute every row (one vectorised core call) and redraw."""
+        self._results = self._compute(self._inputs)
+        self._refresh(message=self._summary())
+        return self
+
+    def workbook_spec(self):
+        """The planning-workbook spec of this grid: the template with the grid's other
+        inputs, its rows as the ``Scenarios`` sheet and its outputs as that sheet's
+        columns (worked-example sheets left out)."""
+        return dataclasses.replace(
+            self.spec, name=f"{self.template}-scenarios",
+            title=f"{self.spec.title}: scenarios",
+            description="One row per scenario on the Scenarios sheet; change a yellow cell "
+                        "and its row recalculates. " + self.spec.description,
+            inputs=dict(self.inputs), worked_examples=(),
+            scenarios=self._inputs.copy(), scenario_outputs=tuple(self.outputs))
+
+    def to_workbook(self, path=None) -> Path:
+        """Write the grid as a planning workbook (``Scenarios`` sheet: one row per
+        scenario, live formulas written by the workbooks generator); returns the path."""
+        from workbooks.generator import write
+        path = Path(path or self.workbook_path.value or f"{self.template}-scenarios.xlsx")
+        write(self.workbook_spec(), path)
+        return path.resolve()
+
+    # ------------------------------------------------------------------ computing
+
+    def _resolve_outputs(self, outputs) -> tuple:
+        defaults = {o.name: o for o in (_training_outputs() if "train" in self.template
+                                        else _inference_outputs())}
+        if outputs is None:
+            return tuple(defaults.values())
+        resolved = []
+        for o in outputs:
+            if isinstance(o, str):
+                if o not in defaults:
+                    raise invalid("outputs", o, "an Output or one of " + ", ".join(defaults))
+                o = defaults[o]
+            resolved.append(o)
+        names = [o.name for o in resolved]
+        if len(set(names)) != len(names):
+            raise invalid("outputs", names, "outputs with different names")
+        return tuple(resolved)
+
+    def _fit_output(self):
+        fits = [f.node for f in self.spec.fits]
+        for o in self.outputs:
+            if o.node in fits:
+                return o
+        if fits:     # the colour needs the fit flag: add it as a column
+            o = _output("fits", fits[0], "Fits")
+            if "fits" in [x.name for x in self.outputs]:
+                o = dataclasses.replace(o, name="fits_")
+            self.outputs = self.outputs + (o,)
+            return o
+        return None
+
+    def _check_columns(self, frame) -> list:
+        columns = [str(c) for c in frame.columns]
+        if not columns:
+            raise XlcalcError("a scenario grid needs at least one input column")
+        for c in columns:
+            if c not in TERMS:
+                raise invalid("column", c, "a glossary input (model, gpu, batch, prompt_len, "
+                              "output_len, tp, dtype …)")
+            if c in [o.name for o in self.outputs]:
+                raise invalid("column", c, "an input name that is not an output's")
+        return columns
+
+    def _coerce(self, column: str, value):
+        """A cell value as the core wants it: text for a choice, a number otherwise
+        (``"8"`` is 8; an integer input keeps whole numbers as ``int``)."""
+        term = TERMS[column]
+        if isinstance(value, np.generic):
+            value = value.item()
+        if term.kind == "choice":
+            if value is None or (isinstance(value, float) and math.isnan(value)) or \
+                    not str(value).strip():
+                raise invalid(column, value, term.allowed)
+            return str(value).strip()
+        if isinstance(value, bool) or value is None:
+            raise invalid(column, value, term.allowed)
+        if isinstance(value, str):
+            try:
+                value = float(value.replace(",", "").strip())
+            except ValueError:
+                raise invalid(column, value, term.allowed) from None
+        value = float(value)
+        if term.kind in ("int", "flag") and value.is_integer():
+            return int(value)
+        if term.kind in ("int", "flag"):
+            raise invalid(column, value, term.allowed)
+        return value
+
+    def _typed(self, frame) -> pd.DataFrame:
+        """Columns as the grid keeps them: text for choices, int64 for integer inputs,
+        float64 for the others (each value checked by :meth:`_coerce`)."""
+        out = {}
+        for c in self.columns:
+            values = [self._coerce(c, v) for v in frame[c].tolist()]
+            kind = TERMS[c].kind
+            dtype = object if kind == "choice" else \
+                ("int64" if all(isinstance(v, int) for v in values) else "float64")
+            out[c] = pd.Series(values, dtype=dtype)
+        return pd.DataFrame(out, columns=self.columns)
+
+    def _context(self, frame) -> dict:
+        """The core's inputs for all rows at once: numbers as arrays, texts as factors."""
+        ctx = dict(self.inputs)
+        for c in self.columns:
+            values = frame[c].tolist()
+            if TERMS[c].kind == "choice":
+                ctx[c] = Factor.of(values)
+            else:
+                ctx[c] = np.asarray(values, dtype=np.float64)
+        return ctx
+
+    def _evaluate(self, frame) -> dict:
+        """One vectorised core call over every row, with the template's bound inputs
+        (``seq_len`` = ``total_len`` …) computed from each row, as the workbook does."""
+        return core.estimate([o.node for o in self.outputs], bind=dict(self.spec.bind),
+                             **self._context(frame))
+
+    def _compute(self, frame, name_rows: bool = False) -> pd.DataFrame:
+        """Outputs of every row in display units; an invalid row raises the core's
+        message (with ``name_rows``, prefixed by the scenario it is in)."""
+        start = time.perf_counter()
+        try:
+            values = self._evaluate(frame)
+        except XlcalcError as e:
+            if name_rows:
+                raise self._blame(frame, e) from None
+            raise
+        self.core_calls += 1
+        self.last_compute_s = time.perf_counter() - start
+        n = len(frame)
+        out = {}
+        for o in self.outputs:
+            v = values[o.node]
+            if isinstance(v, Factor):
+                v = np.asarray(v.categories, dtype=object)[v.codes]
+            v = np.broadcast_to(np.asarray(v), (n,)) if np.ndim(v) <= 1 else np.ravel(v)
+            if v.dtype == bool:
+                out[o.name] = v.astype(bool)
+            elif v.dtype.kind in "fiu":
+                out[o.name] = v.astype(np.float64) / display_factor(o.unit)
+            else:
+                out[o.name] = v.astype(object)
+        return pd.DataFrame(out, index=frame.index)
+
+    def _blame(self, frame, error: XlcalcError) -> XlcalcError:
+        """The scenario a core error comes from (an error path only: each row alone)."""
+        for i in range(len(frame)):
+            try:
+                self._evaluate(frame.iloc[[i]])
+            except XlcalcError as e:
+                return XlcalcError(f"scenario {i + 1}: {e}", e.argument)
+        return error
+
+    def _replace(self, frame, what: str):
+        frame = self._typed(frame.reset_index(drop=True))
+        results = self._compute(frame, name_rows=True)
+        self._inputs, self._results = frame, results
+        self.error = ""
+        self._refresh(message=f"{html.escape(what)} · " + self._summary())
+
+    def _row_index(self, row) -> int:
+        if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or \
+                not 1 <= row <= len(self._inputs):
+            raise invalid("row", row, f"a scenario number from 1 to {len(self._inputs)}")
+        return int(row) - 1
+
+    # ------------------------------------------------------------------ editing
+
+    def _on_cell_change(self, cell) -> None:
+        """A cell edited in the grid (browser or :meth:`edit`): recompute every row, or
+        refuse the value and put the old one back."""
+        index, column, value = cell["row"], cell["column"], cell["value"]
+        try:
+            if column not in self.columns:
+                raise XlcalcError(f"{column} is computed; change an input instead", column)
+            value = self._coerce(column, value)
+            old = self._inputs.at[index, column]
+            frame = self._inputs.copy()
+            if TERMS[column].kind != "choice" and isinstance(value, float) and \
+                    frame[column].dtype.kind == "i":
+                frame[column] = frame[column].astype("float64")
+            frame.at[index, column] = value
+            results = self._compute(frame)
+        except XlcalcError as e:
+            self.error = f"scenario {index + 1}, {column}: {e}"
+            self._refresh(error=self.error)
+            return
+        except Exception as e:        # a bug: say so in the grid, keep the old values
+            self.error = f"scenario {index + 1}, {column}: {type(e).__name__}: {e}"
+            traceback.print_exc()
+            self._refresh(error=self.error)
+            return
+        before = self._results.iloc[index]
+        self._inputs, self._results = frame, results
+        self.error = ""
+        self._refresh(message=self._edit_summary(index, column, old, value, before))
+
+    # ------------------------------------------------------------------ drawing
+
+    def _build(self) -> None:
+        import ipydatagrid as g
+        self.datagrid = g.DataGrid(
+            self._display_frame(), editable=True, selection_mode="cell",
+            base_row_size=26, base_column_header_size=30, base_row_header_size=76,
+            base_column_size=104, column_widths=self._column_widths(),
+            renderers=self._renderers(), header_renderer=g.TextRenderer(
+                font="bold 12px sans-serif", background_color="#1F4E78",
+                text_color="white", horizontal_alignment="center"),
+            layout=w.Layout(height=self._height(), width="100%"))
+        self.datagrid.on_cell_change(self._on_cell_change)
+        self.add_button = w.Button(description="Add scenario", icon="plus",
+                                   layout=w.Layout(width="150px"))
+        self.duplicate_button = w.Button(description="Duplicate", icon="copy",
+                                         layout=w.Layout(width="130px"))
+        self.delete_button = w.Button(description="Delete", icon="trash",
+                                      layout=w.Layout(width="120px"))
+        self.add_button.on_click(lambda b: self._guarded(self.add_row))
+        self.duplicate_button.on_click(lambda b: self._guarded(self.duplicate_row))
+        self.delete_button.on_click(lambda b: self._guarded(self.delete_row))
+        self.workbook_path = w.Text(value=f"{self.template}-scenarios.xlsx",
+                                    layout=w.Layout(width="300px"))
+        self.workbook_button = w.Button(description="Export workbook", icon="download",
+                                        button_style="primary",
+                                        layout=w.Layout(width="170px"))
+        self.workbook_button.on_click(self._on_export)
+        self.status = w.HTML()
+        self.workbook_status = w.HTML()
+        inputs = ", ".join(self.columns)
+        header = w.HTML(
+            CSS + '<div class="xl-title">Scenario grid</div>'
+            '<div class="xl-sub">One row per plan. Double-click a yellow cell '
+            f'({html.escape(inputs)}), type, Enter: every row is recomputed in one '
+            'vectorised core call. Red rows do not fit on the GPU.</div>')
+        toolbar = w.HBox([self.add_button, self.duplicate_button, self.delete_button,
+                          w.HTML(layout=w.Layout(flex="1 1 auto")),
+                          self.workbook_path, self.workbook_button],
+                         layout=w.Layout(align_items="center"))
+        self.children = [header, toolbar, self.status, self.datagrid, self.workbook_status]
+        self.add_class("xl-form")
+        self.add_class("xl-grid")
+
+    def _guarded(self, action) -> None:
+        try:
+            action()
+        except XlcalcError as e:
+            self.error = str(e)
+            self._refresh(error=self.error)
+
+    def _on_export(self, button=None) -> None:
+        try:
+            path = self.to_workbook()
+        except Exception as e:
+            self.workbook_status.value = _message(f"{type(e).__name__}: {e}")
+            return
+        self.workbook_status.value = (
+            f'<span class="xl-sub" data-name="grid_workbook" data-value="{html.escape(str(path))}">'
+            f'wrote <code>{html.escape(str(path))}</code>: its Scenarios sheet has these '
+            f'{len(self._inputs)} rows with live formulas</span>')
+
+    def _display_frame(self) -> pd.DataFrame:
+        frame = self.data
+        for c in self.columns:          # the grid's text cells are plain strings
+            if TERMS[c].kind == "choice":
+                frame[c] = frame[c].astype(object)
+        return frame
+
+    def _column_widths(self) -> dict:
+        widths = {c: (124 if c in ("model", "gpu") else 92) for c in self.columns}
+        widths.update({o.name: 112 for o in self.outputs})
+        widths["scenario"] = 76
+        return widths
+
+    def _height(self) -> str:
+        rows = len(self._inputs)
+        return f"{30 + 26 * rows + 18}px"
+
+    def _renderers(self) -> dict:
+        from ipydatagrid import TextRenderer, VegaExpr
+        fit = self.fit_output.name if self.fit_output is not None else None
+
+        def fill(ok_colour):
+            if fit is None:
+                return ok_colour
+            return VegaExpr(f"cell.metadata.data['{fit}'] ? '{ok_colour}' : '{_BAD_FILL}'")
+
+        renderers = {c: TextRenderer(background_color=fill(_INPUT_FILL),
+                                     horizontal_alignment="left" if TERMS[c].kind == "choice"
+                                     else "right")
+                     for c in self.columns}
+        for o in self.outputs:
+            if self.fit_output is not None and o.name == fit:
+                renderers[o.name] = TextRenderer(
+                    background_color=fill("#FFFFFF"), horizontal_alignment="center",
+                    text_value=VegaExpr("cell.value ? 'fits' : 'does NOT fit'"),
+                    text_color=VegaExpr(f"cell.value ? '#1e7b34' : '{_BAD_TEXT}'"),
+                    font="bold 12px sans-serif")
+            else:
+                renderers[o.name] = TextRenderer(
+                    background_color=fill("#FFFFFF"), horizontal_alignment="right",
+                    format=_FORMATS.get(o.unit, ",.3~f") if o.unit != "" else None)
+        return renderers
+
+    def _refresh(self, message: str = "", error: str = "") -> None:
+        """Redraw: the grid's data (the old values back after a refused edit) and the
+        status line."""
+        self.datagrid.data = self._display_frame()
+        self.datagrid.layout.height = self._height()
+        if error:
+            self.status.value = _message(error)
+        else:
+            self.status.value = f'<div class="xl-sub" data-name="grid_status">{message}</div>'
+
+    def _not_fitting(self) -> list:
+        if self.fit_output is None:
+            return []
+        flags = self._results[self.fit_output.name].to_numpy()
+        return [i + 1 for i, ok in enumerate(flags) if not ok]
+
+    def _summary(self) -> str:
+        bad = self._not_fitting()
+        n = len(self._inputs)
+        fits = (f'<b data-name="grid_not_fitting" data-value="{len(bad)}">{len(bad)}</b> '
+                f'do not fit ({", ".join(f"scenario {r}" for r in bad)})' if bad else
+                '<b data-name="grid_not_fitting" data-value="0">all fit</b>')
+        return (f'{n} scenarios recomputed in one core call '
+                f'({self.last_compute_s * 1000:.0f} ms) · {fits}')
+
+    def _edit_summary(self, index, column, old, new, before) -> str:
+        first = self.outputs[0]
+        after = self._results.iloc[index]
+        change = (f'{html.escape(first.label)} {fmt(float(before[first.name]))} → '
+                  f'<b data-name="grid_changed" data-row="{index + 1}" '
+                  f'data-value="{float(after[first.name])!r}">'
+                  f'{fmt(float(after[first.name]))}</b> {html.escape(first.unit)}'
+                  if isinstance(after[first.name], (float, np.floating)) else "")
+        return (f'scenario {index + 1}: {html.escape(column)} {html.escape(fmt(old))} → '
+                f'{html.escape(fmt(new))}; {change} · ' + self._summary())
+
+
+def _message(text: str) -> str:
+    return (f'<div class="xl-error" data-name="grid_error" style="color:{_BAD_TEXT}">'
+            f'⚠ {html.escape(text)}</div>')
