@@ -302,7 +302,7 @@ def test_hostile_formulas_execute_nothing(shell, tmp_path):
                  f"__import__('os').system('touch {target}')",
                  f"x = 1; open('{target}', 'w')",
                  f"_ = __import__('os').system('touch {target}')",
-                 f"__builtins__ = {{}}",
+                 "__builtins__ = {}",
                  "get_ipython = 1",
                  "os = 1"):
         _, error = run(shell, "%%xlsheet\n" + line + "\n")

@@ -106,6 +106,11 @@ _DEFAULT_SCENARIOS = {
     ],
 }
 
+#: inputs the grid sets on a template by default: the training template reproduces a
+#: seed's rule of thumb for activations, which ignores ``recompute``; the grid compares
+#: recompute modes, so it uses xlcalc's own activation model
+_DEFAULT_INPUTS = {"llama-7b-training": {"activation_rule": "korthikanti"}}
+
 _FORMATS = {"GB": ",.1f", "ms": ",.1f", "s": ",.2f", "tokens/s": ",.0f", "days": ",.1f",
             "GPU-h": ",.0f", "$": "$,.0f", "sequences": ",.0f", "GPUs": ",.0f"}
 
@@ -129,7 +134,8 @@ class ScenarioGrid(w.VBox):
         self.template = template
         self.spec = load_template(template)
         self.inputs = dict(self.spec.inputs)
-        for name, value in (inputs or {}).items():
+        given = dict(_DEFAULT_INPUTS.get(template, {}), **(inputs or {}))
+        for name, value in given.items():
             if name not in self.inputs:
                 raise invalid(name, value, f"an input of template {template!r}: "
                               + ", ".join(self.inputs))

@@ -38,7 +38,7 @@ from typing import Mapping
 from .errors import XlcalcError
 
 __all__ = ["FormulaError", "evaluate_formula", "evaluate_sheet", "SheetResult",
-           "XlMagics", "load_ipython_extension", "unload_ipython_extension", "functions"]
+           "load_ipython_extension", "unload_ipython_extension", "functions"]
 
 #: Excel's own limit on the length of a formula
 MAX_FORMULA = 8192
