@@ -241,7 +241,7 @@ wrong = KV_CACHE(model, "eight", 4096)
     ("x = 1\nX = 2\n", "line 2 (X): X is already defined on line 1"),
     ("a = 1\nb = nowhere + 1\n", "line 2 (b): unknown name nowhere"),
     ("kv1 = 2\n", "'kv1' cannot be a name: Excel reads it as a cell reference"),
-    ("sum = 2\n", "'sum' cannot be a name: it is the function SUM"),
+    ("a = 1\nb = kv_cache + a\n", "line 2 (b): kv_cache is a function: call it as KV_CACHE(…)"),
     ("a = 1\nb = NOPE(a)\n", "line 2 (b): unknown function NOPE"),
     ("a = (1 + 2\n", "line 1 (a): cannot parse =(1 + 2: mismatched parentheses"),
     ("just a formula\n", "line 1: expected name = formula"),

@@ -368,8 +368,6 @@ def _compile(text: str) -> _Compiled:
                 not _FORMULA_NAME_RE.match(name):
             raise FormulaError(f"{name} is a cell or sheet reference; formulas here have "
                                f"no cells: name the value in a %%xlsheet line", "formula")
-        if name in functions() or name in _builtins():
-            raise FormulaError(f"{typed} is a function: call it as {name}(…)", "formula")
         names.append(name)
         spelled.setdefault(name, typed)
     return _Compiled(text, builder, tuple(dict.fromkeys(names)), spelled)
@@ -408,6 +406,8 @@ def _lookup(names: Mapping | None, wanted: tuple, spelled: dict) -> dict:
     for upper in wanted:
         typed = spelled.get(upper, upper.lower())
         matches = [k for k in (names or {}) if isinstance(k, str) and k.upper() == upper]
+        if not matches and (upper in functions() or upper in _builtins()):
+            raise FormulaError(f"{typed} is a function: call it as {upper}(…)", typed)
         if not matches:
             raise FormulaError(f"unknown name {typed}: define it on a line above "
                                f"(%%xlsheet) or in the notebook", typed)
@@ -517,9 +517,6 @@ def _check_sheet_name(number: int, name: str) -> None:
     if _CELL_LIKE.match(name) or name.upper() in ("TRUE", "FALSE"):
         raise FormulaError(f"{where}: {name!r} cannot be a name: Excel reads it as a cell "
                            f"reference or a constant (try {name}_)", name)
-    if name.upper() in functions() or name.upper() in _builtins():
-        raise FormulaError(f"{where}: {name!r} cannot be a name: it is the function "
-                           f"{name.upper()}", name)
 
 
 def evaluate_sheet(text: str, names: Mapping | None = None,
