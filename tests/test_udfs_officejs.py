@@ -38,7 +38,18 @@ for name, args in calls:
         results.append({"value": asyncio.run(xlwings.server.custom_functions_call(data, udfs))})
     except Exception as e:      # the test reports it; a UDF must never get here
         results.append({"exception": repr(e)})
-print(json.dumps({"meta": meta, "results": results, "server": udfs.xw.func.__module__}))
+# xlwings Lite: main.py holds `from xlcalc.udfs import *`
+import types
+main = types.ModuleType("main")
+exec("from xlcalc.udfs import *", main.__dict__)
+lite = [f["name"] for f in xlwings.server.custom_functions_meta(main)["functions"]]
+data = {"func_name": "KV_CACHE", "args": [[["llama-2-70b"]], [[8]], [[4096]], None, None, None],
+        "caller_address": "Sheet1!A1", "version": xlwings.__version__, "runtime": "1.4",
+        "culture_info_name": "en-US", "date_format": "M/d/yyyy", "client": "Office.js"}
+lite_call = asyncio.run(xlwings.server.custom_functions_call(data, main))
+print(json.dumps({"meta": meta, "results": results, "server": udfs.xw.func.__module__,
+                  "lite": lite, "lite_call": lite_call,
+                  "star": sorted(n for n in vars(main) if not n.startswith("__"))}))
 '''
 
 M70 = [["llama-2-70b"]]
@@ -154,3 +165,10 @@ def test_spills_and_errors_through_the_add_in(officejs):
     assert by_call[8][0][0].startswith("#VALUE! n_gpus must be a divisor of num_heads=64")
     assert by_call[9] == [[True]]
     assert by_call[14][0][0].startswith("#VALUE! unknown field '=HYPERLINK")
+
+
+def test_xlwings_lite_main_py_star_import(officejs):
+    """`from xlcalc.udfs import *` in main.py registers exactly the catalogue."""
+    assert sorted(officejs["lite"]) == sorted(u.CATALOGUE)
+    assert officejs["star"] == sorted(u.CATALOGUE)
+    assert officejs["lite_call"] == [[pytest.approx(2 * 8 * 4096 * 80 * 8 * 128 * 2 / 1e9)]]

@@ -645,8 +645,8 @@ def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
                                 "tp = n_gpus (a divisor of the attention heads)"},
                 rename={"tp": "n_gpus"})
 def MAX_BATCH(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16"):
-    """Most concurrent sequences of seq_len tokens (prompt + output) whose KV cache fits
-    beside the weights on n_gpus GPUs (vLLM: 90 % of memory, 16-token blocks)."""
+    """Most concurrent sequences of seq_len tokens (prompt + output) that fit on n_gpus
+    GPUs: their KV cache beside the weights, vLLM-style (90 % of memory, 16-token blocks)."""
     from .serving import max_batch
     return float(max_batch(_model(model), _gpu(gpu), _number("seq_len", seq_len),
                            n_gpus=_number("n_gpus", n_gpus, 1),
@@ -751,7 +751,7 @@ def COMM_MS(bytes, gbytes_per_s, latency_us=SERVING_DEFAULTS["link_latency_us"])
                 rename={"seq_len": "tokens"})
 def TP_COMM(model, batch, tokens, tp, dtype="bf16", unit="GB"):
     """Tensor-parallel all-reduce traffic each GPU sends for one pass through all layers
-    (two ring all-reduces of batch × tokens × hidden activations per layer)."""
+    (GB by default): two ring all-reduces of batch × tokens × hidden activations a layer."""
     from .serving import tp_comm_bytes
     v = tp_comm_bytes(_model(model), _number("batch", batch), _number("tokens", tokens),
                       _number("tp", tp), dtype=_text("dtype", dtype, "bf16"))
@@ -773,9 +773,9 @@ def TPOT_MS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dt
 @excel_function(spill=True)
 def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
                   kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
-    """Latency breakdown to spill: TTFT, TPOT, end-to-end, throughput, the prefill and
-    decode parts, arithmetic intensities against the ridge point and the verdicts
-    (times in ms)."""
+    """Latency breakdown as a table to spill, times in ms: TTFT, TPOT, end-to-end,
+    throughput, the prefill and decode parts, arithmetic intensities against the ridge
+    point and the compute/memory verdicts."""
     from . import graph
     from .serving import LATENCY_PARTS
     values = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
@@ -806,8 +806,8 @@ def INFER_FITS(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, 
 @excel_function()
 def INFER_HEADROOM(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1,
                    unit="GB"):
-    """Memory left per GPU (GB by default) after INFER_MEM within the GPU's budget (90 % of
-    its memory); negative when the plan does not fit."""
+    """Memory left per GPU (GB by default) within its budget (90 % of its memory) after
+    INFER_MEM: negative when the plan does not fit."""
     v = _infer_fit("infer_headroom_bytes", model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp)
     return _memory(v, _unit(unit))
 
@@ -880,8 +880,8 @@ def TRAIN_MFU(model, batch, seq_len, iteration_time_s, gpu, n_gpus, precision="b
 @excel_function(spill=True, docs={"example": "name of a worked example (omit it for the list "
                                              "of examples)"})
 def SEED_CHECK(example=None):
-    """A worked example of the source tutorials to spill: each figure the tutorial prints
-    beside the value xlcalc computes, the status and why they differ."""
+    """A worked example of the source tutorials as a table to spill: each figure the
+    tutorial prints beside the value xlcalc computes, the status and why they differ."""
     from .worked import compare, examples
     if _empty(example):
         return _table(("example", "title", "seed", "figures"),
@@ -889,3 +889,7 @@ def SEED_CHECK(example=None):
                        for name, ex in examples().items()])
     frame = compare(_text("example", example))
     return _table(frame.columns, frame.itertuples(index=False))
+
+
+#: ``from xlcalc.udfs import *`` (xlwings Lite's main.py) brings exactly the Excel functions
+__all__ = list(CATALOGUE)
