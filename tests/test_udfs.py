@@ -540,3 +540,18 @@ def test_float_overflow_in_the_core_is_a_num_error(monkeypatch):
     assert got.startswith("#NUM! KV_CACHE has no finite result for model='llama-2-70b', "
                           "batch=8, seq_len=4096")
     assert u.TRAIN_DAYS(M70, 1e9, H100, 1e300).startswith("#NUM! TRAIN_DAYS")
+
+
+def test_range_model_in_the_tables():
+    rows = [["preset", M70], ["num_layers", 40.0]]
+    model = load_model(rows)
+    table = u.MEM_TABLE(rows, "inference", 8.0, 4096.0, H100)
+    series = serving.inference_memory(model, 8, 4096)
+    for label, gb, _, _ in table[1:]:
+        assert gb == pytest.approx(series[label] / 1e9)
+    assert u.MEM_TABLE([["preset", M70]], "training", 8.0, 4096.0) == \
+        u.MEM_TABLE(M70, "training", 8.0, 4096.0)
+    latency = {r[0]: r[1] for r in u.LATENCY_TABLE(rows, H100, 8.0, 512.0, 256.0, 8.0)[1:]}
+    core = serving.inference_latency(model, H100, 8, 512, 256, 8)
+    assert latency["e2e_ms"] == pytest.approx(core["e2e_s"] * 1e3)
+    assert latency["tokens_per_s"] == pytest.approx(core["tokens_per_s"])

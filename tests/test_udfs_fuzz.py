@@ -146,12 +146,54 @@ SLOW = {"LLM_MODELS", "GPU_LIST", "SEED_CHECK", "LATENCY_TABLE", "MEM_TABLE"}
 
 
 def test_every_function_survives_hostile_arguments():
+    """Hypothesis draws (and would shrink a failure to) mixed argument lists."""
     calls = 0
     for name in u.CATALOGUE:
-        n = 40 if name in SLOW else 200
+        n = 20 if name in SLOW else 60
         _fuzz(name, n)
         calls += n
-    assert calls > 5000
+    assert calls > 1500
+
+
+def _pool(name):
+    """Plain values for the fast random fuzzer: plausible ones for the slot, then hostile."""
+    plausible = {
+        "model": list(preset_names()) + [[["preset", "llama-2-7b"], ["num_layers", 4.0]],
+                                         [["preset", "gpt2"], ["hidden_size", 96.0]],
+                                         ["preset", "mistral-7b"], "LLAMA-2-7B"],
+        "gpu": list(gpu_names()) + [[["preset", "a10"], ["memory_gb", 48.0]]],
+        "dtype": list(DTYPES()), "kv_dtype": list(DTYPES()),
+        "precision": ["bf16-mixed", "fp16-mixed", "fp32", "seed-001", "megatron-distopt"],
+        "optimizer": ["adamw", "adam", "sgd", "lion", "adafactor", "adam-8bit"],
+        "recompute": ["none", "selective", "full"],
+        "unit": ["GB", "GiB", "MB", "TB", "B", "kib"],
+        "part": ["total", "weights", "kv_cache", "optimizer", "nodes_needed", "kv_tokens"],
+        "mode": ["inference", "training", "forward", "training-recompute"],
+        "field": ["hidden_size", "num_layers", "memory_gb", "peak_tflops_fp8", "model_type"],
+        "example": ["llama-70b-inference", "llama-7b-training", "llama-13b-capacity"],
+    }.get(name, [1.0, 2.0, 4.0, 8.0, 16.0, 128.0, 1024.0, 4096.0, 0.5, 0.9, 1e12, 3.0])
+    return plausible, HOSTILE_TEXT + HOSTILE_NUMBERS + HOSTILE_OTHER
+
+
+def test_thousands_of_random_calls_per_function():
+    """A fast seeded fuzzer: 2,000 argument lists for every function (200 for the
+    tables), each slot plausible or hostile, each value bare or as a [[x]] range."""
+    import random
+    rng = random.Random(20240605)
+    total = 0
+    for name, fn in u.CATALOGUE.items():
+        params = list(inspect.signature(fn).parameters.values())
+        required = sum(p.default is inspect.Parameter.empty for p in params)
+        pools = [_pool(p.name) for p in params]
+        for _ in range(200 if name in SLOW else 2000):
+            n = rng.randint(required, len(params))
+            args = []
+            for plausible, bad in pools[:n]:
+                value = rng.choice(plausible if rng.random() < 0.8 else bad)
+                args.append([[value]] if rng.random() < 0.2 else value)
+            _check(name, fn, tuple(args))
+            total += 1
+    assert total > 50000
 
 
 def test_hostile_values_in_every_slot_one_at_a_time():

@@ -297,12 +297,13 @@ def _range_error(name: str) -> XlcalcError:
 
 
 def _text(name: str, value, default=None) -> str:
-    if type(value) is str and value:
-        if len(value) > MAX_TEXT:
-            _check_length(name, value)
-        return value.strip()
+    """A text argument, stripped; an empty or blank cell takes the default."""
+    if type(value) is str and len(value) <= MAX_TEXT:
+        text = value.strip()
+        if text:
+            return text
     value = _scalar(value)
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         if default is None:
             raise XlcalcError(f"{name} is required (a text), got an empty cell", name)
         return default
