@@ -45,6 +45,9 @@ from .render import CSS, fmt
 
 __all__ = ["ScenarioGrid", "INFERENCE_OUTPUTS", "TRAINING_OUTPUTS"]
 
+#: the grid's geometry in pixels (a browser test finds cells with it)
+ROW, COLUMN_HEADER, ROW_HEADER = 26, 30, 86
+
 _INPUT_FILL = "#FFF2CC"        # the workbooks' input yellow
 _BAD_FILL = "#FFC7CE"          # the workbooks' "does not fit" red
 _BAD_TEXT = "#9C0006"
@@ -111,8 +114,10 @@ _DEFAULT_SCENARIOS = {
 #: recompute modes, so it uses xlcalc's own activation model
 _DEFAULT_INPUTS = {"llama-7b-training": {"activation_rule": "korthikanti"}}
 
+#: d3 number formats of the output columns by unit; large values lose their decimals
 _FORMATS = {"GB": ",.1f", "ms": ",.1f", "s": ",.2f", "tokens/s": ",.0f", "days": ",.1f",
             "GPU-h": ",.0f", "$": "$,.0f", "sequences": ",.0f", "GPUs": ",.0f"}
+_LARGE = 10_000
 
 
 class ScenarioGrid(w.VBox):
@@ -446,11 +451,12 @@ class ScenarioGrid(w.VBox):
         import ipydatagrid as g
         self.datagrid = g.DataGrid(
             self._display_frame(), editable=True, selection_mode="cell",
-            base_row_size=26, base_column_header_size=30, base_row_header_size=76,
-            base_column_size=104, column_widths=self._column_widths(),
+            base_row_size=ROW, base_column_header_size=COLUMN_HEADER,
+            base_row_header_size=ROW_HEADER, base_column_size=96,
+            column_widths=self._column_widths(),
             renderers=self._renderers(), header_renderer=g.TextRenderer(
-                font="bold 12px sans-serif", background_color="#1F4E78",
-                text_color="white", horizontal_alignment="center"),
+                font="600 11px sans-serif", background_color="#1F4E78",
+                text_color="white", horizontal_alignment="left"),
             layout=w.Layout(height=self._height(), width="100%"))
         self.datagrid.on_cell_change(self._on_cell_change)
         self.add_button = w.Button(description="Add scenario", icon="plus",
@@ -510,14 +516,21 @@ class ScenarioGrid(w.VBox):
         return frame
 
     def _column_widths(self) -> dict:
-        widths = {c: (124 if c in ("model", "gpu") else 92) for c in self.columns}
-        widths.update({o.name: 112 for o in self.outputs})
-        widths["scenario"] = 76
+        """Pixels per column: the header's name fits (bold 12 px, filter icon); text
+        inputs fit a preset name; the fits column fits "does NOT fit"."""
+        def width(name, least=58):
+            return max(least, min(150, int(7.4 * len(name)) + 28 + (len(name) > 10) * 4))
+        least = {"model": 104, "gpu": 86}
+        widths = {c: width(c, least.get(c, 58)) for c in self.columns}
+        widths.update({o.name: width(o.name, 66) for o in self.outputs})
+        if self.fit_output is not None:
+            widths[self.fit_output.name] = 100
+        widths["scenario"] = ROW_HEADER
         return widths
 
     def _height(self) -> str:
         rows = len(self._inputs)
-        return f"{30 + 26 * rows + 18}px"
+        return f"{COLUMN_HEADER + ROW * rows + 22}px"
 
     def _renderers(self) -> dict:
         from ipydatagrid import TextRenderer, VegaExpr
@@ -540,9 +553,10 @@ class ScenarioGrid(w.VBox):
                     text_color=VegaExpr(f"cell.value ? '#1e7b34' : '{_BAD_TEXT}'"),
                     font="bold 12px sans-serif")
             else:
+                fmt_ = _FORMATS.get(o.unit, ",.3~f")
                 renderers[o.name] = TextRenderer(
                     background_color=fill("#FFFFFF"), horizontal_alignment="right",
-                    format=_FORMATS.get(o.unit, ",.3~f") if o.unit != "" else None)
+                    format=VegaExpr(f"abs(cell.value) >= {_LARGE} ? ',.0f' : '{fmt_}'"))
         return renderers
 
     def _refresh(self, message: str = "", error: str = "") -> None:
