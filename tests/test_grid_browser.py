@@ -9,7 +9,6 @@ import io
 import math
 
 import nbformat
-import pytest
 
 from browser import browser, chromium, open_notebook, page, screenshot, value, voila  # noqa: F401
 from browser import wait_change
