@@ -336,3 +336,48 @@ def test_formulas_package_is_left_as_it_was(shell):
     assert get_functions()["KV_CACHE"] is not_implemented
     func = formulas.Parser().ast("=SUM(1, 2) + LET(x, 2, x * 3)")[1].compile()
     assert float(func()) == 9.0
+
+
+# -------------------------------------------- every function of the catalogue, via %xl
+
+def _readme_examples() -> list:
+    """The example formula of each Excel function in the README's table."""
+    from pathlib import Path
+    import re
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text.split("## Excel functions", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `[A-Z_]+\(.*?\| `(=[A-Z_]+\(.*?\))` \|", section, re.M)
+
+
+def _excel_args(formula: str) -> list:
+    """The arguments of ``=F(a, b, , "c")`` as Excel passes them to a UDF."""
+    inner = formula[formula.index("(") + 1:-1]
+    args, current, quoted = [], "", False
+    for ch in inner + ",":
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            args.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if args == [""]:
+        return []
+    return [None if a == "" else a[1:-1].replace('""', '"') if a.startswith('"')
+            else float(a) for a in args]
+
+
+def test_every_catalogue_function_through_xl(shell):
+    examples = _readme_examples()
+    functions = {f[1:f.index("(")] for f in examples}
+    assert functions == set(udfs.CATALOGUE)          # the table lists every function
+    for formula in examples:
+        name = formula[1:formula.index("(")]
+        expected = udfs.CATALOGUE[name](*_excel_args(formula))
+        got = evaluate_formula(formula)
+        assert got == expected, formula
+        shown = xl(shell, formula)
+        if isinstance(expected, list):
+            assert list(shown.columns) == expected[0]
+        else:
+            assert shown == expected
