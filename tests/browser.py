@@ -2,7 +2,8 @@
 Playwright with Debian's /usr/bin/chromium (no browser download; never `playwright
 install`).
 
-Import the fixtures into a test module (pytest picks imported fixtures up)::
+Import the fixtures into a test module (pytest picks imported fixtures up; the
+Playwright driver, the browser and the servers are shared by every module that does)::
 
     from browser import browser, chromium, page, voila        # noqa: F401
 
@@ -27,6 +28,7 @@ ones, so a control on a hidden tab is never touched by mistake.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import socket
@@ -111,11 +113,32 @@ class VoilaServer:
         self._log.close()
 
 
+#: one Playwright, one browser and one Voilà server per folder for the whole process,
+#: however many test modules import these fixtures (each import defines its own copy of a
+#: session fixture; a second sync Playwright would fail inside the first one's loop)
+_SHARED: dict = {"servers": {}}
+
+
+def _close_all() -> None:
+    for server in _SHARED["servers"].values():
+        server.stop()
+    _SHARED["servers"] = {}
+    browser = _SHARED.pop("browser", None)
+    if browser is not None:
+        browser.close()
+    playwright = _SHARED.pop("playwright", None)
+    if playwright is not None:
+        playwright.stop()
+
+
+atexit.register(lambda: [s.stop() for s in _SHARED["servers"].values()])
+
+
 @pytest.fixture(scope="session")
-def voila(tmp_path_factory):
+def voila(tmp_path_factory, request):
     """``voila(notebook, root=EXAMPLES)`` -> the URL that renders ``notebook``."""
     pytest.importorskip("voila", reason="pip install -e '.[test]' installs voila")
-    servers: dict[Path, VoilaServer] = {}
+    servers = _SHARED["servers"]
 
     def url(notebook: str, root: Path = EXAMPLES) -> str:
         root = Path(root).resolve()
@@ -125,9 +148,8 @@ def voila(tmp_path_factory):
         return servers[root].url(notebook)
 
     url.servers = servers
-    yield url
-    for server in servers.values():
-        server.stop()
+    request.addfinalizer(_close_all)
+    return url
 
 
 # ------------------------------------------------------------------ browser
@@ -138,13 +160,15 @@ def chromium():
 
 
 @pytest.fixture(scope="session")
-def browser(chromium):
+def browser(chromium, request):
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason="pip install -e '.[test]' installs playwright")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
+    if "browser" not in _SHARED:
+        _SHARED["playwright"] = sync_api.sync_playwright().start()
+        _SHARED["browser"] = _SHARED["playwright"].chromium.launch(
+            executable_path=chromium, args=CHROMIUM_FLAGS)
+    request.addfinalizer(_close_all)
+    return _SHARED["browser"]
 
 
 @pytest.fixture
