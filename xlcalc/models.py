@@ -167,8 +167,9 @@ def _from_path(path) -> Model:
 def _from_mapping(config: dict, default_name: str) -> Model:
     base = config.pop("preset", None)
     if base is not None:
-        if not isinstance(base, str):
-            raise invalid("preset", base, "a model preset name")
+        if not isinstance(base, str) or base.strip().lower() not in preset_names():
+            # only a shipped preset: a row never makes xlcalc read a file
+            raise unknown_choice("preset", base, preset_names())
         start = load_model(base)
         merged = dict(start.config)
         merged.update(config)

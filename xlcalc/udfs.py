@@ -209,12 +209,16 @@ def _empty(value) -> bool:
 
 
 def _spec(name: str, value, loader, what: str):
-    """A model or gpu: a preset name, or a two-column range of keys and values."""
+    """A model or gpu: a preset name, or a two-column range of keys and values.  A text
+    is only ever a preset name: a formula never makes the server read a file."""
     if _empty(value):
         raise XlcalcError(f"{name} is required ({what}), got an empty cell", name)
     one = _scalar(value)
     if isinstance(one, str):
         _check_length(name, one)
+        presets = preset_names() if name == "model" else gpu_names()
+        if one.strip().lower() not in presets:
+            raise unknown_choice(name, one, presets)
         return loader(one)
     if not isinstance(one, (list, tuple)):
         raise invalid(name, one, what)
