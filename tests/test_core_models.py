@@ -145,3 +145,16 @@ def test_error_is_a_value_error_naming_the_argument():
         xlcalc.kv_cache_bytes("llama-2-7b", -1, 100)
     assert str(info.value) == "batch must be a positive integer, got -1"
     assert info.value.argument == "batch"
+
+
+def test_excel_texts_never_read_files(tmp_path):
+    """A path typed in a cell must not make the Excel/notebook face read the file."""
+    from xlcalc import udfs
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(load_model("llama-2-7b").config))
+    assert xlcalc.params(str(cfg))["total"] == 6_738_415_616        # Python: allowed
+    assert udfs.LLM_PARAMS(str(cfg)).startswith("#VALUE! unknown model")
+    assert udfs.LLM_PARAMS([["preset", str(cfg)]]).startswith("#VALUE! model range: unknown "
+                                                              "preset")
+    with pytest.raises(XlcalcError, match="unknown preset"):
+        load_model([["preset", str(cfg)]])
