@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import logging
 import math
 import time
-import traceback
 from pathlib import Path
 
 import ipywidgets as w
@@ -47,6 +47,8 @@ __all__ = ["ScenarioGrid", "INFERENCE_OUTPUTS", "TRAINING_OUTPUTS"]
 
 #: the grid's geometry in pixels (a browser test finds cells with it)
 ROW, COLUMN_HEADER, ROW_HEADER = 26, 30, 86
+
+log = logging.getLogger(__name__)
 
 _INPUT_FILL = "#FFF2CC"        # the workbooks' input yellow
 _BAD_FILL = "#FFC7CE"          # the workbooks' "does not fit" red
@@ -437,7 +439,7 @@ class ScenarioGrid(w.VBox):
             return
         except Exception as e:        # a bug: say so in the grid, keep the old values
             self.error = f"scenario {index + 1}, {column}: {type(e).__name__}: {e}"
-            traceback.print_exc()
+            log.exception("scenario grid edit failed")
             self._refresh(error=self.error)
             return
         before = self._results.iloc[index]
@@ -500,7 +502,11 @@ class ScenarioGrid(w.VBox):
     def _on_export(self, button=None) -> None:
         try:
             path = self.to_workbook()
+        except XlcalcError as e:
+            self.workbook_status.value = _message(str(e))
+            return
         except Exception as e:
+            log.exception("scenario grid export failed")
             self.workbook_status.value = _message(f"{type(e).__name__}: {e}")
             return
         self.workbook_status.value = (
