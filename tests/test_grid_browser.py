@@ -1,23 +1,17 @@
 """End to end: the scenario grid served by Voilà and edited in chromium (the forms' harness,
 tests/browser.py).  A person double-clicks scenario 1's batch cell, types a batch too big
 for the GPU and presses Enter: the row's outputs change to the core's numbers and the
-row turns red.  Screenshots: tests/artifacts/grid_before.png, grid_after.png.
-
-The browser runs in a thread of its own: the harness's session-wide ``browser`` fixture
-(imported by the forms' test module) keeps Playwright's sync API running on the main
-thread's event loop for the whole session, and a second sync Playwright on that thread is
-refused; a thread has its own loop, so this test works before or after theirs."""
+row turns red.  Screenshots: tests/artifacts/grid_before.png, grid_after.png."""
 
 from __future__ import annotations
 
 import io
 import math
-import threading
 
 import nbformat
 
-from browser import (CHROMIUM_FLAGS, chromium, open_notebook, screenshot, value,  # noqa: F401
-                     voila, wait_change)
+from browser import (browser, chromium, open_notebook, page, screenshot,  # noqa: F401
+                     value, voila, wait_change)
 from widgets.grid import COLUMN_HEADER, ROW, ROW_HEADER, ScenarioGrid
 from xlcalc.serving import inference_memory
 
@@ -56,41 +50,9 @@ def _close(rgb, expected, tol=6):
     return all(abs(a - b) <= tol for a, b in zip(rgb, expected))
 
 
-def _in_a_browser(chromium: str, scenario) -> None:
-    """Run ``scenario(page)`` in a fresh headless chromium on a thread of its own (the
-    harness's viewport, console errors collected as its ``page`` fixture does)."""
-    from playwright.sync_api import sync_playwright
-    failure = []
-
-    def run():
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-                try:
-                    page = browser.new_page(viewport={"width": 1440, "height": 1000},
-                                            device_scale_factor=1)
-                    page.console_errors = []
-                    page.on("console", lambda m: page.console_errors.append(m.text)
-                            if m.type == "error" else None)
-                    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
-                    scenario(page)
-                finally:
-                    browser.close()
-        except BaseException as e:          # re-raised on the test's thread
-            failure.append(e)
-
-    thread = threading.Thread(target=run, name="grid-browser")
-    thread.start()
-    thread.join(timeout=600)
-    assert not thread.is_alive(), "the browser scenario did not finish in 10 minutes"
-    if failure:
-        raise failure[0]
-
-
-def test_edit_a_grid_cell_in_the_browser(chromium, voila, tmp_path, artifacts_dir):
+def test_edit_a_grid_cell_in_the_browser(page, voila, tmp_path, artifacts_dir):
     _notebook(tmp_path)
-    url = voila("grid.ipynb", root=tmp_path)
-    _in_a_browser(chromium, lambda page: _edit_scenario(page, url, artifacts_dir))
+    _edit_scenario(page, voila("grid.ipynb", root=tmp_path), artifacts_dir)
 
 
 def _edit_scenario(page, url, artifacts_dir):
