@@ -315,6 +315,10 @@ def test_hostile_formulas_execute_nothing(shell, tmp_path):
     assert udfs.KV_CACHE(text, 8.0, 4096.0).startswith("#VALUE! unknown model")
     assert xl(shell, f'=KV_CACHE("{text}", 8, 4096)') == udfs.KV_CACHE(text, 8.0, 4096.0)
     assert not target.exists()
+    # a path in a formula is a text, never a file to read (a config.json there is ignored)
+    config = tmp_path / "config.json"
+    config.write_text('{"num_hidden_layers": 2, "hidden_size": 64}')
+    assert xl(shell, f'=KV_CACHE("{config}", 8, 4096)').startswith("#VALUE! unknown model")
 
 
 def test_unknown_functions_suggest_the_catalogue(shell):
