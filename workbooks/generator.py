@@ -199,8 +199,6 @@ class _Builder:
         for scope in self.scopes + self.side_scopes + self.scenario_scopes:
             scope.plan(bind, self._cone)
             targets += sorted(scope.leaves)      # what a scope reads from the workbook
-        targets += [f.node for ex, figs in zip(self.examples, self.example_rows)
-                    for f, scope in figs if scope is None]
         self.targets = list(dict.fromkeys(targets))
         # bound inputs (seq_len = total_len) are Calculations cells computed first
         first = graph.dependencies(list(bind.values()), available=self.inputs)
@@ -542,21 +540,36 @@ class _Builder:
         ws.freeze_panes = "A5"
 
     def _example_scopes(self) -> list:
-        """One scope per seed row that has inputs of its own (the row's cells hold them)."""
+        """Each worked example is self-contained: its seed scenario is a block of input
+        cells at the top of its sheet, each row adds the inputs of its own; rows with the
+        same own inputs share one scope (a column of 'Example calculations').  The main
+        Inputs do not move the seed comparison."""
         self.example_titles = [_example_sheet_title(i, len(self.examples))
                                for i in range(len(self.examples))]
-        self.example_rows, scopes = [], []
+        self.example_rows, self.example_blocks, scopes = [], [], []
         for title, ex in zip(self.example_titles, self.examples):
-            rows = []
-            for i, fig in enumerate(ex.figures, start=5):
-                row_inputs = self._row_inputs(ex, fig)
-                scope = None
-                if row_inputs:
-                    refs = {name: X.Ref(f"{_quote(title)}!${_col(9 + 2 * j)}${i}")
-                            for j, name in enumerate(row_inputs)}
-                    scope = _Scope(f"{title} row {i}", refs, row_inputs, [fig.node])
-                    scopes.append(scope)
-                rows.append((fig, scope))
+            needed = set()
+            for fig in ex.figures:
+                needed |= self._cone(fig.node)
+            block = {k: v for k, v in ex.inputs.items() if k in needed}
+            self.example_blocks.append(block)
+            block_refs = {name: X.Ref(f"{_quote(title)}!$B${5 + i}")
+                          for i, name in enumerate(block)}
+            first_row = 7 + len(block)
+            rows, shared = [], {}
+            for i, fig in enumerate(ex.figures, start=first_row):
+                own = dict(fig.inputs)
+                key = i if own else None     # rows of their own are live per row
+                if key not in shared:
+                    refs = dict(block_refs)
+                    refs.update({name: X.Ref(f"{_quote(title)}!${_col(9 + 2 * j)}${i}")
+                                 for j, name in enumerate(own)})
+                    label = f"{title} row {i}" if own else f"{title} scenario"
+                    shared[key] = _Scope(label, refs, {**block, **own}, [])
+                    scopes.append(shared[key])
+                scope = shared[key]
+                scope.targets.append(fig.node)
+                rows.append((fig, scope, own))
             self.example_rows.append(rows)
         return scopes
 
@@ -682,25 +695,38 @@ class _Builder:
         ws.freeze_panes = "C4"
 
     def _write_example(self, ws, ex, rows):
-        from openpyxl.styles import Protection
+        from openpyxl.styles import Alignment, Protection
+        block = self.example_blocks[self.examples.index(ex)]
         self.text(ws, 1, 1, f"Worked example: {ex.title}", bold=True)
         self.text(ws, 2, 1, f"Seed {ex.seed}. Each row: the figure the seed prints, the same "
-                  "quantity computed live from this workbook's inputs and the row's own "
-                  "inputs (columns I onwards, editable), and why they differ when they do.")
-        self.header(ws, 4, ["item", "seed section", "seed value", "computed value", "unit",
-                            "status", "note", "row inputs"], [34, 16, 14, 16, 10, 10, 90, 16])
-        for i, (fig, scope) in enumerate(rows, start=5):
+                  "quantity computed live from the seed's scenario (below) and the row's own "
+                  "inputs (columns I onwards), and why they differ when they do. The yellow "
+                  "cells are editable; the Inputs sheet does not change this comparison.")
+        self.header(ws, 4, ["Seed scenario input", "Value"], None)
+        for i, (name, value) in enumerate(block.items(), start=5):
+            self.text(ws, i, 1, name)
+            c = self.text(ws, i, 2, value.name if hasattr(value, "fields") else value,
+                          fill=_INPUT_FILL)
+            c.protection = Protection(locked=False)
+            if name in TERMS:
+                dv = self._validation(name, c.coordinate)
+                ws.add_data_validation(dv)
+                dv.add(c.coordinate)
+        head = 6 + len(block)
+        self.header(ws, head, ["item", "seed section", "seed value", "computed value", "unit",
+                               "status", "note", "row inputs"], [34, 16, 14, 16, 10, 10, 90, 16])
+        for i, (fig, scope, own) in enumerate(rows, start=head + 1):
             self.text(ws, i, 1, fig.item)
             self.text(ws, i, 2, fig.section)
             seed = self.text(ws, i, 3, fig.seed_value)
-            for j, (name, value) in enumerate((scope.values if scope else {}).items()):
+            for j, (name, value) in enumerate(own.items()):
                 self.text(ws, i, 8 + 2 * j, name)
                 c = self.text(ws, i, 9 + 2 * j, value.name if hasattr(value, "fields") else value,
                               fill=_INPUT_FILL)
                 c.protection = Protection(locked=False)
-            if scope is not None and fig.node in scope.overrides:
+            if fig.node in scope.overrides:
                 ref, value = scope.overrides[fig.node], scope.values[fig.node]
-            elif scope is not None and fig.node in scope.cells:
+            elif fig.node in scope.cells:
                 ref, value = scope.cells[fig.node], scope.node_values[fig.node]
             else:
                 ref, value = X.Name(fig.node), self.values[fig.node]
@@ -712,23 +738,9 @@ class _Builder:
             st = ws.cell(row=i, column=6,
                          value="=" + seed_status(X.Ref(seed.coordinate), X.Ref(c.coordinate)).excel())
             self.cached[(ws.title, st.coordinate)] = seed_status(fig.seed_value, computed)
-            from openpyxl.styles import Alignment
             c.alignment = st.alignment = Alignment(vertical="top")
             self.note(ws, i, 7, fig.note, 90)
-        ws.freeze_panes = "B5"
-
-    def _row_inputs(self, ex, fig) -> dict:
-        """A seed row's own inputs: its figure's, plus the example's scenario inputs
-        that differ from the template's (so any example fits any workbook).  Compared
-        with the spec's inputs, not the values being written: a workbook built with
-        other inputs is the template with those inputs typed in."""
-        base = self.spec.inputs
-        out = {k: v for k, v in ex.inputs.items()
-               if k not in base or not _same_input(base[k], v)}
-        needed = set(graph.dependencies([fig.node]))
-        out = {k: v for k, v in out.items() if k in needed}
-        out.update(fig.inputs)
-        return out
+        ws.freeze_panes = f"B{head + 1}"
 
     def _write_about(self, ws):
         self.text(ws, 1, 1, self.spec.title, bold=True)
@@ -916,12 +928,6 @@ class _Scope:
 def _col(index: int) -> str:
     from openpyxl.utils import get_column_letter
     return get_column_letter(index)
-
-
-def _same_input(a, b) -> bool:
-    if hasattr(a, "fields") or hasattr(b, "fields"):
-        return getattr(a, "name", a) == getattr(b, "name", b)
-    return a == b
 
 
 def _quote(title: str) -> str:
