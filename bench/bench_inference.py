@@ -26,6 +26,8 @@ import time
 import numpy as np
 
 from xlcalc.models import load_model, preset_names
+
+from _common import grid_models as _grid_models, llm_analysis_model
 from xlcalc.serving import INFERENCE_PLAN_NODES, inference_plan_sweep
 
 GPU = "h100-sxm"
@@ -34,16 +36,9 @@ DTYPES = {"bf16": "w16a16e16", "int8": "w8a16e16", "int4": "w4a16e16"}
 
 
 def grid_models():
-    """Dense presets whose heads split over tp = 1, 2, 4, 8 (llm-analysis has no MoE
-    inference latency model worth comparing; falcon-7b's 71 heads do not split)."""
-    out = []
-    for name in preset_names():
-        f = load_model(name).fields
-        if f["num_experts"] or f["kv_lora_rank"]:
-            continue
-        if f["num_heads"] % 8 == 0 and (f["num_kv_heads"] % 8 == 0 or 8 % f["num_kv_heads"] == 0):
-            out.append(name)
-    return out
+    """Dense presets on the tp grid (llm-analysis has no MoE inference latency model
+    worth comparing)."""
+    return _grid_models(dense_only=True)
 
 
 def _values(points, include):
@@ -83,16 +78,9 @@ def llm_analysis_inference(model_name, batch, prompt_len, output_len, tp, dtype)
     as its parameter-equivalent 1.5× wider two-matrix MLP, H100 SXM, MFU 0.5, HBM
     efficiency 1)."""
     from llm_analysis.analysis import LLMAnalysis
-    from llm_analysis.config import (ModelConfig, ParallelismConfig, get_dtype_config_by_name,
+    from llm_analysis.config import (ParallelismConfig, get_dtype_config_by_name,
                                      get_gpu_config_by_name)
-    f = load_model(model_name).fields
-    # llm-analysis models a two-matrix MLP (2·h·ffn): a gated MLP (3·h·f) is ffn = 1.5·f
-    ffn = int(f["intermediate_size"] * (1.5 if f["mlp_gated"] else 1))
-    config = ModelConfig(name=model_name, num_layers=f["num_layers"], n_head=f["num_heads"],
-                         hidden_dim=f["hidden_size"], vocab_size=f["vocab_size"],
-                         max_seq_len=max(f["max_position_embeddings"], prompt_len + output_len),
-                         num_key_value_heads=f["num_kv_heads"],
-                         ffn_embed_dim=ffn, expansion_ratio=ffn / f["hidden_size"])
+    config = llm_analysis_model(model_name, prompt_len + output_len, gated_as_wider=True)
     analysis = LLMAnalysis(config, get_gpu_config_by_name("h100-sxm-80gb"),
                            dtype_config=get_dtype_config_by_name(DTYPES[dtype]),
                            parallelism_config=ParallelismConfig(tp_size=tp),

@@ -20,20 +20,12 @@ import time
 import numpy as np
 
 import xlcalc
-from xlcalc.models import load_model, preset_names
+from xlcalc.models import load_model
+
+from _common import grid_models, llm_analysis_model
 
 TARGETS = ["params_total", "params_active", "kv_cache_bytes", "kv_cache_bytes_per_token",
            "megatron_training_flops_glu"]
-
-
-def grid_models():
-    """Presets whose heads split over tp = 1, 2, 4, 8 (falcon-7b's 71 heads do not)."""
-    out = []
-    for name in preset_names():
-        f = load_model(name).fields
-        if f["num_heads"] % 8 == 0 and (f["num_kv_heads"] % 8 == 0 or 8 % f["num_kv_heads"] == 0):
-            out.append(name)
-    return out
 
 
 def grid():
@@ -82,16 +74,9 @@ def time_flat(axes, n, repeat, rng):
 def llm_analysis_quantities(model_name, batch, seq_len, tp, kv_bytes):
     """The same quantities from llm-analysis for one configuration."""
     from llm_analysis.analysis import LLMAnalysis
-    from llm_analysis.config import ModelConfig, ParallelismConfig, get_gpu_config_by_name
+    from llm_analysis.config import ParallelismConfig, get_gpu_config_by_name
     f = load_model(model_name).fields
-    ffn = f["intermediate_size"] if f["num_experts"] == 0 else f["moe_intermediate_size"]
-    config = ModelConfig(name=model_name, num_layers=f["num_layers"], n_head=f["num_heads"],
-                         hidden_dim=f["hidden_size"], vocab_size=f["vocab_size"],
-                         max_seq_len=f["max_position_embeddings"],
-                         num_key_value_heads=f["num_kv_heads"],
-                         ffn_embed_dim=ffn, expansion_ratio=ffn / f["hidden_size"],
-                         moe_num_experts=max(f["num_experts"], 1),
-                         moe_top_k=max(f["experts_per_token"], 1))
+    config = llm_analysis_model(model_name)
     analysis = LLMAnalysis(config, get_gpu_config_by_name("a100-sxm-80gb"),
                            parallelism_config=ParallelismConfig(tp_size=tp))
     return (analysis.get_num_params_total(),

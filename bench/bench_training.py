@@ -24,20 +24,12 @@ import time
 import numpy as np
 
 import xlcalc
-from xlcalc.models import load_model, preset_names
+from xlcalc.models import load_model
+
+from _common import grid_models, llm_analysis_model
 from xlcalc.training import TRAIN_PLAN_NODES
 
 FIXED = dict(gpu="h100-sxm", tokens=1e12, mfu=0.4)
-
-
-def grid_models():
-    """Presets whose heads split over tp = 1, 2, 4, 8."""
-    out = []
-    for name in preset_names():
-        f = load_model(name).fields
-        if f["num_heads"] % 8 == 0 and (f["num_kv_heads"] % 8 == 0 or 8 % f["num_kv_heads"] == 0):
-            out.append(name)
-    return out
 
 
 def grid():
@@ -100,17 +92,10 @@ def llm_analysis_plan(model_name, batch, seq_len, precision, zero, dp, tp, pp, r
     states, activations per GPU and total training seconds (None when it refuses a plan
     that does not fit: it asserts instead of reporting)."""
     from llm_analysis.analysis import ActivationRecomputation, DSZeRO, LLMAnalysis
-    from llm_analysis.config import (ModelConfig, ParallelismConfig, get_dtype_config_by_name,
+    from llm_analysis.config import (ParallelismConfig, get_dtype_config_by_name,
                                      get_gpu_config_by_name)
     f = load_model(model_name).fields
-    ffn = f["intermediate_size"] if f["num_experts"] == 0 else f["moe_intermediate_size"]
-    config = ModelConfig(name=model_name, num_layers=f["num_layers"], n_head=f["num_heads"],
-                         hidden_dim=f["hidden_size"], vocab_size=f["vocab_size"],
-                         max_seq_len=max(f["max_position_embeddings"], seq_len),
-                         num_key_value_heads=f["num_kv_heads"], ffn_embed_dim=ffn,
-                         expansion_ratio=ffn / f["hidden_size"],
-                         moe_num_experts=max(f["num_experts"], 1),
-                         moe_top_k=max(f["experts_per_token"], 1))
+    config = llm_analysis_model(model_name, seq_len)
     analysis = LLMAnalysis(config, get_gpu_config_by_name("h100-sxm-80gb"),
                            dtype_config=get_dtype_config_by_name("w16a16e16"),
                            parallelism_config=ParallelismConfig(tp_size=tp, pp_size=pp,

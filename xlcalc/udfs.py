@@ -245,26 +245,24 @@ _GPU_WHAT = "an accelerator preset name or a two-column range"
 _PRESETS: dict = {}      # text as typed -> loaded preset (recalculations repeat names)
 
 
-def _model(value):
+def _record(kind: str, value, loader, what: str, presets):
+    """A model or gpu argument, with presets typed as text remembered per spelling."""
     if type(value) is str:
-        hit = _PRESETS.get(("model", value))
+        hit = _PRESETS.get((kind, value))
         if hit is not None:
             return hit
-        model = _spec("model", value, load_model, _MODEL_WHAT)
-        _remember("model", value, model, preset_names())
-        return model
-    return _spec("model", value, load_model, _MODEL_WHAT)
+        record = _spec(kind, value, loader, what)
+        _remember(kind, value, record, presets())
+        return record
+    return _spec(kind, value, loader, what)
+
+
+def _model(value):
+    return _record("model", value, load_model, _MODEL_WHAT, preset_names)
 
 
 def _gpu(value):
-    if type(value) is str:
-        hit = _PRESETS.get(("gpu", value))
-        if hit is not None:
-            return hit
-        gpu = _spec("gpu", value, load_gpu, _GPU_WHAT)
-        _remember("gpu", value, gpu, gpu_names())
-        return gpu
-    return _spec("gpu", value, load_gpu, _GPU_WHAT)
+    return _record("gpu", value, load_gpu, _GPU_WHAT, gpu_names)
 
 
 def _remember(kind: str, text: str, record, presets) -> None:
