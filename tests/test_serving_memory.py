@@ -160,3 +160,17 @@ def test_rendered_formulas_stay_small_enough_for_excel():
         if node.function is not None and node.function.__module__.rsplit(".", 1)[-1] in modules:
             text = graph.render(node.name).excel()
             assert len(text) < 8000, (node.name, len(text))    # Excel's limit is 8192
+
+
+def test_gpus_needed_adds_a_stage_when_tp_max_falls_just_short():
+    # found by hypothesis on a fresh machine: at tp = tp_max = 8 the plan needs
+    # 36.0066 GB of A100-40GB's 36 GB usable, while the per-layer count of one stage
+    # (which leaves the LM head to the last stage) said all 80 layers fit
+    g = xlcalc.gpus_needed("qwen2.5-72b", "a100-40gb", 228, 2729, "fp8")
+    tp, pp = int(g["tp"]), int(g["pp"])
+    assert (tp, pp) == (8, 2)
+    one_stage = xlcalc.inference_memory("qwen2.5-72b", 228, 2729, "fp8", tp=8, pp=1,
+                                        gpu="a100-40gb")
+    assert not one_stage["fits"] and one_stage["total"] > one_stage["budget"]
+    assert xlcalc.inference_memory("qwen2.5-72b", 228, 2729, "fp8", tp=tp, pp=pp,
+                                   gpu="a100-40gb")["fits"]

@@ -291,8 +291,10 @@ def stage_layers_fit(model_weights_bytes, params_embedding, params_lm_head, act_
 @formula("stages", "pipeline stages when one tensor-parallel group is not enough")
 def pp_needed(stage_layers_fit, num_layers, tp_needed_raw, tp_needed):
     """Pipeline stages of the smallest plan: 1 when ``tp_needed`` holds everything, else
-    ``ceil(L / stage_layers_fit)``; 0 when not even one layer fits on a GPU."""
-    stages = ceil(num_layers / maximum(stage_layers_fit, 1))
+    ``ceil(L / stage_layers_fit)`` and at least 2 (one stage at ``tp_needed`` was just
+    shown not to fit, whatever the per-layer rounding says); 0 when not even one layer
+    fits on a GPU."""
+    stages = maximum(ceil(num_layers / maximum(stage_layers_fit, 1)), 2)
     return where(tp_needed_raw <= tp_needed, 1, where(stage_layers_fit >= 1, stages, 0))
 
 
