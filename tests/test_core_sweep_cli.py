@@ -78,3 +78,15 @@ def test_cli_errors_exit_2(capsys):
     assert "batch must be a positive integer, got 0" in capsys.readouterr().err
     assert main(["params", "lama-2-70b"]) == 2
     assert "did you mean 'llama-2-70b'" in capsys.readouterr().err
+
+
+def test_cli_seed_examples(capsys):
+    assert main(["seed", "--json"]) == 0
+    names = {r["example"] for r in json.loads(capsys.readouterr().out)}
+    assert {"llama-70b-inference", "llama-7b-training"} <= names
+    assert main(["seed", "llama-70b-inference", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    kv = [r for r in rows if r["item"] == "KV cache, batch 8 × 4096 tokens"][0]
+    # seed 000 §2.4 prints 104 GB; its own product is 2·8·4096·80·8·128·2 bytes
+    assert kv["seed value"] == 104 and kv["status"] == "differs"
+    assert kv["computed value"] == pytest.approx(2 * 8 * 4096 * 80 * 8 * 128 * 2 / 1e9)

@@ -99,6 +99,21 @@ def cmd_kv_cache(args):
     }, name="kv_cache")
 
 
+def _setup_seed(p):
+    p.add_argument("example", nargs="?", help="worked example name (omit to list them)")
+
+
+@command("seed", "the seeds' worked examples: each printed figure beside xlcalc's value",
+         _setup_seed)
+def cmd_seed(args):
+    import pandas as pd
+    from .worked import compare, examples
+    if not args.example:
+        return pd.DataFrame([{"example": n, "seed": e.seed, "title": e.title,
+                              "figures": len(e.figures)} for n, e in examples().items()])
+    return compare(args.example)
+
+
 # --------------------------------------------------------------------------- main
 
 def _jsonable(result):
