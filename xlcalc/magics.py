@@ -199,8 +199,10 @@ def _empty_array():
     return np.asarray([[sh.EMPTY]], dtype=object).view(Array)
 
 
-def _to_excel(value):
-    """A value of the ``formulas`` engine as Excel hands it to a function."""
+def _from_engine(value, as_arguments: bool):
+    """A value of the ``formulas`` engine as a number, text, boolean, error code or a 2-D
+    list (a range).  ``as_arguments``: as Excel hands it to a function (every number a
+    float, an empty cell None); otherwise as Excel shows a result (integers stay ints)."""
     import numpy as np
     import schedula as sh
     from formulas.ranges import Ranges
@@ -209,45 +211,33 @@ def _to_excel(value):
         value = value.value
     if isinstance(value, np.ndarray):
         if value.size == 1:
-            return _to_excel(value.reshape(-1)[0])
+            return _from_engine(value.reshape(-1)[0], as_arguments)
         rows = value if value.ndim == 2 else value.reshape(1, -1)
-        return [[_to_excel(v) for v in row] for row in rows.tolist()]
-    if value is sh.EMPTY or value is None:
+        return [[_from_engine(v, as_arguments) for v in row] for row in rows.tolist()]
+    if value is sh.EMPTY or (as_arguments and value is None):
         return None
     if isinstance(value, XlError):
         return value
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    if isinstance(value, (int, float, np.integer, np.floating)):
+    if as_arguments and isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
-    return value
-
-
-def _result(value):
-    """The engine's result as Excel shows it: a number, text, boolean, an error code,
-    or a 2-D list (a spilled range)."""
-    import numpy as np
-    import schedula as sh
-    from formulas.ranges import Ranges
-    from formulas.tokens.operand import XlError
-    if isinstance(value, Ranges):
-        value = value.value
-    if isinstance(value, np.ndarray):
-        if value.size == 1:
-            return _result(value.reshape(-1)[0])
-        rows = value if value.ndim == 2 else value.reshape(1, -1)
-        return [[_result(v) for v in row] for row in rows.tolist()]
-    if value is sh.EMPTY:
-        return None
-    if isinstance(value, XlError):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
         return float(value)
     return value
+
+
+def _to_excel(value):
+    """A value of the ``formulas`` engine as Excel hands it to a function."""
+    return _from_engine(value, as_arguments=True)
+
+
+def _result(value):
+    """The engine's result as Excel shows it: a number, text, boolean, an error code,
+    or a 2-D list (a spilled range)."""
+    return _from_engine(value, as_arguments=False)
 
 
 def _name_value(name: str, value):
