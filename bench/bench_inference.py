@@ -25,8 +25,6 @@ import time
 
 import numpy as np
 
-from xlcalc.models import load_model, preset_names
-
 from _common import grid_models as _grid_models, llm_analysis_model
 from xlcalc.serving import INFERENCE_PLAN_NODES, inference_plan_sweep
 

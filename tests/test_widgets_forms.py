@@ -3,7 +3,6 @@ browser) and check the plan the form shows against the core and the Excel functi
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import ipywidgets as w  # noqa: E402
 
 from xlcalc import expr as X  # noqa: E402
 from xlcalc.errors import XlcalcError  # noqa: E402
-from xlcalc.estimate import estimate  # noqa: E402
 from xlcalc.glossary import TERMS, check  # noqa: E402
 from xlcalc.serving import (gpus_needed, inference_latency, inference_memory,  # noqa: E402
                             serving_capacity)

@@ -31,7 +31,6 @@ from pathlib import Path
 import ipywidgets as w
 
 from xlcalc.errors import XlcalcError, unknown_choice
-from xlcalc.glossary import TERMS
 from xlcalc.graph import load_all
 from xlcalc.hardware import gpu_names, load_gpu
 from xlcalc.models import load_model, preset_names

@@ -536,7 +536,7 @@ class _Builder:
                            titles_from_data=False)
             chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
             chart.height, chart.width = 7.5, 16
-            ws.add_chart(chart, f"F4")
+            ws.add_chart(chart, "F4")
         ws.freeze_panes = "A5"
 
     def _example_scopes(self) -> list:

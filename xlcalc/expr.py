@@ -40,7 +40,7 @@ import numpy as np
 __all__ = [
     "Expr", "Name", "Ref", "Text", "Call", "as_expr", "is_expr",
     "where", "maximum", "minimum", "ceil", "floor", "sqrt", "log",
-    "eq", "ne", "both", "either", "isnumber", "iferror", "concat", "lookup",
+    "eq", "ne", "both", "either", "isnumber", "iferror", "concat",
 ]
 
 # Excel operator precedence, low to high (comparison < & < +- < */ < ^ < unary -).
@@ -373,7 +373,3 @@ def concat(*parts):
         return out
     return "".join(str(p) for p in parts)
 
-
-def lookup(table_range: str, key_range: str, key) -> Expr:
-    """``INDEX(table_range, MATCH(key, key_range, 0))``: the workbook's table lookup."""
-    return Call("INDEX", Ref(table_range), Call("MATCH", key, Ref(key_range), 0))

@@ -18,7 +18,6 @@ Kinds of term:
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, field
 

@@ -109,10 +109,6 @@ class Table:
         self.frame()
         return self._rows
 
-    def reset(self):
-        self._frame = None
-        self._rows = {}
-
 
 NODES: dict[str, Formula | Lookup] = {}
 TABLES: dict[str, Table] = {}
@@ -456,11 +452,6 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
     for name in late:
         check_relations(name, values[name], values)
     return values
-
-
-def value(target: str, context: Mapping | None = None, **inputs):
-    """:func:`evaluate` for a single name, returning just its value."""
-    return evaluate((target,), context, **inputs)[target]
 
 
 # ---------------------------------------------------------------------------- render

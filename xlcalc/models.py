@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import XlcalcError, invalid, unknown_choice
-from .glossary import TERMS, check, check_relations
+from .glossary import check, check_relations
 
 __all__ = ["Model", "load_model", "preset_names", "MODEL_FIELDS", "SUPPORTED_MODEL_TYPES",
            "models_table"]
@@ -499,9 +499,3 @@ def models_table():
     frame.index.name = "model"
     return frame
 
-
-def nominal_size(model: Model) -> float:
-    """The size in a model's name (70e9 for llama-2-70b) where the preset states it."""
-    if model.nominal_params is None:
-        raise XlcalcError(f"model {model.name!r} has no nominal size", "model")
-    return model.nominal_params
