@@ -17,7 +17,7 @@ import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import XlcalcError, invalid, unknown_choice
+from .errors import XlcalcError, checked_keywords, invalid, unknown_choice
 
 __all__ = ["Accelerator", "load_gpu", "gpu_names", "GPU_FIELDS", "gpus_table", "DTYPES",
            "dtypes_table", "dtype_bytes"]
@@ -72,6 +72,7 @@ def _preset(name: str) -> Accelerator:
     return _from_mapping(data, name)
 
 
+@checked_keywords
 def load_gpu(spec) -> Accelerator:
     """An :class:`Accelerator` from a preset name (case-insensitive), a dict of
     fields, or ``[field, value]`` rows (a ``preset`` row starts from a preset)."""
@@ -154,6 +155,7 @@ def DTYPES() -> tuple:
     return tuple(_dtypes())
 
 
+@checked_keywords
 def dtype_bytes(dtype: str) -> float:
     """Bytes per element of a dtype name (``int4`` is 0.5)."""
     if not isinstance(dtype, str) or dtype.strip().lower() not in _dtypes():

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import XlcalcError, invalid, unknown_choice
+from .errors import XlcalcError, checked_keywords, invalid, unknown_choice
 from .glossary import check, check_relations
 
 __all__ = ["Model", "load_model", "preset_names", "MODEL_FIELDS", "SUPPORTED_MODEL_TYPES",
@@ -111,6 +111,7 @@ def _preset(name: str) -> Model:
     return _from_config(config, name, source=config.get("xlcalc_source", str(path)))
 
 
+@checked_keywords
 def load_model(spec) -> Model:
     """A :class:`Model` from a preset name, a ``config.json`` path, a dict, rows, or the
     text of a ``config.json`` (a string starting with ``{``).

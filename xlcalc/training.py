@@ -13,6 +13,7 @@ A plan that does not fit is a result (``fits`` False, negative ``headroom``), no
 
 from __future__ import annotations
 
+from .errors import checked_keywords
 from .estimate import breakdown, estimate, sweep
 from .glossary import TERMS
 from .graph import load_all
@@ -86,6 +87,7 @@ def _inputs(names, given: dict) -> dict:
     return ctx
 
 
+@checked_keywords
 def train_memory(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", zero=0, dp=1,
                  tp=1, pp=1, recompute="none", gpu=None, micro_batch=None, *,
                  sequence_parallel=None, flash_attention=None, dropout=None, vp=None,
@@ -118,6 +120,7 @@ def train_memory(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw
     return result
 
 
+@checked_keywords
 def train_fit_search(model, batch, seq_len, gpu, precision="bf16-mixed", optimizer="adamw",
                      tp=1, pp=1, dp=None, zero=(0, 1, 2, 3),
                      recompute=("none", "selective", "full"), max_gpus=None, **options):
@@ -150,6 +153,7 @@ def train_fit_search(model, batch, seq_len, gpu, precision="bf16-mixed", optimiz
     return frame[columns].reset_index(drop=True)
 
 
+@checked_keywords
 def training_time(model, tokens, gpu, n_gpus, mfu=0.4, recompute="none",
                   precision="bf16-mixed", price_per_gpu_hour=None, **overrides):
     """Time and cost of training on ``tokens`` tokens with ``n_gpus`` GPUs at ``mfu`` of
@@ -184,6 +188,7 @@ def _check_supported(gpu, precision) -> None:
                   f"a recipe {record.name} computes in ({', '.join(ok)})")
 
 
+@checked_keywords
 def training_comm(model, batch, seq_len, gpu, dp=1, tp=1, pp=1, zero=0, precision="bf16-mixed",
                   recompute="none", micro_batch=None, **options):
     """Communication per optimizer step on one GPU of the first pipeline stage: bytes sent
@@ -197,6 +202,7 @@ def training_comm(model, batch, seq_len, gpu, dp=1, tp=1, pp=1, zero=0, precisio
     return breakdown(TRAIN_COMM_PARTS, name="training communication per step", **ctx)
 
 
+@checked_keywords
 def train_gpus_needed(model, gpu, batch, seq_len, precision="bf16-mixed", optimizer="adamw",
                       tp=1, pp=1, recompute="none", **options):
     """Fewest GPUs for the plan when the model states are fully sharded over data
@@ -208,6 +214,7 @@ def train_gpus_needed(model, gpu, batch, seq_len, precision="bf16-mixed", optimi
     return estimate("train_gpus_needed", **ctx)["train_gpus_needed"]
 
 
+@checked_keywords
 def mfu_from_iteration(model, batch, seq_len, iteration_time_s, gpu, n_gpus,
                        precision="bf16-mixed"):
     """Model FLOPs utilisation of a measured iteration (Korthikanti et al. 2022 Table 5):
@@ -219,6 +226,7 @@ def mfu_from_iteration(model, batch, seq_len, iteration_time_s, gpu, n_gpus,
                     precision=precision)["train_mfu_measured"]
 
 
+@checked_keywords
 def train_plan_sweep(targets=TRAIN_PLAN_NODES, **axes):
     """:func:`xlcalc.sweep` of the training plan (memory and time by default) over the
     given axes, the other training inputs at their glossary defaults."""
