@@ -93,7 +93,8 @@ def test_section_4_2_item_by_item():
     from xlcalc.estimate import estimate
     v = estimate(["train_gpus_seed_rule"], **EX42, params_total=70e9, gpu="h100-sxm",
                  zero=0, dp=1, tp=1, pp=1, recompute="none", trainable_fraction=1.0,
-                 flash_attention=1, sequence_parallel=0, dropout=0, vp=1)
+                 attention="flash", stack="megatron", cp=1, sequence_parallel=0,
+                 dropout=0, vp=1)
     assert v["train_gpus_seed_rule"] == math.ceil(total / 80) == 18
     # with the 15 GB needed on every GPU: (1260 + 91.27) / (80 − 15) = 20.8 → 21
     assert s["gpus_needed"] == math.ceil((1260 + 91.268055040) / 65) == 21

@@ -48,6 +48,7 @@ FORMULA_MODULES = [
     "xlcalc.formulas.latency",
     "xlcalc.formulas.training_memory",
     "xlcalc.formulas.activations",
+    "xlcalc.formulas.activations_hf",
     "xlcalc.formulas.training_time",
     "xlcalc.formulas.training_comm",
 ]

@@ -40,7 +40,17 @@ MODEL_FIELDS = (
     "shared_expert_intermediate_size", "num_dense_layers", "q_lora_rank", "kv_lora_rank",
     "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "sliding_window",
     "num_sliding_layers",
+    # how transformers' modules run this family (what the hf training stack keeps)
+    "mlp_act_saved", "norm_fp32_scale", "attn_softcap", "final_softcap", "attn_softmax_fp32",
+    "attn_sdpa_math", "qkv_fused", "moe_groups", "moe_topk_groups", "moe_router_fp32",
 )
+
+#: Tensors of the MLP width an activation function of transformers keeps for backward
+#: besides its output (measured: tests/data/activation_measurements.json): silu and the
+#: GELUs save their input; ReLU saves only its output (the next projection's input);
+#: ``gelu_new`` is written in Python (x, tanh(…), 0.5·x and 1 + tanh(…)).
+ACTIVATION_SAVED = {"silu": 1, "swish": 1, "gelu": 1, "gelu_pytorch_tanh": 1, "gelu_new": 4,
+                    "relu": 0}
 
 
 @dataclass(frozen=True, eq=False)
@@ -272,7 +282,16 @@ def _base(c: _Config, *, hidden, layers, heads, kv_heads, inter, vocab, max_pos)
         num_experts=0, experts_per_token=0, moe_intermediate_size=0,
         shared_expert_intermediate_size=0, num_dense_layers=layers, q_lora_rank=0,
         kv_lora_rank=0, qk_rope_head_dim=0, qk_nope_head_dim=0, v_head_dim=0,
-        sliding_window=0, num_sliding_layers=0)
+        sliding_window=0, num_sliding_layers=0, mlp_act_saved=1, norm_fp32_scale=0,
+        attn_softcap=0, final_softcap=0, attn_softmax_fp32=1, attn_sdpa_math=0, qkv_fused=0,
+        moe_groups=0, moe_topk_groups=0, moe_router_fp32=0)
+
+
+def _activation(c: _Config, key: str, default: str) -> int:
+    """``mlp_act_saved`` for the config's activation function (unknown ones: 1, as the
+    GELUs and SiLU)."""
+    name = c.text(key, default) or default
+    return ACTIVATION_SAVED.get(name.lower(), 1)
 
 
 def _llama(c: _Config) -> dict:
@@ -283,7 +302,8 @@ def _llama(c: _Config) -> dict:
               max_pos=c.int("max_position_embeddings", default=2048))
     bias = c.flag("attention_bias", False)
     f.update(qkv_bias=bias, o_bias=bias, mlp_bias=c.flag("mlp_bias", False),
-             tie_word_embeddings=c.flag("tie_word_embeddings", False))
+             tie_word_embeddings=c.flag("tie_word_embeddings", False),
+             mlp_act_saved=_activation(c, "hidden_act", "silu"))
     return f
 
 
@@ -299,7 +319,9 @@ def _mistral(c):
 
 
 def _phi3(c):
-    return _all_layers_window(c, _llama(c))
+    f = _all_layers_window(c, _llama(c))
+    f.update(qkv_fused=1)          # one qkv_proj, sliced
+    return f
 
 
 def _mixtral(c):
@@ -326,7 +348,12 @@ def _qwen2(c):
 
 def _gemma2(c):
     f = _llama(c)
-    f.update(norms_per_layer=4, tie_word_embeddings=c.flag("tie_word_embeddings", True))
+    act = _activation(c, "hidden_activation", c.text("hidden_act") or "gelu_pytorch_tanh")
+    f.update(norms_per_layer=4, tie_word_embeddings=c.flag("tie_word_embeddings", True),
+             norm_fp32_scale=1, mlp_act_saved=act,
+             attn_softcap=int(c.has("attn_logit_softcapping")),
+             final_softcap=int(c.has("final_logit_softcapping")))
+    c.read.update({"attn_logit_softcapping", "final_logit_softcapping"})
     window = c.int("sliding_window", default=4096, minimum=0)
     types = c.data.get("layer_types")
     c.read.add("layer_types")
@@ -347,7 +374,9 @@ def _gpt2(c):
               kv_heads=c.int("n_head"), inter=inner, vocab=c.int("vocab_size"),
               max_pos=positions)
     f.update(position_embeddings=positions, mlp_gated=0, qkv_bias=1, o_bias=1, mlp_bias=1,
-             norm_bias=1, tie_word_embeddings=c.flag("tie_word_embeddings", True))
+             norm_bias=1, tie_word_embeddings=c.flag("tie_word_embeddings", True),
+             mlp_act_saved=_activation(c, "activation_function", "gelu_new"), qkv_fused=1,
+             attn_softmax_fp32=0)
     return f
 
 
@@ -365,7 +394,8 @@ def _opt(c):
     bias = c.flag("enable_bias", True)
     # OPT's learned positions carry an offset of 2 rows (OPTLearnedPositionalEmbedding).
     f.update(position_embeddings=max_pos + 2, mlp_gated=0, qkv_bias=bias, o_bias=bias,
-             mlp_bias=bias, norm_bias=1, tie_word_embeddings=c.flag("tie_word_embeddings", True))
+             mlp_bias=bias, norm_bias=1, tie_word_embeddings=c.flag("tie_word_embeddings", True),
+             mlp_act_saved=_activation(c, "activation_function", "relu"))
     if not c.flag("do_layer_norm_before", True):
         raise invalid("do_layer_norm_before", False, "true (post-norm OPT-350m is not supported)")
     return f
@@ -391,8 +421,11 @@ def _falcon(c):
     else:
         norms = 1 if parallel else 2
     c.flag("alibi", False)  # ALiBi or rotary: neither adds parameters
+    # transformers' Falcon: one fused query_key_value, nn.GELU, softmax in the model dtype,
+    # sdpa on MQA-expanded K/V with a float mask (the math path)
     f.update(mlp_gated=0, qkv_bias=bias, o_bias=bias, mlp_bias=bias, norm_bias=1,
-             norms_per_layer=norms, tie_word_embeddings=c.flag("tie_word_embeddings", True))
+             norms_per_layer=norms, tie_word_embeddings=c.flag("tie_word_embeddings", True),
+             qkv_fused=1, attn_softmax_fp32=0, attn_sdpa_math=1)
     return f
 
 
@@ -420,7 +453,12 @@ def _deepseek_v3(c):
                                                           minimum=0),
         num_dense_layers=min(dense, layers), q_lora_rank=c.int("q_lora_rank", default=0, minimum=0),
         kv_lora_rank=c.int("kv_lora_rank"), qk_rope_head_dim=rope, qk_nope_head_dim=nope,
-        v_head_dim=c.int("v_head_dim"))
+        v_head_dim=c.int("v_head_dim"), mlp_act_saved=_activation(c, "hidden_act", "silu"),
+        # q and v head widths differ: transformers' sdpa takes the math path; the router
+        # scores groups of experts in fp32
+        attn_sdpa_math=1, moe_router_fp32=int(experts > 0),
+        moe_groups=c.int("n_group", default=1) if experts else 0,
+        moe_topk_groups=c.int("topk_group", default=1) if experts else 0)
     if f["qkv_bias"]:
         raise invalid("attention_bias", True, "false for MLA models")
     return f

@@ -71,7 +71,7 @@ TRAIN_PLAN_NODES = (*TRAIN_MEMORY_PARTS.values(), "train_fits", "train_headroom_
 
 #: Inputs every training plan reads, with their glossary defaults (documented there).
 TRAINING_DEFAULTS = ("precision", "optimizer", "zero", "dp", "tp", "pp", "recompute",
-                     "trainable_fraction", "train_reserve_bytes", "flash_attention",
+                     "trainable_fraction", "train_reserve_bytes", "stack", "attention", "cp",
                      "sequence_parallel", "dropout", "vp", "activation_rule")
 _COMM_DEFAULTS = ("gpus_per_node", "link_eff", "link_latency_us")
 
@@ -89,8 +89,8 @@ def _inputs(names, given: dict) -> dict:
 
 @checked_keywords
 def train_memory(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", zero=0, dp=1,
-                 tp=1, pp=1, recompute="none", gpu=None, micro_batch=None, *,
-                 sequence_parallel=None, flash_attention=None, dropout=None, vp=None,
+                 tp=1, pp=1, recompute="none", gpu=None, micro_batch=None, *, stack=None,
+                 attention=None, cp=None, sequence_parallel=None, dropout=None, vp=None,
                  trainable_fraction=None, train_reserve_bytes=None, activation_rule=None,
                  **overrides):
     """Training memory on the busiest GPU (first pipeline stage), in bytes, by part:
@@ -101,16 +101,19 @@ def train_memory(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw
 
     ``precision``: fp32, fp16-mixed, bf16-mixed, seed-001, megatron-distopt; ``optimizer``:
     adamw, adam, sgd, sgd-momentum, adam-8bit, adafactor, lion; ``zero`` 0-3 (FSDP full
-    sharding = 3); ``recompute``: none, selective, full.  Keyword-only switches default to
-    the glossary (FlashAttention on, no sequence parallelism, no dropout, plain 1F1B, all
-    parameters trained, 2 GB reserve, Korthikanti activations).  ``overrides`` set any
+    sharding = 3); ``recompute``: none, selective, full.  ``stack``: megatron (Megatron-LM /
+    Transformer Engine, the default) or hf (transformers' modules); ``attention``: flash
+    (default), sdpa or eager; ``cp``: context-parallel degree.  Keyword-only switches
+    default to the glossary (no sequence parallelism, no dropout, plain 1F1B, all
+    parameters trained, 2 GB reserve, xlcalc's activation model).  ``overrides`` set any
     other graph name, e.g. ``params_total=7e9`` for a seed's nominal size.
     """
     parts = dict(TRAIN_MEMORY_PARTS, **(TRAIN_FIT_PARTS if gpu is not None else {}))
     ctx = _inputs(TRAINING_DEFAULTS, dict(
         model=model, batch=batch, seq_len=seq_len, precision=precision, optimizer=optimizer,
         zero=zero, dp=dp, tp=tp, pp=pp, recompute=recompute, gpu=gpu, micro_batch=micro_batch,
-        sequence_parallel=sequence_parallel, flash_attention=flash_attention, dropout=dropout,
+        stack=stack, attention=attention, cp=cp, sequence_parallel=sequence_parallel,
+        dropout=dropout,
         vp=vp, trainable_fraction=trainable_fraction, train_reserve_bytes=train_reserve_bytes,
         activation_rule=activation_rule, **overrides))
     result = breakdown(parts, name="training memory (bytes per GPU)", **ctx)
