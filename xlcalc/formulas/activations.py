@@ -187,16 +187,21 @@ def attn_v_head_dim(head_dim, kv_lora_rank, v_head_dim):
          "generalised to GQA, MLA, gated MLPs, context parallelism and no dropout")
 def act_layer_body_bytes(act_tokens, hidden_size, num_heads, head_dim, attn_v_head_dim,
                          kv_heads_per_gpu, act_mlp_width, mlp_gated, dropout,
-                         precision_act_bytes, tp, train_sp_divisor, q_lora_rank, kv_lora_rank):
+                         precision_act_bytes, precision_gemm_input_bytes, tp, train_sp_divisor,
+                         q_lora_rank, kv_lora_rank):
     """Activation bytes one layer of the Megatron stack stores for one micro-batch on one
-    GPU, attention scores excepted: (4e + 2·dropout)·th/sp + e·t·(a(d + d_v)/tp +
-    k_gpu(d + d_v) + f(2 + gated)/tp + 2(r_q + r_kv)/sp), t = b·s/cp tokens."""
-    e, t = precision_act_bytes, act_tokens
-    replicated = (4 * e + 2 * dropout) * hidden_size / train_sp_divisor
-    widths = head_dim + attn_v_head_dim
-    split = num_heads * widths / tp + kv_heads_per_gpu * widths + \
-        act_mlp_width * (2 + mlp_gated) / tp + 2 * (q_lora_rank + kv_lora_rank) / train_sp_divisor
-    return t * (replicated + e * split)
+    GPU, attention scores excepted, t = b·s/cp tokens: the two norm inputs and the QKV
+    and MLP inputs (2e + 2g + 2·dropout)·th/sp; Q, K, V e·t(a·d/tp + k_gpu(d + d_v)); the
+    output projection's input g·t·a·d_v/tp; the MLP's e·t·f(1 + gated)/tp and its second
+    projection's input g·t·f/tp; MLA's latents 2e·t(r_q + r_kv)/sp.  g = e except for fp8
+    recipes, which keep the projections' inputs quantised (Transformer Engine)."""
+    e, g, t = precision_act_bytes, precision_gemm_input_bytes, act_tokens
+    replicated = (2 * e + 2 * g + 2 * dropout) * hidden_size / train_sp_divisor
+    qkv = e * (num_heads * head_dim / tp + kv_heads_per_gpu * (head_dim + attn_v_head_dim))
+    proj = g * num_heads * attn_v_head_dim / tp
+    mlp = act_mlp_width / tp * (e * (1 + mlp_gated) + g)
+    latents = 2 * e * (q_lora_rank + kv_lora_rank) / train_sp_divisor
+    return t * (replicated + qkv + proj + mlp + latents)
 
 
 @formula(B, "Korthikanti et al. 2022 §4.1 (5as²b); FlashAttention keeps the log-sum-exp")

@@ -121,3 +121,42 @@ def train_mfu_measured(megatron_training_flops_glu, iteration_time_s, n_gpus,
     (Megatron's count without recomputation, 72·B·s·L·h²·(1 + s/6h + V/12hL) for a GPT)
     ÷ (seconds × GPUs × peak)."""
     return megatron_training_flops_glu / (iteration_time_s * n_gpus * train_peak_tflops * 1e12)
+
+
+# --------------------------------------------------------------- the run's wall clock
+
+@formula(S, "Dubey et al. 2024 (Llama 3) §3.3.4: > 90 % effective training time")
+def train_wall_s(train_time_s, goodput):
+    """Wall-clock seconds of the run at ``mfu``: the training time ÷ ``goodput``
+    (restarts, evaluation and checkpoints)."""
+    return train_time_s / goodput
+
+
+@formula("days", "… / 86400")
+def train_wall_days(train_wall_s):
+    """Wall-clock days of the run, goodput included."""
+    return train_wall_s / 86400
+
+
+@formula("GPU-hours", "GPUs × wall-clock hours")
+def train_wall_gpu_hours(n_gpus, train_wall_s):
+    """GPU-hours the run holds its GPUs, goodput included."""
+    return n_gpus * train_wall_s / 3600
+
+
+@formula("$", "GPU-hours × price per GPU-hour")
+def train_wall_cost(train_wall_gpu_hours, price_per_gpu_hour):
+    """Cost of the run, goodput included."""
+    return train_wall_gpu_hours * price_per_gpu_hour
+
+
+@formula(F, "steps × the executed FLOPs of one step")
+def train_run_flops(train_steps, train_step_flops):
+    """FLOPs the run executes (Megatron's count per step, recomputation included)."""
+    return train_steps * train_step_flops
+
+
+@formula("$", "GPU-hours × price per GPU-hour")
+def train_run_cost(train_run_gpu_hours, price_per_gpu_hour):
+    """Cost of the run on the step model, goodput included."""
+    return train_run_gpu_hours * price_per_gpu_hour
