@@ -100,7 +100,8 @@ def training_time(model, tokens, gpu, n_gpus, mfu=0.4, recompute="none",
     """Time and cost of training on ``tokens`` tokens with ``n_gpus`` GPUs.
 
     Without ``batch`` and ``seq_len``: 6ND (8ND with full recomputation) at ``mfu`` of the
-    dense peak for the precision.  With them: the step model of :func:`training_step`
+    dense peak for the precision (other keywords override graph names, e.g.
+    ``params_total=70e9``).  With them: the step model of :func:`training_step`
     (``plan`` gives its other inputs — tp, pp, cp, ep, vp, micro_batch, zero, stack,
     attention, compute_eff …; dp defaults to n_gpus/(tp·pp·cp)).  Either way the wall
     clock is divided by ``goodput`` (restarts, evaluation; glossary default 0.9).
@@ -111,12 +112,11 @@ def training_time(model, tokens, gpu, n_gpus, mfu=0.4, recompute="none",
     cost = {"cost": "train_wall_cost"} if price_per_gpu_hour is not None else {}
     goodput = {"goodput": goodput} if goodput is not None else {}
     if batch is None and seq_len is None:
-        if plan:
-            raise invalid("batch", None, f"given with seq_len for a plan ({', '.join(plan)})")
+        # ``plan`` holds graph overrides here (``params_total=70e9`` for a seed's nominal size)
         return breakdown(dict(TRAIN_TIME_PARTS, **cost), name="training time", model=model,
                          tokens=tokens, gpu=gpu, n_gpus=n_gpus, mfu=mfu, recompute=recompute,
                          precision=precision, price_per_gpu_hour=price_per_gpu_hour,
-                         **_inputs(("goodput",), goodput))
+                         **_inputs(("goodput",), goodput), **plan)
     if batch is None or seq_len is None:
         raise invalid("batch" if batch is None else "seq_len", None,
                       "given together with the other for the step model")
@@ -234,10 +234,14 @@ def train_fit_search(model, batch, seq_len, gpu, precision="bf16-mixed", optimiz
     frame["fits"] = frame["fits"].astype(bool)
     frame["gpus"] = frame["gpus"].astype(int)
     frame["gpu_seconds"] = frame["step_s"] * frame["gpus"]
+    order = {r: i for i, r in enumerate(axes["recompute"])}
+    frame["recompute_rank"] = frame["recompute"].map(order)
     fitting = frame[frame["fits"]]
     if len(fitting):
+        # ties (communication fully hidden): fewer GPUs, less recomputation, lower ZeRO
         key = "step_s" if n_gpus is not None else "gpu_seconds"
-        best = fitting.sort_values([key, "gpus"], kind="stable").head(top)
+        best = fitting.sort_values([key, "gpus", "recompute_rank", "zero"],
+                                   kind="stable").head(top)
         best.attrs["message"] = ""
     else:
         best = frame.sort_values("headroom", ascending=False, kind="stable").head(top)
@@ -246,7 +250,7 @@ def train_fit_search(model, batch, seq_len, gpu, precision="bf16-mixed", optimiz
             f"up to {max_gpus} GPUs" if max_gpus is not None else "the GPUs searched"
         best.attrs["message"] = (f"nothing fits on {where}: smallest shortfall "
                                  f"{short / 1e9:.2f} GB per GPU ({_describe(best.iloc[0])})")
-    return best.drop(columns="gpu_seconds").reset_index(drop=True)
+    return best.drop(columns=["gpu_seconds", "recompute_rank"]).reset_index(drop=True)
 
 
 def _describe(row) -> str:
