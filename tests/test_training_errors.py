@@ -110,3 +110,31 @@ def test_a_recipe_the_gpu_cannot_compute_in():
     assert info.value.argument == "precision"
     assert xlcalc.training_time("llama-7b", 1e12, "v100-32gb", 8,
                                 precision="fp16-mixed")["days"] > 0
+
+
+# ------------------------------------------------------------ unknown keywords (item 7)
+
+@pytest.mark.parametrize("call, keyword, close", [
+    (lambda **kw: xlcalc.train_memory("llama-7b", 8, 2048, **kw), "ep2", "ep"),
+    (lambda **kw: xlcalc.train_memory("llama-7b", 8, 2048, **kw), "recomptue", "recompute"),
+    (lambda **kw: xlcalc.training_step("llama-7b", "h100-sxm", 8, 2048, **kw), "micro_bach",
+     "micro_batch"),
+    (lambda **kw: xlcalc.train_fit_search("llama-7b", 8, 2048, "h100-sxm", **kw), "n_gpu",
+     "n_gpus"),
+    (lambda **kw: xlcalc.training_time("llama-7b", 1e9, "h100-sxm", 8, **kw), "goodputt",
+     "goodput"),
+    (lambda **kw: xlcalc.training_comm("llama-7b", 8, 2048, "h100-sxm", **kw), "zeroo", "zero"),
+    (lambda **kw: xlcalc.params("llama-7b", **kw), "prt", None),
+    (lambda **kw: xlcalc.kv_cache_bytes("llama-7b", 1, 128, **kw), "kv_dtyp", "kv_dtype"),
+    (lambda **kw: xlcalc.megatron_flops("llama-7b", 1, 128, **kw), "recompte", "recompute"),
+    (lambda **kw: xlcalc.load_model("llama-7b", **kw), "presett", None),
+    (lambda **kw: xlcalc.to_unit(1e9, **kw), "unti", "unit"),
+    (lambda **kw: xlcalc.compute(["params_total"], model="llama-7b", **kw), "batchh", "batch"),
+])
+def test_unknown_keywords_are_errors_that_suggest_the_close_name(call, keyword, close):
+    with pytest.raises(xlcalc.XlcalcError) as info:
+        call(**{keyword: 1})
+    message = str(info.value)
+    assert message.startswith(f"unknown argument '{keyword}'")
+    if close:
+        assert f"did you mean '{close}'" in message or f"'{close}'" in message
