@@ -35,6 +35,9 @@ def test_presets_state_version_date_rule_and_sources():
             if value["value"] and column not in ("kv_free_fraction", "reserve_rule",
                                                  "activation_counted", "memory_fraction"):
                 assert value.get("source") or value.get("note"), (name, column)
+            src = value.get("source")
+            if src and name != "seed":      # the seed's sources are the tutorials themselves
+                assert src.get("url") or src.get("commit"), (name, column, src)
         if name != "seed":
             assert data["published_log_lines"], name
             for line in data["published_log_lines"]:
