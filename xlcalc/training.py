@@ -91,7 +91,7 @@ def train_memory(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw
                  attention=None, cp=None, ep=None, etp=None, dp_shard=None, offload=None,
                  finetune=None, lora_rank=None, lora_targets=None, sequence_parallel=None,
                  dropout=None, vp=None, trainable_fraction=None, train_reserve_bytes=None,
-                 activation_rule=None, gpus_per_node=None, **overrides):
+                 activation_rule=None, gpus_per_node=None, flash_attention=None, **overrides):
     """Training memory on the busiest GPU (first pipeline stage), in bytes, by part:
     ``weights``, ``master_weights``, ``gradients``, ``optimizer``, ``activations``,
     ``reserve``, ``total``; with a ``gpu`` also ``gpu_memory``, ``fits``, ``headroom``,
@@ -110,9 +110,15 @@ def train_memory(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw
     ``lora_targets`` (qv, attention, all-linear; ``adapters`` shows their weights).
     Keyword-only switches
     default to the glossary (no sequence parallelism, no dropout, plain 1F1B, all
-    parameters trained, 2 GB reserve, xlcalc's activation model).  ``overrides`` set any
+    parameters trained, 2 GB reserve, xlcalc's activation model; ``flash_attention`` 1/0 is
+    the older spelling of ``attention`` flash/eager).  ``overrides`` set any
     other graph name, e.g. ``params_total=7e9`` for a seed's nominal size.
     """
+    if flash_attention is not None:      # before the attention input: 1 flash, 0 eager
+        if attention is not None:
+            from .errors import invalid
+            raise invalid("flash_attention", flash_attention, "left out when attention is given")
+        attention = "flash" if flash_attention else "eager"
     parts = dict(TRAIN_MEMORY_PARTS, **(TRAIN_FIT_PARTS if gpu is not None else {}),
                  **(TRAIN_HOST_PARTS if offload not in (None, "none") else {}))
     ctx = _inputs(TRAINING_DEFAULTS + (("gpus_per_node",) if offload not in (None, "none")
