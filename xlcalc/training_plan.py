@@ -120,7 +120,11 @@ def training_time(model, tokens, gpu, n_gpus, mfu=0.4, recompute="none",
     if batch is None or seq_len is None:
         raise invalid("batch" if batch is None else "seq_len", None,
                       "given together with the other for the step model")
-    split = plan.get("tp", 1) * plan.get("pp", 1) * plan.get("cp", 1)
+    from .glossary import check
+    n_gpus = check("n_gpus", n_gpus)          # validated before the arithmetic below
+    split = 1.0
+    for axis in ("tp", "pp", "cp"):
+        split *= check(axis, plan.get(axis, 1))
     plan.setdefault("dp", n_gpus // split)
     if plan["dp"] * split != n_gpus:
         raise invalid("n_gpus", n_gpus, f"dp·tp·pp·cp = {plan['dp'] * split} for the plan")
