@@ -134,3 +134,12 @@ def test_fp8_recipe_needs_an_fp8_peak():
     with pytest.raises(xlcalc.XlcalcError, match="precision must be a recipe a100-80gb "
                                                  "computes in"):
         xlcalc.training_step("llama-2-7b", "a100-80gb", 8, 2048, precision="fp8-current")
+
+
+def test_offload_pcie_traffic_per_step():
+    # ZeRO-2 + optimizer offload on 8 GPUs: each GPU sends its fp32 gradient shard (4Ψ/8)
+    # to the host and gets the bf16 weights of the shard the CPU updated (2Ψ/8) back, per
+    # step, over 32 GB/s
+    c = xlcalc.training_comm("llama-7b", 8, 2048, "h100-sxm", dp=8, zero=2, offload="optimizer")
+    assert c["offload_bytes"] == pytest.approx(4 * P7B / 8 + 2 * P7B / 8, rel=1e-12)
+    assert c["offload_s"] == pytest.approx(c["offload_bytes"] / 32e9, rel=1e-12)

@@ -57,6 +57,8 @@ TRAIN_COMM_PARTS = {
     "cp_s": "train_cp_comm_s",
     "ep_s": "train_ep_comm_s",
     "total_s": "train_comm_s",
+    "offload_bytes": "train_offload_bytes",
+    "offload_s": "train_offload_s",
 }
 
 #: What the training-plan sweep (and its benchmark) computes: memory and time.
@@ -165,7 +167,8 @@ def training_comm(model, batch, seq_len, gpu, dp=1, tp=1, pp=1, zero=0, precisio
     K/V exchange, ``cp``) and expert parallelism (all-to-alls, ``ep``), and their seconds on
     the intra-/inter-node links (``gpus_per_node``, ``link_eff``, ``link_latency_us`` from
     the glossary unless given), before any overlap (:func:`xlcalc.training_step` says what
-    is exposed)."""
+    is exposed); with ``offload`` the PCIe bytes and seconds to and from host memory
+    (``host_link_gb_per_s``)."""
     ctx = _inputs(TRAINING_DEFAULTS + _COMM_DEFAULTS, dict(
         model=model, batch=batch, seq_len=seq_len, gpu=gpu, dp=dp, tp=tp, pp=pp, zero=zero,
         precision=precision, recompute=recompute, micro_batch=micro_batch, **options))

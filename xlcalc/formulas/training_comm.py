@@ -262,18 +262,18 @@ def train_ep_comm_s(train_ep_comm_bytes, tp, cp, ep, train_moe_stage_layers, gra
 
 # -------------------------------------------------------------------------- offload
 
-@formula(B, "ZeRO-Offload §4: gradients to the host, updated 16-bit weights back; "
+@formula(B, "ZeRO-Offload §4: gradients to the host, the updated 16-bit partition back; "
          "ZeRO-Infinity: weights fetched for every forward and backward")
-def train_offload_bytes(train_trainable_sharded_2, precision_grad_bytes,
-                        train_weights_host_and_gpu_bytes, trainable_fraction,
-                        finetune_base_trainable, grad_accum_steps, offload_grads,
-                        offload_params):
+def train_offload_bytes(train_trainable_sharded_1, train_trainable_sharded_2,
+                        precision_grad_bytes, precision_weight_bytes,
+                        train_weights_host_and_gpu_bytes, grad_accum_steps, offload_states,
+                        offload_grads, offload_params):
     """PCIe bytes each GPU moves per step to and from host memory: its gradient partition
-    out and its updated weights back (optimizer offload), plus its weight partition in
-    twice per micro-batch (parameter offload)."""
+    out and the weights of the partition the CPU optimizer updated back (then all-gathered
+    among the GPUs), plus, with parameter offload, its weight partition in twice per
+    micro-batch."""
     grads = offload_grads * train_trainable_sharded_2 * precision_grad_bytes
-    updated = offload_grads * trainable_fraction * finetune_base_trainable * \
-        train_weights_host_and_gpu_bytes
+    updated = offload_states * train_trainable_sharded_1 * precision_weight_bytes
     fetched = offload_params * 2 * grad_accum_steps * train_weights_host_and_gpu_bytes
     return grads + updated + fetched
 
