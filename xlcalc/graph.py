@@ -39,6 +39,7 @@ __all__ = ["formula", "derive", "lookup_node", "register_table", "evaluate", "re
 FORMULA_MODULES = [
     "xlcalc.formulas.tables",
     "xlcalc.formulas.hardware",
+    "xlcalc.formulas.formats",
     "xlcalc.formulas.params",
     "xlcalc.formulas.kv_cache",
     "xlcalc.formulas.flops",
@@ -83,6 +84,7 @@ class Lookup:
     doc: str
     kind: str = "lookup"
     required: tuple | None = None   # (input to blame, allowed text) when the cell is empty
+    empty: float | None = None      # value of an empty cell (NaN in Python, 0 in Excel)
 
     @property
     def args(self):
@@ -91,11 +93,13 @@ class Lookup:
 
 @dataclass
 class Table:
-    """A data table: ``loader()`` returns a DataFrame indexed by lower-case key."""
+    """A data table: ``loader()`` returns a DataFrame indexed by lower-case key;
+    ``normalize`` maps another accepted spelling of a key (an alias) to its row key."""
     name: str
     loader: Callable
     key_label: str
     doc: str = ""
+    normalize: Callable | None = None
     _frame: object = None
     _rows: dict = field(default_factory=dict)
 
@@ -204,22 +208,28 @@ def _with_constants(fn, arity, constants):
 
 def lookup_node(name: str, table: str, key: str, column: str | None = None,
                 column_key: str | None = None, unit: str = "", source: str = "",
-                doc: str = "", required: tuple | None = None) -> Lookup:
+                doc: str = "", required: tuple | None = None,
+                empty: float | None = None) -> Lookup:
     """Register a node read from a data table (see :class:`Lookup`).
 
     ``required=(input, allowed)`` makes an empty table cell (NaN: a dtype the GPU has no
     peak for) an error blaming ``input`` for a scalar evaluation; a sweep keeps NaN
-    for the combinations that do not exist.  Workbooks turn it into an input check."""
+    for the combinations that do not exist.  Workbooks turn it into an input check.
+    ``empty=0.0`` reads an empty cell as 0, as Excel's INDEX does, so that a formula can
+    test for it (``peak > 0``) the same way in Python and in a workbook."""
     n = Lookup(name, table, key, column if column_key is None else None, column_key, unit,
-               source, doc, required=required)
+               source, doc, required=required, empty=empty)
     _register(n)
     return n
 
 
-def register_table(name: str, loader: Callable, key_label: str, doc: str = "") -> Table:
+def register_table(name: str, loader: Callable, key_label: str, doc: str = "",
+                   normalize: Callable | None = None) -> Table:
+    """Register a data table; ``normalize(text)`` (optional) returns the row key another
+    spelling means (``H100`` -> ``h100-sxm``) or None."""
     if name in TABLES:
         raise RuntimeError(f"table {name!r} registered twice")
-    t = Table(name, loader, key_label, doc)
+    t = Table(name, loader, key_label, doc, normalize)
     TABLES[name] = t
     return t
 
@@ -333,6 +343,10 @@ class Factor:
     def __repr__(self):
         return f"Factor({self.categories!r}, codes shape {self.codes.shape})"
 
+    def __array__(self, dtype=None, copy=None):
+        """The row values as an object array (``where`` over text: a compute dtype)."""
+        return np.asarray(self.categories, dtype=object)[self.codes]
+
 
 _VECTOR_KEYS = (Factor, np.ndarray, list, tuple)
 
@@ -340,11 +354,13 @@ _VECTOR_KEYS = (Factor, np.ndarray, list, tuple)
 def _lookup_one(n: Lookup, key, column: str):
     """One table value: ``key`` is a table key (str) or a record with its own fields."""
     if isinstance(key, str):
-        rows = TABLES[n.table].rows()
-        try:
-            row = rows[key.strip().lower()]
-        except KeyError:
-            raise unknown_choice(n.key, key, rows) from None
+        t = TABLES[n.table]
+        rows = t.rows()
+        row = rows.get(key.strip().lower())
+        if row is None and t.normalize is not None:
+            row = rows.get(t.normalize(key) or "")
+        if row is None:
+            raise unknown_choice(n.key, key, rows)
         try:
             return row[column]
         except KeyError:
@@ -384,6 +400,15 @@ def _lookup_value(n: Lookup, values):
     table_ = np.array([[_lookup_one(n, k, c) for c in col_f.categories]
                        for k in key_f.categories], dtype=np.float64)
     return table_[key_f.codes, col_f.codes]
+
+
+def _fill_empty(value, empty):
+    """``value`` with NaN (an empty table cell) replaced by ``empty``."""
+    if type(value) is float:
+        return empty if value != value else value
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return np.where(np.isnan(value), empty, value)
+    return value
 
 
 _RELATED: dict = {}   # scalar relation checks already passed (name, value, partner values)
@@ -445,6 +470,8 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
             v = values[n.name] = _lookup_value(n, values)
         if n.required is not None and type(v) is float and v != v:
             _missing_required(n, values)
+        if n.empty is not None:
+            values[n.name] = _fill_empty(v, n.empty)
     for name in related:
         _check_related(name, values)
     for n in formulas:

@@ -171,7 +171,7 @@ INFERENCE_PLAN_NODES = (*INFER_MEMORY_PARTS.values(), "infer_fits", "infer_headr
 
 #: Inputs every serving plan reads and their defaults (see the module docstring).
 SERVING_DEFAULTS = {
-    "dtype": "bf16", "kv_dtype": "bf16", "tp": 1, "pp": 1, "block_size": 1,
+    "dtype": "bf16", "kv_dtype": "bf16", "compute_dtype": "auto", "tp": 1, "pp": 1, "block_size": 1,
     "mfu": 0.5, "bw_eff": 1.0, "link_eff": 1.0, "link_latency_us": 8.0, "comm_overlap": 0.0,
     "gpus_per_node": 8, "gpu_memory_utilization": 0.9, "infer_reserve_bytes": 1e9,
     "max_num_batched_tokens": 8192, "flash_attention": 1, "quant_group_size": 128,
