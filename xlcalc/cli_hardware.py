@@ -33,7 +33,7 @@ def cmd_gpus(args):
         return pd.DataFrame(rows).set_index("field")
     frame = gpus_table()
     frame.insert(2, "memory_gib_reported", frame["memory_bytes_reported"] / _GIB)
-    return frame.drop(columns=["memory_bytes_reported", "peak_tflops_16bit"])
+    return frame.drop(columns=["memory_bytes_reported", "peak_tflops_16bit", "source"])
 
 
 def _setup_formats(p):

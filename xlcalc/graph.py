@@ -5,7 +5,8 @@ Three kinds of name exist, exactly as in a spreadsheet:
 * **inputs** -- glossary terms (``batch``, ``tp``, ``dtype``) supplied by the caller;
 * **lookups** -- a column of a data table selected by an input key
   (``num_layers`` is the ``num_layers`` column of the ``models`` table at ``model``;
-  ``kv_bytes`` is the ``bytes`` column of the ``dtypes`` table at ``kv_dtype``);
+  ``dtype_bytes`` is the ``bytes`` column of the ``dtypes`` table at ``dtype``; a lookup
+  may also be keyed by another lookup, or read the column another lookup names);
 * **formulas** -- a small Python function whose parameter names are the names of
   its arguments (``kv_cache_bytes(batch, seq_len, kv_cache_bytes_per_token)``).
 
@@ -431,7 +432,8 @@ def _check_related(name, values) -> None:
 
 def _missing_required(n: Lookup, values) -> None:
     """Raise for an empty required table cell, listing the choices that do exist:
-    ``dtype must be a dtype v100-32gb computes in (fp32, fp16), got 'bf16'``."""
+    ``compute_dtype must be a compute dtype v100-32gb supports (auto, fp32, fp16), got
+    'bf16'``."""
     blame, allowed = n.required
     key = values[n.key]
     supported = []

@@ -223,11 +223,12 @@ def _from_mapping(data: dict, name: str) -> Accelerator:
 
 
 def gpus_table():
-    """The accelerator presets as a DataFrame indexed by name (numeric fields, the derived
-    16-bit peak and the full name)."""
+    """The accelerator presets as a DataFrame indexed by name (full name, numeric fields,
+    the derived 16-bit peak, and the main source)."""
     import pandas as pd
     frame = pd.DataFrame.from_dict(
-        {n: {"full_name": _preset(n).full_name, **_preset(n).fields} for n in gpu_names()},
+        {n: {"full_name": _preset(n).full_name, **_preset(n).fields,
+             "source": _preset(n).source} for n in gpu_names()},
         orient="index")
     frame.index.name = "gpu"
     return frame
