@@ -355,18 +355,29 @@ _VECTOR_KEYS = (Factor, np.ndarray, list, tuple)
 def _lookup_one(n: Lookup, key, column: str):
     """One table value: ``key`` is a table key (str) or a record with its own fields."""
     if isinstance(key, str):
-        t = TABLES[n.table]
-        rows = t.rows()
-        row = rows.get(key.strip().lower())
-        if row is None and t.normalize is not None:
-            row = rows.get(t.normalize(key) or "")
-        if row is None:
-            raise unknown_choice(n.key, key, rows)
+        row = _ROWS.get((n.table, key)) or _row(n, key)
         try:
             return row[column]
         except KeyError:
             raise XlcalcError(f"table {n.table!r} has no column {column!r}", n.key) from None
     return key[column]
+
+
+_ROWS: dict = {}   # (table, key as typed) -> row: recalculations repeat the same keys
+
+
+def _row(n: Lookup, key: str) -> dict:
+    """The row of ``n``'s table that ``key`` names (remembered per spelling)."""
+    t = TABLES[n.table]
+    rows = t.rows()
+    row = rows.get(key.strip().lower())
+    if row is None and t.normalize is not None:
+        row = rows.get(t.normalize(key) or "")
+    if row is None:
+        raise unknown_choice(n.key, key, rows)
+    if len(_ROWS) < 4096:
+        _ROWS[(n.table, key)] = row
+    return row
 
 
 def _as_factor(value):
@@ -466,7 +477,16 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
     values = {name: _input_value(name, ctx[name]) for name in inputs_}
     for n in lookups:
         key = values[n.key]
-        if n.column_key is None and type(key) is not str and not isinstance(key, _VECTOR_KEYS):
+        if type(key) is str:
+            row = _ROWS.get((n.table, key))          # a table key as typed: its row, cached
+            if row is None:
+                row = _row(n, key)
+            column = n.column if n.column_key is None else values[n.column_key]
+            if type(column) is str and column in row:
+                v = values[n.name] = row[column]
+            else:
+                v = values[n.name] = _lookup_value(n, values)
+        elif n.column_key is None and not isinstance(key, _VECTOR_KEYS):
             v = values[n.name] = key[n.column]       # a loaded model/gpu record: as _lookup_one
         else:
             v = values[n.name] = _lookup_value(n, values)

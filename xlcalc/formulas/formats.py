@@ -75,12 +75,13 @@ def lm_head_bytes_per_param(lm_head_bits):
 def kv_dtype_bytes(kv_bits, kv_scale_bytes, kv_scale_group, kv_rope_bits, head_dim,
                    kv_lora_rank, qk_rope_head_dim):
     """Average bytes of one cached KV element: the value bits plus the scale bytes of its
-    group (one group per head vector where the format's group is 0: int8 per token-head);
-    for MLA, the latent (scales per group of the latent) and the rope part (``rope_bits``,
-    bf16 in vLLM's fp8_ds_mla) averaged over ``kv_lora_rank + qk_rope_head_dim``."""
-    plain = kv_bits / 8 + kv_scale_bytes / where(kv_scale_group > 0, kv_scale_group, head_dim)
-    latent_group = where(kv_scale_group > 0, kv_scale_group, maximum(kv_lora_rank, 1))
-    latent = kv_lora_rank * (kv_bits / 8 + kv_scale_bytes / latent_group)
-    rope = qk_rope_head_dim * where(kv_rope_bits > 0, kv_rope_bits, kv_bits) / 8
-    mla = (latent + rope) / maximum(kv_lora_rank + qk_rope_head_dim, 1)
-    return where(kv_lora_rank > 0, mla, plain)
+    group (one group per head vector where the format's group is 0: int8 per token-head;
+    per latent vector for MLA); for MLA the rope part at ``rope_bits`` (bf16 in vLLM's
+    fp8_ds_mla), averaged over ``kv_lora_rank + qk_rope_head_dim`` elements:
+    ``value + R·(rope − value)/(L + R)``."""
+    mla = kv_lora_rank > 0
+    group = where(kv_scale_group > 0, kv_scale_group, where(mla, kv_lora_rank, head_dim))
+    value = kv_bits / 8 + kv_scale_bytes / group
+    rope = where(kv_rope_bits > 0, kv_rope_bits, kv_bits) / 8
+    spread = qk_rope_head_dim * (rope - value) / maximum(kv_lora_rank + qk_rope_head_dim, 1)
+    return value + where(mla, spread, 0)
