@@ -114,7 +114,10 @@ def test_names_people_type():
         xlcalc.decode_step("llama-2-7b", "h100-sxm", 1, 100)["step_s"]
     assert u.GPU_SPEC("A100", "memory_gb") == 80
     from xlcalc import graph
+    from xlcalc.cli import main
     assert graph.evaluate(["memory_gb"], gpu="MI300X")["memory_gb"] == 192
+    assert main(["infer", "llama-2-7b", "--gpu", "H100", "--batch", "1", "--prompt-len", "128",
+                 "--output-len", "16", "--json"]) == 0
     with pytest.raises(XlcalcError, match="unknown gpu 'h100-sx'; did you mean"):
         load_gpu("h100-sx")
 

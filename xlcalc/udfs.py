@@ -436,9 +436,11 @@ def LLM_MODELS():
 _GPU_TEXT_FIELDS = ("full_name", "vendor", "source", "notes", "name", "checked", "aliases")
 
 
-@excel_function(docs={"field": ", ".join(GPU_FIELDS) + ", full_name, vendor, source, notes, "
-                               "checked, aliases; or source:FIELD for where a figure comes "
-                               "from"})
+@excel_function(docs={"field": "memory_gb, memory_bytes_reported, memory_bandwidth_gb_per_s, "
+                               "peak_tflops_fp32/tf32/fp16/bf16/fp8/fp4, peak_tops_int8, "
+                               "scale_up_domain, intra_node_gb_per_s, inter_node_gb_per_s, "
+                               "tdp_w; full_name, vendor, source, notes, checked, aliases; "
+                               "source:FIELD"})
 def GPU_SPEC(gpu, field):
     """A field of an accelerator preset (dense peaks; GB/s are gigabytes per second;
     memory_bytes_reported is the total the driver reports, the planning default)."""
