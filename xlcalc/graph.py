@@ -44,6 +44,7 @@ FORMULA_MODULES = [
     "xlcalc.formulas.flops",
     "xlcalc.formulas.comm",
     "xlcalc.formulas.inference_memory",
+    "xlcalc.formulas.fewest_gpus",
     "xlcalc.formulas.capacity",
     "xlcalc.formulas.latency",
     "xlcalc.formulas.training_memory",

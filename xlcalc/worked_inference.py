@@ -130,9 +130,11 @@ register_example(WorkedExample(
                    "GPUs", 1, _MEM_41, "arithmetic slip in the seed: its 248 / 80 = 3.1 → 4 rests on the KV slip; "
                    "the same rule on the corrected total: ceil(150.63 / 80) = 2"),
         SeedFigure("80 GB GPUs needed (per-GPU fit)", "000 §4.1", 4, "gpus_needed", "GPUs", 1,
-                   _MEM_41, "same count, different reason: with vLLM's 0.9 utilisation (72 GB) "
-                   "and a 1 GB reserve per GPU, TP=2 needs 75.8 GB per GPU, so the next "
-                   "power of two, TP=4 (38.4 GB per GPU)"),
+                   _MEM_41, "a different rule (the fewest GPUs whose busiest GPU fits): with "
+                   "vLLM's 0.9 utilisation (72 GB) and a 1 GB reserve per GPU, TP=2 needs "
+                   "75.8 GB per GPU and TP=4 (38.4 GB) fits with 4 GPUs, but three pipeline "
+                   "stages of at most 27 layers (1.85 GB each) fit one GPU apiece: 3 GPUs "
+                   "(tp 1 × pp 3)"),
         # §5.4 intensity ------------------------------------------------------------------
         SeedFigure("prefill intensity = seq (seq 1000)", "000 §5.4", 1000, "prefill_intensity",
                    "FLOP/B", 1, {"tp": 1, "batch": 1, "prompt_len": 1000},
