@@ -51,6 +51,11 @@ FORMULA_MODULES = [
     "xlcalc.formulas.activations",
     "xlcalc.formulas.training_time",
     "xlcalc.formulas.training_comm",
+    "xlcalc.formulas.layer_flops",
+    "xlcalc.formulas.roofline",
+    "xlcalc.formulas.prefix_cache",
+    "xlcalc.formulas.collectives",
+    "xlcalc.formulas.checkpointing",
 ]
 
 
