@@ -37,7 +37,8 @@ from xlcalc.errors import XlcalcError, invalid
 from xlcalc.estimate import estimate, resolve
 from xlcalc.glossary import TERMS, in_domain
 from xlcalc.units import display_factor
-from xlcalc.worked import example as worked_example, status as seed_status
+from xlcalc.worked import (computed_value, example as worked_example, row_status,
+                           seed_shown)
 
 from .cached import save_with_values
 from .spec import WorkbookSpec
@@ -718,7 +719,7 @@ class _Builder:
         for i, (fig, scope, own) in enumerate(rows, start=head + 1):
             self.text(ws, i, 1, fig.item)
             self.text(ws, i, 2, fig.section)
-            seed = self.text(ws, i, 3, fig.seed_value)
+            seed = self.text(ws, i, 3, seed_shown(fig))
             for j, (name, value) in enumerate(own.items()):
                 self.text(ws, i, 8 + 2 * j, name)
                 c = self.text(ws, i, 9 + 2 * j, value.name if hasattr(value, "fields") else value,
@@ -730,14 +731,15 @@ class _Builder:
                 ref, value = scope.cells[fig.node], scope.node_values[fig.node]
             else:
                 ref, value = X.Name(fig.node), self.values[fig.node]
-            c = ws.cell(row=i, column=4, value="=" + X.as_expr(ref / fig.scale).excel())
-            computed = float(value) / fig.scale
+            shown = ref if fig.scale == 1 else ref / fig.scale
+            c = ws.cell(row=i, column=4, value="=" + X.as_expr(shown).excel())
+            computed = computed_value(fig, value)
             self.cached[(ws.title, c.coordinate)] = computed
             c.number_format = '#,##0.####'
             self.text(ws, i, 5, fig.unit)
-            st = ws.cell(row=i, column=6,
-                         value="=" + seed_status(X.Ref(seed.coordinate), X.Ref(c.coordinate)).excel())
-            self.cached[(ws.title, st.coordinate)] = seed_status(fig.seed_value, computed)
+            st = ws.cell(row=i, column=6, value="=" + X.as_expr(row_status(
+                fig, X.Ref(seed.coordinate), X.Ref(c.coordinate))).excel())
+            self.cached[(ws.title, st.coordinate)] = row_status(fig, fig.seed_value, computed)
             c.alignment = st.alignment = Alignment(vertical="top")
             self.note(ws, i, 7, fig.note, 90)
         ws.freeze_panes = f"B{head + 1}"

@@ -14,7 +14,8 @@ Korthikanti et al. 2022, generalised): a layer's full activations are
 """
 
 from ..expr import ceil, sqrt
-from ..graph import formula
+from ..graph import derive, formula
+from .activations import act_layer_scores_bytes
 
 B = "bytes"
 
@@ -60,3 +61,21 @@ def recompute_flops_share(training_flops, training_flops_recompute):
 def train_infer_memory_ratio(train_total_bytes, infer_total_bytes):
     """Training memory per GPU over inference memory per GPU for the same model."""
     return train_total_bytes / infer_total_bytes
+
+
+derive("act_layer_scores_eager_bytes", act_layer_scores_bytes, B,
+       "Korthikanti et al. 2022 §4.1: 5as²b with eager attention (fp16, dropout)",
+       doc="Attention-core activations of one layer with eager attention (the s×s scores, "
+           "softmax output and dropout mask kept).", flash_attention=0)
+derive("act_layer_scores_flash_bytes", act_layer_scores_bytes, B,
+       "FlashAttention keeps the log-sum-exp instead of the s×s scores",
+       doc="Attention-core activations of one layer with FlashAttention (4 bytes of "
+           "log-sum-exp per head and token).", flash_attention=1)
+
+
+@formula("×", "seed 004: FlashAttention 节约10倍以上内存; seed 000 §6.1: O(S²) → O(S)")
+def flash_activation_saving(act_layer_body_bytes, act_layer_scores_eager_bytes,
+                            act_layer_scores_flash_bytes):
+    """A layer's stored activations with eager attention over those with FlashAttention."""
+    return (act_layer_body_bytes + act_layer_scores_eager_bytes) / \
+        (act_layer_body_bytes + act_layer_scores_flash_bytes)

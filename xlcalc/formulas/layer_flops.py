@@ -64,6 +64,19 @@ def v_head_width(head_dim, kv_lora_rank, v_head_dim):
     return where(kv_lora_rank > 0, v_head_dim, head_dim)
 
 
+@formula("heads", "seed 002 §三: n_local_heads = n_heads // model_parallel_size")
+def heads_per_gpu(num_heads, tp):
+    """Query heads each tensor-parallel rank computes."""
+    return num_heads / tp
+
+
+@formula("heads", "seed 002 §三 n_rep; seed 000 §1.4: 8 query heads share a K/V head")
+def gqa_group_size(num_heads, num_kv_heads):
+    """Query heads per K/V head (1 for MHA, the head count for MQA): the factor by which
+    GQA shrinks the KV cache against MHA."""
+    return num_heads / num_kv_heads
+
+
 # ------------------------------------------------------------- generic pieces
 
 def matmul_flops(tokens, weights):
@@ -130,6 +143,23 @@ def lm_head_flops_per_pass(batch, hidden_size, vocab_size):
     """LM-head FLOPs of one prefill or decode step: the last token of each sequence
     (seed 001's decode total writes 2bshV, an extra factor s)."""
     return 2 * batch * hidden_size * vocab_size
+
+
+@formula(F, "seed 001 §4.4 prefill: MHA block 8sh² + 4s²h (full square)")
+def prefill_attention_flops_layer(prefill_qkv_flops_layer, prefill_scores_flops_layer,
+                                  prefill_av_flops_layer, prefill_o_flops_layer):
+    """The attention block of one full-attention layer in a prefill: projections, scores,
+    weighted sum and output projection."""
+    return prefill_qkv_flops_layer + prefill_scores_flops_layer + prefill_av_flops_layer + \
+        prefill_o_flops_layer
+
+
+@formula(F, "seed 001 §4.4 decode: MHA block 8h² + 4(s+1)h per token")
+def decode_attention_flops_layer(decode_qkv_flops_layer, decode_scores_flops_layer,
+                                 decode_av_flops_layer, decode_o_flops_layer):
+    """The attention block of one full-attention layer in a decode step."""
+    return decode_qkv_flops_layer + decode_scores_flops_layer + decode_av_flops_layer + \
+        decode_o_flops_layer
 
 
 @formula(F, "sum of the parts of one full-attention layer")

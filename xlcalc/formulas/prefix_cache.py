@@ -57,3 +57,10 @@ def prefix_prefill_flops_skipped(batch, prefix_hit_rate, prefix_shared_tokens,
 def prefix_prefill_skipped_fraction(prefix_prefill_flops_skipped, prefill_flops):
     """Skipped prefill FLOPs over the prefill of the whole batch without caching."""
     return prefix_prefill_flops_skipped / prefill_flops
+
+
+@formula("", "seed 000 §6.4: PagedAttention 显存利用率 → 90 %+")
+def kv_paged_utilisation(kv_block_waste_fraction):
+    """Share of the allocated KV slots that hold tokens with paged blocks (only the last
+    block of a sequence is partly empty)."""
+    return 1 - kv_block_waste_fraction

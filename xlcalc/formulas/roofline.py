@@ -161,6 +161,15 @@ def op_time_s(op_traffic_bytes, op_elements, op_flops_per_element, peak_tflops, 
                    op_elements * op_flops_per_element / (peak_tflops * 1e12 * mfu))
 
 
+@formula("", "seed 004: element-wise and reduction operators are memory-bound")
+def op_bound(op_traffic_bytes, op_elements, op_flops_per_element, peak_tflops, mfu,
+             hbm_bytes_per_s):
+    """"memory" when the operator's HBM time exceeds its arithmetic time, else "compute"."""
+    return where(op_traffic_bytes / hbm_bytes_per_s >
+                 op_elements * op_flops_per_element / (peak_tflops * 1e12 * mfu),
+                 "memory", "compute")
+
+
 @formula("FLOP/byte", "seed 004: memory-bound operators sit far below the ridge")
 def op_intensity(op_elements, op_flops_per_element, op_traffic_bytes):
     """FLOPs per HBM byte of the operator."""
