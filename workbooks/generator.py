@@ -560,16 +560,20 @@ class _Builder:
             rows, shared = [], {}
             for i, fig in enumerate(ex.figures, start=first_row):
                 own = dict(fig.inputs)
-                key = i if own else None     # rows of their own are live per row
+                # rows with the same own inputs share one scope: the first such row holds
+                # the editable cells, the others show them (one column of calculations)
+                key = _inputs_key(own)
                 if key not in shared:
                     refs = dict(block_refs)
                     refs.update({name: X.Ref(f"{_quote(title)}!${_col(9 + 2 * j)}${i}")
                                  for j, name in enumerate(own)})
                     label = f"{title} row {i}" if own else f"{title} scenario"
                     shared[key] = _Scope(label, refs, {**block, **own}, [])
+                    shared[key].first_row = i
                     scopes.append(shared[key])
                 scope = shared[key]
-                scope.targets.append(fig.node)
+                if fig.node not in scope.targets:
+                    scope.targets.append(fig.node)
                 rows.append((fig, scope, own))
             self.example_rows.append(rows)
         return scopes
@@ -722,6 +726,12 @@ class _Builder:
             seed = self.text(ws, i, 3, seed_shown(fig))
             for j, (name, value) in enumerate(own.items()):
                 self.text(ws, i, 8 + 2 * j, name)
+                if getattr(scope, "first_row", i) != i:       # shown, edited on the first row
+                    c = ws.cell(row=i, column=9 + 2 * j,
+                                value="=" + scope.overrides[name].excel().split("!", 1)[1])
+                    self.cached[(ws.title, c.coordinate)] = \
+                        value.name if hasattr(value, "fields") else value
+                    continue
                 c = self.text(ws, i, 9 + 2 * j, value.name if hasattr(value, "fields") else value,
                               fill=_INPUT_FILL)
                 c.protection = Protection(locked=False)
@@ -940,6 +950,15 @@ def _quote(title: str) -> str:
 def _table_sheet_title(table: str) -> str:
     return {"gpus": "GPUs", "dtypes": "Dtypes", "models": "Models"}.get(
         table, table.replace("_", " ").title().replace(" ", ""))
+
+
+def _inputs_key(own: dict):
+    """Rows whose own inputs are equal (names and values) share a scope; rows without
+    own inputs share the scenario's."""
+    if not own:
+        return None
+    return tuple((k, getattr(v, "name", v) if not isinstance(v, float) else v)
+                 for k, v in own.items())
 
 
 def _example_sheet_title(i: int, n: int) -> str:

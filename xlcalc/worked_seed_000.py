@@ -134,7 +134,7 @@ register_example(WorkedExample(
                    seed_range=(0.5, 0.6)),
         SeedFigure("PagedAttention: 90 %+ used (768 tokens in 16-token blocks)", "000 §6.4",
                    0.9, "kv_paged_utilisation", "", 1,
-                   {"seq_len": 768, "block_size": 16, "kv_cached_tokens": 768},
+                   {"seq_len": 768, "block_size": 16},
                    "768 = 48 whole blocks: 100 %; at worst a block less one token is empty "
                    "per sequence", seed_range=(0.9, 1)),
         # 附录B benchmark ranges ---------------------------------------------------------------
