@@ -316,3 +316,54 @@ def test_sqrt_checkpointing_by_hand():
     assert 1 / math.sqrt(80) < got["memory_ratio"] < 1.1 / math.sqrt(80)   # ≈ √N of N
     assert got["extra_flops_fraction"] == pytest.approx(1 / 3)           # 4 passes / 3
     assert got["recompute_share"] == pytest.approx(1 / 4)                # 1 pass of 4
+
+
+# --------------------------------------------------------------------- the CLI
+
+@pytest.mark.parametrize("argv, call", [
+    (["gemm", "16", "4096", "4096", "--gpu", "a100-40gb", "--dtype", "fp16"],
+     lambda: analysis.gemm_roofline(16, 4096, 4096, "a100-40gb", "fp16")),
+    (["critical-batch", "llama-3.1-8b", "--gpu", "a100-80gb", "--context-len", "1024"],
+     lambda: analysis.critical_batch("llama-3.1-8b", "a100-80gb", 1024)),
+    (["kv-savings", "gpt2", "--prompt-len", "1", "--output-len", "100"],
+     lambda: analysis.kv_cache_savings("gpt2", 1, 100)),
+    (["mla-flops", "deepseek-v3", "--context-len", "4096"],
+     lambda: analysis.mla_decode_flops("deepseek-v3", 1, 4096)),
+    (["prefix-cache", "llama-3.1-8b", "--batch", "32", "--prompt-len", "2048", "--prefix-len",
+      "1000", "--hit-rate", "0.9"],
+     lambda: analysis.prefix_caching("llama-3.1-8b", 32, 2048, 1000, 0.9)),
+    (["checkpointing", "llama-2-70b", "--seq-len", "2048"],
+     lambda: analysis.checkpointing("llama-2-70b", 2048)),
+    (["allreduce", "1e9", "16", "--gpu", "h100-sxm"],
+     lambda: analysis.allreduce_algorithms(1e9, 16, "h100-sxm")),
+    (["attention-traffic", "gpt2", "--gpu", "a100-80gb", "--seq-len", "1024", "--dtype", "fp16"],
+     lambda: analysis.attention_traffic("gpt2", "a100-80gb", 1, 1024, "fp16")),
+    (["op-traffic", "softmax-safe", "1e9", "--gpu", "h100-sxm"],
+     lambda: analysis.operator_traffic("softmax-safe", 1e9, "h100-sxm")),
+    (["ccr", "7e13", "2.35e9", "--gpu", "h100-sxm", "--link-gb-per-s", "450"],
+     lambda: analysis.compute_comm_ratio(7e13, 2.35e9, "h100-sxm", 450)),
+])
+def test_cli_commands_print_the_api(capsys, argv, call):
+    import json
+    from xlcalc.cli import main
+    assert main(argv + ["--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    for key, value in call().items():
+        if isinstance(value, str):
+            assert got[key] == value
+        else:
+            assert got[key] == pytest.approx(float(value), rel=1e-12), key
+
+
+def test_cli_layer_flops_and_errors(capsys):
+    import json
+    from xlcalc.cli import main
+    assert main(["layer-flops", "llama-2-70b", "--prompt-len", "5", "--json"]) == 0
+    rows = {r["part"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["qkv"]["prefill"] == 2 * 5 * H * (A * D + 2 * K * D)
+    assert main(["op-traffic", "softmax", "1e6", "--gpu", "h100-sxm"]) == 2
+    assert "did you mean 'softmax-safe'" in capsys.readouterr().err
+    with pytest.raises(xlcalc.XlcalcError, match="prefix_hit_rate"):
+        analysis.prefix_caching("gpt2", 1, 100, 10, 1.5)
+    with pytest.raises(xlcalc.XlcalcError, match="did you mean"):
+        analysis.critical_batch("gpt2", "h100-sxm", 100, flash_atention=1)
