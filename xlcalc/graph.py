@@ -46,6 +46,7 @@ FORMULA_MODULES = [
     "xlcalc.formulas.inference_memory",
     "xlcalc.formulas.fewest_gpus",
     "xlcalc.formulas.capacity",
+    "xlcalc.formulas.engines",
     "xlcalc.formulas.latency",
     "xlcalc.formulas.training_memory",
     "xlcalc.formulas.activations",
