@@ -889,6 +889,35 @@ def TRAIN_MFU(model, batch, seq_len, iteration_time_s, gpu, n_gpus, precision="b
                                     precision=_text("precision", precision, "bf16-mixed")))
 
 
+# ------------------------------------------------------------------------ roofline
+
+@excel_function(docs={"gemm_m": "rows of the left matrix [M, K]: tokens (the decode batch, or "
+                                "batch × sequence)",
+                      "gemm_n": "columns of the right matrix [K, N]: the output width",
+                      "gemm_k": "the inner dimension: the input width (hidden / tp)"})
+def GEMM_MS(gemm_m, gemm_n, gemm_k, gpu, dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
+    """Roofline time in ms of one GEMM [M,K]·[K,N]: max(2MNK FLOPs at mfu of the dense
+    peak, (MK + KN + MN) × dtype bytes at bw_eff of the HBM bandwidth)."""
+    from .analysis import gemm_roofline
+    v = gemm_roofline(_number("gemm_m", gemm_m), _number("gemm_n", gemm_n),
+                      _number("gemm_k", gemm_k), _gpu(gpu), dtype=_text("dtype", dtype, "bf16"),
+                      mfu=_number("mfu", mfu, _MFU), bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+    return _display(v["time_s"], "ms")
+
+
+@excel_function()
+def CRITICAL_BATCH(model, gpu, context_len, tp=1, dtype="bf16", kv_dtype="bf16", mfu=_MFU,
+                   bw_eff=_BW_EFF):
+    """Sequences per decode step at which decode turns compute-bound at context_len
+    tokens (0 when the KV reads keep it memory-bound at any batch)."""
+    from .analysis import critical_batch
+    v = critical_batch(_model(model), _gpu(gpu), _number("context_len", context_len),
+                       tp=_number("tp", tp, 1), dtype=_text("dtype", dtype, "bf16"),
+                       kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
+                       mfu=_number("mfu", mfu, _MFU), bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+    return float(v["critical_batch"])
+
+
 @excel_function(spill=True, docs={"example": "name of a worked example (omit it for the list "
                                              "of examples)"})
 def SEED_CHECK(example=None):
