@@ -287,6 +287,7 @@ def test_seed_002():
     _check(r, "… memory-bound: T_mem = (MK + KN + MN) / 1.5e12 B/s = 11.3 µs", 11.3,
            elements * 2 / 1.5e12 * 1e6)
     _check(r, "… which makes it memory-bound (intensity below the ridge)", "memory", "memory")
+    _check(r, "A100 HBM 2.0 TB/s (against its L2's 4 TB/s: GQA gains at most 2×)", 2.0, 2.039)
     _check(r, "MHA caches 2·n_h·d_h·l values per token (DeepSeek-V3 as if MHA)",
            2 * 128 * 128 * 61 * 2 / 1e6, (512 + 64) * 61 * 2 / 1e6)
     _check(r, "ZeRO-1/2: each process sends and receives 2Ψ (dp = 64)", 2, 2 * 63 / 64)

@@ -56,6 +56,11 @@ register_example(WorkedExample(
         SeedFigure("… which makes it memory-bound (intensity below the ridge)", "002 §1.10",
                    "memory", "gemm_bound", "", 1, {},
                    "15.88 FLOP/B against the A100's 312 / 1.555 = 200.6"),
+        SeedFigure("A100 HBM 2.0 TB/s (against its L2's 4 TB/s: GQA gains at most 2×)",
+                   "002 §1.10", 2.0, "memory_bandwidth_gb_per_s", "TB/s", 1000,
+                   {"gpu": "a100-80gb"},
+                   "2,039 GB/s (A100 80GB; the 40GB card has 1,555); the L2 figure is not in "
+                   "the accelerator presets"),
         # §1.5 MLA ----------------------------------------------------------------------
         SeedFigure("MHA caches 2·n_h·d_h·l values per token (DeepSeek-V3 as if MHA)",
                    "002 §1.5", 2 * 128 * 128 * 61 * 2 / 1e6, "kv_cache_bytes_per_token", "MB", 1e6,
