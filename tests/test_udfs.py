@@ -273,8 +273,8 @@ CORE = {
     "GEMM_MS": ((16.0, 4096.0, 4096.0, "a100-40gb", "fp16", 0.6, 0.9),
                 lambda m, n, k, g, d, mfu, bw: analysis.gemm_roofline(m, n, k, g, d, mfu,
                                                                        bw)["time_s"] * 1e3),
-    "CRITICAL_BATCH": ((M70, H100, 1024.0, 8.0, "fp8", "fp8", 0.4, 0.8),
-                       lambda m, g, c, tp, d, kv, mfu, bw: analysis.critical_batch(
+    "CRITICAL_BATCH": ((M70, H100, 1024.0, "fp8", "fp8", 8.0, 0.4, 0.8),
+                       lambda m, g, c, d, kv, tp, mfu, bw: analysis.critical_batch(
                            m, g, c, tp=tp, dtype=d, kv_dtype=kv, mfu=mfu,
                            bw_eff=bw)["critical_batch"]),
 }

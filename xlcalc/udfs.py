@@ -906,7 +906,7 @@ def GEMM_MS(gemm_m, gemm_n, gemm_k, gpu, dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF)
 
 
 @excel_function()
-def CRITICAL_BATCH(model, gpu, context_len, tp=1, dtype="bf16", kv_dtype="bf16", mfu=_MFU,
+def CRITICAL_BATCH(model, gpu, context_len, dtype="bf16", kv_dtype="bf16", tp=1, mfu=_MFU,
                    bw_eff=_BW_EFF):
     """Sequences per decode step at which decode turns compute-bound at context_len
     tokens (0 when the KV reads keep it memory-bound at any batch)."""
