@@ -17,6 +17,7 @@ from xlcalc.formats import COMPUTE_DTYPES, DTYPES, KV_DTYPES, dtype_bytes
 # value bits + (scale and zero-point bits of one block) / (weights in the block)
 BY_HAND = {
     "fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8,
+    "tf32": 32,                                  # 19 bits (1+8+10) held in fp32 words
     "fp8-block": 8 + 32 / (128 * 128),           # one fp32 scale per 128 × 128 block
     "int4": 4 + (16 + 4) / 128,                  # GPTQ/AWQ: fp16 scale + 4-bit zero per 128
     "nvfp4": (16 * 4 + 8) / 16,                  # 16 fp4 values + one fp8 e4m3 scale
@@ -68,9 +69,9 @@ def _hand_bytes(fmt):
     base = BY_HAND[fmt]
     layer_bits = {"q4_k_m": base + 0.5 * V_DOWN / LAYERS * (6.5625 - base),   # half the layers'
                   "q5_k_m": base + 0.5 * V_DOWN / LAYERS * (6.5625 - base)}   # attn_v/ffn_down
-    embed_bits = {"fp32": 32, "q8_0": 8.5, "q6_k": 6.5625, "q5_k_m": 5.5, "q4_k_m": 4.5,
+    embed_bits = {"fp32": 32, "tf32": 32, "q8_0": 8.5, "q6_k": 6.5625, "q5_k_m": 5.5, "q4_k_m": 4.5,
                   "q4_0": 4.5}.get(fmt, 16)           # 16-bit unless the format says otherwise
-    head_bits = {"fp32": 32, "q8_0": 8.5, "q6_k": 6.5625, "q5_k_m": 6.5625, "q4_k_m": 6.5625,
+    head_bits = {"fp32": 32, "tf32": 32, "q8_0": 8.5, "q6_k": 6.5625, "q5_k_m": 6.5625, "q4_k_m": 6.5625,
                  "q4_0": 6.5625}.get(fmt, 16)         # llama.cpp: output.weight in Q6_K
     return (LAYERS * layer_bits.get(fmt, base) + EMBED * embed_bits + HEAD * head_bits) / 8
 

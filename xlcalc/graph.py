@@ -46,6 +46,7 @@ FORMULA_MODULES = [
     "xlcalc.formulas.flops",
     "xlcalc.formulas.comm",
     "xlcalc.formulas.inference_memory",
+    "xlcalc.formulas.fewest_gpus",
     "xlcalc.formulas.capacity",
     "xlcalc.formulas.engines",
     "xlcalc.formulas.latency",
@@ -53,6 +54,11 @@ FORMULA_MODULES = [
     "xlcalc.formulas.activations",
     "xlcalc.formulas.training_time",
     "xlcalc.formulas.training_comm",
+    "xlcalc.formulas.layer_flops",
+    "xlcalc.formulas.roofline",
+    "xlcalc.formulas.prefix_cache",
+    "xlcalc.formulas.collectives",
+    "xlcalc.formulas.checkpointing",
 ]
 
 
