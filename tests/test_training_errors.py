@@ -24,7 +24,8 @@ def _raises(argument, match, **kw):
 @pytest.mark.parametrize("argument, value, valid", [
     ("precision", "zzz", "bf16-mixed, fp16-mixed, fp32, fp8-block, fp8-current, fp8-delayed, "
                          "megatron-distopt, mxfp8, seed-001"),
-    ("optimizer", "zzz", "adafactor, adam, adam-8bit, adamw, lion, sgd, sgd-momentum"),
+    ("optimizer", "zzz", "adafactor, adam, adam-8bit, adamw, adamw-bf16, lion, sgd, "
+                         "sgd-momentum"),
     ("recompute", "zzz", "full, none, selective"),
     ("activation_rule", "zzz", "korthikanti, seed-000, seed-000-recompute, seed-001"),
 ])

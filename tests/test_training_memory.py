@@ -74,6 +74,7 @@ def test_megatron_distributed_optimizer_is_6_plus_12_over_d(d):
 
 @pytest.mark.parametrize("optimizer, per_param", [
     ("adamw", 2 * 4), ("adam", 2 * 4), ("sgd", 0), ("sgd-momentum", 4), ("lion", 4),
+    ("adamw-bf16", 2 * 2),              # DeepSeek-V3 §3.3.2: both moments in bf16
     ("adam-8bit", 2 * (1 + 4 / 2048)),   # 8-bit m, v + one fp32 absmax per 2048-block each
     ("adafactor", 4 * (1 / 4096 + 1 / 4096)),   # factored v: (r + c)·4 / (r·c), r = c = h
 ])

@@ -44,7 +44,7 @@ def _recipe_options(p):
                    help="fp32, fp16-mixed, bf16-mixed, seed-001, megatron-distopt, fp8-delayed, "
                         "fp8-current, fp8-block, mxfp8 (default bf16-mixed)")
     p.add_argument("--optimizer", default="adamw",
-                   help="adamw, adam, sgd, sgd-momentum, adam-8bit, adafactor, lion "
+                   help="adamw, adamw-bf16, adam, sgd, sgd-momentum, adam-8bit, adafactor, lion "
                         "(default adamw)")
 
 

@@ -101,9 +101,9 @@ def train_memory(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw
     fully sharded, :func:`train_gpus_needed`).
 
     ``precision``: fp32, fp16-mixed, bf16-mixed, seed-001, megatron-distopt, fp8-delayed,
-    fp8-current, fp8-block, mxfp8; ``optimizer``:
-    adamw, adam, sgd, sgd-momentum, adam-8bit, adafactor, lion; ``zero`` 0-3 (FSDP full
-    sharding = 3); ``recompute``: none, selective, full.  ``stack``: megatron (Megatron-LM /
+    fp8-current, fp8-block, mxfp8; ``optimizer``: adamw, adamw-bf16, adam, sgd,
+    sgd-momentum, adam-8bit, adafactor, lion; ``zero`` 0-3 (FSDP full sharding = 3);
+    ``recompute``: none, selective, full.  ``stack``: megatron (Megatron-LM /
     Transformer Engine, the default) or hf (transformers' modules); ``attention``: flash
     (default), sdpa or eager; ``cp``: context-parallel degree; ``ep``/``etp``: expert-
     parallel and expert-tensor-parallel degrees; ``dp_shard``: HSDP shard group (default
