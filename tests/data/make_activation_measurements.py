@@ -87,6 +87,37 @@ SHRINK = {
     "falcon-7b": dict(hidden_size=256, num_attention_heads=8, num_hidden_layers=2,
                       vocab_size=1000, attention_dropout=0.0, hidden_dropout=0.0),
 }
+#: the layer kinds of issue 11 (sliding/full alternation with sinks, 5:1 local/global, QK
+#: norm, qwen3 MoE, gated DeltaNet + full attention, chunked attention with interleaved MoE):
+#: measured ahead of their presets (``--next DIR`` reads the presets from DIR and writes
+#: activation_measurements_next.json)
+SHRINK_NEXT = {
+    "gpt-oss-20b": dict(hidden_size=256, num_attention_heads=8, num_key_value_heads=2,
+                        head_dim=32, intermediate_size=256, num_local_experts=4,
+                        num_experts_per_tok=2, num_hidden_layers=2, vocab_size=1000,
+                        sliding_window=32, layer_types=["sliding_attention", "full_attention"]),
+    "gemma-3-1b": dict(hidden_size=256, num_attention_heads=4, num_key_value_heads=1,
+                       head_dim=64, intermediate_size=512, num_hidden_layers=2, vocab_size=1000,
+                       sliding_window=32, query_pre_attn_scalar=64,
+                       layer_types=["sliding_attention", "full_attention"]),
+    "qwen3-8b": dict(hidden_size=256, num_attention_heads=8, num_key_value_heads=2, head_dim=32,
+                     intermediate_size=512, num_hidden_layers=2, vocab_size=1000),
+    "qwen3-30b-a3b": dict(hidden_size=256, num_attention_heads=8, num_key_value_heads=2,
+                          head_dim=32, moe_intermediate_size=128, num_experts=8,
+                          num_experts_per_tok=2, num_hidden_layers=2, vocab_size=1000),
+    "qwen3-next-80b-a3b": dict(hidden_size=256, num_attention_heads=4, num_key_value_heads=2,
+                               head_dim=64, linear_num_value_heads=4, linear_num_key_heads=2,
+                               linear_key_head_dim=32, linear_value_head_dim=32,
+                               num_hidden_layers=4, full_attention_interval=4,
+                               layer_types=["linear_attention"] * 3 + ["full_attention"],
+                               moe_intermediate_size=128, shared_expert_intermediate_size=128,
+                               num_experts=8, num_experts_per_tok=2, vocab_size=1000),
+    "llama-4-scout": dict(model_type="llama4_text", hidden_size=256, num_attention_heads=8,
+                          num_key_value_heads=2, head_dim=32, intermediate_size=256,
+                          intermediate_size_mlp=512, num_local_experts=4, num_experts_per_tok=1,
+                          num_hidden_layers=4, attention_chunk_size=32,
+                          interleave_moe_layer_step=1, vocab_size=1000),
+}
 SHAPES = ((2, 64), (1, 128))        # (micro-batch, sequence length)
 IMPLS = ("eager", "sdpa")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -94,12 +125,19 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 SDPA_REFUSED = {"gemma-2-2b"}
 
 
-def shrunk_config(preset: str) -> dict:
-    config = json.loads((PRESETS / f"{preset}.json").read_text())
+def shrunk_config(preset: str, presets=PRESETS, shrink=SHRINK) -> dict:
+    config = json.loads((Path(presets) / f"{preset}.json").read_text())
     for key in DROP:
         config.pop(key, None)
+    overrides = dict(shrink[preset])
+    if "text_config" in config:          # a multimodal wrapper: its language model only
+        text = config["text_config"]
+        config = {**{k: v for k, v in config.items() if k != "text_config"
+                     and not isinstance(v, dict)}, **text}
+        config["model_type"] = overrides.pop("model_type", text.get("model_type"))
+    config.pop("vision_config", None)
     config.update(IDS)
-    config.update(SHRINK[preset])
+    config.update(overrides)
     return config
 
 
@@ -187,18 +225,25 @@ def measure(config: dict, batch: int, seq_len: int, impl: str, dtype: str,
             "layer0_tensors": sorted(layer0, key=lambda r: -r[3])[:12]}
 
 
-def main(presets=None) -> None:
-    presets = presets or list(SHRINK)
+def main(presets=None, source=PRESETS, shrink=SHRINK, out=OUT) -> None:
+    presets = presets or list(shrink)
     runs = []
+    refused = set()
     for preset in presets:
-        config = shrunk_config(preset)
+        config = shrunk_config(preset, source, shrink)
         for batch, seq_len in SHAPES:
             for impl in IMPLS:
                 if impl == "sdpa" and preset in SDPA_REFUSED:
                     continue
                 for dtype in DTYPES:
                     for ckpt in (False, True):
-                        record = measure(config, batch, seq_len, impl, dtype, ckpt)
+                        try:
+                            record = measure(config, batch, seq_len, impl, dtype, ckpt)
+                        except ValueError as e:      # sdpa refused (attention sinks …)
+                            if impl != "sdpa" or "does not support" not in str(e):
+                                raise
+                            refused.add(preset)
+                            continue
                         runs.append({"preset": preset, "config": config, **record})
                         print(preset, batch, seq_len, impl, dtype, ckpt, record["saved_bytes"],
                               file=sys.stderr)
@@ -209,11 +254,17 @@ def main(presets=None) -> None:
         "method": "saved_tensors_hooks pack hook, deduplicated by untyped storage, parameters "
                   "and buffers excluded; plus live tensors kept by checkpoint closures; "
                   "dropout probabilities 0; CPU RNG states excluded",
+        "sdpa_refused": sorted(refused | (SDPA_REFUSED & set(presets))),
         "runs": runs,
     }
-    OUT.write_text(json.dumps(data, indent=1) + "\n")
-    print(f"wrote {len(runs)} runs to {OUT}", file=sys.stderr)
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {len(runs)} runs to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or None)
+    args = sys.argv[1:]
+    if args[:1] == ["--next"]:
+        main(args[2:] or None, Path(args[1]), SHRINK_NEXT,
+             OUT.with_name("activation_measurements_next.json"))
+    else:
+        main(args or None)
