@@ -6,26 +6,46 @@ from pathlib import Path
 import pytest
 
 import xlcalc
-from xlcalc.models import preset_names
+from xlcalc.models import load_model, preset_names
 
-# Ground truth: transformers 5.23 num_parameters() and per-group sums of
-# named_parameters() on the meta device (tests/data/make_param_counts.py, run once).
-TRUTH = json.loads((Path(__file__).parent / "data" / "param_counts.json").read_text())
+# Ground truth: transformers 5.24 num_parameters() and per-group sums of
+# named_parameters() on the meta device (tests/data/make_param_counts.py, run once), for
+# every preset and for the small per-model_type configs of model_type_cases.json.
+DATA = Path(__file__).parent / "data"
+TRUTH = json.loads((DATA / "param_counts.json").read_text())
+CASES = {k: v for k, v in json.loads((DATA / "model_type_cases.json").read_text()).items()
+         if not k.startswith("_")}
 
 
-def test_every_preset_has_ground_truth():
-    assert len(preset_names()) >= 20
+def _spec(label):
+    return dict(CASES[label[5:]]) if label.startswith("case:") else label
+
+
+def test_every_preset_and_model_type_has_ground_truth():
+    from xlcalc.models import SUPPORTED_MODEL_TYPES
+    assert len(preset_names()) >= 60
     assert set(preset_names()) <= set(TRUTH)
+    assert {f"case:{k}" for k in CASES} <= set(TRUTH)
+    # every parser is exercised by a small case built with transformers (generic: by hand)
+    built = {json.loads(json.dumps(v))["model_type"] for v in CASES.values()} | \
+        {load_model(n).model_type for n in preset_names()}
+    text_types = {CASES[k[5:]]["text_config"]["model_type"] for k in TRUTH
+                  if k.startswith("case:") and "text_config" in CASES[k[5:]]}
+    assert set(SUPPORTED_MODEL_TYPES) - {"generic"} <= built | text_types
 
 
-@pytest.mark.parametrize("name", sorted(TRUTH))
-def test_params_match_transformers(name):
-    p = xlcalc.params(name)
-    truth = TRUTH[name]
+@pytest.mark.parametrize("label", sorted(TRUTH))
+def test_params_match_transformers(label):
+    p = xlcalc.params(_spec(label))
+    truth = TRUTH[label]
     assert int(p["total"]) == truth["total"], "total differs from num_parameters()"
     for part in ("embedding", "attention", "mlp", "norm", "lm_head", "active"):
         assert int(p[part]) == truth[part], part
     assert p["embedding"] + p["attention"] + p["mlp"] + p["norm"] + p["lm_head"] == p["total"]
+    # optional parts: transformers' MtpModel (shared embedding/head excluded), the vision
+    # tower + projector of a multimodal wrapper; never inside total
+    assert int(p["mtp"]) == truth.get("mtp", 0) or "mtp_error" in truth
+    assert int(p["vision"]) == truth.get("vision", 0)
 
 
 @pytest.mark.parametrize("name,count", [
