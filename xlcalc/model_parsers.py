@@ -675,8 +675,10 @@ def _minimax(c):
 def _minimax_m2(c):
     f = _decoder(c)
     f.update(qk_norm=int(c.flag("use_qk_norm", True)), qk_norm_per_head=0)
-    c.note("qk_norm_type", "rotary_dim", "scoring_func", "use_routing_bias")
-    f["num_mtp_layers"] = c.opt("num_mtp_modules")
+    # MiniMax's MTP modules (use_mtp, num_mtp_modules) are not built by transformers and
+    # their structure is not published: not counted (num_mtp_layers stays 0)
+    c.note("qk_norm_type", "rotary_dim", "scoring_func", "use_routing_bias", "use_mtp",
+           "num_mtp_modules", "mtp_transformer_layers", "shared_intermediate_size")
     return _moe(f, experts=c.int("num_local_experts"), per_token=c.int("num_experts_per_tok"),
                 width=f["intermediate_size"])
 
@@ -772,6 +774,12 @@ PARSERS = {
     "smollm3": _smollm3,
 }
 
+#: model_types published under another name that transformers builds as a supported one
+#: (Kimi K2's config says ``kimi_k2`` and is DeepSeek-V3's architecture, remote code
+#: ``DeepseekV3ForCausalLM``)
+ALIASES = {"kimi_k2": "deepseek_v3"}
+PARSERS.update({alias: PARSERS[target] for alias, target in ALIASES.items()})
+
 #: multimodal wrappers: the language model is ``text_config`` (parsed as its own
 #: model_type, default below), the vision tower ``vision_config``
 WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral",
@@ -784,14 +792,14 @@ def known_keys(model_type: str) -> set:
     """Config keys transformers' class for ``model_type`` knows (fields, aliases, and the
     base config's keys): what an Excel range may name besides the normalised fields."""
     t = _types()
-    info = t.get(model_type, {})
+    info = t.get(ALIASES.get(model_type, model_type), {})
     keys = set(info.get("defaults", {})) | set(info.get("attribute_map", {}))
     return keys | set(t.get("_base_keys", ()))
 
 
 def parse(config: dict, model_type: str) -> tuple[dict, set]:
     """Normalised fields of ``config`` (a text model of ``model_type``) and the keys read."""
-    c = Config(config, model_type)
+    c = Config(config, ALIASES.get(model_type, model_type))
     fields = PARSERS[model_type](c)
     return fields, c.read
 

@@ -55,6 +55,9 @@ CASES = Path(__file__).resolve().parent / "model_type_cases.json"
 DROP = ("xlcalc_source", "xlcalc_nominal_params", "xlcalc_hub_ids", "xlcalc_notes", "auto_map",
         "quantization_config")
 WRAPPERS = ("gemma3", "llama4", "mistral3", "qwen3_5", "qwen3_5_moe")
+#: published model_types transformers builds under another name (Kimi K2 is DeepSeek-V3's
+#: architecture; its config.json says kimi_k2 and points at remote code)
+ALIASES = {"kimi_k2": "deepseek_v3"}
 VISION = ("vision_tower", "vision_model", "visual", "multi_modal_projector")
 
 GROUPS = ("embedding", "attention", "mlp", "norm", "lm_head")
@@ -92,7 +95,8 @@ def moe_shape(config) -> tuple[int, int]:
 
 def build(raw: dict):
     cfg = {k: v for k, v in raw.items() if k not in DROP}
-    model_type = cfg.pop("model_type")
+    model_type = ALIASES.get(cfg.get("model_type"), cfg.get("model_type"))
+    cfg.pop("model_type")
     config = AutoConfig.for_model(model_type, **cfg)
     auto = AutoModelForImageTextToText if model_type in WRAPPERS else AutoModelForCausalLM
     with torch.device("meta"):
@@ -104,12 +108,28 @@ def is_vision(name: str) -> bool:
     return any(part in VISION for part in name.split("."))
 
 
-def mtp_params(model, config) -> int | None:
-    """Parameters of transformers' MtpModel on ``model`` (shared embedding/head excluded)."""
+def mtp_params(model, config, raw: dict) -> int | None:
+    """Parameters of transformers' MtpModel on ``model`` (shared embedding/head excluded).
+    A config whose class has no ``num_mtp_layers`` field but whose file names its MTP
+    modules (DeepSeek-V3.2's num_nextn_predict_layers, Qwen3-Next's mtp_num_hidden_layers)
+    gets the attribute set so that MtpModel builds them on the model's last layer type."""
     text = config.get_text_config()
+    raw_text = raw.get("text_config") or raw
     n = getattr(text, "num_mtp_layers", None)
+    if n is None:
+        n = raw_text.get("num_nextn_predict_layers") or raw_text.get("mtp_num_hidden_layers")
+        if n:
+            text.num_mtp_layers = n
     if not n:
         return None
+    types = getattr(text, "layer_types", None)
+    if types and getattr(text, "mtp_layer_types", None) is None:
+        # MTP modules repeat the model's last layer (a full-attention layer in Qwen3.5,
+        # an indexed one in DeepSeek-V3.2); transformers asks for their kinds explicitly
+        text.mtp_layer_types = [types[-1]] * n
+    mlp_types = getattr(text, "mlp_layer_types", None)
+    if mlp_types and getattr(text, "mtp_mlp_layer_types", None) is None:
+        text.mtp_mlp_layer_types = [mlp_types[-1]] * n
     from transformers.modeling_layers import MtpModel
     with torch.device("meta"):
         mtp = MtpModel(model, n)
@@ -157,7 +177,7 @@ def count(raw: dict, label: str) -> dict:
     if vision:
         out["vision"] = vision
     try:
-        mtp = mtp_params(model, config)
+        mtp = mtp_params(model, config, raw)
     except Exception as e:            # a model_type without MTP support in this version
         out["mtp_error"] = repr(e)
     else:
