@@ -119,3 +119,37 @@ def test_state_is_per_sequence_and_in_every_memory_figure():
     assert long["state_cache_bytes"] == 3 * one["state_cache_bytes"] > 0   # not per token
     mem = xlcalc.inference_memory(m, batch=3, seq_len=20)
     assert mem["kv_cache"] == long["kv_cache_bytes"] + long["state_cache_bytes"]
+
+
+PRESET_PROBE = PROBE.get("_presets", {})
+
+
+def test_every_preset_was_probed():
+    from xlcalc.models import preset_names
+    assert set(preset_names()) <= set(PRESET_PROBE)
+
+
+@pytest.mark.parametrize("name", sorted(PRESET_PROBE))
+def test_preset_kv_per_token_and_state_equal_a_rebuild(name):
+    """Every preset rebuilt small (its first layers of every kind, real widths) and run:
+    the K/V (or latent) bytes one token adds to an attention layer of each kind, the index
+    key, and a linear layer's conv and recurrent state, against xlcalc's elements."""
+    m = load_model(name)
+    v = estimate(["kv_attention_elements_per_token_layer", "linear_recurrent_state_elements",
+                  "linear_conv_state_elements", "linear_conv_channels"], model=m, tp=1)
+    for kind, row in PRESET_PROBE[name]["per_kind"].items():
+        if "kv_bytes_per_token" in row:
+            assert row["kv_bytes_per_token"] == v["kv_attention_elements_per_token_layer"] * BF16
+        if "index_bytes_per_token" in row:
+            assert row["index_bytes_per_token"] == m.index_head_dim * BF16
+        if kind == "linear_attention":
+            rec = row["recurrent_states"]
+            assert rec["dtype"] == "torch.float32"             # transformers: fp32 states
+            assert rec["bytes"] == v["linear_recurrent_state_elements"] * 4
+            assert row["conv_states"]["bytes"] == \
+                (v["linear_conv_state_elements"] + v["linear_conv_channels"]) * BF16
+    kinds = {k for k in PRESET_PROBE[name]["per_kind"]}
+    assert ("linear_attention" in kinds) == bool(m.num_linear_layers)
+    assert ("chunked_attention" in kinds) == bool(m.num_chunked_layers)
+    if m.index_head_dim:
+        assert "index_bytes_per_token" in PRESET_PROBE[name]["per_kind"]["indexed_attention"]

@@ -132,3 +132,26 @@ def test_params_from_config_dict_and_rows():
     assert xlcalc.params(rows)["total"] == half
     per_layer = 4 * 4096 * 4096 + 3 * 4096 * 11008 + 2 * 4096
     assert xlcalc.params("llama-2-7b")["total"] - half == 16 * per_layer
+
+
+@pytest.mark.parametrize("label", sorted(TRUTH))
+def test_layer_kinds_match_transformers(label):
+    """Counts per layer kind equal transformers' layer_types (its own derivation from
+    patterns where the config gives none), and the windows equal its config's."""
+    truth = TRUTH[label]
+    m = load_model(_spec(label))
+    kinds = truth.get("layer_types")
+    if kinds is None:
+        return
+    assert m.num_sliding_layers == kinds.get("sliding_attention", 0)
+    assert m.num_chunked_layers == kinds.get("chunked_attention", 0)
+    assert m.num_linear_layers == kinds.get("linear_attention", 0) + kinds.get("mamba", 0)
+    full = sum(kinds.get(k, 0) for k in ("full_attention", "attention", "indexed_attention"))
+    assert m.num_layers - m.num_sliding_layers - m.num_chunked_layers - \
+        m.num_linear_layers == full
+    if m.num_sliding_layers:
+        assert m.sliding_window == truth["sliding_window"]
+    if m.num_chunked_layers:
+        assert m.attention_chunk_size == truth["attention_chunk_size"]
+    if m.index_topk:
+        assert m.index_topk == truth["index_topk"]

@@ -191,8 +191,10 @@ def load_model(spec) -> Model:
         name = preset_name(spec)
         if name is not None:
             return _preset(name)
-        if spec.strip().lower().endswith(".json") or os.sep in spec or \
-                ("/" in spec and Path(spec).exists()):
+        if not _looks_like_repo_id(spec) and (spec.strip().lower().endswith(".json") or
+                                              os.sep in spec or "/" in spec):
+            return _from_path(spec)
+        if _looks_like_repo_id(spec) and Path(spec).is_file():
             return _from_path(spec)
         raise unknown_choice("model", spec, preset_names() + tuple(hub_ids()))
     if isinstance(spec, os.PathLike):
@@ -202,6 +204,13 @@ def load_model(spec) -> Model:
     if isinstance(spec, (list, tuple)):
         return _from_rows(spec)
     raise invalid("model", spec, "a preset name, a config.json path, a dict or [key, value] rows")
+
+
+def _looks_like_repo_id(text: str) -> bool:
+    """``owner/name`` as typed for the Hub (one slash, not a relative or absolute path)."""
+    t = text.strip()
+    return t.count("/") == 1 and not t.startswith((".", "/", "~")) and \
+        not t.lower().endswith(".json") and " " not in t
 
 
 def _from_text(text: str) -> Model:

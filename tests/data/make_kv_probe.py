@@ -19,6 +19,11 @@ chunk) the script runs a real forward pass with ``use_cache=True``:
 
 The per-layer kind comes from the config's ``layer_types`` (the cache layer class is
 recorded too).  Bytes per token per layer are ``bytes / tokens``.
+
+``python tests/data/make_kv_probe.py presets`` adds ``_presets``: every shipped preset
+rebuilt small (the first layers that include each of its layer kinds; vocabulary, MLP and
+expert sizes shrunk, every width that a cache depends on kept) and probed at 3 tokens:
+bytes per token per layer kind, index-key bytes, and the linear layers' states.
 """
 
 from __future__ import annotations
@@ -180,12 +185,110 @@ def probe(name: str, cfg: dict) -> dict:
     return result
 
 
+# ------------------------------------------------------------ every preset, rebuilt small
+
+PRESETS = Path(__file__).resolve().parents[2] / "xlcalc" / "presets" / "models"
+ALIASES = {"kimi_k2": "deepseek_v3"}
+WRAPPERS = ("gemma3", "llama4", "mistral3", "qwen3_5", "qwen3_5_moe")
+#: keys that do not change what a layer caches, shrunk so a rebuild runs on a CPU
+SHRINK = {"vocab_size": 512, "intermediate_size": 64, "intermediate_size_mlp": 64,
+          "moe_intermediate_size": 32, "shared_expert_intermediate_size": 32,
+          "shared_intermediate_size": 32, "num_local_experts": 4, "n_routed_experts": 4,
+          "num_experts": 4, "moe_num_experts": 4, "num_experts_per_tok": 2, "moe_k": 2,
+          "n_group": 1, "topk_group": 1, "ffn_dim": 64, "n_inner": 64, "ffn_hidden_size": 64,
+          "first_k_dense_replace": 0, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
+KINDS = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention")
+
+
+def small_rebuild(raw: dict):
+    """A preset's config cut to the first layers that include every kind it has, with
+    the sizes that do not change a layer's cache shrunk (vocabulary, MLP widths,
+    experts); widths, heads, head_dim, MLA ranks, windows and linear-layer sizes kept."""
+    cfg = {k: v for k, v in raw.items() if not k.startswith("xlcalc_")
+           and k not in ("quantization_config", "auto_map")}
+    model_type = ALIASES.get(cfg.pop("model_type"), raw["model_type"])
+    text = cfg.get("text_config") if model_type in WRAPPERS else cfg
+    if model_type in WRAPPERS:
+        text = dict(text)
+        cfg["text_config"] = text
+        cfg.pop("vision_config", None)
+    full = AutoConfig.for_model(ALIASES.get(text.get("model_type"), text.get("model_type"))
+                                or model_type, **{k: v for k, v in text.items()
+                                                  if k != "model_type"}) \
+        if model_type in WRAPPERS else AutoConfig.for_model(model_type, **cfg)
+    types = list(getattr(full, "layer_types", None) or [])
+    keep = 1
+    if types:
+        seen = []
+        for i, t in enumerate(types):
+            if t not in seen:
+                seen.append(t)
+                keep = i + 1
+    for key, value in SHRINK.items():
+        if key in text or key in ("vocab_size",):
+            text[key] = value
+    text["num_hidden_layers"] = keep
+    if types:
+        text["layer_types"] = types[:keep]
+    for key in ("no_rope_layers", "moe_layers", "mlp_only_layers"):
+        text.pop(key, None)
+    if model_type in WRAPPERS:
+        text_type = text.pop("model_type", None)
+        config = AutoConfig.for_model(ALIASES.get(text_type, text_type), **text)
+    else:
+        config = AutoConfig.for_model(model_type, **text)
+    if getattr(config, "layer_types", None) is not None and types:
+        config.layer_types = types[:keep]
+    return config
+
+
+def probe_preset(name: str) -> dict:
+    raw = json.loads((PRESETS / f"{name}.json").read_text())
+    config = small_rebuild(raw)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).eval()
+    kinds = list(getattr(config, "layer_types", None) or ["full_attention"] *
+                 config.num_hidden_layers)
+    s = 3
+    ids = torch.randint(3, 500, (1, s))
+    with torch.no_grad():
+        first = model(input_ids=ids[:, :-1], use_cache=True)
+        with _Recorder() as rec:
+            out = model(input_ids=ids[:, -1:], past_key_values=first.past_key_values,
+                        use_cache=True)
+    rows = stored(out.past_key_values, config.num_hidden_layers)
+    per_kind = {}
+    for i, row in enumerate(rows):
+        kind = kinds[i]
+        entry = {}
+        if i in rec.seen:
+            entry["kv_bytes_per_token"] = rec.seen[i]["kv_bytes"] / rec.seen[i]["tokens"]
+        if "index_bytes" in row:
+            entry["index_bytes_per_token"] = row["index_bytes"] / row["index_tokens"]
+        for key in ("conv_states", "recurrent_states"):
+            if key in row:
+                entry[key] = row[key]
+        per_kind.setdefault(kind, entry)
+    return {"layers_built": config.num_hidden_layers, "layer_types": kinds, "dtype": "bfloat16",
+            "per_kind": per_kind}
+
+
 def main(argv=None) -> int:
     names = (argv or sys.argv)[1:] or list(PROBES)
+    if names == ["presets"]:
+        results = json.loads(OUT.read_text())
+        presets = results.setdefault("_presets", {})
+        for path in sorted(PRESETS.glob("*.json")):
+            presets[path.stem] = probe_preset(path.stem)
+            print(path.stem, presets[path.stem]["per_kind"])
+        OUT.write_text(json.dumps(results, indent=1) + "\n")
+        return 0
     results = json.loads(OUT.read_text()) if OUT.exists() and len(names) < len(PROBES) else {}
     results["_about"] = ("tests/data/make_kv_probe.py with transformers "
                          f"{transformers.__version__}, torch {torch.__version__}, CPU, bf16")
     for name in names:
+        if name.startswith("_"):
+            continue
         results[name] = probe(name, PROBES[name])
         last = results[name]["lengths"][str(LENGTHS[-1])]
         print(name, [(r["kind"][:4], r.get("tokens"), r.get("attended", {}).get("tokens"),

@@ -174,6 +174,14 @@ def count(raw: dict, label: str) -> dict:
                    num_experts=experts, experts_per_token=per_token,
                    params_per_expert=per_expert)
     out["tied_word_embeddings"] = groups["lm_head"] == 0
+    text = config.get_text_config()
+    types = getattr(text, "layer_types", None)
+    if types:
+        out["layer_types"] = {t: types.count(t) for t in sorted(set(types))}
+    for key in ("sliding_window", "attention_chunk_size", "index_topk"):
+        value = getattr(text, key, None)
+        if value:
+            out[key] = value
     if vision:
         out["vision"] = vision
     try:
