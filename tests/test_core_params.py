@@ -155,3 +155,54 @@ def test_layer_kinds_match_transformers(label):
         assert m.attention_chunk_size == truth["attention_chunk_size"]
     if m.index_topk:
         assert m.index_topk == truth["index_topk"]
+
+
+@pytest.mark.parametrize("name,total,active,digits", [
+    # model cards' figures, in billions, to the digits they print (vision tower included
+    # where the card counts the multimodal model)
+    ("qwen3-32b", 32.8, None, 1),            # Qwen3-32B card: 32.8B
+    ("qwen3-8b", 8.2, None, 1),              # Qwen3-8B card: 8.2B
+    ("qwen3-30b-a3b", 30.5, 3.3, 1),         # 30.5B, 3.3B activated
+    ("qwen3-235b-a22b", 235, 22, 0),         # 235B, 22B activated
+    ("gpt-oss-120b", 116.83, 5.13, 2),       # OpenAI model card: 116.83B / 5.13B active
+    ("gpt-oss-20b", 20.91, 3.61, 2),         # 20.91B / 3.61B active (embeddings excluded)
+    ("kimi-k2", 1026, 32.9, None),           # Kimi K2 card: 1T total, 32B activated
+    ("phi-4", 14.7, None, 1),                # Phi-4 card: 14B; Hub: 14.7B
+    ("granite-4.0-h-small", 32, 9, 0),       # Granite 4.0-H-Small card: 32B, 9B active
+    ("llama-4-scout", 109, 17, 0),           # Llama 4 card: 109B total, 17B active
+    ("llama-4-maverick", 400, 17, 0),        # 400B total, 17B active
+    ("gemma-3-12b", 12.2, None, 1),          # Hub: 12.2B (with the vision tower)
+    ("gemma-3-27b", 27.4, None, 1),          # Hub: 27.4B (with the vision tower)
+])
+def test_model_card_figures(name, total, active, digits):
+    p = xlcalc.params(name)
+    whole = (p["total"] + p["vision"]) / 1e9
+    if name.startswith("gpt-oss"):
+        # OpenAI's active count leaves out the embedding (not the unembedding)
+        act = (p["active"] - p["embedding"]) / 1e9
+    else:
+        act = p["active"] / 1e9
+    if digits is None:                           # "1T": within 3 %
+        assert abs(whole - total) / total < 0.03
+        assert abs(act - active) < 1
+        return
+    # cards round or truncate: within one unit of the last digit they print
+    unit = 10 ** -digits
+    assert abs(whole - total) < unit or abs(p["total"] / 1e9 - total) < unit
+    if active is not None:
+        assert abs(act - active) < unit
+
+
+def test_published_exact_counts():
+    # Qwen3-Next-80B-A3B: the checkpoint's safetensors total and its total minus the
+    # inactive experts, as published (https://huggingface.co/Qwen/Qwen3-Next-80B-A3B-Instruct)
+    p = xlcalc.params("qwen3-next-80b-a3b")
+    assert int(p["total"]) == 79_674_391_296 and int(p["active"]) == 3_874_929_408
+    # Gemma 3 4B: 4,300,079,472 with its SigLIP tower and projector
+    g = xlcalc.params("gemma-3-4b")
+    assert int(g["total"] + g["vision"]) == 4_300_079_472
+    # Mistral Small 3.1: 24,011,361,280 in the checkpoint, which ships an lm_head that
+    # transformers 5.24 ties away (no top-level tie_word_embeddings; class default true)
+    m = xlcalc.params("mistral-small-3.1-24b")
+    assert int(m["lm_head"]) == 0
+    assert int(m["total"] + m["vision"]) + 5120 * 131072 == 24_011_361_280
