@@ -306,3 +306,22 @@ def test_excel_texts_never_read_files(tmp_path):
                                                               "preset")
     with pytest.raises(XlcalcError, match="unknown preset"):
         load_model([["preset", str(cfg)]])
+
+
+def test_readme_model_list_is_true():
+    """The README's preset table lists every preset with its Hub id, model_type,
+    architecture and parameter counts as the core computes them now."""
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| `") and " B |" in line]
+    seen = []
+    for line in rows:
+        name, hub, model_type, arch, total, active = [c.strip() for c in line.strip("|").split("|")]
+        name = name.strip("`")
+        m = load_model(name)
+        p = xlcalc.params(m)
+        assert hub.strip("`") == (m.config.get("xlcalc_hub_ids") or [""])[0]
+        assert (model_type, arch) == (m.model_type, m.architecture)
+        assert total == f"{p['total'] / 1e9:,.2f} B" and active == f"{p['active'] / 1e9:,.2f} B"
+        seen.append(name)
+    assert seen == list(preset_names())
