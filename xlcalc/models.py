@@ -302,7 +302,7 @@ _REQUIRED_GENERIC = ("vocab_size", "hidden_size", "num_layers", "num_heads",
 
 
 def _generic(config: dict) -> dict:
-    """The generic schema (docs/models.md §9): normalised field names, absent = 0."""
+    """The generic schema (docs/models.md §10): normalised field names, absent = 0."""
     unknown = [k for k in config if k not in MODEL_FIELDS and k not in _META_KEYS
                and not k.startswith("xlcalc_")]
     if unknown:
