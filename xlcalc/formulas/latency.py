@@ -499,52 +499,43 @@ def generation_warning(total_len, max_position_embeddings):
                  "prompt_len + output_len exceeds the model's max_position_embeddings", "")
 
 
-def _last(decode_compute_fixed_s, decode_compute_per_token_layer_s,
-          decode_compute_per_index_layer_s, decode_memory_fixed_s,
-          decode_memory_per_token_layer_s, decode_memory_per_index_layer_s,
-          num_attention_layers, index_head_dim, num_full_layers, num_sliding_layers,
-          sliding_window, num_chunked_layers, attention_chunk_size, index_topk,
-          decode_last_context, decode_first_context):
+def _last_step(fixed, per_token_layer, per_index_layer, num_attention_layers, index_head_dim,
+               num_full_layers, num_sliding_layers, sliding_window, num_chunked_layers,
+               attention_chunk_size, index_topk, decode_last_context, decode_first_context):
+    """An affine-in-T time (compute or memory) at the last decode step."""
     c = maximum(decode_last_context, decode_first_context)
-    return _at(c, decode_compute_fixed_s, decode_compute_per_token_layer_s,
-               decode_compute_per_index_layer_s, decode_memory_fixed_s,
-               decode_memory_per_token_layer_s, decode_memory_per_index_layer_s,
-               num_attention_layers, index_head_dim, num_full_layers, num_sliding_layers,
-               sliding_window, num_chunked_layers, attention_chunk_size, index_topk)
+    main = attended_token_layers(c, num_full_layers, num_sliding_layers, sliding_window,
+                                 num_chunked_layers, attention_chunk_size, index_topk)
+    index = indexed_token_layers(c, num_attention_layers, index_head_dim)
+    return fixed + per_token_layer * main + per_index_layer * index
 
 
 @formula(S, "compute time at the last decode step")
 def decode_last_compute_s(decode_compute_fixed_s, decode_compute_per_token_layer_s,
-                          decode_compute_per_index_layer_s, decode_memory_fixed_s,
-                          decode_memory_per_token_layer_s, decode_memory_per_index_layer_s,
-                          num_attention_layers, index_head_dim, num_full_layers,
-                          num_sliding_layers, sliding_window, num_chunked_layers,
-                          attention_chunk_size, index_topk, decode_last_context,
-                          decode_first_context):
+                          decode_compute_per_index_layer_s, num_attention_layers,
+                          index_head_dim, num_full_layers, num_sliding_layers, sliding_window,
+                          num_chunked_layers, attention_chunk_size, index_topk,
+                          decode_last_context, decode_first_context):
     """Compute time of the last decode step (context ``prompt_len + output_len − 1``)."""
-    return _last(decode_compute_fixed_s, decode_compute_per_token_layer_s,
-                 decode_compute_per_index_layer_s, decode_memory_fixed_s,
-                 decode_memory_per_token_layer_s, decode_memory_per_index_layer_s,
-                 num_attention_layers, index_head_dim, num_full_layers, num_sliding_layers,
-                 sliding_window, num_chunked_layers, attention_chunk_size, index_topk,
-                 decode_last_context, decode_first_context)[0]
+    return _last_step(decode_compute_fixed_s, decode_compute_per_token_layer_s,
+                      decode_compute_per_index_layer_s, num_attention_layers, index_head_dim,
+                      num_full_layers, num_sliding_layers, sliding_window, num_chunked_layers,
+                      attention_chunk_size, index_topk, decode_last_context,
+                      decode_first_context)
 
 
 @formula(S, "memory time at the last decode step")
-def decode_last_memory_s(decode_compute_fixed_s, decode_compute_per_token_layer_s,
-                         decode_compute_per_index_layer_s, decode_memory_fixed_s,
-                         decode_memory_per_token_layer_s, decode_memory_per_index_layer_s,
-                         num_attention_layers, index_head_dim, num_full_layers,
-                         num_sliding_layers, sliding_window, num_chunked_layers,
+def decode_last_memory_s(decode_memory_fixed_s, decode_memory_per_token_layer_s,
+                         decode_memory_per_index_layer_s, num_attention_layers, index_head_dim,
+                         num_full_layers, num_sliding_layers, sliding_window, num_chunked_layers,
                          attention_chunk_size, index_topk, decode_last_context,
                          decode_first_context):
     """Memory time of the last decode step (the largest KV read)."""
-    return _last(decode_compute_fixed_s, decode_compute_per_token_layer_s,
-                 decode_compute_per_index_layer_s, decode_memory_fixed_s,
-                 decode_memory_per_token_layer_s, decode_memory_per_index_layer_s,
-                 num_attention_layers, index_head_dim, num_full_layers, num_sliding_layers,
-                 sliding_window, num_chunked_layers, attention_chunk_size, index_topk,
-                 decode_last_context, decode_first_context)[1]
+    return _last_step(decode_memory_fixed_s, decode_memory_per_token_layer_s,
+                      decode_memory_per_index_layer_s, num_attention_layers, index_head_dim,
+                      num_full_layers, num_sliding_layers, sliding_window, num_chunked_layers,
+                      attention_chunk_size, index_topk, decode_last_context,
+                      decode_first_context)
 
 
 @formula("FLOP/byte", "seed 000 §2.3 at the last decode step")
