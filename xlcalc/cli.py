@@ -20,7 +20,9 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS: dict = {}
 
 #: modules that register more subcommands with :func:`command` when imported
-FAMILY_COMMANDS = ("xlcalc.cli_training", "xlcalc.cli_serving", "workbooks.cli")
+FAMILY_COMMANDS = ("xlcalc.cli_training", "xlcalc.cli_serving", "xlcalc.cli_analysis",
+                   "xlcalc.cli_validation",
+                   "workbooks.cli")
 
 
 def command(name: str, help: str, setup=None):

@@ -44,12 +44,19 @@ FORMULA_MODULES = [
     "xlcalc.formulas.flops",
     "xlcalc.formulas.comm",
     "xlcalc.formulas.inference_memory",
+    "xlcalc.formulas.fewest_gpus",
     "xlcalc.formulas.capacity",
+    "xlcalc.formulas.engines",
     "xlcalc.formulas.latency",
     "xlcalc.formulas.training_memory",
     "xlcalc.formulas.activations",
     "xlcalc.formulas.training_time",
     "xlcalc.formulas.training_comm",
+    "xlcalc.formulas.layer_flops",
+    "xlcalc.formulas.roofline",
+    "xlcalc.formulas.prefix_cache",
+    "xlcalc.formulas.collectives",
+    "xlcalc.formulas.checkpointing",
 ]
 
 
