@@ -19,7 +19,7 @@ other families reuse them under their own bindings with
 ``derive("dp_allreduce_bytes", ring_allreduce_bytes, ..., size_bytes="gradient_bytes", n="dp")``.
 """
 
-from ..expr import ceil, floor, maximum, minimum, where
+from ..expr import ceil, floor, maximum, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
 from .kv_cache import (held_token_layers, kv_attention_elements_per_token_layer,
