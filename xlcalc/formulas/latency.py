@@ -70,8 +70,6 @@ def ridge_intensity_effective(ridge_intensity, mfu, bw_eff):
 # context c: T(c), the tokens the main attention reads summed over layers (windows,
 # chunks and DeepSeek-V3.2's top-k cap it), and I(c), the index keys DeepSeek-V3.2's
 # indexer reads (every token of every layer).  Linear layers read and write a fixed state.
-_KINDS = ("num_full_layers", "num_sliding_layers", "sliding_window", "num_chunked_layers",
-          "attention_chunk_size", "index_topk")
 
 
 # ------------------------------------------------------------------------ prefill
@@ -424,10 +422,6 @@ def decode_total_s(decode_sum_1_s, decode_sum_2_s, decode_sum_3_s, decode_sum_4_
     ``max(compute, memory)`` over the five segments plus each step's communication."""
     return decode_sum_1_s + decode_sum_2_s + decode_sum_3_s + decode_sum_4_s + \
         decode_sum_5_s + (output_len - 1) * decode_comm_s
-
-
-def _step(a1, s1, a2, s2, tokens, comm):
-    return maximum(a1 + s1 * tokens, a2 + s2 * tokens) + comm
 
 
 def _at(context, a1, s1, s1i, a2, s2, s2i, num_attention_layers, index_head_dim, *kinds):
