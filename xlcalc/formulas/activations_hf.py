@@ -67,25 +67,30 @@ def _norm_bytes_per_token(width, e, norm_bias, norm_fp32_scale):
 
 # ------------------------------------------------------------------ attention path
 
-@formula("", "transformers: Gemma-2's softcap runs eager; MLA/Falcon sdpa takes the math path")
-def hf_attn_eager(attention_is_eager, attention_is_sdpa, attn_softcap):
-    """1 when transformers runs eager attention: asked for, or sdpa on a soft-capped model."""
-    return minimum(attention_is_eager + attention_is_sdpa * attn_softcap, 1)
+@formula("", "transformers refuses sdpa for Gemma-2's softcap and gpt-oss's sinks: eager")
+def hf_attn_eager(attention_is_eager, attention_is_sdpa, attn_softcap, attention_sinks):
+    """1 when transformers runs eager attention: asked for, or sdpa on a soft-capped model
+    or one with attention sinks (transformers refuses sdpa for those)."""
+    return minimum(attention_is_eager + attention_is_sdpa * maximum(attn_softcap,
+                                                                    attention_sinks), 1)
 
 
 @formula("", "measured: sdpa with q/v widths that differ (or Falcon's MQA) saves fp32 scores")
-def hf_attn_math(attention_is_sdpa, attn_softcap, attn_sdpa_math):
+def hf_attn_math(attention_is_sdpa, hf_attn_eager, attn_sdpa_math):
     """1 when transformers' sdpa runs PyTorch's math path (fp32 q, K, V and scores)."""
-    return attention_is_sdpa * (1 - attn_softcap) * attn_sdpa_math
+    return attention_is_sdpa * (1 - hf_attn_eager) * attn_sdpa_math
 
 
 @formula("layers", "measured: sdpa with a window shorter than the sequence needs a mask")
-def hf_masked_layers(attention_is_sdpa, attn_softcap, attn_sdpa_math, num_sliding_layers,
-                     sliding_window, seq_len):
+def hf_masked_layers(attention_is_sdpa, hf_attn_eager, attn_sdpa_math, num_sliding_layers,
+                     sliding_window, num_chunked_layers, attention_chunk_size, seq_len):
     """Layers whose sdpa call gets a mask (K/V repeated to every head, the mask saved):
-    the sliding-window layers when the sequence reaches the window."""
-    sdpa = attention_is_sdpa * (1 - attn_softcap) * (1 - attn_sdpa_math)
-    return sdpa * num_sliding_layers * where(seq_len >= maximum(sliding_window, 1), 1, 0)
+    the sliding-window layers when the sequence reaches the window, the chunked layers
+    when it reaches the chunk."""
+    sdpa = attention_is_sdpa * (1 - hf_attn_eager) * (1 - attn_sdpa_math)
+    sliding = num_sliding_layers * where(seq_len >= maximum(sliding_window, 1), 1, 0)
+    chunked = num_chunked_layers * where(seq_len >= maximum(attention_chunk_size, 1), 1, 0)
+    return sdpa * (sliding + chunked)
 
 
 @formula(B, "measured: q, k, v, output and log-sum-exp (flash); repeated K/V (mask, eager); "
