@@ -12,13 +12,16 @@ import pytest
 import xlcalc
 from xlcalc.estimate import estimate
 
-DATA = json.loads((Path(__file__).parent / "data" / "activation_measurements.json").read_text())
+_DIR = Path(__file__).parent / "data"
+DATA = json.loads((_DIR / "activation_measurements.json").read_text())
 RUNS = DATA["runs"]
+# issue 11's layer kinds: sinks, 5:1 local/global, QK norms, gated DeltaNet, chunked
+# attention, dense-expert MoE (measured with the same script, --next)
+NEXT = json.loads((_DIR / "activation_measurements_next.json").read_text())["runs"]
 
-# Batch-1 reshapes of GPT-2's and Falcon's fused query_key_value output are views that keep
-# the whole fused tensor alive (at batch > 1 they are copies); xlcalc does not model that
-# storage effect: measured at batch 1 they are up to 13 % off, at batch 2 within 5 %.
-VIEW_EFFECT = {("gpt2", 1): 0.06, ("falcon-7b", 1): 0.15}
+# At batch 1 GPT-2's q/k/v are views of its fused c_attn output, which stays alive whole
+# (at batch 2 they are copies); xlcalc does not model that storage effect (5.4 % at batch 1)
+VIEW_EFFECT = {("gpt2", 1): 0.06}
 
 
 def _formula(run, **extra):
@@ -37,24 +40,26 @@ def _id(run):
 
 
 def test_the_measurements_cover_what_the_issue_asks():
-    presets = {r["preset"] for r in RUNS}
-    assert len(presets) >= 6
+    presets = {r["preset"] for r in RUNS + NEXT}
+    assert len(presets) >= 16
     assert {r["attention"] for r in RUNS} == {"eager", "sdpa"}
     assert {r["dtype"] for r in RUNS} == {"fp32", "bf16"}
     assert {r["checkpointing"] for r in RUNS} == {True, False}
 
 
-@pytest.mark.parametrize("run", RUNS, ids=_id)
+@pytest.mark.parametrize("run", RUNS + NEXT, ids=_id)
 def test_hf_activations_match_the_measured_saved_tensors(run):
     tol = VIEW_EFFECT.get((run["preset"], run["batch"]), 0.05)
     assert _formula(run) == pytest.approx(run["saved_bytes"], rel=tol)
 
 
-def test_modern_families_are_within_two_percent():
-    modern = {"llama-3.2-1b", "mistral-7b", "qwen2.5-0.5b", "gemma-2-2b", "mixtral-8x7b",
-              "deepseek-v3", "phi-3-mini", "opt-6.7b"}
-    errors = [abs(_formula(r) / r["saved_bytes"] - 1) for r in RUNS if r["preset"] in modern]
-    assert len(errors) >= 100 and max(errors) < 0.021
+def test_most_families_are_within_two_percent():
+    close = {"llama-3.2-1b", "mistral-7b", "qwen2.5-0.5b", "gemma-2-2b", "mixtral-8x7b",
+             "deepseek-v3", "phi-3-mini", "opt-6.7b", "falcon-7b", "gpt-oss-20b", "qwen3-8b",
+             "qwen3-30b-a3b", "llama-4-scout"}
+    errors = [abs(_formula(r) / r["saved_bytes"] - 1) for r in RUNS + NEXT
+              if r["preset"] in close]
+    assert len(errors) >= 180 and max(errors) < 0.021
 
 
 def test_megatron_stack_is_far_from_what_transformers_keeps():
@@ -98,3 +103,16 @@ def test_train_memory_takes_stack_and_attention():
     assert hf["activations"] - mg["activations"] > 32 * 32 * 8192 ** 2 * 6
     with pytest.raises(xlcalc.XlcalcError, match="unknown stack 'hff'"):
         xlcalc.train_memory("llama-3.1-8b", 1, 8192, stack="hff")
+
+
+def test_both_stacks_work_for_every_preset():
+    import math
+    from xlcalc.models import preset_names
+    for name in preset_names():
+        for stack in ("megatron", "hf"):
+            for attention in ("flash", "sdpa", "eager"):
+                for recompute in ("none", "full"):
+                    s = xlcalc.train_memory(name, 1, 4096, stack=stack, attention=attention,
+                                            recompute=recompute)
+                    assert math.isfinite(s["activations"]) and s["activations"] > 0, \
+                        (name, stack, attention, recompute)

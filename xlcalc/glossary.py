@@ -373,4 +373,12 @@ register_terms(
          minimum=0, group="model"),
     _flag("moe_router_fp32", "1 when the router scores in fp32 from an fp32 copy of its input "
           "(DeepSeek-V3)"),
+    _flag("moe_router_topk_softmax", "1 when the router softmaxes only its top-k logits, in "
+          "the model dtype (gpt-oss)"),
+    _flag("moe_dense_experts", "1 when transformers runs every expert on every token, the "
+          "unrouted ones weighted 0 (Llama 4)"),
+    _flag("attn_qk_l2norm", "1 when queries and keys of the chunked (RoPE) layers are "
+          "L2-normalised without weights (Llama 4)"),
+    _int("rope_tables", "rotary cos/sin tables transformers computes per forward (Gemma 3: "
+         "2, local and global bases)", "", minimum=0, group="model"),
 )

@@ -162,7 +162,8 @@ def base_fields(*, vocab, hidden, layers, heads, kv_heads, head_dim, inter, max_
         vision_proj_mid2=0, vision_proj_out=0, vision_proj_bias=0,
         mlp_act_saved=1, norm_fp32_scale=0, attn_softcap=0, final_softcap=0,
         attn_softmax_fp32=1, attn_sdpa_math=0, qkv_fused=0, moe_groups=0, moe_topk_groups=0,
-        moe_router_fp32=0)
+        moe_router_fp32=0, moe_router_topk_softmax=0, moe_dense_experts=0, attn_qk_l2norm=0,
+        rope_tables=1)
 
 
 def _head_dim(c: Config, hidden: int, heads: int) -> int:
@@ -823,9 +824,10 @@ _ACTIVATION_KEY = {"gpt2": ("activation_function", "gelu_new"),
                    "gemma3_text": ("hidden_activation", "gelu_pytorch_tanh")}
 #: RMSNorm multiplying by (1 + weight) in fp32 (the normalised tensor kept in fp32)
 _NORM_FP32_SCALE = {"gemma2", "gemma3_text", "qwen3_next", "qwen3_5_text",
-                    "qwen3_5_moe_text"}
-#: eager attention taking the softmax in the model dtype (legacy modeling code)
-_SOFTMAX_MODEL_DTYPE = {"gpt2", "falcon"}
+                    "qwen3_5_moe_text", "gpt_oss"}
+#: eager attention taking the softmax in the model dtype (legacy modeling code; gpt-oss's
+#: softmax over the sink column; Llama 4)
+_SOFTMAX_MODEL_DTYPE = {"gpt2", "falcon", "gpt_oss", "llama4_text"}
 #: one fused query_key_value / qkv_proj, sliced into q, k and v
 _QKV_FUSED = {"gpt2", "falcon", "phi3"}
 #: DeepSeek-V3-style routers: group-limited top-k scored in fp32 from an fp32 input copy
@@ -850,6 +852,18 @@ def _training_fields(c: Config, model_type: str, f: dict) -> None:
     # sdpa's math path: q and v head widths differ (MLA), Falcon's expanded MQA
     f["attn_sdpa_math"] = int(model_type == "falcon" or f["kv_lora_rank"] > 0)
     f["qkv_fused"] = int(model_type in _QKV_FUSED)
+    if model_type == "gpt_oss":
+        # clamped GLU: the clamps, sigmoid, GLU and (up + 1) keep five tensors of the
+        # expert width; the router softmaxes its top-k logits only, in the model dtype
+        f.update(mlp_act_saved=4, moe_router_topk_softmax=1)
+    if model_type == "llama4_text":
+        # every expert runs every token (scores zero the unrouted ones); queries and keys
+        # of the RoPE (chunked) layers are L2-normalised in fp32
+        f.update(moe_dense_experts=int(f["num_experts"] > 0),
+                 attn_qk_l2norm=c.flag("use_qk_norm", True))
+    if model_type == "gemma3_text" and f["num_sliding_layers"] and \
+            f["num_sliding_layers"] < f["num_layers"]:
+        f["rope_tables"] = 2     # local (sliding) and global rotary bases: two cos/sin
     group = model_type in _GROUP_ROUTER and f["num_experts"] > 0
     f["moe_router_fp32"] = int(group)
     f["moe_groups"] = c.int("n_group", default=1) if group else 0

@@ -64,6 +64,7 @@ MODEL_FIELDS = (
     # how transformers' modules run this family (what the hf training stack keeps)
     "mlp_act_saved", "norm_fp32_scale", "attn_softcap", "final_softcap", "attn_softmax_fp32",
     "attn_sdpa_math", "qkv_fused", "moe_groups", "moe_topk_groups", "moe_router_fp32",
+    "moe_router_topk_softmax", "moe_dense_experts", "attn_qk_l2norm", "rope_tables",
 )
 
 

@@ -94,7 +94,8 @@ SHRINK = {
 SHRINK_NEXT = {
     "gpt-oss-20b": dict(hidden_size=256, num_attention_heads=8, num_key_value_heads=2,
                         head_dim=32, intermediate_size=256, num_local_experts=4,
-                        num_experts_per_tok=2, num_hidden_layers=2, vocab_size=1000,
+                        num_experts_per_tok=2, experts_per_token=2, num_hidden_layers=2,
+                        vocab_size=1000,
                         sliding_window=32, layer_types=["sliding_attention", "full_attention"]),
     "gemma-3-1b": dict(hidden_size=256, num_attention_heads=4, num_key_value_heads=1,
                        head_dim=64, intermediate_size=512, num_hidden_layers=2, vocab_size=1000,
