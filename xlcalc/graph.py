@@ -46,6 +46,10 @@ FORMULA_MODULES = [
     "xlcalc.formulas.inference_memory",
     "xlcalc.formulas.capacity",
     "xlcalc.formulas.latency",
+    "xlcalc.formulas.moe_serving",
+    "xlcalc.formulas.serving_load",
+    "xlcalc.formulas.disagg",
+    "xlcalc.formulas.cost",
     "xlcalc.formulas.training_memory",
     "xlcalc.formulas.activations",
     "xlcalc.formulas.training_time",
@@ -83,6 +87,7 @@ class Lookup:
     doc: str
     kind: str = "lookup"
     required: tuple | None = None   # (input to blame, allowed text) when the cell is empty
+    by_name: bool = False           # its table is keyed by a record's name (Table.by_name)
 
     @property
     def args(self):
@@ -91,11 +96,15 @@ class Lookup:
 
 @dataclass
 class Table:
-    """A data table: ``loader()`` returns a DataFrame indexed by lower-case key."""
+    """A data table: ``loader()`` returns a DataFrame indexed by lower-case key.
+
+    ``by_name`` marks a table about records kept elsewhere (a price list of GPUs): a loaded
+    record given as the key is looked up by its ``name``, not read for its own fields."""
     name: str
     loader: Callable
     key_label: str
     doc: str = ""
+    by_name: bool = False
     _frame: object = None
     _rows: dict = field(default_factory=dict)
 
@@ -211,15 +220,17 @@ def lookup_node(name: str, table: str, key: str, column: str | None = None,
     peak for) an error blaming ``input`` for a scalar evaluation; a sweep keeps NaN
     for the combinations that do not exist.  Workbooks turn it into an input check."""
     n = Lookup(name, table, key, column if column_key is None else None, column_key, unit,
-               source, doc, required=required)
+               source, doc, required=required,
+               by_name=table in TABLES and TABLES[table].by_name)
     _register(n)
     return n
 
 
-def register_table(name: str, loader: Callable, key_label: str, doc: str = "") -> Table:
+def register_table(name: str, loader: Callable, key_label: str, doc: str = "",
+                   by_name: bool = False) -> Table:
     if name in TABLES:
         raise RuntimeError(f"table {name!r} registered twice")
-    t = Table(name, loader, key_label, doc)
+    t = Table(name, loader, key_label, doc, by_name=by_name)
     TABLES[name] = t
     return t
 
@@ -339,6 +350,8 @@ _VECTOR_KEYS = (Factor, np.ndarray, list, tuple)
 
 def _lookup_one(n: Lookup, key, column: str):
     """One table value: ``key`` is a table key (str) or a record with its own fields."""
+    if not isinstance(key, str) and TABLES[n.table].by_name:
+        key = key.name
     if isinstance(key, str):
         rows = TABLES[n.table].rows()
         try:
@@ -439,7 +452,8 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
     values = {name: _input_value(name, ctx[name]) for name in inputs_}
     for n in lookups:
         key = values[n.key]
-        if n.column_key is None and type(key) is not str and not isinstance(key, _VECTOR_KEYS):
+        if n.column_key is None and type(key) is not str and \
+                not isinstance(key, _VECTOR_KEYS) and not n.by_name:
             v = values[n.name] = key[n.column]       # a loaded model/gpu record: as _lookup_one
         else:
             v = values[n.name] = _lookup_value(n, values)
