@@ -43,7 +43,7 @@ chunks' attention reading their own prompt's earlier KV, CPU scheduling overhead
 steps, and cache hits of prefix caching.
 """
 
-from ..expr import both, ceil, floor, maximum, minimum, sqrt, where
+from ..expr import both, ceil, floor, log, maximum, minimum, sqrt, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
 from .comm import _collectives_s, pp_comm_s, ring_allreduce_bytes
@@ -411,7 +411,11 @@ def ggc_wait_s(rate, service_s, servers):
     when ``ρ ≥ 1``."""
     c = maximum(servers, 1)
     rho = rate * service_s / c
-    power = minimum(rho, 1) ** (sqrt(2 * (c + 1)) - 1)
+    # LibreOffice errs where the power is 0 or underflows (it takes exp(x ln ρ)), Python
+    # gives 0: below the smallest double (e^-700) the wait is 0 on every side
+    base = where(rho > 0, minimum(rho, 1), 1)
+    exponent = sqrt(2 * (c + 1)) - 1
+    power = where(both(rho > 0, exponent * log(base) > -700), base ** exponent, 0)
     return where(rho < 1, 0.5 * power / (c * _safe(1 - rho)) * service_s, OVERLOAD_S)
 
 
