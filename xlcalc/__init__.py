@@ -57,6 +57,9 @@ _EXPORTS = {
     "speculative_decoding": "xlcalc.serving",
     "quantization_effect": "xlcalc.serving",
     "inference_plan_sweep": "xlcalc.serving",
+    "serve": "xlcalc.sizing",
+    "plan_serving": "xlcalc.sizing",
+    "gpu_prices": "xlcalc.sizing",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
