@@ -284,7 +284,6 @@ def plan_serving(model, isl, osl, *, request_rate=None, concurrency=None, ttft_m
     ["verdict"]`` is a one-line answer (:func:`plan_verdict`): the best plan, or which
     target fails first and by how much.  ``price_per_gpu_hour`` is a number or a dict
     ``{gpu: price}`` overriding :func:`gpu_prices`."""
-    import pandas as pd
     grid = _Grid(model, isl, osl, request_rate=request_rate, users=concurrency,
                  ttft_ms_max=ttft_ms_max, tpot_ms_max=tpot_ms_max,
                  tokens_per_s_per_user_min=tokens_per_s_per_user_min, gpus=gpus,
@@ -294,18 +293,23 @@ def plan_serving(model, isl, osl, *, request_rate=None, concurrency=None, ttft_m
                  concurrencies=concurrencies, extra_replicas=extra_replicas, engine=engine,
                  options=options)
     values = grid.evaluate()
-    frame = pd.DataFrame(grid.columns(values))
-    frame["meets_sla"] = frame["meets_sla"] & (frame["gpus"] <= max_gpus)
-    frame["within_max_gpus"] = frame["gpus"] <= max_gpus
-    order = np.lexsort((frame["gpus"].to_numpy(), frame["cost_per_m_output_tokens"].to_numpy(),
-                        ~frame["meets_sla"].to_numpy()))
-    frame = frame.iloc[order].reset_index(drop=True)
+    idx = grid.valid_indices(values)
+    # sort on three columns first, then gather every column once in that order
+    meets = grid.gather(values["serve_meets_sla"], idx).astype(bool)
+    gpus_ = grid.gather(values["serve_gpus"], idx)
+    meets &= gpus_ <= max_gpus
+    cost = grid.gather(values["cost_per_m_output_tokens"], idx)
+    idx = idx[np.lexsort((gpus_, cost, ~meets))]
+    frame = grid.columns(values, idx)
+    within = frame["gpus"].to_numpy() <= max_gpus
+    frame["meets_sla"] = frame["meets_sla"].to_numpy() & within
+    frame["within_max_gpus"] = within
     usable = (frame["fits"] & frame["stable"] & frame["token_budget_ok"]).to_numpy()
     frame["pareto"] = pareto_flags(frame["output_tokens_per_s_per_gpu"].to_numpy(),
                                    frame["tokens_per_s_per_user"].to_numpy(), usable)
     frame.attrs["verdict"] = plan_verdict(frame, ttft_ms_max=ttft_ms_max,
                                           tpot_ms_max=grid.tpot_target, max_gpus=max_gpus)
-    frame.attrs["candidates"] = len(frame)
+    frame.attrs["candidates"] = int(np.prod(grid.shape))
     return frame
 
 
@@ -483,38 +487,75 @@ class _Grid:
         targets = [n for n in PLAN_COLUMNS.values() if n] + ["peak_tflops"]
         return graph.evaluate(tuple(dict.fromkeys(targets)), ctx)
 
-    def valid(self, values) -> np.ndarray:
-        """Candidates that exist: a dtype the GPU computes in, an ep that divides the
-        experts (else the duplicate of ep = 1 is dropped)."""
+    def valid_indices(self, values) -> np.ndarray:
+        """Flat indices of the candidates that exist: a dtype the GPU computes in, an ep
+        that divides the experts (else the duplicate of ep = 1 is dropped)."""
         peak = np.broadcast_to(values["peak_tflops"], self.shape)
-        return np.isfinite(peak) & np.broadcast_to(self.ep_ok, self.shape)
+        ok = np.isfinite(peak) & np.broadcast_to(self.ep_ok, self.shape)
+        return np.flatnonzero(ok.ravel())
 
-    def columns(self, values) -> dict:
-        mask = self.valid(values)
-        idx = np.flatnonzero(mask.ravel())
-        grid = np.unravel_index(idx, self.shape)
-        pd_layout = np.array([lay[0] for lay in self.layouts])[grid[6]] > 0
-        out = {
-            "gpu": np.asarray([g.name for g in self.gpus], dtype=object)[grid[0]],
-            "dtype": np.asarray(self.dtypes, dtype=object)[grid[1]],
-            "disaggregated": pd_layout,
-            "tp": np.asarray(self.tps, float)[grid[2]],
-            "pp": np.asarray(self.pps, float)[grid[3]],
-            "dp_attention": np.asarray(self.dps, float)[grid[4]],
-            "ep": np.broadcast_to(self.ep, self.shape).ravel()[idx],
-            "prefill_tp": np.where(pd_layout, np.array([lay[1] for lay in self.layouts],
-                                                       float)[grid[6]], np.nan),
-            "concurrency": np.asarray(self.concurrencies, float)[grid[7]],
-            "price_per_gpu_hour": np.asarray(self.prices, float)[grid[0]],
-        }
-        for label, node in PLAN_COLUMNS.items():
-            if node is None:
-                continue
-            v = np.broadcast_to(values[node], self.shape).ravel()[idx]
-            out[label] = v.astype(bool) if label in ("fits", "token_budget_ok", "stable",
-                                                     "meets_sla") else v
-        out["prefill_workers"] = np.where(pd_layout, out["prefill_workers"], np.nan)
-        return {k: out[k] for k in PLAN_COLUMNS}
+    def gather(self, value, idx, out=None) -> np.ndarray:
+        """``value`` (an array broadcasting to the grid) at flat indices ``idx``, without
+        materialising the grid for a value that depends on few axes: its own flat index
+        is computed once per pattern of axes (cached for the same ``idx``)."""
+        v = np.asarray(value, dtype=np.float64)
+        if v.shape == self.shape:
+            return np.take(v.ravel(), idx, out=out, mode="clip")   # unbuffered
+        shape = (1,) * (len(self.shape) - v.ndim) + v.shape
+        cache = self.__dict__.setdefault("_flat", {})
+        if cache.get("idx") is not idx:
+            cache.clear()
+            cache["idx"] = idx
+            cache["coords"] = np.unravel_index(idx, self.shape)
+        flat = cache.get(shape)
+        if flat is None:
+            flat = np.zeros(len(idx), dtype=np.intp)
+            stride = 1
+            for d in range(len(shape) - 1, -1, -1):
+                if shape[d] > 1:
+                    flat += cache["coords"][d] * stride
+                    stride *= shape[d]
+            cache[shape] = flat
+        return np.take(np.ascontiguousarray(v).ravel(), flat, out=out, mode="clip")
+
+    def columns(self, values, idx):
+        """The DataFrame of :data:`PLAN_COLUMNS` at flat indices ``idx`` (in that order):
+        numbers gathered straight into one column-major block (no copy when pandas wraps
+        it), then the text and TRUE/FALSE columns inserted in their places."""
+        import pandas as pd
+        g = self.gather
+        layouts = np.array(self.layouts, dtype=float)
+        pd_layout = g(self._axis(6, layouts[:, 0]), idx) > 0
+        axes = {"tp": self._axis(2, self.tps), "pp": self._axis(3, self.pps),
+                "dp_attention": self._axis(4, self.dps), "ep": self.ep,
+                "prefill_tp": self._axis(6, layouts[:, 1]),
+                "concurrency": self._axis(7, self.concurrencies),
+                "price_per_gpu_hour": self._axis(0, self.prices)}
+        numeric = [k for k in PLAN_COLUMNS if k not in _TEXT and k not in _FLAGS]
+        block = np.empty((len(idx), len(numeric)), order="F")
+        for j, label in enumerate(numeric):
+            source = axes[label] if label in axes else values[PLAN_COLUMNS[label]]
+            g(source, idx, out=block[:, j])
+        frame = pd.DataFrame(block, columns=numeric, copy=False)
+        for label in ("prefill_tp", "prefill_workers"):
+            frame[label] = frame[label].where(pd_layout)
+        texts = {"gpu": pd.Categorical.from_codes(
+                     g(self._axis(0, range(self.shape[0])), idx).astype(np.int32),
+                     [x.name for x in self.gpus]),
+                 "dtype": pd.Categorical.from_codes(
+                     g(self._axis(1, range(self.shape[1])), idx).astype(np.int32),
+                     self.dtypes),
+                 "disaggregated": pd_layout}
+        for label in _FLAGS[1:]:
+            texts[label] = g(values[PLAN_COLUMNS[label]], idx) > 0
+        for loc, label in enumerate(PLAN_COLUMNS):
+            if label in texts:
+                frame.insert(loc, label, texts[label])
+        return frame
+
+
+_TEXT = ("gpu", "dtype")
+_FLAGS = ("disaggregated", "fits", "token_budget_ok", "stable", "meets_sla")
 
 
 def _seq(name, value) -> list:
