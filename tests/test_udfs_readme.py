@@ -58,6 +58,11 @@ EXAMPLES = {
     "TRAIN_COST": '=TRAIN_COST("llama-2-70b", 2E+12, "h100-sxm", 1024, 2.5)',
     "TRAIN_MFU": '=TRAIN_MFU("llama-2-7b", 1024, 4096, 10, "h100-sxm", 64)',
     "SEED_CHECK": '=SEED_CHECK("llama-70b-inference")',
+    "SERVE": '=SERVE("llama-3.1-8b", "h100-sxm", 2048, 256, , , , , , , 64, 20)',
+    "SERVING_PLAN": '=SERVING_PLAN("llama-3.1-70b", 2048, 500, 200, 1000, 33, '
+                    '"h100-sxm,h200,b200")',
+    "COST_PER_M_TOKENS": '=COST_PER_M_TOKENS("llama-3.1-8b", "h100-sxm", 2048, 256, 2.95, , '
+                         ', 64, 20)',
 }
 
 ERROR_EXAMPLES = [

@@ -339,7 +339,7 @@ def plan_verdict(frame, *, ttft_ms_max, tpot_ms_max, max_gpus) -> str:
     close the best candidate that meets the ones before it comes."""
     if len(frame) and bool(frame["meets_sla"].iloc[0]):
         r = frame.iloc[0]
-        return f"fits: {describe(r)}"
+        return f"fits: the cheapest plan that meets every target is {describe(r)}"
     checks = (
         ("memory", frame["fits"], None),
         ("token budget (max_num_batched_tokens)", frame["token_budget_ok"], None),
@@ -485,7 +485,9 @@ class _Grid:
         """The one vectorised evaluation: every node of :data:`PLAN_COLUMNS` over the grid."""
         ctx = self.context()
         targets = [n for n in PLAN_COLUMNS.values() if n] + ["peak_tflops"]
-        return graph.evaluate(tuple(dict.fromkeys(targets)), ctx)
+        # absurd sizes overflow in some candidates: those rows are inf/NaN, never feasible
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return graph.evaluate(tuple(dict.fromkeys(targets)), ctx)
 
     def valid_indices(self, values) -> np.ndarray:
         """Flat indices of the candidates that exist: a dtype the GPU computes in, an ep
