@@ -20,6 +20,10 @@ from xlcalc.errors import XlcalcError
 from xlcalc.sizing import serve
 
 COUNTS = json.loads((Path(__file__).parent / "data" / "param_counts.json").read_text())
+#: the vLLM engine preset's published numbers (xlcalc/presets/engines/vllm.json)
+VLLM = {k: v["value"] for k, v in json.loads(
+    (Path(__file__).parent.parent / "xlcalc" / "presets" / "engines" / "vllm.json")
+    .read_text())["values"].items()}
 
 # H100 SXM spec sheet (xlcalc/presets/gpus/h100-sxm.json): dense bf16 peak, HBM, links
 PEAK = 989.4e12
@@ -28,9 +32,10 @@ NVLINK = 450e9
 NET = 50e9
 MFU = 0.5
 LATENCY = 8e-6
-BUDGET = 0.9 * 80e9          # gpu_memory_utilization × marketed memory
-RESERVE = 1e9
-M = 8192                     # max_num_batched_tokens
+BUDGET = 0.9 * 80e9          # vLLM gpu_memory_utilization × the memory xlcalc plans with
+M = 8192                     # vLLM max_num_batched_tokens on a GPU of 70 GiB or more …
+MAX_SEQS = 1024              # … and max_num_seqs (vllm.json memory tiers)
+NON_TORCH = VLLM["non_torch_bytes"]          # one GPU (no NCCL buffers)
 
 
 def approx(x, rel=1e-9):
@@ -102,18 +107,24 @@ def test_dense_plan_by_hand():
     assert s["cost_per_m_input_tokens"] * isl + s["cost_per_m_output_tokens_split"] * osl == \
         approx(s["cost_per_m_output_tokens"] * osl)
     assert s["meets_sla"] == (s["ttft_ms"] <= 500 and s["tpot_ms"] <= 40)
-    # memory: the weights, 64 sequences of 640 tokens (16-token pages), the activation
-    # peak of an 8192-token pass (gate and up projections), the reserve
+    # memory: the weights, 64 sequences of 640 tokens (16-token pages), vLLM's profiled
+    # activation peak and its non-torch memory
     kv = c * 640 * Llama2_7B.L * Llama2_7B.kv_elements * 2
-    act = 2 * 2 * Llama2_7B.f * M
     assert s["kv_cache_per_gpu"] == kv
-    assert s["memory_per_gpu"] == 2 * Llama2_7B.total + kv + act + RESERVE
+    assert s["memory_per_gpu"] == 2 * Llama2_7B.total + kv + vllm_activation(Llama2_7B) + \
+        NON_TORCH
     assert s["fits"]
+
+
+def vllm_activation(m):
+    """vLLM's profile run: a forward pass of M tokens (gate and up projections, 2 bytes)
+    or its sampler over max_num_seqs × vocabulary logits, whichever is larger."""
+    return max(2 * 2 * m.f * M, MAX_SEQS * m.V * VLLM["sampler_bytes_per_logit"])
 
 
 def test_concurrency_none_is_what_the_kv_budget_holds():
     s = serve("llama-2-7b", "h100-sxm", 512, 128)
-    budget = BUDGET - 2 * Llama2_7B.total - 2 * 2 * Llama2_7B.f * M - RESERVE
+    budget = BUDGET - 2 * Llama2_7B.total - vllm_activation(Llama2_7B) - NON_TORCH
     per_sequence = 640 * Llama2_7B.L * Llama2_7B.kv_elements * 2
     assert s["concurrency"] == s["max_concurrency"] == math.floor(budget / per_sequence) == 170
     # no load: one replica, figures at its capacity
@@ -320,3 +331,21 @@ def test_serve_errors_name_the_argument():
     s = serve("llama-2-7b", "h100-sxm", 512, 128, tokens_per_s_per_user_min=25,
               ttft_ms_max=1000)
     assert s["tpot_ms_max"] == 40
+
+
+def test_engines_set_the_kv_budget_and_the_batch_limits():
+    # the seeds' engine: all 80 GB, nothing reserved, exact KV (no pages), no batch limits
+    s = serve("llama-2-7b", "h100-sxm", 512, 128, engine="seed")
+    per_sequence = 640 * Llama2_7B.L * Llama2_7B.kv_elements * 2
+    assert s["max_concurrency"] == math.floor((80e9 - 2 * Llama2_7B.total) / per_sequence)
+    assert s["token_budget_ok"] and s["prefill_chunks"] == 1
+    # SGLang keeps more memory back on an 80 GB GPU than vLLM: fewer sequences fit
+    sglang = serve("llama-2-7b", "h100-sxm", 512, 128, engine="sglang")
+    vllm = serve("llama-2-7b", "h100-sxm", 512, 128)
+    assert sglang["max_concurrency"] < vllm["max_concurrency"] < s["max_concurrency"]
+    # an engine setting is overridden by its node name
+    tight = serve("llama-2-7b", "h100-sxm", 512, 128, concurrency=64,
+                  engine_max_num_batched_tokens=256)
+    assert tight["max_num_batched_tokens"] == 256
+    assert tight["prefill_chunks"] == math.ceil(512 / (256 - 64))
+    assert not tight["token_budget_ok"]         # 64 decodes + 256 interleaved prefill > 256

@@ -19,8 +19,11 @@ The models behind the numbers (stated once, in the formula modules' docstrings):
 * cost per million output tokens = price × GPUs ÷ (3600 × output tokens/s) × 1e6; input vs
   output split by the GPU time of each phase (see :mod:`xlcalc.formulas.cost`).
 
-Engine settings default to vLLM's (:data:`SERVE_DEFAULTS`; ``engine="vllm"``, the only
-engine until the engine presets of issue 15 replace :func:`engine_inputs`).
+The engine (``engine``: ``vllm`` by default, ``sglang``, ``trt-llm``, ``seed``) is a row of
+the engine presets (``xlcalc/presets/engines``): what it leaves for the KV cache, its KV
+block size, its ``max_num_batched_tokens`` and ``max_num_seqs`` by GPU memory, the
+activation peak and non-torch memory it subtracts.  Override one with its node name
+(``engine_memory_fraction=0.95``, ``engine_max_num_batched_tokens=16384``).
 """
 
 from __future__ import annotations
@@ -35,13 +38,13 @@ from .hardware import load_gpu
 from .models import load_model
 from .serving import SERVING_DEFAULTS, _check_supported
 
-__all__ = ["serve", "plan_serving", "gpu_prices", "engine_inputs", "SERVE_DEFAULTS",
+__all__ = ["serve", "plan_serving", "gpu_prices", "SERVE_DEFAULTS",
            "SERVE_PARTS", "PLAN_COLUMNS", "plan_verdict", "pareto_flags"]
 
-#: Inputs a serving plan reads and their defaults: the serving defaults (vLLM's engine
-#: settings, roofline efficiencies), 16-token KV pages, no MoE/speculative options, no load.
+#: Inputs a serving plan reads and their defaults: the serving defaults (roofline
+#: efficiencies, links), the vLLM engine, no MoE/speculative options, no load.
 SERVE_DEFAULTS = {
-    **SERVING_DEFAULTS, "block_size": 16, "ep": 1, "dp_attention": 1, "moe_imbalance": 1.0,
+    **SERVING_DEFAULTS, "engine": "vllm", "ep": 1, "dp_attention": 1, "moe_imbalance": 1.0,
     "draft_len": 0, "accepted_tokens_per_step": 1.0, "draft_params": 0.0, "draft_layers": 0,
     "extra_replicas": 0, "concurrent_users": 0, "request_rate": 0.0, "disaggregated": 0,
 }
@@ -68,7 +71,10 @@ SERVE_PARTS = {
     "memory_per_gpu": "serve_total_bytes",
     "weights_per_gpu": "serve_weights_bytes",
     "kv_cache_per_gpu": "serve_kv_bytes",
-    "memory_budget_per_gpu": "infer_budget_bytes",
+    "memory_budget_per_gpu": "serve_budget_bytes",
+    "kv_budget_per_gpu": "serve_kv_budget_bytes",
+    "max_num_batched_tokens": "engine_max_num_batched_tokens",
+    "max_num_seqs": "engine_max_num_seqs",
 }
 #: Added for aggregated serving: the parts of TTFT and of a step.
 _AGG_PARTS = {
@@ -113,19 +119,6 @@ _COST_PARTS = {
 _SLA_PARTS = {"ttft_ms_max": "ttft_ms_max", "tpot_ms_max": "tpot_ms_max",
               "meets_sla": "serve_meets_sla"}
 _BOOLS = ("fits", "stable", "token_budget_ok", "meets_sla")
-
-_ENGINES = ("vllm",)
-
-
-def engine_inputs(engine: str = "vllm") -> dict:
-    """The engine settings a serving plan reads (``gpu_memory_utilization``,
-    ``max_num_batched_tokens``, ``block_size``, reserve): vLLM's defaults.  Issue 15's
-    engine presets (``xlcalc/presets/engines``) are the data this will read."""
-    if not isinstance(engine, str) or engine.strip().lower() not in _ENGINES:
-        raise unknown_choice("engine", engine, _ENGINES)
-    return {k: SERVE_DEFAULTS[k] for k in ("gpu_memory_utilization", "max_num_batched_tokens",
-                                           "block_size", "infer_reserve_bytes")}
-
 
 def gpu_prices():
     """The indicative price table (``xlcalc/presets/gpu_prices.json``): price per GPU-hour,
@@ -185,7 +178,7 @@ def serve(model, gpu, isl, osl, *, tp=1, pp=1, ep=1, dp_attention=1, dtype="bf16
     _check_names(options)
     m, g = load_model(model), load_gpu(gpu)
     pd_on = _flag("disaggregated", disaggregated)
-    ctx = dict(SERVE_DEFAULTS, **engine_inputs(engine))
+    ctx = dict(SERVE_DEFAULTS, engine=engine)
     given = dict(model=m, gpu=g, prompt_len=isl, output_len=osl, tp=tp, pp=pp, ep=ep,
                  dp_attention=dp_attention, dtype=dtype, kv_dtype=kv_dtype,
                  concurrency=concurrency, request_rate=request_rate, replicas=replicas,
@@ -402,7 +395,7 @@ class _Grid:
         self.model = load_model(model)
         m = self.model
         moe = m["num_experts"] > 0
-        self.scalars = dict(SERVE_DEFAULTS, **engine_inputs(engine))
+        self.scalars = dict(SERVE_DEFAULTS, engine=engine)
         self.scalars.update(options)
         self.scalars.update(model=m, prompt_len=isl, output_len=osl, kv_dtype=kv_dtype,
                             ttft_ms_max=ttft_ms_max)

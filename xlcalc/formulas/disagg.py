@@ -75,14 +75,17 @@ derive("pd_kv_transfer_s", kv_transfer_s, S, "seed 002 §五 / DistServe §4: th
        "over the prefill worker's network links", tp="prefill_tp")
 
 
-@formula(B, "weights + one prompt's KV + activations + reserve at prefill_tp")
-def pd_prefill_total_bytes(model_weights_bytes, kv_transfer_bytes, serve_activation_bytes,
-                           tp, prefill_tp, infer_reserve_bytes):
+@formula(B, "weights + one prompt's KV + the engine's activations and non-torch memory")
+def pd_prefill_total_bytes(model_weights_bytes, kv_transfer_bytes,
+                           engine_forward_activation_bytes, engine_sampler_bytes, tp,
+                           prefill_tp, engine_non_torch_bytes):
     """Memory of a prefill worker's GPU: the whole model and one prompt's KV split
-    ``prefill_tp`` ways, the activation peak (scaled from ``tp`` to ``prefill_tp``) and the
-    reserve."""
-    return (model_weights_bytes + kv_transfer_bytes) / prefill_tp + \
-        serve_activation_bytes * tp / prefill_tp + infer_reserve_bytes
+    ``prefill_tp`` ways, the engine's activation peak (its forward pass scaled from ``tp``
+    to ``prefill_tp``, or its sampler run) and non-torch memory."""
+    activation = maximum(engine_forward_activation_bytes * tp / prefill_tp,
+                         engine_sampler_bytes)
+    return (model_weights_bytes + kv_transfer_bytes) / prefill_tp + activation + \
+        engine_non_torch_bytes
 
 
 # -------------------------------------------------------------- decode workers
@@ -236,9 +239,9 @@ def serve_gpus(disaggregated, pd_gpus, agg_gpus):
 
 
 @formula("", "both layouts need the decode side to fit; PD its prefill workers too")
-def serve_plan_fits(disaggregated, serve_fits, pd_prefill_total_bytes, infer_budget_bytes):
+def serve_plan_fits(disaggregated, serve_fits, pd_prefill_total_bytes, serve_budget_bytes):
     """TRUE when every GPU's memory fits (a prefill worker's too, when disaggregated)."""
-    prefill = pd_prefill_total_bytes <= infer_budget_bytes
+    prefill = pd_prefill_total_bytes <= serve_budget_bytes
     return both(serve_fits, either(disaggregated < 1, prefill))
 
 

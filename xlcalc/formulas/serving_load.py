@@ -43,11 +43,10 @@ chunks' attention reading their own prompt's earlier KV, CPU scheduling overhead
 steps, and cache hits of prefix caching.
 """
 
-from ..expr import both, ceil, floor, log, maximum, minimum, sqrt, where
+from ..expr import both, ceil, either, floor, log, maximum, minimum, sqrt, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
 from .comm import _collectives_s, pp_comm_s, ring_allreduce_bytes
-from .inference_memory import _activation_bytes
 from .latency import _token_layers
 from .moe_serving import moe_layer_comm_s, visited_fraction
 
@@ -137,18 +136,28 @@ def serve_step_tokens(serve_decode_tokens, serve_prefill_tokens):
     return serve_decode_tokens + serve_prefill_tokens
 
 
+@formula("tokens", "the engine's max_num_batched_tokens (0: no chunking, the seeds' rule)")
+def serve_token_budget(engine_max_num_batched_tokens, serve_step_tokens, prompt_len):
+    """Tokens one step of a rank may hold: the engine's ``max_num_batched_tokens``; an
+    engine without a limit (0: the seeds) holds a whole new prompt beside the step."""
+    return where(engine_max_num_batched_tokens > 0, engine_max_num_batched_tokens,
+                 serve_step_tokens + prompt_len)
+
+
 @formula("tokens", "vLLM: max_num_batched_tokens minus the running decodes")
-def serve_chunk_tokens(prompt_len, max_num_batched_tokens, serve_decode_tokens):
+def serve_chunk_tokens(prompt_len, serve_token_budget, serve_decode_tokens):
     """Prefill chunk a new request gets per step: the token budget left after the decode
     tokens, at most the prompt (≤ 0: the decodes fill the budget, no prefill can run)."""
-    return minimum(prompt_len, max_num_batched_tokens - serve_decode_tokens)
+    return minimum(prompt_len, serve_token_budget - serve_decode_tokens)
 
 
-@formula("", "every step within max_num_batched_tokens, a prefill chunk of ≥ 1 token")
-def serve_token_budget_ok(serve_step_tokens, serve_chunk_tokens, max_num_batched_tokens):
-    """TRUE when the steady-state step fits the engine's token budget and a new prompt
-    still gets a chunk."""
-    return both(serve_step_tokens <= max_num_batched_tokens, serve_chunk_tokens >= 1)
+@formula("", "the engine's max_num_batched_tokens and max_num_seqs (0: no limit)")
+def serve_token_budget_ok(serve_step_tokens, serve_chunk_tokens, serve_seqs_per_rank,
+                          serve_token_budget, engine_max_num_seqs):
+    """TRUE when the steady-state step fits the engine's token budget, a new prompt still
+    gets a chunk, and each rank runs at most ``max_num_seqs`` sequences."""
+    seqs = either(engine_max_num_seqs <= 0, serve_seqs_per_rank <= engine_max_num_seqs)
+    return both(both(serve_step_tokens <= serve_token_budget, serve_chunk_tokens >= 1), seqs)
 
 
 # ---------------------------------------------------------------- memory per GPU
@@ -180,15 +189,15 @@ def serve_draft_weights_bytes(draft_params, weight_bytes_per_param, tp):
 
 
 @formula(B, "vLLM paged KV of prompt + output tokens, plus the draft's layers")
-def serve_kv_sequence_bytes(total_len, block_size, num_layers, num_sliding_layers,
+def serve_kv_sequence_bytes(total_len, engine_block_size, num_layers, num_sliding_layers,
                             sliding_window, kv_elements_per_token_layer, kv_dtype_bytes,
                             stage_layers, draft_layers):
-    """KV bytes one finished sequence (``prompt_len + output_len`` tokens, whole
-    ``block_size`` blocks; sliding layers keep their window) holds on the busiest GPU, with
-    the draft's ``draft_layers`` layers of KV."""
-    full = ceil(total_len / block_size) * block_size
+    """KV bytes one finished sequence (``prompt_len + output_len`` tokens, whole blocks of
+    the engine's block size; sliding layers keep their window) holds on the busiest GPU,
+    with the draft's ``draft_layers`` layers of KV."""
+    full = ceil(total_len / engine_block_size) * engine_block_size
     window = where(sliding_window > 0, minimum(total_len, sliding_window), total_len)
-    windowed = ceil(window / block_size) * block_size
+    windowed = ceil(window / engine_block_size) * engine_block_size
     target = ((num_layers - num_sliding_layers) * full + num_sliding_layers * windowed) * \
         stage_layers / num_layers
     return (target + draft_layers * full) * kv_elements_per_token_layer * kv_dtype_bytes
@@ -200,49 +209,54 @@ def serve_kv_bytes(serve_seqs_per_rank, serve_kv_sequence_bytes):
     return serve_seqs_per_rank * serve_kv_sequence_bytes
 
 
-@formula(B, "vLLM profile_run at max_num_batched_tokens (seed 003 §5.4 peak)")
-def serve_activation_bytes(max_num_batched_tokens, total_len, act_dtype_bytes, mlp_gated,
-                           mlp_peak_width, num_heads, flash_attention, tp):
-    """Activation peak the engine reserves: a forward pass of ``max_num_batched_tokens``
-    tokens, split ``tp`` ways."""
-    return _activation_bytes(max_num_batched_tokens, total_len, act_dtype_bytes, mlp_gated,
-                             mlp_peak_width, num_heads, flash_attention, tp)
+@formula(B, "the engine's budget: memory_fraction × (total − context)")
+def serve_budget_bytes(gpu_memory_bytes, engine_context_bytes, engine_memory_fraction):
+    """Memory the engine may use on each GPU (vLLM: ``gpu_memory_utilization`` × total;
+    SGLang: ``mem_fraction_static`` of the memory free at start)."""
+    return engine_memory_fraction * (gpu_memory_bytes - engine_context_bytes)
 
 
-@formula(B, "vLLM determine_num_available_blocks")
-def serve_kv_budget_bytes(infer_budget_bytes, serve_weights_bytes, serve_draft_weights_bytes,
-                          serve_activation_bytes, infer_reserve_bytes):
-    """Bytes left for the KV cache on the busiest GPU (negative: the weights do not fit)."""
-    return infer_budget_bytes - serve_weights_bytes - serve_draft_weights_bytes - \
-        serve_activation_bytes - infer_reserve_bytes
+@formula(B, "engine_kv_budget_bytes with the serving plan's weights (experts over "
+            "tp × dp_attention, the draft)")
+def serve_kv_budget_bytes(serve_budget_bytes, serve_weights_bytes, serve_draft_weights_bytes,
+                          engine_activation_bytes, engine_non_torch_bytes,
+                          engine_kv_free_fraction):
+    """Bytes the engine gives the KV cache on the busiest GPU: ``kv_free_fraction × (budget
+    − weights − draft − activation peak − non-torch)`` (negative: the weights do not fit)."""
+    return engine_kv_free_fraction * (serve_budget_bytes - serve_weights_bytes -
+                                      serve_draft_weights_bytes - engine_activation_bytes -
+                                      engine_non_torch_bytes)
 
 
 @formula(B, "breakdown first: the total is the sum of its parts")
 def serve_total_bytes(serve_weights_bytes, serve_draft_weights_bytes, serve_kv_bytes,
-                      serve_activation_bytes, infer_reserve_bytes):
-    """Memory of the busiest GPU at ``concurrency``: weights + draft + KV + activations +
-    reserve."""
+                      engine_activation_bytes, engine_non_torch_bytes):
+    """Memory of the busiest GPU at ``concurrency``: weights + draft + KV + the activation
+    peak the engine counts + its non-torch memory."""
     return serve_weights_bytes + serve_draft_weights_bytes + serve_kv_bytes + \
-        serve_activation_bytes + infer_reserve_bytes
+        engine_activation_bytes + engine_non_torch_bytes
 
 
 @formula("", "a plan that does not fit is a result, not an error")
-def serve_fits(infer_budget_bytes, serve_total_bytes):
-    """TRUE when the busiest GPU's memory fits ``gpu_memory_utilization × memory``."""
-    return serve_total_bytes <= infer_budget_bytes
+def serve_fits(serve_kv_bytes, serve_kv_budget_bytes):
+    """TRUE when the running batch's KV cache fits what the engine leaves for it."""
+    return serve_kv_bytes <= serve_kv_budget_bytes
 
 
-@formula("sequences", "vLLM: KV blocks / blocks per sequence; the token budget")
+@formula("sequences", "vLLM: KV blocks / blocks per sequence; the engine's batch limits")
 def serve_max_concurrency(serve_kv_budget_bytes, serve_kv_sequence_bytes, dp_attention, pp,
-                          max_num_batched_tokens, draft_len, accepted_tokens_per_step,
-                          prompt_len, output_len):
+                          engine_max_num_batched_tokens, engine_max_num_seqs, draft_len,
+                          accepted_tokens_per_step, prompt_len, output_len):
     """Most sequences an instance runs at once: what each rank's KV budget holds (whole
-    sequences), and what the token budget allows (each sequence's decode and interleaved
-    prefill tokens per step); 0 when the weights alone do not fit."""
-    kv = dp_attention * floor(maximum(serve_kv_budget_bytes, 0) / serve_kv_sequence_bytes)
+    sequences), what the token budget allows (each sequence's decode and interleaved
+    prefill tokens per step), at most ``max_num_seqs`` per rank (0 in an engine preset:
+    no such limit); 0 when the weights alone do not fit."""
+    kv = floor(maximum(serve_kv_budget_bytes, 0) / serve_kv_sequence_bytes)
     per_sequence = draft_len + 1 + accepted_tokens_per_step * prompt_len / output_len
-    budget = dp_attention * pp * floor(max_num_batched_tokens / per_sequence)
-    return minimum(kv, budget)
+    tokens = pp * floor(engine_max_num_batched_tokens / per_sequence)
+    limited = where(engine_max_num_batched_tokens > 0, minimum(kv, tokens), kv)
+    return dp_attention * where(engine_max_num_seqs > 0,
+                                minimum(limited, engine_max_num_seqs), limited)
 
 
 @formula("sequences", "serve(concurrency=None): the most the KV cache holds",
