@@ -225,7 +225,8 @@ def _flag(name, value) -> bool:
 PLAN_COLUMNS = {
     "gpu": None, "dtype": None, "disaggregated": None, "tp": None, "pp": None,
     "dp_attention": None, "ep": None, "prefill_tp": None,
-    "prefill_workers": "prefill_workers", "concurrency": None, "replicas": "replicas",
+    "prefill_workers": "prefill_workers", "concurrency": None, "extra_replicas": None,
+    "replicas": "replicas",
     "gpus": "serve_gpus", "ttft_ms": "serve_ttft_ms", "tpot_ms": "serve_tpot_ms",
     "e2e_s": "serve_e2e_s", "tokens_per_s_per_user": "serve_tokens_per_s_per_user",
     "output_tokens_per_s_per_gpu": "output_tokens_per_s_per_gpu",
@@ -525,6 +526,7 @@ class _Grid:
                 "dp_attention": self._axis(4, self.dps), "ep": self.ep,
                 "prefill_tp": self._axis(6, layouts[:, 1]),
                 "concurrency": self._axis(7, self.concurrencies),
+                "extra_replicas": self._axis(8, self.extra),
                 "price_per_gpu_hour": self._axis(0, self.prices)}
         numeric = [k for k in PLAN_COLUMNS if k not in _TEXT and k not in _FLAGS]
         block = np.empty((len(idx), len(numeric)), order="F")

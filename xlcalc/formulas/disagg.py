@@ -214,6 +214,12 @@ def _pick(disaggregated, pd, agg):
     return where(disaggregated > 0, pd, agg)
 
 
+@formula("workers", "prefill workers of a disaggregated plan, 0 for aggregated serving")
+def serve_prefill_workers(disaggregated, prefill_workers):
+    """Prefill workers the plan runs (none when aggregated)."""
+    return where(disaggregated > 0, prefill_workers, 0)
+
+
 @formula(S, "aggregated or disaggregated, by `disaggregated`")
 def serve_ttft_s(disaggregated, pd_ttft_s, agg_ttft_s):
     """Mean time to first token at the offered load."""
