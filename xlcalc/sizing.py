@@ -533,9 +533,9 @@ class _Grid:
         for j, label in enumerate(numeric):
             source = axes[label] if label in axes else values[PLAN_COLUMNS[label]]
             g(source, idx, out=block[:, j])
+            if label in ("prefill_tp", "prefill_workers"):      # aggregated: none
+                block[~pd_layout, j] = np.nan
         frame = pd.DataFrame(block, columns=numeric, copy=False)
-        for label in ("prefill_tp", "prefill_workers"):
-            frame[label] = frame[label].where(pd_layout)
         texts = {"gpu": pd.Categorical.from_codes(
                      g(self._axis(0, range(self.shape[0])), idx).astype(np.int32),
                      [x.name for x in self.gpus]),
