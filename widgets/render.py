@@ -385,11 +385,12 @@ class ParetoChart:
 
 
 def _nice_top(v: float) -> float:
-    """The axis end: the next 1, 2, 2.5 or 5 × 10^k above ``v`` (five even ticks)."""
+    """The axis end: the next 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10^k above ``v`` (five
+    even ticks)."""
     if not v > 0 or not math.isfinite(v):
         return 1.0
     exp = 10 ** math.floor(math.log10(v))
-    for m in (1, 2, 2.5, 5, 10):
+    for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if m * exp >= v * 1.02:
             return m * exp
     return 10 * exp
