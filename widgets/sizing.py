@@ -108,7 +108,7 @@ class SizingForm(w.VBox):
             "output_len": C.int_slider("output_len", d["output_len"], 1, 32768),
             "request_rate": w.FloatLogSlider(
                 value=d["request_rate"], base=10, min=-1, max=4, step=0.05,
-                readout_format=".3~g", description="request_rate",
+                readout_format=".3g", description="request_rate",
                 tooltip="requests arriving per second", continuous_update=False,
                 style=C._STYLE, layout=C._FULL),
             "ttft_ms_max": w.FloatLogSlider(
@@ -116,7 +116,7 @@ class SizingForm(w.VBox):
                 description="ttft_ms_max", tooltip="time-to-first-token target (ms)",
                 continuous_update=False, style=C._STYLE, layout=C._FULL),
             "tpot_ms_max": w.FloatLogSlider(
-                value=d["tpot_ms_max"], base=10, min=0, max=3, step=0.05, readout_format=".3~g",
+                value=d["tpot_ms_max"], base=10, min=0, max=3, step=0.05, readout_format=".3g",
                 description="tpot_ms_max", tooltip="time-per-output-token target (ms)",
                 continuous_update=False, style=C._STYLE, layout=C._FULL),
             "gpus": w.SelectMultiple(options=list(gpu_names()), value=tuple(d["gpus"]),
