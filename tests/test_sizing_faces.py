@@ -47,7 +47,7 @@ def test_cli_plan_json_and_csv(capsys, tmp_path):
     frame = _core()
     assert data["verdict"] == frame.attrs["verdict"] and data["fits"] is True
     assert len(data["plans"]) == 3
-    assert data["plans"][0]["$/M out"] == pytest.approx(frame.iloc[0]["cost_per_m_output_tokens"])
+    assert data["plans"][0]["$/M out"] == round(frame.iloc[0]["cost_per_m_output_tokens"], 3)
     import pandas as pd
     assert len(pd.read_csv(csv)) == len(frame)
 
@@ -130,3 +130,15 @@ def test_cost_per_m_tokens_udf():
                                64.0, 20.0, None, "input") == core["cost_per_m_input_tokens"]
     assert u.COST_PER_M_TOKENS("llama-3.1-8b", "l4", 2048.0, 256.0).startswith(
         "#VALUE! price_per_gpu_hour")
+
+
+def test_readme_shows_what_xlcalc_plan_prints(capsys):
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    lines = readme.splitlines()
+    k = next(i for i, line in enumerate(lines) if line.startswith("$ xlcalc plan "))
+    args = lines[k][len("$ xlcalc "):].split()
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert lines[k + 1] == out[0]
+    assert lines[k + 2] == out[1] and lines[k + 3] == out[2]

@@ -111,4 +111,10 @@ def table_of(rows):
                           for r in rows.itertuples()]
         else:
             out[label] = rows[column].to_numpy()
-    return pd.DataFrame(out, index=range(1, len(rows) + 1))
+    frame = pd.DataFrame(out, index=range(1, len(rows) + 1))
+    return frame.round(_DIGITS)
+
+
+#: digits the table shows (the JSON and CSV keep every digit)
+_DIGITS = {"ttft_ms": 0, "tpot_ms": 1, "tok/s/user": 1, "tok/s/gpu": 0, "$/M out": 3,
+           "$/M in": 3, "$/month": 0}
