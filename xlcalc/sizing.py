@@ -269,10 +269,11 @@ def plan_serving(model, isl, osl, *, request_rate=None, concurrency=None, ttft_m
     instance) × replicas (the fewest that keep up, plus each of ``extra_replicas``) — one
     vectorised evaluation of the formula graph.
 
-    Returns a DataFrame (:data:`PLAN_COLUMNS`), one row per candidate, sorted so that the
-    first row is the cheapest plan (``cost_per_m_output_tokens``; at a fixed load the same
-    order as the fleet's $/hour) that meets every target (``meets_sla``: fits, keeps up,
-    TTFT and TPOT within their targets, at most ``max_gpus`` GPUs), ties to fewer GPUs;
+    Returns a DataFrame (:data:`PLAN_COLUMNS`), one row per candidate: first the plans that
+    meet every target (``meets_sla``: fits, keeps up, TTFT and TPOT within their targets, at
+    most ``max_gpus`` GPUs) from the cheapest (``cost_per_m_output_tokens``; at a fixed load
+    the same order as the fleet's $/hour; ties: fewer GPUs), then the others in the order of
+    the search axes (by cost when none meets the targets);
     ``pareto`` flags the frontier of ``output_tokens_per_s_per_gpu`` against
     ``tokens_per_s_per_user`` among the plans that fit and keep up.  ``frame.attrs
     ["verdict"]`` is a one-line answer (:func:`plan_verdict`): the best plan, or which
@@ -288,12 +289,7 @@ def plan_serving(model, isl, osl, *, request_rate=None, concurrency=None, ttft_m
                  options=options)
     values = grid.evaluate()
     idx = grid.valid_indices(values)
-    # sort on three columns first, then gather every column once in that order
-    meets = grid.gather(values["serve_meets_sla"], idx).astype(bool)
-    gpus_ = grid.gather(values["serve_gpus"], idx)
-    meets &= gpus_ <= max_gpus
-    cost = grid.gather(values["cost_per_m_output_tokens"], idx)
-    idx = idx[np.lexsort((gpus_, cost, ~meets))]
+    idx = _order(grid, values, idx, max_gpus)
     frame = grid.columns(values, idx)
     within = frame["gpus"].to_numpy() <= max_gpus
     frame["meets_sla"] = frame["meets_sla"].to_numpy() & within
@@ -305,6 +301,22 @@ def plan_serving(model, isl, osl, *, request_rate=None, concurrency=None, ttft_m
                                           tpot_ms_max=grid.tpot_target, max_gpus=max_gpus)
     frame.attrs["candidates"] = int(np.prod(grid.shape))
     return frame
+
+
+def _order(grid, values, idx, max_gpus) -> np.ndarray:
+    """The rows' order: the plans that meet every target by cost per million output tokens
+    (ties: fewer GPUs), then the others in the order of the search axes — or, when none
+    meets the targets, every candidate by cost.  Only the keys are gathered here; every
+    column is then gathered once, in this order (mostly sequential reads)."""
+    gpus_ = grid.gather(values["serve_gpus"], idx)
+    meets = grid.gather(values["serve_meets_sla"], idx) > 0
+    meets &= gpus_ <= max_gpus
+    cost = grid.gather(values["cost_per_m_output_tokens"], idx)
+    if not meets.any():
+        return idx[np.lexsort((gpus_, cost))]
+    first = np.flatnonzero(meets)
+    first = first[np.lexsort((gpus_[first], cost[first]))]
+    return np.concatenate([idx[first], idx[~meets]])
 
 
 def pareto_flags(x, y, usable=None):
@@ -491,28 +503,12 @@ class _Grid:
         return np.flatnonzero(ok.ravel())
 
     def gather(self, value, idx, out=None) -> np.ndarray:
-        """``value`` (an array broadcasting to the grid) at flat indices ``idx``, without
-        materialising the grid for a value that depends on few axes: its own flat index
-        is computed once per pattern of axes (cached for the same ``idx``)."""
+        """``value`` (an array broadcasting to the grid) at flat indices ``idx``: the grid
+        is written out once (a sequential copy, cheaper than index arithmetic per row)."""
         v = np.asarray(value, dtype=np.float64)
-        if v.shape == self.shape:
-            return np.take(v.ravel(), idx, out=out, mode="clip")   # unbuffered
-        shape = (1,) * (len(self.shape) - v.ndim) + v.shape
-        cache = self.__dict__.setdefault("_flat", {})
-        if cache.get("idx") is not idx:
-            cache.clear()
-            cache["idx"] = idx
-            cache["coords"] = np.unravel_index(idx, self.shape)
-        flat = cache.get(shape)
-        if flat is None:
-            flat = np.zeros(len(idx), dtype=np.intp)
-            stride = 1
-            for d in range(len(shape) - 1, -1, -1):
-                if shape[d] > 1:
-                    flat += cache["coords"][d] * stride
-                    stride *= shape[d]
-            cache[shape] = flat
-        return np.take(np.ascontiguousarray(v).ravel(), flat, out=out, mode="clip")
+        flat = v.reshape(-1) if v.shape == self.shape else \
+            np.broadcast_to(v, self.shape).reshape(-1)
+        return np.take(flat, idx, out=out, mode="clip")     # clip: unbuffered
 
     def columns(self, values, idx):
         """The DataFrame of :data:`PLAN_COLUMNS` at flat indices ``idx`` (in that order):
