@@ -121,7 +121,8 @@ def test_cli_capacity_gpus_needed_and_comm(capsys):
     assert code == 0 and data["max_sequences"] == 116 and data["nodes_needed"] == 87
     code, out, _ = _run(capsys, "gpus-needed", "llama-2-70b", "--gpu", "h100-sxm", "--batch",
                         "8", "--seq-len", "4096", "--json")
-    assert code == 0 and json.loads(out)["gpus_needed"] == 4
+    data = json.loads(out)
+    assert code == 0 and (data["gpus_needed"], data["tp"], data["pp"]) == (3, 1, 3)
     code, out, _ = _run(capsys, "comm", "llama-2-70b", "--batch", "1", "--seq-len", "2048",
                         "--tp", "4", "--pp", "2", "--json")
     assert code == 0 and json.loads(out)["tp_allreduce_bytes"] == 50_331_648

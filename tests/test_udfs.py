@@ -13,7 +13,7 @@ import math
 import pytest
 
 import xlcalc.udfs as u
-from xlcalc import basics, serving, training, worked
+from xlcalc import analysis, basics, serving, training, worked
 from xlcalc.glossary import TERMS
 from xlcalc.graph import load_all
 from xlcalc.models import load_model
@@ -270,10 +270,17 @@ CORE = {
                        m, t, g, n, price_per_gpu_hour=price)["cost"]),
     "TRAIN_MFU": (("llama-2-7b", 1024.0, 4096.0, 10.0, H100, 64.0),
                   lambda m, b, s, it, g, n: training.mfu_from_iteration(m, b, s, it, g, n)),
+    "GEMM_MS": ((16.0, 4096.0, 4096.0, "a100-40gb", "fp16", 0.6, 0.9),
+                lambda m, n, k, g, d, mfu, bw: analysis.gemm_roofline(m, n, k, g, d, mfu,
+                                                                       bw)["time_s"] * 1e3),
+    "CRITICAL_BATCH": ((M70, H100, 1024.0, "fp8", "fp8", 8.0, 0.4, 0.8),
+                       lambda m, g, c, d, kv, tp, mfu, bw: analysis.critical_batch(
+                           m, g, c, tp=tp, dtype=d, kv_dtype=kv, mfu=mfu,
+                           bw_eff=bw)["critical_batch"]),
 }
 
 #: functions whose first argument is a model
-MODEL_FIRST = [n for n in CORE if n not in ("ALLREDUCE_BYTES", "COMM_MS")]
+MODEL_FIRST = [n for n in CORE if n not in ("ALLREDUCE_BYTES", "COMM_MS", "GEMM_MS")]
 
 
 def _same(got, expected):

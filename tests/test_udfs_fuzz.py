@@ -171,7 +171,8 @@ def _pool(name):
         "part": ["total", "weights", "kv_cache", "optimizer", "nodes_needed", "kv_tokens"],
         "mode": ["inference", "training", "forward", "training-recompute"],
         "field": ["hidden_size", "num_layers", "memory_gb", "peak_tflops_fp8", "model_type"],
-        "example": ["llama-70b-inference", "llama-7b-training", "llama-13b-capacity"],
+        "example": ["llama-70b-inference", "llama-7b-training", "llama-13b-capacity",
+                    "seed-004-survey"],
     }.get(name, [1.0, 2.0, 4.0, 8.0, 16.0, 128.0, 1024.0, 4096.0, 0.5, 0.9, 1e12, 3.0])
     return plausible, HOSTILE_TEXT + HOSTILE_NUMBERS + HOSTILE_OTHER
 
@@ -206,8 +207,9 @@ def test_hostile_values_in_every_slot_one_at_a_time():
              "bw_eff": 0.9, "size_bytes": 1e9, "n": 8.0, "bytes": 1e9, "gbytes_per_s": 450.0,
              "latency_us": 8.0, "concurrent_users": 100.0, "price_per_gpu_hour": 2.0,
              "iteration_time_s": 5.0, "mode": None, "part": None, "field": "hidden_size",
-             "example": None, "isl": 512.0, "osl": 64.0, "request_rate": 4.0,
-             "ttft_ms_max": 1000.0, "tpot_ms_max": 50.0, "gpus": "h100-sxm", "dtypes": "bf16"}
+             "example": None, "gemm_m": 16.0, "gemm_n": 4096.0, "gemm_k": 4096.0,
+             "isl": 512.0, "osl": 64.0, "request_rate": 4.0, "ttft_ms_max": 1000.0,
+             "tpot_ms_max": 50.0, "gpus": "h100-sxm", "dtypes": "bf16"}
     special = {("MEM_TABLE", "mode"): "inference", ("GPU_SPEC", "field"): "memory_gb"}
     count = 0
     for name, fn in u.CATALOGUE.items():

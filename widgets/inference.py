@@ -157,7 +157,8 @@ class InferenceForm(PlanForm):
                  f"{int(seq_len):,}-token seqs, {n_gpus} GPU{'s' if n_gpus > 1 else ''}",
                  "" if fig["max_batch"] >= i["batch"] else "bad"),
             Card("gpus_needed", "GPUs needed", fig["gpus_needed"], "",
-                 "fewest that fit (tp × pp)" if fig["gpus_needed"] else "no split fits",
+                 f"fewest that fit: tp {int(need['tp'])} × pp {int(need['pp'])}"
+                 if fig["gpus_needed"] else "no split fits",
                  "" if fig["gpus_needed"] else "bad"),
         ]
         chart = dict(parts_gb={p: gb[p] for p in _PARTS}, capacity_gb=fig["gpu_memory_gb"],

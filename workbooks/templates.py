@@ -116,7 +116,8 @@ def _llama_70b_inference():
         "Seed 000 §七 example 1: batch 8, 512 tokens in / 256 out, prefill at 50 % MFU. "
         "Change any input; the Worked example sheet shows every figure the seed prints "
         "beside the live value.",
-        inputs, ("llama-70b-inference", "llama-70b-communication", "llama-13b-capacity"))
+        inputs, ("llama-70b-inference", "llama-70b-communication", "llama-13b-capacity",
+                 "seed-000-more", "seed-002-notes", "seed-003-more", "seed-004-survey"))
 
 
 def _llama_7b_training():
@@ -132,7 +133,7 @@ def _llama_7b_training():
         "Seed 000 §七 example 2: batch 32 × 2048 tokens with activation recomputation. "
         "Time and cost for 140 B tokens (Chinchilla) on 8 GPUs at 40 % MFU.",
         inputs, ("llama-7b-training", "llama-70b-training-memory",
-                 "llama-70b-pretraining-days"))
+                 "llama-70b-pretraining-days", "seed-001-resources"))
 
 
 def _capacity_planner():

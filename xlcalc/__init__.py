@@ -60,6 +60,17 @@ _EXPORTS = {
     "serve": "xlcalc.sizing",
     "plan_serving": "xlcalc.sizing",
     "gpu_prices": "xlcalc.sizing",
+    "gemm_roofline": "xlcalc.analysis",
+    "critical_batch": "xlcalc.analysis",
+    "layer_flops": "xlcalc.analysis",
+    "kv_cache_savings": "xlcalc.analysis",
+    "mla_decode_flops": "xlcalc.analysis",
+    "prefix_caching": "xlcalc.analysis",
+    "checkpointing": "xlcalc.analysis",
+    "allreduce_algorithms": "xlcalc.analysis",
+    "attention_traffic": "xlcalc.analysis",
+    "operator_traffic": "xlcalc.analysis",
+    "compute_comm_ratio": "xlcalc.analysis",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

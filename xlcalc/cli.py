@@ -23,6 +23,7 @@ COMMANDS: dict = {}
 
 #: modules that register more subcommands with :func:`command` when imported
 FAMILY_COMMANDS = ("xlcalc.cli_training", "xlcalc.cli_serving", "xlcalc.cli_sizing",
+                   "xlcalc.cli_analysis",
                    "xlcalc.cli_validation",
                    "workbooks.cli")
 

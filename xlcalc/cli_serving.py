@@ -154,8 +154,8 @@ def _setup_gpus(p):
     _engine(p)
 
 
-@command("gpus-needed", "fewest GPUs (tensor parallelism, then pipeline stages) that hold a "
-         "serving plan", _setup_gpus)
+@command("gpus-needed", "fewest GPUs (a search over tensor × pipeline parallelism) that hold a "
+         "serving plan, and the split chosen", _setup_gpus)
 def cmd_gpus_needed(args):
     from .serving import gpus_needed
     from .units import unit_factor

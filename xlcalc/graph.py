@@ -44,6 +44,7 @@ FORMULA_MODULES = [
     "xlcalc.formulas.flops",
     "xlcalc.formulas.comm",
     "xlcalc.formulas.inference_memory",
+    "xlcalc.formulas.fewest_gpus",
     "xlcalc.formulas.capacity",
     "xlcalc.formulas.engines",
     "xlcalc.formulas.latency",
@@ -55,6 +56,11 @@ FORMULA_MODULES = [
     "xlcalc.formulas.activations",
     "xlcalc.formulas.training_time",
     "xlcalc.formulas.training_comm",
+    "xlcalc.formulas.layer_flops",
+    "xlcalc.formulas.roofline",
+    "xlcalc.formulas.prefix_cache",
+    "xlcalc.formulas.collectives",
+    "xlcalc.formulas.checkpointing",
 ]
 
 

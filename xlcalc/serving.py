@@ -278,11 +278,12 @@ def gpus_needed(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", *, bl
                 gpu_memory_utilization=None, infer_reserve_bytes=None,
                 max_num_batched_tokens=None, flash_attention=None, gpus_per_node=None,
                 **overrides):
-    """Fewest GPUs that serve ``batch`` sequences of ``seq_len`` tokens: ``gpus_needed`` =
-    ``tp × pp`` with ``tp`` the smallest power of two that fits (at most ``tp_max``, the
-    largest power of two ≤ ``gpus_per_node`` dividing the heads) and ``pp`` pipeline stages
-    beyond one node; 0 when no split fits.  ``gpus_needed_rule`` is the seeds' count
-    (single-GPU total ÷ GPU memory, rounded up)."""
+    """Fewest GPUs that serve ``batch`` sequences of ``seq_len`` tokens, and the split
+    chosen: ``gpus_needed = tp × pp``, searched over every power-of-two ``tp`` the model and
+    node allow (it divides the heads, suits the KV heads and is at most ``gpus_per_node``;
+    ``tp_max`` is the largest) with the fewest pipeline stages for each; on a tie the larger
+    ``tp``.  0 when no split fits.  ``gpus_needed_rule`` is the seeds' count (single-GPU
+    total ÷ GPU memory, rounded up)."""
     ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, seq_len=seq_len, dtype=dtype,
                        kv_dtype=kv_dtype, block_size=block_size,
                        gpu_memory_utilization=gpu_memory_utilization,

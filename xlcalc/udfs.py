@@ -658,6 +658,8 @@ def MAX_BATCH(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16"):
 
 
 _GPUS_MODES = ("inference", "training")
+#: GPUS_NEEDED's part: the GPU count or the split chosen (serving plans)
+_GPUS_PARTS = {"gpus": "gpus_needed", "tp": "tp", "pp": "pp"}
 #: GPUS_NEEDED in training mode: a storage dtype names its mixed-precision recipe
 _TRAIN_RECIPE = {"bf16": "bf16-mixed", "fp16": "fp16-mixed", "fp32": "fp32"}
 
@@ -666,17 +668,24 @@ _TRAIN_RECIPE = {"bf16": "bf16-mixed", "fp16": "fp16-mixed", "fp32": "fp32"}
     "mode": "inference (default: tp × pp GPUs serving batch sequences of seq_len tokens) "
             "or training (model states fully sharded, batch = global batch)",
     "dtype": "weights' storage type (bf16 default); in training mode bf16, fp16 or fp32 "
-             "(their mixed-precision recipes) or a precision recipe name"})
-def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16"):
-    """Fewest GPUs whose memory holds the plan (0 when no split fits): serving with
-    tensor then pipeline parallelism, or training with ZeRO-3 sharding."""
+             "(their mixed-precision recipes) or a precision recipe name",
+    "part": "gpus (default: the fewest GPUs), or the split chosen for serving: tp "
+            "(tensor-parallel degree) or pp (pipeline stages)"})
+def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16", part="gpus"):
+    """Fewest GPUs whose memory holds the plan (0 when no split fits): serving searched
+    over tensor × pipeline parallelism (part tp / pp: the split chosen), or training with
+    ZeRO-3 sharding."""
     mode = _choice("mode", mode, _GPUS_MODES, "inference")
+    part = _choice("part", part, tuple(_GPUS_PARTS), "gpus")
     m, g = _model(model), _gpu(gpu)
     b, s = _number("batch", batch), _number("seq_len", seq_len)
     dtype = _text("dtype", dtype, "bf16")
     if mode == "inference":
         from .serving import gpus_needed
-        return float(gpus_needed(m, g, b, s, dtype=dtype)["gpus_needed"])
+        return float(gpus_needed(m, g, b, s, dtype=dtype)[_GPUS_PARTS[part]])
+    if part != "gpus":
+        raise XlcalcError(f"part {part!r} needs mode inference (a training plan's GPUs are "
+                          "data-parallel replicas)", "part")
     from .training import train_gpus_needed
     precision = _TRAIN_RECIPE.get(dtype.lower(), dtype)
     try:
@@ -878,6 +887,35 @@ def TRAIN_MFU(model, batch, seq_len, iteration_time_s, gpu, n_gpus, precision="b
                                     _number("iteration_time_s", iteration_time_s), _gpu(gpu),
                                     _number("n_gpus", n_gpus),
                                     precision=_text("precision", precision, "bf16-mixed")))
+
+
+# ------------------------------------------------------------------------ roofline
+
+@excel_function(docs={"gemm_m": "rows of the left matrix [M, K]: tokens (the decode batch, or "
+                                "batch × sequence)",
+                      "gemm_n": "columns of the right matrix [K, N]: the output width",
+                      "gemm_k": "the inner dimension: the input width (hidden / tp)"})
+def GEMM_MS(gemm_m, gemm_n, gemm_k, gpu, dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
+    """Roofline time in ms of one GEMM [M,K]·[K,N]: max(2MNK FLOPs at mfu of the dense
+    peak, (MK + KN + MN) × dtype bytes at bw_eff of the HBM bandwidth)."""
+    from .analysis import gemm_roofline
+    v = gemm_roofline(_number("gemm_m", gemm_m), _number("gemm_n", gemm_n),
+                      _number("gemm_k", gemm_k), _gpu(gpu), dtype=_text("dtype", dtype, "bf16"),
+                      mfu=_number("mfu", mfu, _MFU), bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+    return _display(v["time_s"], "ms")
+
+
+@excel_function()
+def CRITICAL_BATCH(model, gpu, context_len, dtype="bf16", kv_dtype="bf16", tp=1, mfu=_MFU,
+                   bw_eff=_BW_EFF):
+    """Sequences per decode step at which decode turns compute-bound at context_len
+    tokens (0 when the KV reads keep it memory-bound at any batch)."""
+    from .analysis import critical_batch
+    v = critical_batch(_model(model), _gpu(gpu), _number("context_len", context_len),
+                       tp=_number("tp", tp, 1), dtype=_text("dtype", dtype, "bf16"),
+                       kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
+                       mfu=_number("mfu", mfu, _MFU), bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+    return float(v["critical_batch"])
 
 
 @excel_function(spill=True, docs={"example": "name of a worked example (omit it for the list "

@@ -33,14 +33,20 @@ _MEM_41 = {"tp": 1, "batch": 8, "seq_len": 4096}             # seed 000 §2.4 / 
 _KV_TABLE = ("arithmetic slip in the seed: its own formula 2 × s × 80 × 8 × 128 × 2 gives "
              "{exact} GB; the table is ~10× too large throughout (it follows the 104 GB slip)")
 
+def example1_inputs() -> dict:
+    """Seed 000 §七 example 1's scenario: LLaMA-70B on 8×H100, TP=8, batch 8, 512 in / 256
+    out, prefill at 50 % MFU (the seed's assumptions, xlcalc's engine defaults)."""
+    return dict(model="llama-2-70b", gpu="h100-sxm", tp=8, pp=1, batch=8, prompt_len=512,
+                output_len=256, context_len=513, dtype="bf16", kv_dtype="bf16",
+                mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8.0, comm_overlap=0.0,
+                **_ENGINE)
+
+
 register_example(WorkedExample(
     name="llama-70b-inference",
     title="LLaMA-70B inference on 8×H100 (TP=8): batch 8, 512 in / 256 out",
     seed="000 §七 example 1 (and §1.6, §2.2-2.4, §4.1, §5.4, §6.2-6.3)",
-    inputs=dict(model="llama-2-70b", gpu="h100-sxm", tp=8, pp=1, batch=8, prompt_len=512,
-                output_len=256, context_len=513, dtype="bf16", kv_dtype="bf16",
-                mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8.0, comm_overlap=0.0,
-                **_ENGINE),
+    inputs=example1_inputs(),
     figures=(
         # §1.6 parameters ------------------------------------------------------------
         SeedFigure("token embedding 32000 × 8192", "000 §1.6", 262, "params_embedding",
@@ -130,9 +136,11 @@ register_example(WorkedExample(
                    "GPUs", 1, _MEM_41, "arithmetic slip in the seed: its 248 / 80 = 3.1 → 4 rests on the KV slip; "
                    "the same rule on the corrected total: ceil(150.63 / 80) = 2"),
         SeedFigure("80 GB GPUs needed (per-GPU fit)", "000 §4.1", 4, "gpus_needed", "GPUs", 1,
-                   _MEM_41, "same count, different reason: with vLLM's 0.9 utilisation (72 GB) "
-                   "and a 1 GB reserve per GPU, TP=2 needs 75.8 GB per GPU, so the next "
-                   "power of two, TP=4 (38.4 GB per GPU)"),
+                   _MEM_41, "a different rule (the fewest GPUs whose busiest GPU fits): with "
+                   "vLLM's 0.9 utilisation (72 GB) and a 1 GB reserve per GPU, TP=2 needs "
+                   "75.8 GB per GPU and TP=4 (38.4 GB) fits with 4 GPUs, but three pipeline "
+                   "stages of at most 27 layers (1.85 GB each) fit one GPU apiece: 3 GPUs "
+                   "(tp 1 × pp 3)"),
         # §5.4 intensity ------------------------------------------------------------------
         SeedFigure("prefill intensity = seq (seq 1000)", "000 §5.4", 1000, "prefill_intensity",
                    "FLOP/B", 1, {"tp": 1, "batch": 1, "prompt_len": 1000},
@@ -157,10 +165,10 @@ register_example(WorkedExample(
                    "2 = 18,790,481,920 bytes = 18.79 GB per GPU, not 1.8 TB"),
         SeedFigure("TP communication time in prefill", "000 §七 example 1", 2,
                    "prefill_tp_comm_s", "ms", MS, {},
-                   "arithmetic slip in the seed, twice: 1.8 TB / 900 GB/s would be 2 s, not 2 ms; "
-                   "and NVLink's "
-                   "900 GB/s counts both directions: 18.79 GB / 450 GB/s = 41.76 ms, plus 160 "
-                   "all-reduces × 8 µs = 43.04 ms — not negligible against 142 ms of compute"),
+                   "arithmetic slip in the seed (1.8 TB / 900 GB/s would be 2 s, not 2 ms) and a "
+                   "unit confusion (NVLink's 900 GB/s counts both directions; one carries 450 "
+                   "GB/s): 18.79 GB / 450 GB/s = 41.76 ms, plus 160 all-reduces × 8 µs = "
+                   "43.04 ms — not negligible against 142 ms of compute"),
         SeedFigure("prefill latency (communication exposed)", "000 §七 example 1", 150, "ttft_s",
                    "ms", MS, {}, "a different rule: the seed assumes the (mis-computed 2 ms) "
                    "communication hides behind compute; xlcalc exposes it (comm_overlap = 0, as in vLLM): 142.39 + 43.04 = 185.42 ms"),
@@ -258,8 +266,9 @@ register_example(WorkedExample(
                    "kv_transfer_gbit_per_s", "Gbit/s", 1,
                    {"model": "opt-66b", "prompt_len": 512, "kv_dtype": "fp16",
                     "request_rate": 10},
-                   "arithmetic slip in the seed (units, from DistServe): 11.25 GiB/s × 8 = 90 Gibit/s, which is "
-                   "12.08e9 × 8 = 96.6 Gbit/s in network units (1e9 bits)"),
+                   "unit confusion in the seed (from DistServe): GiB/s times 8 read as Gbit/s: "
+                   "11.25 GiB/s × 8 = 90 Gibit/s, which is 12.08e9 × 8 = 96.6 Gbit/s in "
+                   "network units (1e9 bits)"),
     ),
 ))
 
@@ -334,7 +343,7 @@ register_example(WorkedExample(
                    "max_sequences_seed_003", "sequences", 1,
                    {"gpu": "a100-40gb", "n_gpus": 1, "params_total": 13e9,
                     "kv_bytes_per_token_seed_003": 1e6, "seq_len": 512},
-                   "arithmetic slip in the seed (rounding up): 14,000 / 512 = 27.3, so 27 "
-                   "whole sequences, not 28"),
+                   "rounding in the seed (up, where whole sequences round down): 14,000 / 512 "
+                   "= 27.3, so 27 whole sequences, not 28"),
     ),
 ))

@@ -76,7 +76,7 @@ register_example(WorkedExample(
                    _EXACT_7B + ": 121.29 + 34.36 = 155.65 GB"),
         SeedFigure("GPUs needed, 80 GB each (nominal 7 B)", "000 §七 example 2", 2,
                    "train_gpus_needed", "GPUs", 1, {**NOMINAL_7B, **SEED_7B},
-                   "arithmetic slip in the seed (rounding): 160.36 GB is more than 2 × 80 GB, "
+                   "rounding in the seed: 160.36 GB is more than 2 × 80 GB, "
                    "so even perfectly sharded it needs 3; the seed rounded the activations "
                    "to 34 GB to get exactly 160 = 2 × 80"),
         SeedFigure("GPUs needed, 80 GB each (exact 6.74 B)", "000 §七 example 2", 2,
@@ -85,7 +85,8 @@ register_example(WorkedExample(
         SeedFigure("per-GPU total with ZeRO-2 on 2 GPUs (seed: fits in 80 GB)",
                    "000 §七 example 2", 80, "train_total_bytes", "GB", GB,
                    {"zero": 2, "dp": 2, **NOMINAL_7B, **SEED_7B},
-                   "the seed's claim does not hold: ZeRO-2 keeps the 14 GB of BF16 weights "
+                   "a different rule (ZeRO-2 shards no weights), so the seed's claim does not "
+                   "hold: ZeRO-2 keeps the 14 GB of BF16 weights "
                    "on every GPU, 14 + (28 + 28 + 56)/2 + 34.36/2 = 87.18 GB > 80 GB "
                    "(84.56 GB with the exact count). ZeRO-3 on 2 GPUs gives 80.18 GB nominal, "
                    "77.83 GB exact; ZeRO-2 fits from 4 GPUs (xlcalc.train_fit_search)"),

@@ -1,5 +1,5 @@
-"""Inference memory per GPU: weights, KV cache, activations, engine reserve; fits, headroom,
-and the fewest GPUs (and the tensor-parallel degree) that fit.
+"""Inference memory per GPU: weights, KV cache, activations, engine reserve; fits, headroom
+(the fewest GPUs that fit are in :mod:`xlcalc.formulas.fewest_gpus`).
 
 Parts (all bytes on the busiest GPU of a ``tp × pp`` replica):
 
@@ -25,7 +25,7 @@ A GPU offers ``gpu_memory_utilization × memory_gb`` (vLLM's ``gpu_memory_utiliz
 default 0.9): the plan fits when the parts add up to no more than that.
 """
 
-from ..expr import both, ceil, floor, log, maximum, minimum, where
+from ..expr import ceil, maximum, minimum, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
 from .kv_cache import kv_cache_bytes
@@ -204,7 +204,7 @@ def context_warning(seq_len, max_position_embeddings):
                  "seq_len exceeds the model's max_position_embeddings", "")
 
 
-# ------------------------------------------------------------- fewest GPUs that fit
+# ------------------------------------------------- the whole plan on one GPU (the seeds)
 
 @formula(B, "whole-model activation peak (no tensor-parallel split)")
 def model_activation_bytes(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated,
@@ -226,80 +226,3 @@ def gpus_needed_rule(infer_total_bytes_one_gpu, gpu_memory_bytes):
     """The seeds' count: the single-GPU total over one GPU's memory, rounded up (no
     utilisation cap, no per-GPU reserve, nothing replicated)."""
     return ceil(infer_total_bytes_one_gpu / gpu_memory_bytes)
-
-
-def _largest_pow2_divisor(n, cap):
-    """Largest power of two ≤ ``cap`` that divides ``n`` (1, 2, 4 … 64), as nested IFs."""
-    out = 1
-    for p in (2, 4, 8, 16, 32, 64):
-        out = where(both(n % p < 0.5, cap >= p), p, out)
-    return out
-
-
-@formula("GPUs", "Megatron/vLLM: tp divides the heads; NVLink bounds a TP group")
-def tp_max(num_heads, gpus_per_node):
-    """Largest tensor-parallel degree xlcalc plans with: the largest power of two that
-    divides ``num_heads`` and is at most ``gpus_per_node`` (one NVLink domain)."""
-    return _largest_pow2_divisor(num_heads, gpus_per_node)
-
-
-def _safe_ratio(num, den):
-    """``num / den`` where ``den > 0``, else a huge number (no tp makes it fit)."""
-    return where(den > 0, num / where(den > 0, den, 1), 1e18)
-
-
-@formula("GPUs", "per-GPU memory at tp = n: (weights + activations)/n + KV(n) + reserve")
-def tp_needed_raw(model_weights_bytes, kv_model_bytes, model_activation_bytes,
-                  infer_budget_bytes, infer_reserve_bytes, num_kv_heads, kv_lora_rank):
-    """Smallest real tensor-parallel degree n with everything fitting on one stage.
-
-    Per GPU: ``(W + A)/n + KV(n) + R ≤ U``.  KV splits with the heads while ``n ≤ k``
-    (``KV/n``), each GPU keeps one head beyond (``KV/k``), and an MLA latent is never split
-    (``KV``), so ``n = (W + KV + A)/(U − R)``, ``(W + A)/(U − R − KV/k)`` or
-    ``(W + A)/(U − R − KV)``; 1e18 when no degree fits."""
-    free = infer_budget_bytes - infer_reserve_bytes
-    split = _safe_ratio(model_weights_bytes + kv_model_bytes + model_activation_bytes, free)
-    per_head = _safe_ratio(model_weights_bytes + model_activation_bytes,
-                           free - kv_model_bytes / num_kv_heads)
-    latent = _safe_ratio(model_weights_bytes + model_activation_bytes, free - kv_model_bytes)
-    return where(kv_lora_rank > 0, latent, where(split <= num_kv_heads, split, per_head))
-
-
-@formula("GPUs", "powers of two up to tp_max")
-def tp_needed(tp_needed_raw, tp_max):
-    """Tensor-parallel degree of the smallest plan: the power of two at or above
-    :func:`tp_needed_raw`, at most :func:`tp_max` (beyond it, pipeline stages are added)."""
-    pow2 = 2 ** ceil(log(maximum(tp_needed_raw, 1)) / log(2) - 1e-9)
-    return minimum(pow2, tp_max)
-
-
-@formula("layers", "layers one stage can hold at tp_needed")
-def stage_layers_fit(model_weights_bytes, params_embedding, params_lm_head, act_dtype_bytes,
-                     kv_model_bytes, model_activation_bytes, infer_budget_bytes,
-                     infer_reserve_bytes, num_layers, num_kv_heads, kv_lora_rank, tp_needed):
-    """Most decoder layers a pipeline stage holds on one GPU at ``tp_needed``: what is left
-    after the reserve, activations and embedding, over one layer's weights and KV."""
-    t = tp_needed
-    vocab = (params_embedding + params_lm_head) * act_dtype_bytes
-    kv_share = where(kv_lora_rank > 0, 1, ceil(num_kv_heads / t) / num_kv_heads)
-    per_layer = ((model_weights_bytes - vocab) / t + kv_model_bytes * kv_share) / num_layers
-    free = infer_budget_bytes - infer_reserve_bytes - model_activation_bytes / t - \
-        params_embedding * act_dtype_bytes / t
-    return maximum(floor(free / per_layer), 0)
-
-
-@formula("stages", "pipeline stages when one tensor-parallel group is not enough")
-def pp_needed(stage_layers_fit, num_layers, tp_needed_raw, tp_needed):
-    """Pipeline stages of the smallest plan: 1 when ``tp_needed`` holds everything, else
-    ``ceil(L / stage_layers_fit)`` and at least 2 (one stage at ``tp_needed`` was just
-    shown not to fit, whatever the per-layer rounding says); 0 when not even one layer
-    fits on a GPU."""
-    stages = maximum(ceil(num_layers / maximum(stage_layers_fit, 1)), 2)
-    return where(tp_needed_raw <= tp_needed, 1, where(stage_layers_fit >= 1, stages, 0))
-
-
-@formula("GPUs", "tp_needed × pp_needed")
-def gpus_needed(tp_needed, pp_needed):
-    """Fewest GPUs (powers-of-two tensor parallelism, then pipeline stages) whose busiest
-    GPU fits the plan; 0 when no split fits."""
-    return tp_needed * pp_needed
