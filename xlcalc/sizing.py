@@ -32,7 +32,7 @@ import numpy as np
 
 from . import graph
 from .errors import XlcalcError, invalid, unknown_choice
-from .estimate import breakdown, estimate
+from .estimate import estimate
 from .glossary import TERMS
 from .hardware import load_gpu
 from .models import load_model
