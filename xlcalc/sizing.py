@@ -503,12 +503,25 @@ class _Grid:
         return np.flatnonzero(ok.ravel())
 
     def gather(self, value, idx, out=None) -> np.ndarray:
-        """``value`` (an array broadcasting to the grid) at flat indices ``idx``: the grid
-        is written out once (a sequential copy, cheaper than index arithmetic per row)."""
+        """``value`` (an array broadcasting to the grid) at flat indices ``idx``.  A value
+        that depends on few axes is read through its own flat index, computed once per
+        pattern of axes for this ``idx`` (the grid is never written out for it)."""
         v = np.asarray(value, dtype=np.float64)
-        flat = v.reshape(-1) if v.shape == self.shape else \
-            np.broadcast_to(v, self.shape).reshape(-1)
-        return np.take(flat, idx, out=out, mode="clip")     # clip: unbuffered
+        if v.shape == self.shape:
+            return np.take(v.reshape(-1), idx, out=out, mode="clip")   # clip: unbuffered
+        shape = (1,) * (len(self.shape) - v.ndim) + v.shape
+        cache = self.__dict__.setdefault("_flat", {})
+        if cache.get("idx") is not idx:
+            cache.clear()
+            cache["idx"] = idx
+            cache["coords"] = np.unravel_index(idx, self.shape)
+        flat = cache.get(shape)
+        if flat is None:
+            kept = [d for d, n in enumerate(shape) if n > 1]
+            flat = cache[shape] = np.ravel_multi_index(
+                tuple(cache["coords"][d] for d in kept), tuple(shape[d] for d in kept)) \
+                if kept else np.zeros(len(idx), dtype=np.intp)
+        return np.take(np.ascontiguousarray(v).reshape(-1), flat, out=out, mode="clip")
 
     def columns(self, values, idx):
         """The DataFrame of :data:`PLAN_COLUMNS` at flat indices ``idx`` (in that order):
