@@ -71,7 +71,7 @@ ERROR_EXAMPLES = [
     '=KV_CACHE("llama-2-70b", -1, 4096)',
     '=KV_CACHE("llama-2-70", 8, 4096)',
     '=MAX_BATCH("llama-2-70b", "h100-sxm", 4096, 3)',
-    '=PREFILL_MS("llama-2-70b", "v100-32gb", 1, 512)',
+    '=PREFILL_MS("llama-2-70b", "v100-32gb", 1, 512, , , , "bf16")',
 ]
 
 

@@ -971,7 +971,8 @@ def _quote(title: str) -> str:
 
 
 def _table_sheet_title(table: str) -> str:
-    return {"gpus": "GPUs", "dtypes": "Dtypes", "models": "Models"}.get(
+    return {"gpus": "GPUs", "dtypes": "Dtypes", "models": "Models", "kv_dtypes": "KV dtypes",
+            "compute_dtypes": "Compute dtypes"}.get(
         table, table.replace("_", " ").title().replace(" ", ""))
 
 

@@ -94,7 +94,7 @@ def serving_sizing() -> WorkbookSpec:
                   # overrides these with its own)
                   gpu="h100-sxm", dtype="fp8", tp=4, disaggregated=0, prefill_tp=8,
                   concurrency=64, extra_replicas=0)
-    for name in ("engine", "kv_dtype", "pp", "ep", "dp_attention", "mfu", "bw_eff",
+    for name in ("engine", "kv_dtype", "compute_dtype", "pp", "ep", "dp_attention", "mfu", "bw_eff",
                  "link_eff", "link_latency_us", "gpus_per_node", "comm_overlap",
                  "moe_imbalance", "draft_len", "accepted_tokens_per_step", "draft_params",
                  "draft_layers", "concurrent_users", "flash_attention", "quant_group_size"):

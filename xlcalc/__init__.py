@@ -20,7 +20,7 @@ _EXPORTS = {
     "load_gpu": "xlcalc.hardware",
     "Accelerator": "xlcalc.hardware",
     "gpu_names": "xlcalc.hardware",
-    "dtype_bytes": "xlcalc.hardware",
+    "dtype_bytes": "xlcalc.formats",
     "compute": "xlcalc.estimate",   # xlcalc.estimate is the module; compute = estimate
     "breakdown": "xlcalc.estimate",
     "sweep": "xlcalc.estimate",

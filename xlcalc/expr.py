@@ -232,6 +232,9 @@ def _is_scalar(*values) -> bool:
 
 def where(condition, if_true, if_false):
     """Elementwise choice: ``if_true`` where ``condition`` holds, else ``if_false``."""
+    if type(condition) is bool and type(if_true) in _FAST_SCALARS and \
+            type(if_false) in _FAST_SCALARS:        # the scalar fast path (recalculations)
+        return if_true if condition else if_false
     if is_expr(condition, if_true, if_false):
         return Call("IF", condition, if_true, if_false)
     if _is_scalar(condition):
@@ -242,6 +245,8 @@ def where(condition, if_true, if_false):
 
 def maximum(a, b):
     """Elementwise maximum of two values."""
+    if type(a) is float and type(b) is float:
+        return a if a >= b or a != a else b
     if is_expr(a, b):
         return Call("MAX", a, b)
     if _is_scalar(a, b):
@@ -251,6 +256,8 @@ def maximum(a, b):
 
 def minimum(a, b):
     """Elementwise minimum of two values."""
+    if type(a) is float and type(b) is float:
+        return a if a <= b or a != a else b
     if is_expr(a, b):
         return Call("MIN", a, b)
     if _is_scalar(a, b):

@@ -30,7 +30,7 @@ import xlwings as xw
 from .errors import XlcalcError, invalid, unknown_choice
 from .estimate import estimate
 from .glossary import TERMS
-from .hardware import GPU_FIELDS, gpu_names, load_gpu
+from .hardware import GPU_FIELDS, canonical_gpu_name, gpu_names, load_gpu
 from .models import MODEL_FIELDS, load_model, preset_names
 from .serving import SERVING_DEFAULTS
 from .units import display_factor, to_unit, unit_factor
@@ -52,7 +52,8 @@ MAX_ERROR = 512
 _ARG_DOCS = {
     "model": "model preset name (e.g. \"llama-2-70b\") or a two-column range of config.json "
              "keys and values (a \"preset\" row starts from a preset)",
-    "gpu": "accelerator preset name (e.g. \"h100-sxm\") or a two-column range of its fields",
+    "gpu": "accelerator preset name (e.g. \"h100-sxm\", or an alias such as \"H100\") or a "
+           "two-column range of its fields",
     "unit": "memory unit: B, KB, MB, GB (default, 1e9 bytes), TB, KiB, MiB, GiB, TiB",
     "part": "which part of the breakdown to return",
     "field": "name of the field to return",
@@ -216,9 +217,11 @@ def _spec(name: str, value, loader, what: str):
     one = _scalar(value)
     if isinstance(one, str):
         _check_length(name, one)
-        presets = preset_names() if name == "model" else gpu_names()
-        if one.strip().lower() not in presets:
-            raise unknown_choice(name, one, presets)
+        if name == "model":
+            if one.strip().lower() not in preset_names():
+                raise unknown_choice(name, one, preset_names())
+        elif canonical_gpu_name(one) is None:
+            raise unknown_choice(name, one, gpu_names())
         return loader(one)
     if not isinstance(one, (list, tuple)):
         raise invalid(name, one, what)
@@ -267,7 +270,9 @@ def _gpu(value):
 
 def _remember(kind: str, text: str, record, presets) -> None:
     """Keep a loaded preset under the text as typed (never a config file: it may change)."""
-    if text.strip().lower() in presets and len(_PRESETS) < 4096:
+    known = text.strip().lower() in presets or \
+        (kind == "gpu" and canonical_gpu_name(text) is not None)
+    if known and len(_PRESETS) < 4096:
         _PRESETS[(kind, text)] = record
 
 
@@ -428,32 +433,41 @@ def LLM_MODELS():
                   ("params", "active_params"), rows)
 
 
-_GPU_TEXT_FIELDS = ("full_name", "vendor", "source", "notes", "name")
+_GPU_TEXT_FIELDS = ("full_name", "vendor", "source", "notes", "name", "checked", "aliases")
 
 
-@excel_function(docs={"field": "memory_gb, memory_bandwidth_gb_per_s, peak_tflops_fp32, "
-                               "peak_tflops_tf32, peak_tflops_fp16, peak_tflops_bf16, "
-                               "peak_tflops_fp8, peak_tops_int8, intra_node_gb_per_s, "
-                               "inter_node_gb_per_s, full_name, vendor, source"})
+@excel_function(docs={"field": "memory_gb, memory_bytes_reported, memory_bandwidth_gb_per_s, "
+                               "peak_tflops_fp32/tf32/fp16/bf16/fp8/fp4, peak_tops_int8, "
+                               "scale_up_domain, intra_node_gb_per_s, inter_node_gb_per_s, "
+                               "tdp_w; full_name, vendor, source, notes, checked, aliases; "
+                               "source:FIELD"})
 def GPU_SPEC(gpu, field):
-    """A field of an accelerator preset (dense peaks; GB/s are gigabytes per second)."""
+    """A field of an accelerator preset (dense peaks; GB/s are gigabytes per second;
+    memory_bytes_reported is the total the driver reports, the planning default)."""
     g = _gpu(gpu)
     typed = _text("field", field)
     field = typed.lower()
+    if field.startswith("source:"):
+        inner = field.split(":", 1)[1].strip()
+        if inner not in GPU_FIELDS:
+            raise unknown_choice("field", typed, [f"source:{f}" for f in GPU_FIELDS])
+        return g.source_of(inner)
     if field in _GPU_TEXT_FIELDS:
-        return getattr(g, field)
+        value = getattr(g, field)
+        return ", ".join(value) if isinstance(value, tuple) else value
     if field not in GPU_FIELDS:
-        raise unknown_choice("field", typed, GPU_FIELDS + ("full_name", "vendor", "source"))
+        raise unknown_choice("field", typed, GPU_FIELDS + _GPU_TEXT_FIELDS)
     value = g.fields[field]
     if value != value:
-        raise XlcalcError(f"gpu {g.name!r} does not support {field} (no spec-sheet figure)",
-                          "field")
+        raise XlcalcError(f"gpu {g.name!r} has no {field} (the part does not support it or "
+                          "no figure is published)", "field")
     return value
 
 
 @excel_function(spill=True)
 def GPU_LIST():
-    """Table of the accelerator presets (memory, bandwidth, dense peaks, links)."""
+    """Table of the accelerator presets (memory marketed and as reported, bandwidth, dense
+    peaks, scale-up domain and links, TDP)."""
     rows = []
     for name in gpu_names():
         g = load_gpu(name)
@@ -590,19 +604,22 @@ _BW_EFF = SERVING_DEFAULTS["bw_eff"]
 
 
 @excel_function()
-def PREFILL_MS(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=_MFU):
+def PREFILL_MS(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=_MFU,
+               compute_dtype="auto"):
     """Time to first token in ms: the prefill of batch prompts of prompt_len tokens on tp
-    GPUs, max(compute at mfu of the dense peak, memory) plus tensor-parallel traffic."""
+    GPUs, max(compute at mfu of the compute dtype's dense peak, memory) plus tensor-parallel
+    traffic."""
     from .serving import prefill_time
     v = prefill_time(_model(model), _gpu(gpu), _number("batch", batch),
                      _number("prompt_len", prompt_len), tp=_number("tp", tp, 1),
-                     dtype=_text("dtype", dtype, "bf16"), mfu=_number("mfu", mfu, _MFU))
+                     dtype=_text("dtype", dtype, "bf16"), mfu=_number("mfu", mfu, _MFU),
+                     compute_dtype=_text("compute_dtype", compute_dtype, "auto"))
     return _display(v, "ms")
 
 
 @excel_function()
 def DECODE_MS(model, gpu, batch, context_len, tp=1, dtype="bf16", kv_dtype="bf16",
-              bw_eff=_BW_EFF):
+              bw_eff=_BW_EFF, compute_dtype="auto"):
     """Time per output token in ms: one decode step of batch sequences attending to
     context_len tokens, max(compute, weights + KV read at bw_eff of HBM) plus traffic."""
     from .serving import decode_step
@@ -610,11 +627,13 @@ def DECODE_MS(model, gpu, batch, context_len, tp=1, dtype="bf16", kv_dtype="bf16
                     _number("context_len", context_len), tp=_number("tp", tp, 1),
                     dtype=_text("dtype", dtype, "bf16"),
                     kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
-                    bw_eff=_number("bw_eff", bw_eff, _BW_EFF))["step_s"]
+                    bw_eff=_number("bw_eff", bw_eff, _BW_EFF),
+                    compute_dtype=_text("compute_dtype", compute_dtype, "auto"))["step_s"]
     return _display(v, "ms")
 
 
-def _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu, bw_eff):
+def _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu, bw_eff,
+             compute_dtype):
     from .serving import inference_latency
     return inference_latency(_model(model), _gpu(gpu), _number("batch", batch),
                              _number("prompt_len", prompt_len),
@@ -622,24 +641,25 @@ def _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu
                              dtype=_text("dtype", dtype, "bf16"),
                              kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
                              mfu=_number("mfu", mfu, _MFU),
-                             bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+                             bw_eff=_number("bw_eff", bw_eff, _BW_EFF),
+                             compute_dtype=_text("compute_dtype", compute_dtype, "auto"))
 
 
 @excel_function()
 def GEN_SECONDS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dtype="bf16",
-                mfu=_MFU, bw_eff=_BW_EFF):
+                mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """End-to-end latency in seconds: prefill plus every decode step as the context grows
     from prompt_len to prompt_len + output_len."""
     return float(_latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
-                          bw_eff)["e2e_s"])
+                          bw_eff, compute_dtype)["e2e_s"])
 
 
 @excel_function()
 def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
-                 kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
+                 kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """Generated tokens per second for the batch: batch × output_len / GEN_SECONDS."""
     return float(_latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
-                          bw_eff)["tokens_per_s"])
+                          bw_eff, compute_dtype)["tokens_per_s"])
 
 
 # ---------------------------------------------------------------------- capacity
@@ -774,24 +794,24 @@ def TP_COMM(model, batch, tokens, tp, dtype="bf16", unit="GB"):
 
 @excel_function()
 def TPOT_MS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dtype="bf16",
-            mfu=_MFU, bw_eff=_BW_EFF):
+            mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """Mean time per output token in ms after the first: (GEN_SECONDS − TTFT) /
     (output_len − 1), the decode steps averaged as the context grows."""
     v = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
-                 bw_eff)["tpot_s"]
+                 bw_eff, compute_dtype)["tpot_s"]
     return _display(float(v), "ms")
 
 
 @excel_function(spill=True)
 def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
-                  kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
+                  kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """Latency breakdown as a table to spill, times in ms: TTFT, TPOT, end-to-end,
     throughput, the prefill and decode parts, arithmetic intensities against the ridge
     point and the compute/memory verdicts."""
     from . import graph
     from .serving import LATENCY_PARTS
     values = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
-                      bw_eff)
+                      bw_eff, compute_dtype)
     rows = []
     for label, node in LATENCY_PARTS.items():
         value, unit = values[label], graph.node(node).unit

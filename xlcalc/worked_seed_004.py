@@ -20,6 +20,7 @@ B, L, H = 1, 1024, 768                      # the seed's letters: batch, length,
 _SCORES_BYTES = 12 * L * L * 2              # one layer's scores, 12 heads, fp16
 
 SCENARIO = dict(
+    compute_dtype="auto",
     model="gpt2", gpu="a100-80gb", batch=1, seq_len=1024, prompt_len=1024, micro_batch=1,
     dtype="fp16", kv_dtype="fp16", tp=1, block_size=1, mfu=0.5, bw_eff=1.0,
     flash_block_size=128, operator="softmax-safe", op_elements=12 * 1024 * 1024,

@@ -62,7 +62,8 @@ def gpu_free_bytes(infer_budget_bytes, infer_reserve_bytes):
 
 def pp_at_tp(t, num_heads, num_kv_heads, kv_lora_rank, gpus_per_node, num_layers,
              layer_weights_bytes, layer_kv_bytes, model_activation_bytes, params_embedding,
-             params_lm_head, act_dtype_bytes, gpu_free_bytes):
+             params_lm_head, embed_bytes_per_param, lm_head_bytes_per_param,
+             gpu_free_bytes):
     """Fewest pipeline stages at tensor-parallel degree ``t``; 0 when ``t`` is not a
     degree the model and node allow, or when not even one layer per GPU fits.
 
@@ -75,8 +76,8 @@ def pp_at_tp(t, num_heads, num_kv_heads, kv_lora_rank, gpus_per_node, num_layers
                    either(eq(num_kv_heads % t, 0), eq(t % num_kv_heads, 0)))
     share = where(kv_lora_rank > 0, 1, ceil(num_kv_heads / t) / num_kv_heads)
     per_layer = layer_weights_bytes / t + layer_kv_bytes * share
-    embedding = params_embedding * act_dtype_bytes
-    vocab = (params_embedding + params_lm_head) * act_dtype_bytes
+    embedding = params_embedding * embed_bytes_per_param      # the storage format's bits
+    vocab = embedding + params_lm_head * lm_head_bytes_per_param
     one_stage = num_layers * per_layer + (model_activation_bytes + vocab) / t <= gpu_free_bytes
     fit = floor((gpu_free_bytes - (model_activation_bytes + embedding) / t) / per_layer)
     stages = where(fit >= 1, maximum(ceil(num_layers / maximum(fit, 1)), 2), 0)

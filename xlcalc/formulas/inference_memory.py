@@ -3,10 +3,11 @@
 
 Parts (all bytes on the busiest GPU of a ``tp × pp`` replica):
 
-* **weights** — linear layers at the weights' dtype (int8/fp8 one byte, int4 half a byte
-  plus one 16-bit scale per ``quant_group_size`` weights, GPTQ/AWQ style); the token
-  embedding and LM head stay 16-bit when the linear layers are quantized (vLLM,
-  AutoAWQ and GPTQ keep them so).  Split ``tp`` ways; the busiest pipeline stage holds
+* **weights** — linear layers at the storage format's bytes per weight
+  (:func:`~xlcalc.formulas.formats.weight_bytes_per_param`: values plus block scales and
+  zero points, GGUF mixes), the token embedding and LM head at the format's embedding and
+  head bits (16-bit unless the format says otherwise: vLLM, AutoAWQ and GPTQ keep them at
+  16 bits, GGUF quantizes them).  Split ``tp`` ways; the busiest pipeline stage holds
   ``ceil(L / pp)`` layers and the embedding.  The seeds' rule ``params × bytes`` is
   :func:`model_weights_bytes_rule`.
 * **KV cache** — the core's :func:`~xlcalc.formulas.kv_cache.kv_cache_bytes` (GQA/MQA/MLA,
@@ -21,8 +22,9 @@ Parts (all bytes on the busiest GPU of a ``tp × pp`` replica):
   cuBLAS workspaces, CUDA graphs (vLLM's "non-torch memory"): the input
   ``infer_reserve_bytes`` per GPU (default 1 GB).
 
-A GPU offers ``gpu_memory_utilization × memory_gb`` (vLLM's ``gpu_memory_utilization``,
-default 0.9): the plan fits when the parts add up to no more than that.
+A GPU offers ``gpu_memory_utilization × memory`` (vLLM's ``gpu_memory_utilization``,
+default 0.9, of the total the driver reports): the plan fits when the parts add up to no
+more than that.
 """
 
 from ..expr import ceil, maximum, minimum, where
@@ -45,27 +47,20 @@ register_terms(
     Term("flash_attention", "1 when attention never writes the s×s score matrix to HBM "
          "(FlashAttention, vLLM's default), 0 for eager attention", "", "flag", 0,
          default=1, sample=(0, 1)),
-    Term("quant_group_size", "weights sharing one 16-bit scale in group-wise 4-bit "
-         "quantization (GPTQ/AWQ)", "weights", default=128, sample=(64, 128)),
 )
 
 
 # ------------------------------------------------------------------------ weights
 
-@formula("bytes/parameter", "GPTQ/AWQ: int4 weights plus one fp16 scale per group")
-def weight_bytes_per_param(dtype_bytes, quant_group_size):
-    """Bytes per weight of a linear layer: the dtype's bytes, plus ``2 / quant_group_size``
-    for the group scales of sub-byte (int4) formats."""
-    return dtype_bytes + where(dtype_bytes < 1, 2 / quant_group_size, 0)
-
-
-@formula(B, "weights at their dtype; embedding and LM head kept 16-bit when quantized")
+@formula(B, "weights at their storage format; embedding and LM head at the format's bits")
 def model_weights_bytes(params_non_embedding, params_embedding, params_lm_head,
-                        weight_bytes_per_param, act_dtype_bytes):
+                        weight_bytes_per_param, embed_bytes_per_param,
+                        lm_head_bytes_per_param):
     """Bytes of all the model's weights: layers at ``weight_bytes_per_param``, the
-    embedding and (untied) LM head at ``act_dtype_bytes`` (16-bit unless fp32)."""
+    embedding and (untied) LM head at the format's embedding and head bytes (16-bit
+    unless the format says otherwise)."""
     return params_non_embedding * weight_bytes_per_param + \
-        (params_embedding + params_lm_head) * act_dtype_bytes
+        params_embedding * embed_bytes_per_param + params_lm_head * lm_head_bytes_per_param
 
 
 @formula(B, "seed 000 §4.1 / seed 003 §三: 参数量 × 每参数字节数")
@@ -83,14 +78,15 @@ def infer_total_bytes_1_2x(model_weights_bytes_rule):
 
 @formula(B, "Megatron/vLLM: layers split tp ways; the busiest pipeline stage")
 def infer_weights_bytes(params_non_embedding, params_embedding, params_lm_head,
-                        weight_bytes_per_param, act_dtype_bytes, stage_layers, num_layers,
-                        tp, pp):
+                        weight_bytes_per_param, embed_bytes_per_param,
+                        lm_head_bytes_per_param, stage_layers, num_layers, tp, pp):
     """Weight bytes on the busiest GPU: ``ceil(L/pp)`` layers' share of the layer weights
     plus the embedding and LM head (pp = 1) or the embedding (pp > 1: the LM head sits on
     the last stage), all split ``tp`` ways (vocab-parallel embedding)."""
     layers = params_non_embedding * weight_bytes_per_param * stage_layers / num_layers
-    vocab = where(pp > 1, params_embedding, params_embedding + params_lm_head)
-    return (layers + vocab * act_dtype_bytes) / tp
+    embedding = params_embedding * embed_bytes_per_param
+    vocab = where(pp > 1, embedding, embedding + params_lm_head * lm_head_bytes_per_param)
+    return (layers + vocab) / tp
 
 
 # ----------------------------------------------------------------------- KV cache

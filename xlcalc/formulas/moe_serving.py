@@ -26,8 +26,8 @@ arXiv:2412.19437 §3.4; SGLang ``--enable-dp-attention``; vLLM ``--data-parallel
   routing every roofline assumes; DeepSeek's EPLB exists to bring it down).
 
 The all-to-all travels over the scale-up link (NVLink) while the stage's
-``tp × dp_attention`` GPUs fit in one NVLink domain (``gpus_per_node``), else over the
-scale-out network (``inter_node_gb_per_s``).
+``tp × dp_attention`` GPUs fit in the accelerator's NVLink domain (its ``scale_up_domain``),
+else over the scale-out network (``inter_node_gb_per_s``).
 """
 
 from ..expr import eq, maximum, minimum, where
@@ -94,12 +94,13 @@ def params_routed_active(moe_layers, experts_per_token, params_expert):
     return moe_layers * experts_per_token * params_expert
 
 
-@formula("GB/s", "NVLink while the stage fits one NVLink domain, else the network")
-def moe_link_gb_per_s(moe_group_gpus, gpus_per_node, intra_node_gb_per_s,
+@formula("GB/s", "NVLink while the stage fits the GPU's scale-up domain, else the network")
+def moe_link_gb_per_s(moe_group_gpus, scale_up_domain, intra_node_gb_per_s,
                       inter_node_gb_per_s):
     """Per-direction bandwidth of the link the MoE all-to-all uses: scale-up (NVLink) while
-    the stage's ``tp × dp_attention`` GPUs fit in ``gpus_per_node``, else scale-out."""
-    return where(moe_group_gpus <= gpus_per_node, intra_node_gb_per_s, inter_node_gb_per_s)
+    the stage's ``tp × dp_attention`` GPUs fit in the accelerator's ``scale_up_domain`` (8
+    in an HGX server, 72 in a GB200 NVL72 rack), else scale-out."""
+    return where(moe_group_gpus <= scale_up_domain, intra_node_gb_per_s, inter_node_gb_per_s)
 
 
 # ------------------------------------------------------- one MoE layer's traffic
