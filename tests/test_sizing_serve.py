@@ -83,7 +83,7 @@ def test_dense_plan_by_hand():
     assert s["interleaved_prefill_tokens"] == c * isl / osl
     # TTFT: one chunk (the prompt fits the 8192-token budget beside 64 decodes) …
     chunk = dense_step(c, isl)
-    assert s["prefill_chunks"] == 1 and s["prefill_ms_unqueued"] == approx(chunk)
+    assert s["prefill_chunks"] == 1 and s["prefill_s_unqueued"] == approx(chunk)
     # … plus the G/G/c wait for a slot and the M/D/1 wait for the prefill lane
     lam = rate / replicas
     slot = chunk + (osl - 1) * tpot
@@ -145,7 +145,7 @@ def test_replicas_default_to_the_fewest_that_keep_up():
     s = serve("llama-2-7b", "h100-sxm", 512, 128, concurrency=64, request_rate=rate)
     c = 64
     tpot = s["tpot_ms"] / 1e3
-    chunk = s["prefill_ms_unqueued"]
+    chunk = s["prefill_s_unqueued"]
     slot = chunk + 127 * tpot
     need = math.floor(max(rate * slot / c, rate * chunk)) + 1
     assert need > 1 and s["replicas"] == need and s["stable"]
@@ -162,7 +162,7 @@ def test_a_closed_loop_of_users_instead_of_a_rate():
     s = serve("llama-2-7b", "h100-sxm", 512, 128, concurrency=32, concurrent_users=100)
     # 100 users, 32 per replica: 4 replicas keep every user in a slot
     assert s["replicas"] == 4
-    slot = s["prefill_ms_unqueued"] + 127 * s["tpot_ms"] / 1e3
+    slot = s["prefill_s_unqueued"] + 127 * s["tpot_ms"] / 1e3
     assert s["requests_per_s"] == approx(100 / slot)
 
 
@@ -353,3 +353,37 @@ def test_engines_set_the_kv_budget_and_the_batch_limits():
     assert tight["max_num_batched_tokens"] == 256
     assert tight["prefill_chunks"] == math.ceil(512 / (256 - 64))
     assert not tight["token_budget_ok"]         # 64 decodes + 256 interleaved prefill > 256
+
+
+# ------------------------------------------- layer kinds: windows and linear state
+
+def _paged(tokens, block=16):
+    return math.ceil(tokens / block) * block
+
+
+def test_sliding_layers_hold_their_window_in_serving_memory():
+    """gemma-3-27b: 62 layers, every 6th full (10), the rest slide over 1024 tokens; 16 KV
+    heads of 128 at bf16 (its config.json).  A finished 2048 + 512 sequence holds 2560 tokens
+    in a full layer and 1024 in a sliding one, in whole 16-token vLLM blocks."""
+    s = serve("gemma-3-27b", "h100-sxm", 2048, 512, concurrency=8)
+    per_token_layer = 2 * 16 * 128 * 2
+    per_sequence = (10 * _paged(2560) + 52 * _paged(1024)) * per_token_layer
+    assert s["kv_cache_per_gpu"] == approx(8 * per_sequence)
+
+
+def test_linear_layers_add_a_fixed_state_per_sequence():
+    """qwen3-next-80b-a3b: 48 layers, every 4th full attention (12), 36 gated-DeltaNet layers
+    with 16 key heads and 32 value heads of 128 and a conv kernel of 4 (config.json).  vLLM
+    keeps the conv state's last K − 1 columns of 2·16·128 + 32·128 channels and the 32 × 128 ×
+    128 recurrent state per layer in bf16; the full layers cache 2 KV heads of 256."""
+    isl, osl, c = 4096, 1024, 4
+    s = serve("qwen3-next-80b-a3b", "h200", isl, osl, concurrency=c)
+    conv = (2 * 16 * 128 + 32 * 128) * (4 - 1) * 2
+    recurrent = 32 * 128 * 128 * 2
+    state = 36 * (conv + recurrent)
+    kv = 12 * _paged(isl + osl) * 2 * 2 * 256 * 2
+    assert s["kv_cache_per_gpu"] == approx(c * (kv + state))
+    # the state does not grow with the context: 4× longer requests add only the KV part
+    longer = serve("qwen3-next-80b-a3b", "h200", 4 * isl, 4 * osl, concurrency=c)
+    assert longer["kv_cache_per_gpu"] - s["kv_cache_per_gpu"] == \
+        approx(c * 12 * (_paged(4 * (isl + osl)) - _paged(isl + osl)) * 2 * 2 * 256 * 2)

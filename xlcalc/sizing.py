@@ -78,7 +78,7 @@ SERVE_PARTS = {
 }
 #: Added for aggregated serving: the parts of TTFT and of a step.
 _AGG_PARTS = {
-    "prefill_ms_unqueued": "agg_prefill_s",
+    "prefill_s_unqueued": "agg_prefill_s",
     "slot_wait_s": "agg_slot_wait_s",
     "prefill_wait_s": "agg_prefill_wait_s",
     "prefill_chunks": "agg_chunks",

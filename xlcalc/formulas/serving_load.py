@@ -47,7 +47,7 @@ from ..expr import both, ceil, either, floor, log, maximum, minimum, sqrt, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
 from .comm import _collectives_s, pp_comm_s, ring_allreduce_bytes
-from .latency import _token_layers
+from .flops import attended_token_layers, indexed_token_layers
 from .moe_serving import moe_layer_comm_s, visited_fraction
 
 B = "bytes"
@@ -188,19 +188,29 @@ def serve_draft_weights_bytes(draft_params, weight_bytes_per_param, tp):
     return draft_params * weight_bytes_per_param / tp
 
 
-@formula(B, "vLLM paged KV of prompt + output tokens, plus the draft's layers")
-def serve_kv_sequence_bytes(total_len, engine_block_size, num_layers, num_sliding_layers,
-                            sliding_window, kv_elements_per_token_layer, kv_dtype_bytes,
-                            stage_layers, draft_layers):
+@formula(B, "vLLM paged KV of prompt + output tokens per layer kind, the linear layers' "
+            "state, plus the draft's layers")
+def serve_kv_sequence_bytes(total_len, engine_block_size, num_full_layers, num_sliding_layers,
+                            sliding_window, num_chunked_layers, attention_chunk_size,
+                            kv_elements_per_token_layer, kv_dtype_bytes,
+                            state_bytes_per_sequence, stage_layers, num_layers, draft_layers):
     """KV bytes one finished sequence (``prompt_len + output_len`` tokens, whole blocks of
-    the engine's block size; sliding layers keep their window) holds on the busiest GPU,
-    with the draft's ``draft_layers`` layers of KV."""
-    full = ceil(total_len / engine_block_size) * engine_block_size
-    window = where(sliding_window > 0, minimum(total_len, sliding_window), total_len)
-    windowed = ceil(window / engine_block_size) * engine_block_size
-    target = ((num_layers - num_sliding_layers) * full + num_sliding_layers * windowed) * \
-        stage_layers / num_layers
-    return (target + draft_layers * full) * kv_elements_per_token_layer * kv_dtype_bytes
+    the engine's block size; sliding layers keep their window, chunked layers one chunk)
+    holds on the busiest GPU, its fixed linear-attention state, and the draft's
+    ``draft_layers`` layers of KV."""
+    full = _paged(total_len, 0, engine_block_size)
+    target = (num_full_layers * full +
+              num_sliding_layers * _paged(total_len, sliding_window, engine_block_size) +
+              num_chunked_layers * _paged(total_len, attention_chunk_size, engine_block_size)) * \
+        kv_elements_per_token_layer * kv_dtype_bytes + state_bytes_per_sequence
+    return target * stage_layers / num_layers + \
+        draft_layers * full * kv_elements_per_token_layer * kv_dtype_bytes
+
+
+def _paged(tokens, cap, block):
+    """min(tokens, cap) token slots in whole blocks (no cap when ``cap`` is 0)."""
+    kept = where(cap > 0, minimum(tokens, cap), tokens)
+    return ceil(kept / block) * block
 
 
 @formula(B, "sequences of the busiest rank × KV per sequence")
@@ -270,13 +280,17 @@ def concurrency(serve_max_concurrency):
 
 def serve_step_flops(serve_decode_tokens, serve_prefill_tokens, params_matmul_active,
                      params_routed_active, vocab_size, hidden_size, num_heads,
-                     attention_head_width, num_layers, num_sliding_layers, sliding_window,
-                     serve_mean_context, prefill_attention_pairs, prompt_len, stage_layers,
+                     attention_head_width, num_layers, num_full_layers, num_sliding_layers,
+                     sliding_window, num_chunked_layers, attention_chunk_size, index_topk,
+                     num_attention_layers, index_num_heads, index_head_dim,
+                     linear_mixer_flops_per_token, serve_mean_context,
+                     prefill_attention_pairs, prefill_index_pairs, prompt_len, stage_layers,
                      tp, moe_imbalance):
     """FLOPs the busiest GPU executes in one micro-step: every token through its stage's
     share of the weights (the routed experts at the busiest GPU's ``moe_imbalance``), the LM
     head for decode tokens and each prompt's last token, decode attention at the mean
-    context and the prompts' causal attention."""
+    context (each layer kind at its reach, DeepSeek-V3.2's indexer over every cached key),
+    the prompts' causal attention and the linear layers' state work."""
     share = stage_layers / num_layers
     tokens = serve_decode_tokens + serve_prefill_tokens
     head = vocab_size * hidden_size
@@ -284,28 +298,43 @@ def serve_step_flops(serve_decode_tokens, serve_prefill_tokens, params_matmul_ac
     linear = 2 * tokens * (body + params_routed_active * moe_imbalance) * share
     lm_head = 2 * head * (serve_decode_tokens + serve_prefill_tokens / prompt_len)
     per_pair = 2 * num_heads * attention_head_width
-    decode_attention = serve_decode_tokens * per_pair * _token_layers(
-        serve_mean_context, num_layers, num_sliding_layers, sliding_window)
-    prefill_attention = serve_prefill_tokens / prompt_len * per_pair * prefill_attention_pairs
-    return (linear + lm_head + (decode_attention + prefill_attention) * share) / tp
+    per_index = 2 * index_num_heads * index_head_dim
+    decode_attention = serve_decode_tokens * (
+        per_pair * attended_token_layers(serve_mean_context, num_full_layers,
+                                         num_sliding_layers, sliding_window,
+                                         num_chunked_layers, attention_chunk_size,
+                                         index_topk) +
+        per_index * indexed_token_layers(serve_mean_context, num_attention_layers,
+                                         index_head_dim))
+    prefill_attention = serve_prefill_tokens / prompt_len * \
+        (per_pair * prefill_attention_pairs + per_index * prefill_index_pairs)
+    mixers = tokens * linear_mixer_flops_per_token
+    return (linear + lm_head + (decode_attention + prefill_attention + mixers) * share) / tp
 
 
 def serve_step_bytes(serve_decode_tokens, serve_prefill_tokens, serve_micro_batch,
                      dp_attention, serve_weights_bytes, serve_routed_bytes, num_experts,
-                     experts_per_token, num_layers, num_sliding_layers, sliding_window,
-                     serve_mean_context, kv_elements_per_token_layer, kv_dtype_bytes,
-                     stage_layers):
+                     experts_per_token, num_layers, num_full_layers, num_sliding_layers,
+                     sliding_window, num_chunked_layers, attention_chunk_size, index_topk,
+                     num_attention_layers, index_head_dim, serve_mean_context,
+                     kv_attention_elements_per_token_layer, kv_elements_per_token_layer,
+                     kv_dtype_bytes, state_bytes_per_sequence, stage_layers):
     """HBM bytes the busiest GPU moves in one micro-step: its weights (less the routed
-    experts no token of the stage visits), the running sequences' KV at the mean context,
-    and the new tokens' KV written."""
+    experts no token of the stage visits), the running sequences' KV at the mean context
+    (each layer kind at its reach, every index key the indexer scores), their linear
+    state read and written back, and the new tokens' KV written."""
     tokens = serve_decode_tokens + serve_prefill_tokens
     visited = visited_fraction(tokens * dp_attention, num_experts, experts_per_token)
     weights = serve_weights_bytes - serve_routed_bytes * (1 - visited)
-    per_token_layer = kv_elements_per_token_layer * kv_dtype_bytes
-    read = serve_micro_batch * _token_layers(serve_mean_context, num_layers,
-                                             num_sliding_layers, sliding_window)
-    return weights + (read * stage_layers / num_layers + tokens * stage_layers) * \
-        per_token_layer
+    attended = attended_token_layers(serve_mean_context, num_full_layers, num_sliding_layers,
+                                     sliding_window, num_chunked_layers,
+                                     attention_chunk_size, index_topk)
+    indexed = indexed_token_layers(serve_mean_context, num_attention_layers, index_head_dim)
+    read = serve_micro_batch * (attended * kv_attention_elements_per_token_layer +
+                                indexed * index_head_dim) * kv_dtype_bytes
+    state = 2 * serve_micro_batch * state_bytes_per_sequence
+    written = tokens * num_attention_layers * kv_elements_per_token_layer * kv_dtype_bytes
+    return weights + (read + state + written) * stage_layers / num_layers
 
 
 def serve_step_comm_s(serve_decode_tokens, serve_prefill_tokens, stage_layers, num_layers,
