@@ -2,7 +2,9 @@
 
 Each subcommand is one function ``cmd_<name>(args) -> result`` registered in
 :data:`COMMANDS` with its argument setup; a result is a pandas Series/DataFrame or a
-dict, printed as a table or, with ``--json``, as JSON.  Bad input prints the
+dict, printed as a table or, with ``--json``, as JSON.  A result whose ``attrs`` carry a
+``verdict`` (``xlcalc plan``) prints it as its first line, and ``attrs["exit_status"]``
+is the exit status (1: the plan does not fit).  Bad input prints the
 library's message (``xlcalc: error: batch must be a positive integer, got 0``) and
 exits with status 2.
 """
@@ -21,6 +23,7 @@ COMMANDS: dict = {}
 
 #: modules that register more subcommands with :func:`command` when imported
 FAMILY_COMMANDS = ("xlcalc.cli_hardware", "xlcalc.cli_training", "xlcalc.cli_serving",
+                   "xlcalc.cli_sizing",
                    "xlcalc.cli_analysis",
                    "xlcalc.cli_validation",
                    "workbooks.cli")
@@ -185,11 +188,18 @@ def main(argv=None) -> int:
     except XlcalcError as e:
         print(f"xlcalc: error: {e}", file=sys.stderr)
         return 2
+    attrs = getattr(result, "attrs", None) or {}
     if getattr(args, "json", False):
-        print(json.dumps(_jsonable(result), indent=2, default=str))
+        out = _jsonable(result)
+        if "verdict" in attrs:
+            out = {"verdict": attrs["verdict"], "fits": attrs.get("exit_status", 0) == 0,
+                   "plans": out}
+        print(json.dumps(out, indent=2, default=str))
     else:
+        if "verdict" in attrs:            # a command that answers a question: answer first
+            print(attrs["verdict"])
         _print(result)
-    return 0
+    return int(attrs.get("exit_status", 0))
 
 
 if __name__ == "__main__":  # pragma: no cover

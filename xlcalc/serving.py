@@ -125,7 +125,7 @@ CAPACITY_PARTS = {
     "block_waste_fraction": "kv_block_waste_fraction",
     "warning": "context_warning",
 }
-_CAPACITY_GPUS = {"replicas": "replicas", "max_sequences_total": "max_sequences_total",
+_CAPACITY_GPUS = {"replicas": "replicas_fit", "max_sequences_total": "max_sequences_total",
                   "seed_003_sequences": "max_sequences_seed_003"}
 _CAPACITY_USERS = {"replicas_needed": "replicas_needed", "nodes_needed": "nodes_needed"}
 

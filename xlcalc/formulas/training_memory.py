@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..expr import ceil, either, eq, maximum, where
+from ..expr import ceil, eq, maximum, where
 from ..glossary import Term, register_terms
 from ..graph import formula, lookup_node, register_table
 
@@ -88,14 +88,6 @@ register_terms(
     Term("train_reserve_bytes", "per-GPU reserve for the CUDA context, NCCL buffers and "
          "allocator fragmentation during training", B, "real", 0, default=2e9,
          sample=(0.0, 2e9, 15e9), group="efficiency"),
-    Term("ep", "expert-parallel degree: GPUs the routed experts are spread over (drawn from "
-         "the data- and context-parallel ranks)", "GPUs", "int", 1, default=1,
-         sample=(1, 2, 8),
-         relations=(("num_experts", lambda v, o: either(eq(o, 0), eq(o % v, 0)),
-                     "a divisor of {other}={other_value}"),
-                    ("train_expert_ranks", lambda v, o: eq(o % v, 0),
-                     "a divisor of tp·cp·dp/etp={other_value} (expert parallelism draws its "
-                     "ranks from the data- and context-parallel GPUs)"))),
     Term("etp", "expert-tensor-parallel degree: GPUs each routed expert is split across "
          "(Megatron-Core; default tp)", "GPUs", "int", 1, sample=(1, 2)),
     Term("dp_shard", "GPUs a ZeRO/FSDP group shards the model states over (HSDP: shard "
