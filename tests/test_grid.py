@@ -20,7 +20,7 @@ udfs = pytest.importorskip("xlcalc.udfs")
 import xlcalc  # noqa: E402
 from xlcalc import estimate as core  # noqa: E402
 from xlcalc import graph  # noqa: E402
-from widgets import ScenarioGrid  # noqa: E402
+from xlcalc.widgets import ScenarioGrid  # noqa: E402
 
 OUTPUTS = ["total_gb", "headroom_gb", "fits", "ttft_ms", "tpot_ms", "tokens_per_s", "e2e_s"]
 
@@ -311,7 +311,7 @@ def test_export_writes_a_live_scenarios_sheet(grid, tmp_path):
 def test_libreoffice_recalculates_the_exported_grid(grid, tmp_path, soffice):
     """Edit the same input in the exported file and in the grid: LibreOffice's
     recalculation of the Scenarios sheet equals the grid, row by row."""
-    from workbooks.libreoffice import recalculate
+    from xlcalc.workbooks.libreoffice import recalculate
     src = tmp_path / "src"
     src.mkdir()
     path = grid.to_workbook(src / "scenarios.xlsx")

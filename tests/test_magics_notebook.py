@@ -68,14 +68,14 @@ def test_sheet_cell_and_its_names(executed):
 
 
 def test_grid_cells(executed):
-    grid = _cell(executed, "from widgets import ScenarioGrid")
+    grid = _cell(executed, "from xlcalc.widgets import ScenarioGrid")
     assert "application/vnd.jupyter.widget-view+json" in grid.outputs[0]["data"]
     data = _plain(_cell(executed, 'grid.edit(3, "tp", 4)'))
     assert "a100-80gb" in data and "True" in data
 
 
 def test_xl_formula_equals_the_workbook_after_libreoffice(executed, tmp_path, soffice):
-    from workbooks.libreoffice import recalculate
+    from xlcalc.workbooks.libreoffice import recalculate
     report = json.loads(_plain(_cell(executed, "import json")))
     expected = {"memory": udfs.INFER_MEM("llama-2-70b", 8.0, 768.0, "bf16", "bf16", 8.0),
                 "throughput": udfs.TOKENS_PER_S("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0,

@@ -20,10 +20,10 @@ from xlcalc.glossary import TERMS, check  # noqa: E402
 from xlcalc.serving import (gpus_needed, inference_latency, inference_memory,  # noqa: E402
                             serving_capacity)
 from xlcalc.training import train_memory, training_time  # noqa: E402
-from widgets import PASTED, InferenceForm, PlannerForm, TrainingForm  # noqa: E402
-from widgets.export import catalogue, evaluate_formula, formula_args  # noqa: E402
-from widgets.inference import INFERENCE_DEFAULTS  # noqa: E402
-from widgets.training import TRAINING_FORM_DEFAULTS  # noqa: E402
+from xlcalc.widgets import PASTED, InferenceForm, PlannerForm, TrainingForm  # noqa: E402
+from xlcalc.widgets.export import catalogue, evaluate_formula, formula_args  # noqa: E402
+from xlcalc.widgets.inference import INFERENCE_DEFAULTS  # noqa: E402
+from xlcalc.widgets.training import TRAINING_FORM_DEFAULTS  # noqa: E402
 
 PRESETS = Path(__file__).resolve().parent.parent / "xlcalc" / "presets" / "models"
 REL = 1e-12
@@ -254,7 +254,7 @@ def test_kv_cache_formula_text(inference):
 def test_formula_args_drop_trailing_defaults_only():
     def F(model, batch, seq_len, kv_dtype="bf16", tp=1, unit="GB"):
         return 0
-    from widgets.export import FormulaSpec
+    from xlcalc.widgets.export import FormulaSpec
     spec = FormulaSpec("F", "x", "x")
     ctx = dict(model="m", batch=8, seq_len=4096, kv_dtype="bf16", tp=1)
     assert formula_args(spec, ctx, {"F": F}) == ["m", 8, 4096]
@@ -451,7 +451,7 @@ def test_sweep_tab_error_and_empty_paste():
 
 @pytest.mark.parametrize("axis", ["batch", "prompt_len", "output_len", "tp"])
 def test_inference_sweep_row_equals_the_plan(axis, monkeypatch):
-    import widgets.inference as mod
+    import xlcalc.widgets.inference as mod
     calls = []
     real = mod.inference_plan_sweep
     monkeypatch.setattr(mod, "inference_plan_sweep",
@@ -469,7 +469,7 @@ def test_inference_sweep_row_equals_the_plan(axis, monkeypatch):
 
 @pytest.mark.parametrize("axis", ["batch", "seq_len", "tp", "dp"])
 def test_training_sweep_row_equals_the_plan(axis, monkeypatch):
-    import widgets.training as mod
+    import xlcalc.widgets.training as mod
     calls = []
     real = mod.sweep
     monkeypatch.setattr(mod, "sweep", lambda *a, **k: calls.append(k) or real(*a, **k))

@@ -479,7 +479,7 @@ class PlanForm(w.VBox):
     def write_workbook(self, path=None) -> Path:
         """Write the current plan as a planning workbook (the ``template`` of this form,
         its Inputs set to the form's values); returns the path."""
-        from workbooks.templates import write_template
+        from xlcalc.workbooks.templates import write_template
         path = Path(path or self.workbook_path.value or f"{self.template}-plan.xlsx")
         if self.error:
             raise XlcalcError(self.error)

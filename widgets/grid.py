@@ -56,7 +56,7 @@ _BAD_TEXT = "#9C0006"
 
 
 def _output(*args, **kwargs):
-    from workbooks.spec import Output
+    from xlcalc.workbooks.spec import Output
     return Output(*args, **kwargs)
 
 
@@ -135,7 +135,7 @@ class ScenarioGrid(w.VBox):
 
     def __init__(self, scenarios=None, outputs=None, template: str = "llama-70b-inference",
                  inputs: dict | None = None):
-        from workbooks.templates import template as load_template
+        from xlcalc.workbooks.templates import template as load_template
         load_all()
         super().__init__()
         self.template = template
@@ -264,7 +264,7 @@ class ScenarioGrid(w.VBox):
     def to_workbook(self, path=None) -> Path:
         """Write the grid as a planning workbook (``Scenarios`` sheet: one row per
         scenario, live formulas written by the workbooks generator); returns the path."""
-        from workbooks.generator import write
+        from xlcalc.workbooks.generator import write
         path = Path(path or self.workbook_path.value or f"{self.template}-scenarios.xlsx")
         write(self.workbook_spec(), path)
         return path.resolve()

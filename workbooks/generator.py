@@ -31,7 +31,11 @@ from typing import Callable
 import numpy as np
 
 import xlcalc
-from xlcalc import expr as X
+from xlcalc.extras import require
+
+require("openpyxl", face="the planning workbooks")
+
+from xlcalc import expr as X  # noqa: E402
 from xlcalc import graph
 from xlcalc.errors import XlcalcError, invalid
 from xlcalc.estimate import estimate, resolve

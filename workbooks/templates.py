@@ -1,7 +1,7 @@
 """The planning-workbook templates: specs whose live inputs reproduce the seeds'
 worked examples (and a neutral general planner).
 
-``xlcalc workbook NAME -o FILE`` writes one; ``python -m workbooks.templates`` (or
+``xlcalc workbook NAME -o FILE`` writes one; ``python -m xlcalc.workbooks.templates`` (or
 ``xlcalc workbook --all -o templates/``) regenerates the committed files in
 ``templates/``; a test checks they are up to date.
 """
@@ -187,8 +187,15 @@ def write_template(name: str, path, inputs: dict | None = None):
     return write(template(name), path, inputs)
 
 
-def regenerate(directory=TEMPLATE_DIR) -> list:
-    """Write every template into ``directory`` (the committed ``templates/``)."""
+def regenerate(directory=None) -> list:
+    """Write every template into ``directory`` (default: the committed ``templates/`` of a
+    checkout; an installed xlcalc has none, so there a folder must be given)."""
+    if directory is None:
+        if not (TEMPLATE_DIR.parent / "pyproject.toml").exists():
+            from xlcalc.errors import XlcalcError
+            raise XlcalcError("outside a checkout of xlcalc, --all needs a folder: "
+                              "xlcalc workbook --all -o FOLDER", "output")
+        directory = TEMPLATE_DIR
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     out = []
@@ -199,6 +206,6 @@ def regenerate(directory=TEMPLATE_DIR) -> list:
     return out
 
 
-if __name__ == "__main__":   # python -m workbooks.templates
+if __name__ == "__main__":   # python -m xlcalc.workbooks.templates
     for p in regenerate():
         print(p)

@@ -20,7 +20,7 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS: dict = {}
 
 #: modules that register more subcommands with :func:`command` when imported
-FAMILY_COMMANDS = ("xlcalc.cli_training", "xlcalc.cli_serving", "workbooks.cli")
+FAMILY_COMMANDS = ("xlcalc.cli_training", "xlcalc.cli_serving", "xlcalc.workbooks.cli")
 
 
 def command(name: str, help: str, setup=None):
@@ -171,6 +171,7 @@ def _load_commands():
 
 def main(argv=None) -> int:
     from .errors import XlcalcError
+    from .extras import MissingDependency
     _load_commands()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -180,7 +181,7 @@ def main(argv=None) -> int:
     _, run, _ = COMMANDS[args.command]
     try:
         result = run(args)
-    except XlcalcError as e:
+    except (XlcalcError, MissingDependency) as e:
         print(f"xlcalc: error: {e}", file=sys.stderr)
         return 2
     if getattr(args, "json", False):

@@ -685,7 +685,9 @@ def __getattr__(name):
 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext xlcalc``: register ``%xl`` and ``%%xlsheet``."""
-    functions()                       # a missing dependency shows at load time
+    from .extras import require
+    require("formulas", "xlwings", face="the %xl magics")    # one line naming the extra
+    functions()
     ipython.register_magics(_magics_class())
 
 

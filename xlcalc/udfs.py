@@ -25,7 +25,10 @@ import inspect
 import math
 import re
 
-import xlwings as xw
+from .extras import require
+
+require("xlwings", face="the Excel functions (xlcalc.udfs)")
+import xlwings as xw  # noqa: E402
 
 from .errors import XlcalcError, invalid, unknown_choice
 from .estimate import estimate
