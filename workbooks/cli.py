@@ -19,8 +19,11 @@ def _setup(p):
 
 
 def _value(text: str):
+    """A --set value: a number as a planner writes it (``16``, ``8k``, ``2T``, ``1.5e12``),
+    else text (a preset name)."""
+    from xlcalc.cli import parse_count
     try:
-        number = float(text)
+        number = parse_count(text)
     except ValueError:
         return text
     return int(number) if number.is_integer() else number

@@ -11,7 +11,7 @@ Memory is shown in ``--unit`` (GB = 1e9 bytes by default); ``--json`` prints JSO
 
 from __future__ import annotations
 
-from .cli import _number, command
+from .cli import _number, command, verdict
 
 _INT = (lambda text: _number(text, int))
 
@@ -89,7 +89,12 @@ def cmd_train_mem(args):
             "dp": args.dp, "tp": args.tp, "pp": args.pp, "recompute": args.recompute}
     body = {f"{k}_{args.unit}" if k in _BYTES else k: to_unit(v, args.unit) if k in _BYTES
             else v for k, v in s.items()}
-    return pd.Series({**head, **body}, name="training memory per GPU")
+    result = pd.Series({**head, **body}, name="training memory per GPU")
+    if "fits" not in s:
+        return result                      # no --gpu: nothing to fit against
+    from .cli_serving import memory_verdict
+    return memory_verdict(result, bool(s["fits"]), s["total"], s["gpu_memory"], s["headroom"],
+                          args.unit, usable="")
 
 
 def _setup_fit(p):
@@ -111,7 +116,15 @@ def cmd_train_fit(args):
     for column in _BYTES:
         if column in table:
             table[column] = to_unit(table[column], args.unit)
-    return table
+    fitting = table[table["fits"].astype(bool)] if "fits" in table else table.iloc[:0]
+    if len(fitting):
+        first = fitting.iloc[0]
+        line = f"FITS: on {first['gpus']:,.0f} GPUs with dp={first['dp']:,.0f}, " \
+               f"ZeRO {first['zero']:,.0f}, recompute {first['recompute']} (first row)"
+    else:
+        line = "DOES NOT FIT: no plan in the table fits; more GPUs (--max-gpus), tp/pp or a " \
+               "smaller batch"
+    return verdict(table, len(fitting) > 0, line)
 
 
 def _setup_time(p):

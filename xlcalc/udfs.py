@@ -831,10 +831,17 @@ def CAPACITY(model, gpu, seq_len, concurrent_users, tp=1, dtype="bf16", kv_dtype
     tp GPUs needed, or the sequences, KV blocks and tokens one replica holds."""
     from .serving import serving_capacity
     part = _choice("part", part, _CAPACITY_PARTS, "nodes_needed")
+    tp = _number("tp", tp, 1)
     values = serving_capacity(_model(model), _gpu(gpu), _number("seq_len", seq_len),
-                              tp=_number("tp", tp, 1), dtype=_text("dtype", dtype, "bf16"),
+                              tp=tp, dtype=_text("dtype", dtype, "bf16"),
                               kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
                               concurrent_users=_number("concurrent_users", concurrent_users))
+    if not values["fits"] and part in ("nodes_needed", "replicas_needed"):
+        # no number of nodes serves a plan whose replica holds no sequence: say so
+        return _clip(f"#N/A does not fit: not one sequence of {_show_arg(seq_len)} tokens "
+                     f"fits on tp={_show_arg(tp)} GPU(s) beside the weights (KV budget "
+                     f"{values['kv_budget'] / 1e9:.4g} GB per GPU); raise tp or use a larger "
+                     "GPU")
     return float(values[part])
 
 
