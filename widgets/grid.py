@@ -322,20 +322,20 @@ class ScenarioGrid(w.VBox):
         if term.kind == "choice":
             if value is None or (isinstance(value, float) and math.isnan(value)) or \
                     not str(value).strip():
-                raise invalid(column, value, term.allowed)
+                raise invalid(column, value, term.rejection(value))
             return str(value).strip()
         if isinstance(value, bool) or value is None:
-            raise invalid(column, value, term.allowed)
+            raise invalid(column, value, term.rejection(value))
         if isinstance(value, str):
             try:
                 value = float(value.replace(",", "").strip())
             except ValueError:
-                raise invalid(column, value, term.allowed) from None
+                raise invalid(column, value, term.rejection(value)) from None
         value = float(value)
         if term.kind in ("int", "flag") and value.is_integer():
             return int(value)
         if term.kind in ("int", "flag"):
-            raise invalid(column, value, term.allowed)
+            raise invalid(column, value, term.rejection(value))
         return value
 
     def _typed(self, frame) -> pd.DataFrame:

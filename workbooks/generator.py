@@ -488,7 +488,8 @@ class _Builder:
                     self.values[out.name] = v
                     self.define(out.name, ws, row, 2)
                 if out.part and capacity_name:
-                    self.formula(ws, row, 3, Cell(_share, (out.name, capacity_name)), "0.0%")
+                    self.formula(ws, row, 3, Cell(_share, ("input_problems", out.name,
+                                                           capacity_name)), "0.0%")
                 if out.part or out.chart:
                     part_rows.append(row)
                 self.note(ws, row, 4, out.note or _describe(out.node), 80)
@@ -516,7 +517,8 @@ class _Builder:
         for fit, fit_name in fits:
             row += 2
             self.text(ws, row, 1, fit.label, bold=True)
-            c, _ = self.formula(ws, row, 2, Cell(_verdict(fit.yes, fit.no), (fit_name,)))
+            c, _ = self.formula(ws, row, 2, Cell(_verdict(fit.yes, fit.no),
+                                                 ("input_problems", fit_name)))
             good = X.eq(X.Ref(c.coordinate), fit.yes).excel()
             bad = X.eq(X.Ref(c.coordinate), fit.no).excel()
             ws.conditional_formatting.add(c.coordinate, FormulaRule(
@@ -814,17 +816,25 @@ def _display_cell(node: str, unit: str) -> Cell:
 
     def display(problems, value):
         shown = value if factor == 1 else value / factor
-        return X.where(X.eq(problems, ""), X.iferror(shown, "not computable"), "check inputs")
+        return X.where(X.eq(problems, ""), X.iferror(shown, "not computable"), CHECK_INPUTS)
     return Cell(display, ("input_problems", node))
 
 
-def _share(part, capacity):
-    return part / capacity
+#: what every Results cell shows while an input is invalid (the message is on the Input
+#: check line): never a verdict or a figure computed from a value the check rejects
+CHECK_INPUTS = "check inputs"
+
+
+def _share(problems, part, capacity):
+    return X.where(X.eq(problems, ""), X.iferror(part / capacity, CHECK_INPUTS), CHECK_INPUTS)
 
 
 def _verdict(yes, no):
-    def verdict(flag):
-        return X.where(flag, yes, no)
+    """The fits line: yes/no only when every input is valid (a green "fits" for batch 0
+    would be a lie), "check inputs" otherwise."""
+    def verdict(problems, flag):
+        return X.where(X.eq(problems, ""), X.iferror(X.where(flag, yes, no), CHECK_INPUTS),
+                       CHECK_INPUTS)
     return verdict
 
 

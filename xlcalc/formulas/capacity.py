@@ -22,7 +22,7 @@ from .kv_cache import kv_cache_bytes
 
 register_terms(
     Term("concurrent_users", "sequences that must be served at the same time", "sequences",
-         sample=(100, 10000)),
+         sample=(100, 10000), maximum=1e10),
 )
 
 

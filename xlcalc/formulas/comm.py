@@ -39,9 +39,9 @@ register_terms(
          "fraction", default=1.0, sample=(0.7, 0.85, 1.0), group="efficiency"),
     Term("link_latency_us", "fixed start-up time of one collective or transfer (8 us in "
          "seed 003 §六 after kipp.ly)", "us", "real", 0, default=8.0, sample=(0, 8, 20),
-         group="efficiency"),
+         group="efficiency", maximum=1e6),
     Term("gpus_per_node", "GPUs that share one NVLink domain (a server)", "GPUs",
-         sample=(4, 8), default=8, group="hardware"),
+         sample=(4, 8), default=8, group="hardware", maximum=1024),
     Term("comm_overlap", "fraction of prefill tensor-parallel communication hidden behind "
          "compute (0 = fully exposed, as in vLLM; 1 = fully overlapped, as seed 000 §七 "
          "example 1 assumes)", "", "real", 0, maximum=1, default=0.0, sample=(0, 0.5, 1),

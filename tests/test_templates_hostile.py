@@ -1,0 +1,87 @@
+"""The templates with hostile inputs, recalculated by LibreOffice: while the input check
+fails, every verdict, chart bar and headline figure on Results shows "check inputs" (the
+Input check line shows the message), never a green "fits" nor an Excel error; a value
+beyond a planner's bound (batch = 1e300) fails the check instead of overflowing."""
+
+from __future__ import annotations
+
+import shutil
+
+import openpyxl
+import pytest
+
+from xlcalc.workbooks.templates import TEMPLATE_DIR, TEMPLATES
+
+#: (defined input name, hostile value); each is written alone into every template that has it
+HOSTILE = [("batch", 0), ("batch", -8), ("batch", 8.5), ("batch", "8"), ("batch", 1e300),
+           ("mfu", 50), ("tp", 3), ("prompt_len", 1e300), ("seq_len", 0),
+           ("training_batch", 0), ("training_tp", 3), ("training_mfu", 50)]
+
+
+def _input_cells(wb):
+    out = {}
+    for name, dn in wb.defined_names.items():
+        for sheet, ref in dn.destinations:
+            if sheet == "Inputs":
+                out[name] = ref.replace("$", "")
+    return out
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, soffice):
+    from xlcalc.workbooks.libreoffice import recalculate
+    src = tmp_path_factory.mktemp("hostile")
+    cases = []
+    for name in TEMPLATES:
+        wb = openpyxl.load_workbook(TEMPLATE_DIR / f"{name}.xlsx")
+        cells = _input_cells(wb)
+        for k, (key, value) in enumerate(HOSTILE):
+            if key not in cells:
+                continue
+            wb = openpyxl.load_workbook(TEMPLATE_DIR / f"{name}.xlsx")
+            cell = wb["Inputs"][cells[key]]
+            cell.value = value
+            if isinstance(value, str):
+                cell.data_type = "s"           # the text "8", as pasted
+            path = src / f"{name}-{k}.xlsx"
+            wb.save(path)
+            cases.append((name, key, value, path))
+        shutil.copy(TEMPLATE_DIR / f"{name}.xlsx", src / f"{name}-valid.xlsx")
+        cases.append((name, None, None, src / f"{name}-valid.xlsx"))
+    outs = recalculate([c[3] for c in cases], tmp_path_factory.mktemp("hostile-lo"))
+    return [(*c[:3], out) for c, out in zip(cases, outs)]
+
+
+def _results(name):
+    """Coordinates of the formula cells of the Results sheet (the template as written)."""
+    ws = openpyxl.load_workbook(TEMPLATE_DIR / f"{name}.xlsx")["Results"]
+    return [c.coordinate for row in ws.iter_rows() for c in row
+            if isinstance(c.value, str) and c.value.startswith("=")]
+
+
+def test_hostile_inputs_never_show_a_verdict_or_a_figure(hostile):
+    assert len(hostile) >= 3 * 7
+    for name, key, value, out in hostile:
+        ws = openpyxl.load_workbook(out, data_only=True)["Results"]
+        status = ws["B5"].value
+        for coord in _results(name):
+            got = ws[coord].value
+            assert not (isinstance(got, str) and got.startswith("#")), (name, key, coord, got)
+            if key is None or coord in ("B5", "E5"):
+                continue
+            assert got == "check inputs", (name, key, value, coord, got)
+        if key is None:
+            assert status == "all inputs valid", (name, status)
+            verdicts = [ws[c].value for c in _results(name) if ws[c].value in
+                        ("fits", "does NOT fit")]
+            assert verdicts, name
+        else:
+            assert key.split("_")[-1] in status and status != "all inputs valid", \
+                (name, key, status)
+
+
+def test_upper_bound_is_in_the_message(hostile):
+    for name, key, value, out in hostile:
+        if value == 1e300:
+            status = openpyxl.load_workbook(out, data_only=True)["Results"]["B5"].value
+            assert "up to 10,000,000" in status or "up to 100,000,000" in status, status
