@@ -136,5 +136,5 @@ def test_capacity_core_and_excel_function_do_not_claim_zero_nodes():
                                  concurrent_users=1000)
     replicas = math.ceil(1000 / s4["max_sequences"])
     assert s4["fits"] is True
-    assert udfs.CAPACITY("qwen2.5-72b", "a100-80gb", 4096.0, 1000.0, 4.0) == \
+    assert udfs.CAPACITY("qwen2.5-72b", "a100-80gb", 4096.0, 1000.0, None, None, 4.0) == \
         math.ceil(replicas * 4 / 8)

@@ -40,10 +40,10 @@ def excel_row(row) -> dict:
         "total_gb": udfs.INFER_MEM(m, b, p + o, d, kv, tp),
         "headroom_gb": udfs.INFER_HEADROOM(m, g, b, p + o, d, kv, tp),
         "fits": udfs.INFER_FITS(m, g, b, p + o, d, kv, tp),
-        "ttft_ms": udfs.PREFILL_MS(m, g, b, p, tp, d),
-        "tpot_ms": udfs.TPOT_MS(m, g, b, p, o, tp, d, kv),
-        "tokens_per_s": udfs.TOKENS_PER_S(m, g, b, p, o, tp, d, kv),
-        "e2e_s": udfs.GEN_SECONDS(m, g, b, p, o, tp, d, kv),
+        "ttft_ms": udfs.PREFILL_MS(m, g, b, p, d, tp),
+        "tpot_ms": udfs.TPOT_MS(m, g, b, p, o, d, kv, tp),
+        "tokens_per_s": udfs.TOKENS_PER_S(m, g, b, p, o, d, kv, tp),
+        "e2e_s": udfs.GEN_SECONDS(m, g, b, p, o, d, kv, tp),
     }
 
 

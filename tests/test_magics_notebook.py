@@ -52,7 +52,7 @@ def test_xl_cells_show_the_excel_functions_values(executed):
     assert _plain(_cell(executed, "%xl =ROUNDUP(")) == "2.0"
     table = _cell(executed, "%xl =LATENCY_TABLE(")
     assert "text/html" in table.outputs[0]["data"]            # a DataFrame
-    first = udfs.LATENCY_TABLE("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, 8.0)[1]
+    first = udfs.LATENCY_TABLE("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, None, None, 8.0)[1]
     assert first[0] in _plain(table)
     assert _plain(_cell(executed, '%xl =KV_CACHE("llama-2-70b", 8, 4096, "bf16", 3)')) == \
         repr("#VALUE! tp must be a divisor of num_heads=64, got 3")
@@ -78,7 +78,7 @@ def test_xl_formula_equals_the_workbook_after_libreoffice(executed, tmp_path, so
     from xlcalc.workbooks.libreoffice import recalculate
     report = json.loads(_plain(_cell(executed, "import json")))
     expected = {"memory": udfs.INFER_MEM("llama-2-70b", 8.0, 768.0, "bf16", "bf16", 8.0),
-                "throughput": udfs.TOKENS_PER_S("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0,
+                "throughput": udfs.TOKENS_PER_S("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, None, None,
                                                 8.0)}
     assert report["xl"] == expected                 # %xl gave the Excel functions' numbers
     [out] = recalculate([report["workbook"]], tmp_path / "lo")

@@ -13,7 +13,11 @@ xlwings Lite's ``main.py``.  Each function is a thin wrapper over the core:
   GB, TB, KiB, MiB, GiB or TiB; latencies in ms; training time in days;
 * a function never raises into Excel: invalid input returns a text starting with
   ``#`` that names the argument, its value and what is allowed;
-* a table spills as a dynamic array, header row first.
+* a table spills as a dynamic array, header row first;
+* optional arguments come in one order in every function (:data:`ARGUMENT_ORDER`): the
+  storage types (``dtype``, then ``kv_dtype``), then the parallel split (``tp`` -- ``n_gpus``
+  in MAX_BATCH -- then ``pp``), then efficiencies (``mfu``, ``bw_eff``), then ``part``, then
+  ``unit``; a test keeps every function to it.
 
 The same functions serve ``%xl`` formulas in Jupyter (:mod:`xlcalc.magics`).
 """
@@ -39,6 +43,9 @@ from .serving import SERVING_DEFAULTS
 from .units import display_factor, to_unit, unit_factor
 
 CATEGORY = "xlcalc"
+
+#: the order of the optional plan arguments wherever a function has them (module docstring)
+ARGUMENT_ORDER = ("dtype", "kv_dtype", "tp", "n_gpus", "pp", "mfu", "bw_eff", "part", "unit")
 
 #: every registered Excel function, in catalogue order (name -> function)
 CATALOGUE: dict = {}
@@ -530,6 +537,8 @@ def TRAIN_MEM(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", 
 
 
 _MEM_MODES = ("inference", "training")
+_MEM_TABLE_DEFAULTS = {"dtype": "bf16", "kv_dtype": "bf16", "precision": "bf16-mixed",
+                       "optimizer": "adamw", "zero": 0.0, "dp": 1.0, "recompute": "none"}
 
 
 @excel_function(spill=True, docs={
@@ -537,19 +546,44 @@ _MEM_MODES = ("inference", "training")
             "master weights, gradients, optimizer, activations, reserve)",
     "batch": "sequences (the global batch when training; a positive integer)",
     "gpu": "optional accelerator preset name or two-column range: fills the share-of-GPU "
-           "column"})
-def MEM_TABLE(model, mode, batch, seq_len, gpu=None):
+           "column",
+    "dtype": "inference: storage type of the weights (default bf16)",
+    "kv_dtype": "inference: storage type of the KV cache (default bf16)",
+    "precision": "training: precision recipe (default bf16-mixed)",
+    "optimizer": "training: optimizer (default adamw)",
+    "zero": "training: ZeRO stage 0-3 (default 0)",
+    "dp": "training: data-parallel degree (default 1)",
+    "recompute": "training: none (default), selective or full"})
+def MEM_TABLE(model, mode, batch, seq_len, gpu=None, dtype="bf16", kv_dtype="bf16", tp=1,
+              pp=1, precision="bf16-mixed", optimizer="adamw", zero=0, dp=1,
+              recompute="none"):
     """Memory breakdown per GPU as a table to spill: part, GB, share of the total and,
-    with a gpu, share of its memory (defaults of INFER_MEM / TRAIN_MEM)."""
+    with a gpu, share of its memory; the plan arguments are INFER_MEM's (inference) and
+    TRAIN_MEM's (training)."""
     from .serving import inference_memory
     from .training import train_memory
     mode = _choice("mode", mode, _MEM_MODES)
     m, g = _model(model), (None if _empty(gpu) else _gpu(gpu))
     b, s = _number("batch", batch), _number("seq_len", seq_len)
+    tp, pp = _number("tp", tp, 1), _number("pp", pp, 1)
+    infer = {"dtype": _text("dtype", dtype, "bf16"),
+             "kv_dtype": _text("kv_dtype", kv_dtype, "bf16")}
+    train = {"precision": _text("precision", precision, "bf16-mixed"),
+             "optimizer": _text("optimizer", optimizer, "adamw"),
+             "zero": _number("zero", zero, 0), "dp": _number("dp", dp, 1),
+             "recompute": _text("recompute", recompute, "none")}
+    other, other_mode = (train, "training") if mode == "inference" else (infer, "inference")
+    for name, value in other.items():      # an argument of the other mode is never ignored
+        if value != _MEM_TABLE_DEFAULTS[name]:
+            raise XlcalcError(f"{name} applies to mode {other_mode} only; leave it empty in "
+                              f"mode {mode}, got {_show_arg(value)}", name)
     if mode == "inference":
-        parts, values = _infer_parts(), inference_memory(m, b, s)
+        parts = _infer_parts()
+        values = inference_memory(m, b, s, infer["dtype"], infer["kv_dtype"], tp, pp)
     else:
-        parts, values = _train_parts(), train_memory(m, b, s)
+        parts = _train_parts()
+        values = train_memory(m, b, s, train["precision"], train["optimizer"], train["zero"],
+                              train["dp"], tp, pp, train["recompute"])
     gpu_bytes = None if g is None else estimate(("gpu_memory_bytes",), gpu=g)["gpu_memory_bytes"]
     total = float(values["total"])
     rows = []
@@ -593,7 +627,7 @@ _BW_EFF = SERVING_DEFAULTS["bw_eff"]
 
 
 @excel_function()
-def PREFILL_MS(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=_MFU):
+def PREFILL_MS(model, gpu, batch, prompt_len, dtype="bf16", tp=1, mfu=_MFU):
     """Time to first token in ms: the prefill of batch prompts of prompt_len tokens on tp
     GPUs, max(compute at mfu of the dense peak, memory) plus tensor-parallel traffic."""
     from .serving import prefill_time
@@ -604,7 +638,7 @@ def PREFILL_MS(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=_MFU):
 
 
 @excel_function()
-def DECODE_MS(model, gpu, batch, context_len, tp=1, dtype="bf16", kv_dtype="bf16",
+def DECODE_MS(model, gpu, batch, context_len, dtype="bf16", kv_dtype="bf16", tp=1,
               bw_eff=_BW_EFF):
     """Time per output token in ms: one decode step of batch sequences attending to
     context_len tokens, max(compute, weights + KV read at bw_eff of HBM) plus traffic."""
@@ -617,7 +651,7 @@ def DECODE_MS(model, gpu, batch, context_len, tp=1, dtype="bf16", kv_dtype="bf16
     return _display(v, "ms")
 
 
-def _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu, bw_eff):
+def _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu, bw_eff):
     from .serving import inference_latency
     return inference_latency(_model(model), _gpu(gpu), _number("batch", batch),
                              _number("prompt_len", prompt_len),
@@ -629,19 +663,19 @@ def _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu
 
 
 @excel_function()
-def GEN_SECONDS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dtype="bf16",
+def GEN_SECONDS(model, gpu, batch, prompt_len, output_len, dtype="bf16", kv_dtype="bf16", tp=1,
                 mfu=_MFU, bw_eff=_BW_EFF):
     """End-to-end latency in seconds: prefill plus every decode step as the context grows
     from prompt_len to prompt_len + output_len."""
-    return float(_latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    return float(_latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                           bw_eff)["e2e_s"])
 
 
 @excel_function()
-def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
-                 kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
+def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, dtype="bf16",
+                 kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF):
     """Generated tokens per second for the batch: batch × output_len / GEN_SECONDS."""
-    return float(_latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    return float(_latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                           bw_eff)["tokens_per_s"])
 
 
@@ -650,7 +684,7 @@ def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
 @excel_function(docs={"n_gpus": "GPUs serving one model replica with tensor parallelism "
                                 "tp = n_gpus (a divisor of the attention heads)"},
                 rename={"tp": "n_gpus"})
-def MAX_BATCH(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16"):
+def MAX_BATCH(model, gpu, seq_len, dtype="bf16", kv_dtype="bf16", n_gpus=1):
     """Most concurrent sequences of seq_len tokens (prompt + output) that fit on n_gpus
     GPUs: their KV cache beside the weights, vLLM-style (90 % of memory, 16-token blocks)."""
     from .serving import max_batch
@@ -767,24 +801,24 @@ def TP_COMM(model, batch, tokens, tp, dtype="bf16", unit="GB"):
 # ============================================================ beyond the catalogue
 
 @excel_function()
-def TPOT_MS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dtype="bf16",
+def TPOT_MS(model, gpu, batch, prompt_len, output_len, dtype="bf16", kv_dtype="bf16", tp=1,
             mfu=_MFU, bw_eff=_BW_EFF):
     """Mean time per output token in ms after the first: (GEN_SECONDS − TTFT) /
     (output_len − 1), the decode steps averaged as the context grows."""
-    v = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    v = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                  bw_eff)["tpot_s"]
     return _display(float(v), "ms")
 
 
 @excel_function(spill=True)
-def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
-                  kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
+def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, dtype="bf16",
+                  kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF):
     """Latency breakdown as a table to spill, times in ms: TTFT, TPOT, end-to-end,
     throughput, the prefill and decode parts, arithmetic intensities against the ridge
     point and the compute/memory verdicts."""
     from . import graph
     from .serving import LATENCY_PARTS
-    values = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    values = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                       bw_eff)
     rows = []
     for label, node in LATENCY_PARTS.items():
@@ -825,7 +859,7 @@ _CAPACITY_PARTS = ("nodes_needed", "replicas_needed", "max_sequences", "num_bloc
 @excel_function(docs={"seq_len": "tokens per sequence: prompt + output (a positive integer)",
                       "part": "nodes_needed (default), replicas_needed, max_sequences (per "
                               "replica), num_blocks, kv_tokens or max_concurrency_vllm"})
-def CAPACITY(model, gpu, seq_len, concurrent_users, tp=1, dtype="bf16", kv_dtype="bf16",
+def CAPACITY(model, gpu, seq_len, concurrent_users, dtype="bf16", kv_dtype="bf16", tp=1,
              part="nodes_needed"):
     """Serving capacity for concurrent users, vLLM-style: nodes (of 8 GPUs) or replicas of
     tp GPUs needed, or the sequences, KV blocks and tokens one replica holds."""
