@@ -34,7 +34,8 @@ def cmd_workbook(args):
     import pandas as pd
     from .templates import TEMPLATES, regenerate, template, write_template
     if args.list:
-        return pd.DataFrame([{"workbook": n, "title": template(n).title} for n in TEMPLATES])
+        return pd.DataFrame([{"workbook": n, "title": template(n).title_for()}
+                             for n in TEMPLATES])
     if args.all:
         paths = regenerate(args.output) if args.output else regenerate()
         return pd.Series({p.stem: str(p) for p in paths}, name="written")

@@ -44,7 +44,7 @@ from xlcalc.units import display_factor
 from xlcalc.worked import example as worked_example, status as seed_status
 
 from .cached import save_with_values
-from .spec import WorkbookSpec
+from .spec import WorkbookSpec, title_parts
 
 __all__ = ["build", "write", "BuiltWorkbook"]
 
@@ -256,6 +256,8 @@ class _Builder:
         ctx = resolve(self.inputs)
         for tname in needed:
             frame = graph.table(tname).frame().copy()
+            offered = graph.table(tname).offered()     # dropdown rows first (one range)
+            frame = frame.loc[offered + [k for k in frame.index if k not in offered]]
             for key in ("model", "gpu"):
                 rec = ctx.get(key)
                 if TERMS[key].table == tname and hasattr(rec, "fields") and \
@@ -315,7 +317,14 @@ class _Builder:
         last_col = get_column_letter(len(columns) + 1)
         sheet = _quote(ws.title)
         ws.freeze_panes = "B2"
-        return {"keys": f"{sheet}!$A$2:$A${last_row}",
+        table = graph.table(tname)
+        n_offered = len(frame)
+        if "offer" in frame.columns:
+            n_offered = sum(1 for k in frame.index if k in set(table.offered()))
+            self.note(ws, last_row + 2, 1, "offer 0: a source tutorial's own rule, kept for "
+                      "the worked examples; accepted when typed, not in the dropdowns.", 18)
+        return {"offered": f"{sheet}!$A$2:$A${n_offered + 1}",
+                "keys": f"{sheet}!$A$2:$A${last_row}",
                 "body": f"{sheet}!$B$2:${last_col}${last_row}",
                 "header": f"{sheet}!$B$1:${last_col}$1"}
 
@@ -329,9 +338,31 @@ class _Builder:
                      for name in side.inputs]
         return rows
 
+    def title(self, ws):
+        """The workbook's title in A1: a live formula over the inputs it names."""
+        from openpyxl.styles import Font
+        parts = title_parts(self.spec.title)
+        names = tuple(n for _, n in parts if n is not None)
+        if not names:
+            return self.text(ws, 1, 1, self.spec.title, bold=True)
+
+        def title(*values):
+            it = iter(values)
+            out = []
+            for literal, name in parts:
+                if literal:
+                    out.append(literal)
+                if name is not None:
+                    v = next(it)
+                    out.append(int(v) if isinstance(v, float) and v.is_integer() else v)
+            return X.concat(*out)
+        c, _ = self.formula(ws, 1, 1, Cell(title, names))
+        c.font = Font(bold=True)
+        return c
+
     def _write_inputs(self, ws):
         from openpyxl.styles import Protection
-        self.text(ws, 1, 1, self.spec.title, bold=True)
+        self.title(ws)
         self.text(ws, 2, 1, "Change the yellow cells; every other sheet follows. "
                   "Each value cell is a defined name you can use in your own formulas.")
         self.header(ws, 4, ["Input", "Value", "Unit", "Description"], [30, 22, 12, 90])
@@ -372,7 +403,7 @@ class _Builder:
         from openpyxl.worksheet.datavalidation import DataValidation
         t = TERMS[name]
         if t.kind == "choice":
-            dv = DataValidation(type="list", formula1="=" + self.table_refs[t.table]["keys"],
+            dv = DataValidation(type="list", formula1="=" + self.table_refs[t.table]["offered"],
                                 allow_blank=False)
         else:
             rule = in_domain(t, X.Ref(coordinate)).excel()
@@ -449,7 +480,7 @@ class _Builder:
         from openpyxl.formatting.rule import FormulaRule
         from openpyxl.styles import PatternFill
         spec = self.spec
-        self.text(ws, 1, 1, spec.title, bold=True)
+        self.title(ws)
         self.text(ws, 2, 1, spec.description, wrap=False)
         self.header(ws, 4, ["Result", "Value", "Share of GPU memory", "Note"], [34, 24, 20, 80])
         self.text(ws, 5, 1, "Input check", bold=True)
@@ -703,12 +734,13 @@ class _Builder:
     def _write_example(self, ws, ex, rows):
         from openpyxl.styles import Alignment, Protection
         block = self.example_blocks[self.examples.index(ex)]
-        self.text(ws, 1, 1, f"Worked example: {ex.title}", bold=True)
-        self.text(ws, 2, 1, f"Seed {ex.seed}. Each row: the figure the seed prints, the same "
-                  "quantity computed live from the seed's scenario (below) and the row's own "
-                  "inputs (columns I onwards), and why they differ when they do. The yellow "
-                  "cells are editable; the Inputs sheet does not change this comparison.")
-        self.header(ws, 4, ["Seed scenario input", "Value"], None)
+        self.text(ws, 1, 1, f"Worked example from the source tutorials: {ex.title}", bold=True)
+        self.text(ws, 2, 1, f"Source tutorial {ex.seed}. Each row: the figure the tutorial "
+                  "prints, the same quantity computed live from the tutorial's scenario "
+                  "(below) and the row's own inputs (columns I onwards), and why they differ "
+                  "when they do. The yellow cells are editable; the Inputs sheet does not "
+                  "change this comparison.")
+        self.header(ws, 4, ["Tutorial scenario input", "Value"], None)
         for i, (name, value) in enumerate(block.items(), start=5):
             self.text(ws, i, 1, name)
             c = self.text(ws, i, 2, value.name if hasattr(value, "fields") else value,
@@ -719,8 +751,9 @@ class _Builder:
                 ws.add_data_validation(dv)
                 dv.add(c.coordinate)
         head = 6 + len(block)
-        self.header(ws, head, ["item", "seed section", "seed value", "computed value", "unit",
-                               "status", "note", "row inputs"], [34, 16, 14, 16, 10, 10, 90, 16])
+        self.header(ws, head, ["item", "tutorial section", "tutorial value", "computed value",
+                               "unit", "status", "note", "row inputs"],
+                    [34, 16, 14, 16, 10, 10, 90, 16])
         for i, (fig, scope, own) in enumerate(rows, start=head + 1):
             self.text(ws, i, 1, fig.item)
             self.text(ws, i, 2, fig.section)
@@ -749,7 +782,7 @@ class _Builder:
         ws.freeze_panes = f"B{head + 1}"
 
     def _write_about(self, ws):
-        self.text(ws, 1, 1, self.spec.title, bold=True)
+        self.title(ws)
         lines = [
             self.spec.description,
             "",

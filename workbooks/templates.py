@@ -112,10 +112,13 @@ def _llama_70b_inference():
     ex = example("llama-70b-inference")
     inputs = {k: v for k, v in ex.inputs.items() if k != "context_len"}
     return _inference(
-        "llama-70b-inference", "LLaMA-70B inference on 8×H100 (TP=8)",
-        "Seed 000 §七 example 1: batch 8, 512 tokens in / 256 out, prefill at 50 % MFU. "
-        "Change any input; the Worked example sheet shows every figure the seed prints "
-        "beside the live value.",
+        "llama-70b-inference",
+        "{model} inference on {gpu} (tp {tp}, pp {pp}): batch {batch}, {prompt_len} tokens in "
+        "/ {output_len} out",
+        "Serving plan: memory per GPU, latency and capacity. Change any input; every sheet "
+        "follows. It opens on worked example 1 of the source tutorials (LLaMA-2-70B on 8 H100, "
+        "tp 8); the Worked example sheets show each figure the tutorials print beside the "
+        "live value.",
         inputs, ("llama-70b-inference", "llama-70b-communication", "llama-13b-capacity"))
 
 
@@ -128,9 +131,12 @@ def _llama_7b_training():
     inputs.update(activation_rule="korthikanti", train_reserve_bytes=2e9, tokens=140e9,
                   n_gpus=8, mfu=0.4, price_per_gpu_hour=2.5)
     return _training(
-        "llama-7b-training", "LLaMA-7B training memory (BF16 mixed, AdamW)",
-        "Seed 000 §七 example 2: batch 32 × 2048 tokens with activation recomputation. "
-        "Time and cost for 140 B tokens (Chinchilla) on 8 GPUs at 40 % MFU.",
+        "llama-7b-training",
+        "{model} training on {n_gpus} {gpu}: batch {batch} × {seq_len} tokens, {precision}, "
+        "{optimizer}, ZeRO {zero}, recompute {recompute}",
+        "Training plan: memory per GPU, time and cost. Change any input; every sheet follows. "
+        "It opens on worked example 2 of the source tutorials (LLaMA-7B, batch 32 × 2048 "
+        "tokens, full recomputation), priced for 140 B tokens on 8 GPUs at 40 % MFU.",
         inputs, ("llama-7b-training", "llama-70b-training-memory",
                  "llama-70b-pretraining-days"))
 
@@ -154,7 +160,9 @@ def _capacity_planner():
     sections = _inference_sections()
     serving_sections = (sections[1], sections[2], sections[3])
     return WorkbookSpec(
-        name="capacity-planner", title="LLM capacity planner: serving and training",
+        name="capacity-planner",
+        title="Capacity plan for {model} on {gpu}: serving batch {batch} at tp {tp}; training "
+              "batch {training_batch} on {training_n_gpus} GPUs",
         description="Pick any model and accelerator. Serving (top) and training (below) "
         "have their own inputs; everything is recomputed live from the formulas.",
         inputs=inputs, sections=(sections[0],) + serving_sections,

@@ -135,7 +135,7 @@ def _setup_capacity(p):
     _parallel(p)
     _dtypes(p)
     p.add_argument("--n-gpus", type=_INT, default=None,
-                   help="GPUs available (adds replicas and the seed 003 §七 method)")
+                   help="GPUs available (adds replicas and the sequences they hold)")
     p.add_argument("--users", type=_INT, default=None,
                    help="concurrent users to serve (adds replicas/nodes needed)")
     p.add_argument("--block-size", type=_INT, default=16, help="KV block tokens (default 16)")

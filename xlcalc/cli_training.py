@@ -26,8 +26,8 @@ def _model_workload(p, batch_required=True):
 def _plan_options(p, gpu_required=False):
     p.add_argument("--gpu", required=gpu_required, help="accelerator preset (adds fits/headroom)")
     p.add_argument("--precision", default="bf16-mixed",
-                   help="fp32, fp16-mixed, bf16-mixed, seed-001, megatron-distopt "
-                        "(default bf16-mixed)")
+                   help="fp32, fp16-mixed, bf16-mixed, megatron-distopt (default "
+                        "bf16-mixed)")
     p.add_argument("--optimizer", default="adamw",
                    help="adamw, adam, sgd, sgd-momentum, adam-8bit, adafactor, lion "
                         "(default adamw)")
@@ -47,7 +47,8 @@ def _plan_options(p, gpu_required=False):
     p.add_argument("--reserve-gb", type=_number, default=None,
                    help="per-GPU reserve in GB (default 2)")
     p.add_argument("--activation-rule", default=None,
-                   help="korthikanti (default), seed-000, seed-000-recompute, seed-001")
+                   help="activation estimate: korthikanti (default; the source tutorials' "
+                        "rules of thumb are shown in their worked examples)")
     p.add_argument("--unit", default="GB", help="memory unit (default GB = 1e9 bytes)")
 
 

@@ -109,6 +109,15 @@ class Table:
         self.frame()
         return self._rows
 
+    def offered(self) -> list:
+        """The keys a planner is offered (dropdowns, help texts).  A row with ``"offer": 0``
+        is a source tutorial's own rule (``seed-001``): the worked examples use it and it
+        is accepted when typed, but it is not a planner's choice."""
+        frame = self.frame()
+        if "offer" not in frame.columns:
+            return list(frame.index)
+        return [k for k, v in frame["offer"].items() if not v == 0]
+
 
 NODES: dict[str, Formula | Lookup] = {}
 TABLES: dict[str, Table] = {}

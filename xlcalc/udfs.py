@@ -744,8 +744,8 @@ _TRAIN_TIME_DOCS = {
     "tokens": "training tokens (a positive number)",
     "mfu": "model FLOPs utilisation: achieved / the GPU's dense peak for the precision (a "
            "number in (0, 1]); default 0.4",
-    "precision": "training precision recipe: bf16-mixed (default), fp16-mixed, fp32, "
-                 "seed-001 or megatron-distopt; it picks the GPU's peak"}
+    "precision": "training precision recipe: bf16-mixed (default), fp16-mixed, fp32 or "
+                 "megatron-distopt; it picks the GPU's peak"}
 
 
 @excel_function(docs=_TRAIN_TIME_DOCS)
