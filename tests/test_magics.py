@@ -385,3 +385,24 @@ def test_every_catalogue_function_through_xl(shell):
             assert list(shown.columns) == expected[0]
         else:
             assert shown == expected
+
+
+def test_sheet_refuses_to_shadow_builtins_and_variables(shell):
+    """``max = MAX_BATCH(…)`` would replace Python's max() in the notebook: refused, as is a
+    notebook variable no sheet made, unless the cell asks with --replace."""
+    import builtins
+    _, error = run(shell, '%%xlsheet\nmax = MAX_BATCH("llama-2-70b", "h100-sxm", 4096)\n')
+    assert isinstance(error, UsageError) and "max is a Python builtin" in str(error)
+    assert shell.user_ns.get("max", builtins.max) is builtins.max
+    run(shell, "planned_gpus = 16")
+    _, error = run(shell, "%%xlsheet\nplanned_gpus = 8\n")
+    assert isinstance(error, UsageError) and "already a variable in the notebook" in str(error)
+    assert shell.user_ns["planned_gpus"] == 16
+    sheet = shell.run_cell_magic("xlsheet", "--replace", "planned_gpus = 8\n")
+    assert sheet.errors == [] and shell.user_ns["planned_gpus"] == 8
+    # a sheet may rerun: the names it made are its own
+    shell.run_cell_magic("xlsheet", "", "sheet_made = 1\n")
+    shell.run_cell_magic("xlsheet", "", "sheet_made = 2\n")
+    assert shell.user_ns["sheet_made"] == 2
+    with pytest.raises(UsageError, match="takes only --replace"):
+        shell.run_cell_magic("xlsheet", "--force", "a = 1\n")
