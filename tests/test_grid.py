@@ -49,7 +49,7 @@ def excel_row(row) -> dict:
 
 def assert_rows_equal_excel(grid):
     data = grid.data
-    assert list(data.columns) == grid.columns + OUTPUTS
+    assert list(data.columns) == grid.columns + OUTPUTS + ["problem"]
     for number, row in data.iterrows():
         expected = excel_row(row)
         for name, value in expected.items():
@@ -249,8 +249,8 @@ def test_plans_that_do_not_fit_are_red(grid):
 def test_training_template():
     grid = ScenarioGrid(template="llama-7b-training")
     data = grid.data
-    assert list(data.columns[-6:]) == ["total_gb", "headroom_gb", "fits", "train_days",
-                                       "gpu_hours", "train_cost"]
+    assert list(data.columns[-7:]) == ["total_gb", "headroom_gb", "fits", "train_days",
+                                       "gpu_hours", "train_cost", "problem"]
     for number, row in data.iterrows():
         ctx = dict(grid.inputs, **{c: row[c] for c in grid.columns})
         ctx = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in ctx.items()}
@@ -273,7 +273,7 @@ def test_bad_construction():
         ScenarioGrid(inputs={"no_such_input": 1})
     # outputs without the fits flag still colour by it (added as a column)
     grid = ScenarioGrid(outputs=["total_gb", "ttft_ms"])
-    assert list(grid.results.columns) == ["total_gb", "ttft_ms", "fits"]
+    assert list(grid.results.columns) == ["total_gb", "ttft_ms", "fits", "problem"]
 
 
 # ------------------------------------------------------------------ workbook export
@@ -333,3 +333,29 @@ def test_libreoffice_recalculates_the_exported_grid(grid, tmp_path, soffice):
             else:
                 assert value == pytest.approx(row[o.name], rel=1e-9), (number, o.name)
     assert not math.isnan(grid.data.loc[3, "total_gb"])
+
+
+def test_rows_compute_or_show_their_problem(tmp_path):
+    """A row the core cannot price as a whole (bf16 on a V100, fp8 on an A100: no peak
+    for the dtype) shows the core's message, never a silent row of NaN; exporting names
+    it; a value beyond the glossary's bound is refused with the message."""
+    grid = ScenarioGrid()
+    grid.edit(2, "gpu", "v100-32gb")                   # the default dtype is bf16
+    grid.edit(3, "dtype", "fp8")                        # scenario 3 runs on an A100
+    data = grid.data
+    for number in (2, 3):
+        row = data.loc[number]
+        assert row["problem"].startswith("dtype must be a dtype"), row["problem"]
+        assert np.isnan(row["ttft_ms"])
+    assert "v100-32gb computes in (fp32, fp16)" in data.loc[2, "problem"]
+    assert "a100-80gb computes in" in data.loc[3, "problem"]
+    assert data.loc[1, "problem"] == "" and np.isfinite(data.loc[1, "ttft_ms"])
+    assert "2 cannot be computed" in grid.status.value
+    with pytest.raises(xlcalc.XlcalcError, match="scenario 2 cannot be computed: dtype"):
+        grid.to_workbook(tmp_path / "x.xlsx")
+    assert not (tmp_path / "x.xlsx").exists()
+    with pytest.raises(xlcalc.XlcalcError, match="batch must be at most 10,000,000, got 1e"):
+        grid.edit(1, "batch", 1e300)
+    grid.edit(2, "dtype", "fp16")
+    grid.edit(3, "dtype", "bf16")
+    assert (grid.data["problem"] == "").all()
