@@ -278,7 +278,7 @@ def test_bad_construction():
 
 # ------------------------------------------------------------------ workbook export
 
-def test_export_writes_a_live_scenarios_sheet(grid, tmp_path):
+def test_export_writes_a_live_scenarios_sheet(grid, tmp_path, monkeypatch):
     grid.edit(2, "batch", 128)
     grid.add_row(model="llama-3.1-8b", gpu="l40s", tp=1, dtype="bf16", kv_dtype="bf16")
     path = grid.to_workbook(tmp_path / "grid.xlsx")
@@ -302,7 +302,8 @@ def test_export_writes_a_live_scenarios_sheet(grid, tmp_path):
             else:
                 assert cached == pytest.approx(row[o.name], rel=1e-9), (r, o.name)
     # the export button writes the same file
-    grid.workbook_path.value = str(tmp_path / "button.xlsx")
+    monkeypatch.chdir(tmp_path)              # a local notebook writes in its working folder
+    grid.workbook_path.value = "button.xlsx"
     grid.workbook_button.click()
     assert (tmp_path / "button.xlsx").exists()
     assert 'data-name="grid_workbook"' in grid.workbook_status.value

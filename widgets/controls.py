@@ -204,6 +204,14 @@ def set_control(name: str, widget, value) -> None:
         if t is not None and t.kind == "int":
             check(name, value)
             raise invalid(name, value, "one of " + ", ".join(str(v) for v in offered))
+        if t is not None and t.kind == "choice" and isinstance(value, str) and \
+                isinstance(widget, w.Dropdown) and \
+                value.strip().lower() in table(t.table).frame().index:
+            # a valid key the dropdown does not offer (a source tutorial's own rule, set
+            # in code to reproduce a worked example) is shown while it is chosen
+            widget.options = [*widget.options, value]
+            widget.value = value
+            return
         raise unknown_choice(name, value, [str(v) for v in offered])
     if isinstance(widget, w.Checkbox):
         widget.value = bool(value)

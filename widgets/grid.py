@@ -44,6 +44,7 @@ from xlcalc.glossary import TERMS, check
 from xlcalc.graph import Factor, load_all
 from xlcalc.units import display_factor
 
+from .download import check_target, download_html, local_file, served
 from .render import CSS, fmt
 
 __all__ = ["ScenarioGrid", "INFERENCE_OUTPUTS", "TRAINING_OUTPUTS"]
@@ -269,15 +270,22 @@ class ScenarioGrid(w.VBox):
             inputs=dict(self.inputs), worked_examples=(),
             scenarios=self._inputs.copy(), scenario_outputs=tuple(self.outputs))
 
-    def to_workbook(self, path=None) -> Path:
-        """Write the grid as a planning workbook (``Scenarios`` sheet: one row per
-        scenario, live formulas written by the workbooks generator); returns the path.
-        A row that cannot be computed is named, and nothing is written."""
-        from xlcalc.workbooks.generator import write
+    def workbook_bytes(self) -> bytes:
+        """The grid as a planning workbook (``Scenarios`` sheet: one row per scenario,
+        live formulas written by the workbooks generator), as the bytes of an .xlsx file.
+        A row that cannot be computed is named, and nothing is built."""
+        from xlcalc.workbooks.generator import to_bytes
         self._check_computable()
-        path = Path(path or self.workbook_path.value or f"{self.template}-scenarios.xlsx")
-        write(self.workbook_spec(), path)
-        return path.resolve()
+        return to_bytes(self.workbook_spec())
+
+    def to_workbook(self, path=None, overwrite: bool = False) -> Path:
+        """Write the grid as a planning workbook; returns the path.  ``path`` (Python) may
+        be anywhere but must end in .xlsx; without it, the file name typed above the grid,
+        in the working folder.  An existing file is replaced only with ``overwrite``."""
+        target = check_target(path, overwrite) if path is not None else \
+            local_file(self.workbook_path.value, overwrite or self.workbook_replace.value)
+        target.write_bytes(self.workbook_bytes())
+        return target.resolve()
 
     def _check_computable(self) -> None:
         problems = [(i + 1, p) for i, p in enumerate(self._results["problem"]) if p]
@@ -504,11 +512,15 @@ class ScenarioGrid(w.VBox):
         self.add_button.on_click(lambda b: self._guarded(self.add_row))
         self.duplicate_button.on_click(lambda b: self._guarded(self.duplicate_row))
         self.delete_button.on_click(lambda b: self._guarded(self.delete_row))
+        hidden = "none" if served() else None     # a served dashboard: a download only
         self.workbook_path = w.Text(value=f"{self.template}-scenarios.xlsx",
-                                    layout=w.Layout(width="300px"))
-        self.workbook_button = w.Button(description="Export workbook", icon="download",
+                                    layout=w.Layout(width="260px", display=hidden))
+        self.workbook_replace = w.Checkbox(value=False, description="replace", indent=False,
+                                           layout=w.Layout(width="90px", display=hidden))
+        self.workbook_button = w.Button(description="Download workbook" if hidden else
+                                        "Export workbook", icon="download",
                                         button_style="primary",
-                                        layout=w.Layout(width="170px"))
+                                        layout=w.Layout(width="180px"))
         self.workbook_button.on_click(self._on_export)
         self.status = w.HTML()
         self.workbook_status = w.HTML()
@@ -520,7 +532,7 @@ class ScenarioGrid(w.VBox):
             'vectorised core call. Red rows do not fit on the GPU.</div>')
         toolbar = w.HBox([self.add_button, self.duplicate_button, self.delete_button,
                           w.HTML(layout=w.Layout(flex="1 1 auto")),
-                          self.workbook_path, self.workbook_button],
+                          self.workbook_path, self.workbook_replace, self.workbook_button],
                          layout=w.Layout(align_items="center"))
         self.children = [header, toolbar, self.status, self.datagrid, self.workbook_status]
         self.add_class("xl-form")
@@ -535,6 +547,10 @@ class ScenarioGrid(w.VBox):
 
     def _on_export(self, button=None) -> None:
         try:
+            if served():                  # the browser's user gets the bytes, not a path
+                self.workbook_status.value = download_html(
+                    self.workbook_bytes(), f"{self.template}-scenarios.xlsx", "grid_download")
+                return
             path = self.to_workbook()
         except XlcalcError as e:
             self.workbook_status.value = _message(str(e))
@@ -544,9 +560,9 @@ class ScenarioGrid(w.VBox):
             self.workbook_status.value = _message(f"{type(e).__name__}: {e}")
             return
         self.workbook_status.value = (
-            f'<span class="xl-sub" data-name="grid_workbook" data-value="{html.escape(str(path))}">'
-            f'wrote <code>{html.escape(str(path))}</code>: its Scenarios sheet has these '
-            f'{len(self._inputs)} rows with live formulas</span>')
+            f'<span class="xl-sub" data-name="grid_workbook" data-value="{html.escape(path.name)}">'
+            f'wrote <code>{html.escape(path.name)}</code> in the working folder: its Scenarios '
+            f'sheet has these {len(self._inputs)} rows with live formulas</span>')
 
     def _display_frame(self) -> pd.DataFrame:
         frame = self.data

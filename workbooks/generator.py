@@ -43,10 +43,10 @@ from xlcalc.glossary import TERMS, in_domain
 from xlcalc.units import display_factor
 from xlcalc.worked import example as worked_example, status as seed_status
 
-from .cached import save_with_values
+from .cached import save_with_values, workbook_bytes
 from .spec import WorkbookSpec, title_parts
 
-__all__ = ["build", "write", "BuiltWorkbook"]
+__all__ = ["build", "write", "to_bytes", "BuiltWorkbook"]
 
 # --------------------------------------------------------------------------- style
 
@@ -1002,6 +1002,12 @@ def build(spec: WorkbookSpec, inputs: dict | None = None) -> BuiltWorkbook:
                           ", ".join(merged))
         merged[k] = v
     return _Builder(spec, merged).build()
+
+
+def to_bytes(spec: WorkbookSpec, inputs: dict | None = None) -> bytes:
+    """The .xlsx file (with cached values) in memory: what a browser download hands over."""
+    built = build(spec, inputs)
+    return workbook_bytes(built.workbook, built.values)
 
 
 def write(spec: WorkbookSpec, path, inputs: dict | None = None) -> BuiltWorkbook:

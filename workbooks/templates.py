@@ -15,7 +15,7 @@ from xlcalc.worked import example
 
 from .spec import Fit, Output, Section, Side, WorkbookSpec
 
-__all__ = ["TEMPLATES", "template", "write_template", "regenerate"]
+__all__ = ["TEMPLATES", "template", "write_template", "template_bytes", "regenerate"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -193,6 +193,12 @@ def write_template(name: str, path, inputs: dict | None = None):
     glossary names on its Inputs sheet).  Returns the built workbook."""
     from .generator import write
     return write(template(name), path, inputs)
+
+
+def template_bytes(name: str, inputs: dict | None = None) -> bytes:
+    """Template ``name`` with ``inputs`` as an .xlsx file in memory (a browser download)."""
+    from .generator import to_bytes
+    return to_bytes(template(name), inputs)
 
 
 def regenerate(directory=None) -> list:
