@@ -231,8 +231,13 @@ def _is_scalar(*values) -> bool:
 
 # helpers that dispatch on their arguments --------------------------------------
 
+_FLOATS = (float, int)       # plain Python numbers: the scalar fast paths below
+
+
 def where(condition, if_true, if_false):
     """Elementwise choice: ``if_true`` where ``condition`` holds, else ``if_false``."""
+    if type(condition) is bool and type(if_true) in _FLOATS and type(if_false) in _FLOATS:
+        return if_true if condition else if_false          # scalars (the common case)
     if is_expr(condition, if_true, if_false):
         return Call("IF", condition, if_true, if_false)
     if _is_scalar(condition):
@@ -243,6 +248,8 @@ def where(condition, if_true, if_false):
 
 def maximum(a, b):
     """Elementwise maximum of two values."""
+    if type(a) is float and type(b) is float:
+        return a if a >= b or a != a else b
     if is_expr(a, b):
         return Call("MAX", a, b)
     if _is_scalar(a, b):
@@ -252,6 +259,8 @@ def maximum(a, b):
 
 def minimum(a, b):
     """Elementwise minimum of two values."""
+    if type(a) is float and type(b) is float:
+        return a if a <= b or a != a else b
     if is_expr(a, b):
         return Call("MIN", a, b)
     if _is_scalar(a, b):
@@ -261,6 +270,8 @@ def minimum(a, b):
 
 def ceil(x):
     """Round up to the next integer (Excel ``-INT(-x)``: exact for every sign)."""
+    if type(x) is float:
+        return float(math.ceil(x)) if x - x == 0.0 else x   # NaN/inf as numpy
     if is_expr(x):
         return Neg(Call("INT", Neg(x)))
     if _is_scalar(x):
@@ -270,6 +281,8 @@ def ceil(x):
 
 def floor(x):
     """Round down to the integer below (Excel ``INT``)."""
+    if type(x) is float:
+        return float(math.floor(x)) if x - x == 0.0 else x
     if is_expr(x):
         return Call("INT", x)
     if _is_scalar(x):

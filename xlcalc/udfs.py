@@ -289,7 +289,7 @@ def _check_length(name: str, text: str) -> None:
 
 def _number(name: str, value, default=None):
     """A numeric argument: an empty cell takes the default; the core validates."""
-    if type(value) is float:
+    if type(value) is float or type(value) is int:
         return value
     value = _scalar(value)
     if value is None or value == "":
