@@ -63,8 +63,10 @@ def estimate(targets: str | Iterable[str], *, bind: Mapping | None = None, **inp
 
     ``bind`` maps an input to a node computed from the other inputs first, as in
     :func:`sweep` (``{"seq_len": "total_len"}``: memory at prompt + output tokens)."""
-    if any(v is None for v in inputs.values()):
-        inputs = {k: v for k, v in inputs.items() if v is not None}
+    for v in inputs.values():
+        if v is None:
+            inputs = {k: v for k, v in inputs.items() if v is not None}
+            break
     ctx = resolve(inputs)
     if bind:
         bound = graph.evaluate(tuple(bind.values()), ctx)
