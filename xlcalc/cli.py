@@ -26,7 +26,8 @@ __all__ = ["main", "COMMANDS", "parse_count", "fmt_number", "verdict"]
 COMMANDS: dict = {}
 
 #: modules that register more subcommands with :func:`command` when imported
-FAMILY_COMMANDS = ("xlcalc.cli_training", "xlcalc.cli_serving", "xlcalc.workbooks.cli")
+FAMILY_COMMANDS = ("xlcalc.cli_training", "xlcalc.cli_serving", "xlcalc.cli_validation",
+                   "xlcalc.workbooks.cli")
 
 
 def command(name: str, help: str, setup=None):

@@ -45,6 +45,7 @@ FORMULA_MODULES = [
     "xlcalc.formulas.comm",
     "xlcalc.formulas.inference_memory",
     "xlcalc.formulas.capacity",
+    "xlcalc.formulas.engines",
     "xlcalc.formulas.latency",
     "xlcalc.formulas.training_memory",
     "xlcalc.formulas.activations",
