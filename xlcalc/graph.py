@@ -458,17 +458,24 @@ def _scalar_input(name, value):
 
 
 _RECORDS: set = set()
+_TEXT_ROWS: dict = {}   # (table, key as typed) -> its row: the tables do not change once loaded
 
 
 def _row(n: Lookup, key):
     """The mapping a scalar lookup reads: the table row a key names, or a loaded record's
     values (a Model keeps its floats in ``_values``, an Accelerator in ``fields``)."""
     if type(key) is str:
+        hit = _TEXT_ROWS.get((n.table, key))
+        if hit is not None:
+            return hit
         rows = TABLES[n.table].rows()
         try:
-            return rows[key.strip().lower()]
+            row = rows[key.strip().lower()]
         except KeyError:
             raise unknown_choice(n.key, key, rows) from None
+        if len(_TEXT_ROWS) < 4096:
+            _TEXT_ROWS[(n.table, key)] = row
+        return row
     if isinstance(key, _VECTOR_KEYS):
         raise _NotScalar
     own = vars(key)
@@ -483,7 +490,7 @@ def _compile(plan):
     inputs_, lookups, formulas, related, missing, late = plan
     var = {}
     env = {"_scalar_input": _scalar_input, "_CHECKED": _CHECKED, "_row": _row,
-           "_RECORDS": _RECORDS,
+           "_RECORDS": _RECORDS, "_RELATED": _RELATED,
            "_missing_required": _missing_required, "_check_related": _check_related,
            "check_relations": check_relations, "_NotScalar": _NotScalar}
     lines = ["def run(ctx):"]
@@ -520,9 +527,12 @@ def _compile(plan):
     # a column the row lacks: the general path words the error
     lines.append("    except KeyError:\n        raise _NotScalar from None")
     for name in related:
-        partners = {o for o, _, _ in TERMS[name].relations if o in var}
+        order = [o for o, _, _ in TERMS[name].relations]
+        partners = [o for o in order if o in var]
         args = "{" + ", ".join(f"{o!r}: {var[o]}" for o in [name, *partners]) + "}"
-        lines.append(f"    _check_related({name!r}, {args})")
+        key = ", ".join([repr(name), var[name]] + [var.get(o, "None") for o in order])
+        # the key _check_related remembers a passed check under (scalars only)
+        lines.append(f"    if ({key}) not in _RELATED: _check_related({name!r}, {args})")
     for n in formulas:
         v = var[n.name] = f"v{len(var)}"
         env[f"F{v}"] = n.fn
