@@ -42,10 +42,11 @@ def resolve(inputs: Mapping) -> dict:
     """Replace a ``model``/``gpu`` spec by its loaded record (names stay lookups
     when they are arrays, so that sweeps over presets stay vectorised)."""
     ctx = dict(inputs)
-    if "model" in ctx and _is_spec(ctx["model"]):
-        ctx["model"] = _load("model", ctx["model"])
-    if "gpu" in ctx and _is_spec(ctx["gpu"]):
-        ctx["gpu"] = _load("gpu", ctx["gpu"])
+    model, gpu = ctx.get("model"), ctx.get("gpu")
+    if model is not None and _is_spec(model):
+        ctx["model"] = _load("model", model)
+    if gpu is not None and _is_spec(gpu):
+        ctx["gpu"] = _load("gpu", gpu)
     return ctx
 
 

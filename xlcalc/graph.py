@@ -556,17 +556,20 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
     ctx = (dict(context, **inputs) if inputs else context) if context else inputs
     if type(targets) is str:
         targets = (targets,)
-    key = (tuple(targets), frozenset(ctx))
+    targets = tuple(targets)
+    key = (targets, tuple(ctx))           # a call site names its inputs in one order
     run = _COMPILED.get(key)
     if run is None:
-        plan = _plan(*key)
+        plan = _plan(targets, frozenset(ctx))
         if plan[4]:                                  # missing inputs: the general message
             return _evaluate(plan, targets, ctx)
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
         run = _COMPILED[key] = _compile(plan)
     try:
         return run(ctx)
     except _NotScalar:
-        return _evaluate(_plan(*key), targets, ctx)
+        return _evaluate(_plan(targets, frozenset(ctx)), targets, ctx)
 
 
 def _evaluate(plan, targets, ctx) -> dict:
