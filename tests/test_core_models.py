@@ -61,8 +61,8 @@ def test_names_are_case_insensitive():
 def test_unknown_names_suggest_close_ones():
     with pytest.raises(XlcalcError, match=r"unknown model 'llama-2-71b'; did you mean 'llama-2-7b'"):
         load_model("llama-2-71b")
-    with pytest.raises(XlcalcError, match=r"unknown gpu 'h100'; did you mean .*'h100-sxm'"):
-        load_gpu("h100")
+    with pytest.raises(XlcalcError, match=r"unknown gpu 'h100-sx'; did you mean .*'h100-sxm'"):
+        load_gpu("h100-sx")
 
 
 def test_load_from_path_dict_and_rows(tmp_path):

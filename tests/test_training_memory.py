@@ -142,10 +142,11 @@ def test_fit_headroom_share_and_total_is_the_sum_of_parts():
     assert s["activations"] == acts
     total = states_ + acts + 2e9
     assert s["total"] == pytest.approx(total, rel=1e-12)
-    assert s["gpu_memory"] == 80e9
-    assert s["fits"] is (total <= 80e9)
-    assert s["headroom"] == pytest.approx(80e9 - total)
-    assert s["share"] == pytest.approx(total / 80e9)
+    reported = 79.25 * 2 ** 30          # the A100 80GB's total as CUDA reports it
+    assert s["gpu_memory"] == pytest.approx(reported)
+    assert s["fits"] is (total <= reported)
+    assert s["headroom"] == pytest.approx(reported - total)
+    assert s["share"] == pytest.approx(total / reported)
 
 
 def test_a_plan_that_does_not_fit_is_a_result():
@@ -155,17 +156,19 @@ def test_a_plan_that_does_not_fit_is_a_result():
 
 def test_gpus_needed_by_hand():
     # LLaMA-7B, batch 32 × 2048, full recomputation (Korthikanti), bf16-mixed AdamW, 2 GB
-    # reserve, 80 GB GPUs: states 18 × 6,738,415,616 = 121,291,481,088 B; activations of
-    # the whole batch 32·(2·65536·4096) + 2·2·65536·4096 + 4·65536·32000 = 26,642,219,008 B.
+    # reserve, H100s at the 79.22 GiB CUDA reports: states 18 × 6,738,415,616 =
+    # 121,291,481,088 B; activations of the whole batch 32·(2·65536·4096) + 2·2·65536·4096
+    # + 4·65536·32000 = 26,642,219,008 B.
+    usable = 79.22 * 2 ** 30 - 2e9
     states_ = 18 * 6_738_415_616
     acts = 32 * 2 * 65536 * 4096 + 2 * 2 * 65536 * 4096 + 4 * 65536 * 32000
     assert acts == 26_642_219_008
-    want = math.ceil((states_ + acts) / (80e9 - 2e9))     # 147.9 / 78 → 2
+    want = math.ceil((states_ + acts) / usable)     # 147.9 / 83.06 → 2
     assert xlcalc.train_gpus_needed("llama-7b", "h100-sxm", 32, 2048, recompute="full") == want == 2
     # with tp = 2 the replica's states halve and so do the per-layer activations; the
     # logits split too (vocab-parallel); the gpus are counted in tp groups: 2 · ceil(...)
     acts_tp2 = 32 * (2 * 65536 * 4096) + 2 * 2 * 65536 * 4096 + 4 * 65536 * 32000 / 2
-    want_tp2 = 2 * math.ceil((states_ / 2 + acts_tp2) / 78e9)    # 2 · ceil(1.065) = 4
+    want_tp2 = 2 * math.ceil((states_ / 2 + acts_tp2) / usable)    # 2 · ceil(1.0005) = 4
     got = xlcalc.train_gpus_needed("llama-7b", "h100-sxm", 32, 2048, tp=2, recompute="full")
     assert got == want_tp2 == 4
 
@@ -173,7 +176,10 @@ def test_gpus_needed_by_hand():
 # ------------------------------------------------------------------------ fit search
 
 def test_fit_search_finds_the_smallest_plan_and_lists_every_option():
-    table = xlcalc.train_fit_search("llama-7b", 32, 2048, "h100-sxm")
+    # an H100 planned at its marketed 80e9 bytes (a memory_gb override drops the reported
+    # total), where ZeRO-2 on two GPUs falls just short
+    table = xlcalc.train_fit_search("llama-7b", 32, 2048,
+                                    {"preset": "h100-sxm", "memory_gb": 80})
     assert len(table) == 6 * 4 * 3          # divisors of 32 × ZeRO 0-3 × 3 recompute modes
     best = table.iloc[0]
     assert best.fits and best.gpus == 2 and best.zero == 3 and best.recompute == "full"
@@ -189,6 +195,10 @@ def test_fit_search_finds_the_smallest_plan_and_lists_every_option():
     z2 = table[(table.dp == 2) & (table.zero == 2) & (table.recompute == "full")].iloc[0]
     assert z2.total == pytest.approx(2 * 6_738_415_616 + 16 * 6_738_415_616 / 2 + acts + 2e9)
     assert not z2.fits
+    # at the 79.22 GiB CUDA reports (85.06e9 bytes) the same ZeRO-2 plan fits
+    assert z2.total <= 79.22 * 2 ** 30
+    assert xlcalc.train_memory("llama-7b", 32, 2048, zero=2, dp=2, recompute="full",
+                               gpu="h100-sxm")["fits"] is True
     # the table's rows equal single calls
     row = table.iloc[5]
     single = xlcalc.train_memory("llama-7b", 32, 2048, zero=int(row.zero), dp=int(row.dp),

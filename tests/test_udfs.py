@@ -3,8 +3,8 @@
 Each function is a wrapper, so most numbers are checked against the core API it wraps
 (with the unit conversion written out here); several are also derived by hand from the
 architecture (llama-2-70b: 80 layers, d = 8192, 64 query / 8 KV heads of 128, MLP 28672,
-vocabulary 32000, untied head) and the spec sheet (H100 SXM: 80 GB, 3350 GB/s, 989.4
-dense bf16 TFLOP/s).
+vocabulary 32000, untied head) and the spec sheet (H100 SXM: 80 GB marketed, 79.22 GiB as
+CUDA reports it, 3350 GB/s, 989.4 dense bf16 TFLOP/s).
 """
 
 import inspect
@@ -13,7 +13,7 @@ import math
 import pytest
 
 import xlcalc.udfs as u
-from xlcalc import basics, serving, training, worked
+from xlcalc import analysis, basics, serving, training, worked
 from xlcalc.glossary import TERMS
 from xlcalc.graph import load_all
 from xlcalc.models import load_model
@@ -32,6 +32,7 @@ MLP = 3 * 8192 * 28672                                 # gate, up, down
 NORMS = 2 * 8192                                       # two RMSNorms per layer
 N70 = 80 * (ATTN + MLP + NORMS) + 8192 + EMBED + HEAD  # + final norm
 KV_TOKEN_70 = 2 * 80 * 8 * 128 * 2                     # K and V, 80 layers, 8 heads, bf16
+H100_GB = 79.22 * 2 ** 30 / 1e9                        # the H100's total as CUDA reports it
 
 
 def test_hand_parameter_count_is_the_transformers_count():
@@ -50,7 +51,10 @@ def test_kv_cache_by_hand():
         2 * 8 * 4096 * 80 * 1 * 128 * 2 / 1e9)
     assert u.KV_CACHE(M70, 8.0, 4096.0, "bf16", 1.0, "GiB") == pytest.approx(
         2 * 8 * 4096 * 80 * 8 * 128 * 2 / 2 ** 30)       # exactly 10 GiB
+    # int8 per token and head: a byte per element plus 4 bytes per 128-element head vector
     assert u.KV_CACHE(M70, 8.0, 4096.0, "int8", 1.0, "MB") == pytest.approx(
+        2 * 8 * 4096 * 80 * 8 * 128 * (1 + 4 / 128) / 1e6)
+    assert u.KV_CACHE(M70, 8.0, 4096.0, "fp8", 1.0, "MB") == pytest.approx(
         2 * 8 * 4096 * 80 * 8 * 128 * 1 / 1e6)
 
 
@@ -101,13 +105,13 @@ def test_tp_comm_by_hand():
 
 
 def test_max_batch_by_hand():
-    """vLLM on 8×H100 (tp 8): 90 % of 80 GB − weights − profiled activations − 1 GB,
-    divided by one 4096-token sequence's KV on one GPU."""
+    """vLLM on 8×H100 (tp 8): 90 % of the 79.22 GiB CUDA reports − weights − profiled
+    activations − 1 GB, divided by one 4096-token sequence's KV on one GPU."""
     weights = N70 * 2 / 8
     activations = 2 * 2 * 28672 * 8192 / 8     # gated MLP output of 8192 tokens, bf16
     kv_sequence = 4096 * 80 * 1 * 128 * 2 * 2   # one KV head per GPU
-    expected = math.floor((0.9 * 80e9 - weights - activations - 1e9) / kv_sequence)
-    assert expected == 319
+    expected = math.floor((0.9 * H100_GB * 1e9 - weights - activations - 1e9) / kv_sequence)
+    assert expected == 346                       # 319 with the marketed 80e9 bytes
     assert u.MAX_BATCH(M70, H100, 4096.0, None, None, 8.0) == expected
 
 
@@ -136,7 +140,7 @@ def test_infer_memory_parts_by_hand_and_fit():
     total = u.INFER_MEM(M70, 8.0, 4096.0, None, None, 8.0)
     assert total == pytest.approx(sum(parts.values()))
     headroom = u.INFER_HEADROOM(M70, H100, 8.0, 4096.0, None, None, 8.0)
-    assert headroom == pytest.approx(0.9 * 80 - total)
+    assert headroom == pytest.approx(0.9 * H100_GB - total)
     assert u.INFER_FITS(M70, H100, 8.0, 4096.0, None, None, 8.0) is True
     assert u.INFER_FITS(M70, H100, 8.0, 4096.0) is False            # 151 GB on one GPU
     assert u.INFER_HEADROOM(M70, H100, 8.0, 4096.0) < 0
@@ -151,7 +155,7 @@ def test_mem_table_shares_by_hand():
     for part, (gb, of_total, of_gpu) in rows.items():
         assert gb == pytest.approx(u.INFER_MEM(M70, 8.0, 4096.0, None, None, None, None, part))
         assert of_total == pytest.approx(gb / total)
-        assert of_gpu == pytest.approx(gb / 80)
+        assert of_gpu == pytest.approx(gb / H100_GB)
     no_gpu = u.MEM_TABLE(M70, "inference", 8.0, 4096.0)
     assert all(r[3] is None for r in no_gpu[1:])
     train = u.MEM_TABLE([["llama-2-7b"]], [["Training"]], [[8.0]], [[4096.0]], [[H100]])
@@ -159,7 +163,7 @@ def test_mem_table_shares_by_hand():
     series = training.train_memory("llama-2-7b", 8, 4096)
     for label, gb, _, of_gpu in train[1:]:
         assert gb == pytest.approx(series[label] / 1e9)
-        assert of_gpu == pytest.approx(series[label] / 80e9)
+        assert of_gpu == pytest.approx(series[label] / (H100_GB * 1e9))
 
 
 def test_latency_relations_of_the_catalogue():
@@ -270,10 +274,17 @@ CORE = {
                        m, t, g, n, price_per_gpu_hour=price)["cost"]),
     "TRAIN_MFU": (("llama-2-7b", 1024.0, 4096.0, 10.0, H100, 64.0),
                   lambda m, b, s, it, g, n: training.mfu_from_iteration(m, b, s, it, g, n)),
+    "GEMM_MS": ((16.0, 4096.0, 4096.0, "a100-40gb", "fp16", 0.6, 0.9),
+                lambda m, n, k, g, d, mfu, bw: analysis.gemm_roofline(m, n, k, g, d, mfu,
+                                                                       bw)["time_s"] * 1e3),
+    "CRITICAL_BATCH": ((M70, H100, 1024.0, "fp8", "fp8", 8.0, 0.4, 0.8),
+                       lambda m, g, c, d, kv, tp, mfu, bw: analysis.critical_batch(
+                           m, g, c, tp=tp, dtype=d, kv_dtype=kv, mfu=mfu,
+                           bw_eff=bw)["critical_batch"]),
 }
 
 #: functions whose first argument is a model
-MODEL_FIRST = [n for n in CORE if n not in ("ALLREDUCE_BYTES", "COMM_MS")]
+MODEL_FIRST = [n for n in CORE if n not in ("ALLREDUCE_BYTES", "COMM_MS", "GEMM_MS")]
 
 
 def _same(got, expected):
@@ -506,7 +517,7 @@ def test_latency_table_lists_every_part():
     (lambda: u.ALLREDUCE_BYTES(-5.0, 4.0), "#VALUE! size_bytes must be a positive number, got -5"),
     (lambda: u.COMM_MS(1e9, 0.0), "#VALUE! gbytes_per_s must be a positive number, got 0"),
     (lambda: u.COMM_MS(1e9, 450.0, -1.0), "#VALUE! latency_us must be a number >= 0, got -1"),
-    (lambda: u.PREFILL_MS(M70, "v100-32gb", 1.0, 512.0), "#VALUE! dtype must be a dtype v100-32gb computes in (fp32, fp16), got 'bf16'"),
+    (lambda: u.PREFILL_MS(M70, "v100-32gb", 1.0, 512.0, None, None, None, "bf16"), "#VALUE! compute_dtype must be a compute dtype v100-32gb supports (auto, fp32, fp16), got 'bf16'"),
     (lambda: u.TRAIN_DAYS(M70, 1e12, "v100-32gb", 8.0), "#VALUE! precision must be a recipe v100-32gb computes in"),
     (lambda: u.GPUS_NEEDED(M70, H100, 8.0, 4096.0, "training", "int4"), "#VALUE! dtype 'int4' in training mode must be bf16, fp16, fp32 or a precision recipe"),
     (lambda: u.GPUS_NEEDED(M70, H100, 8.0, 4096.0, "serving"), "#VALUE! unknown mode 'serving'"),

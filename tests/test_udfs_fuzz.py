@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import xlcalc.udfs as u
-from xlcalc.hardware import DTYPES, gpu_names
+from xlcalc.formats import COMPUTE_DTYPES, DTYPES, KV_DTYPES
+from xlcalc.hardware import gpu_names
 from xlcalc.models import MODEL_FIELDS, preset_names
 
 HOSTILE_TEXT = ["", " ", "abc", "=1+1", '=HYPERLINK("http://example.com","click")',
@@ -63,7 +64,8 @@ NAMED = {
     "gpu": st.one_of(_excel(st.sampled_from(gpu_names())), gpu_range,
                      st.sampled_from(["h100", "H100-SXM", "tpu-v5"])),
     "dtype": _excel(st.sampled_from(list(DTYPES()) + ["BF16", "int3", "bf16-mixed", "fp16"])),
-    "kv_dtype": _excel(st.sampled_from(list(DTYPES()) + ["FP8", "int2"])),
+    "kv_dtype": _excel(st.sampled_from(list(KV_DTYPES()) + ["FP8", "int2", "q4_k_m"])),
+    "compute_dtype": _excel(st.sampled_from(list(COMPUTE_DTYPES()) + ["AUTO", "fp9", "int4"])),
     "precision": _excel(st.sampled_from(["bf16-mixed", "fp16-mixed", "fp32", "seed-001",
                                          "megatron-distopt", "bf16", "mixed"])),
     "optimizer": _excel(st.sampled_from(["adamw", "adam", "sgd", "lion", "adafactor",
@@ -162,7 +164,8 @@ def _pool(name):
                                          [["preset", "gpt2"], ["hidden_size", 96.0]],
                                          ["preset", "mistral-7b"], "LLAMA-2-7B"],
         "gpu": list(gpu_names()) + [[["preset", "a10"], ["memory_gb", 48.0]]],
-        "dtype": list(DTYPES()), "kv_dtype": list(DTYPES()),
+        "dtype": list(DTYPES()), "kv_dtype": list(KV_DTYPES()),
+        "compute_dtype": list(COMPUTE_DTYPES()),
         "precision": ["bf16-mixed", "fp16-mixed", "fp32", "seed-001", "megatron-distopt"],
         "optimizer": ["adamw", "adam", "sgd", "lion", "adafactor", "adam-8bit"],
         "recompute": ["none", "selective", "full"],
@@ -170,7 +173,8 @@ def _pool(name):
         "part": ["total", "weights", "kv_cache", "optimizer", "nodes_needed", "kv_tokens"],
         "mode": ["inference", "training", "forward", "training-recompute"],
         "field": ["hidden_size", "num_layers", "memory_gb", "peak_tflops_fp8", "model_type"],
-        "example": ["llama-70b-inference", "llama-7b-training", "llama-13b-capacity"],
+        "example": ["llama-70b-inference", "llama-7b-training", "llama-13b-capacity",
+                    "seed-004-survey"],
     }.get(name, [1.0, 2.0, 4.0, 8.0, 16.0, 128.0, 1024.0, 4096.0, 0.5, 0.9, 1e12, 3.0])
     return plausible, HOSTILE_TEXT + HOSTILE_NUMBERS + HOSTILE_OTHER
 
@@ -205,7 +209,7 @@ def test_hostile_values_in_every_slot_one_at_a_time():
              "bw_eff": 0.9, "size_bytes": 1e9, "n": 8.0, "bytes": 1e9, "gbytes_per_s": 450.0,
              "latency_us": 8.0, "concurrent_users": 100.0, "price_per_gpu_hour": 2.0,
              "iteration_time_s": 5.0, "mode": None, "part": None, "field": "hidden_size",
-             "example": None}
+             "example": None, "gemm_m": 16.0, "gemm_n": 4096.0, "gemm_k": 4096.0}
     special = {("MEM_TABLE", "mode"): "inference", ("GPU_SPEC", "field"): "memory_gb",
                ("TP_COMM", "tokens"): 512.0}     # tokens per sequence there (<= 1e8)
     count = 0
@@ -228,6 +232,7 @@ PLAUSIBLE = {
     "gpu": st.sampled_from(gpu_names()),
     "dtype": st.sampled_from(["bf16", "fp16", "fp8", "int8", "int4", "fp32"]),
     "kv_dtype": st.sampled_from(["bf16", "fp8", "int8"]),
+    "compute_dtype": st.sampled_from(["auto"]),
     "tp": st.sampled_from([1.0, 2.0, 4.0, 8.0]), "pp": st.sampled_from([1.0, 2.0, 4.0]),
     "dp": st.sampled_from([1.0, 2.0, 8.0]), "zero": st.sampled_from([0.0, 1.0, 2.0, 3.0]),
     "n_gpus": st.sampled_from([1.0, 2.0, 8.0, 64.0]), "n": st.sampled_from([2.0, 8.0]),

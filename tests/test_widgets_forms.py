@@ -54,7 +54,8 @@ def expected_inference(v: dict) -> dict:
     mem = inference_memory(v["model"], v["batch"], seq, tp=v["tp"], pp=v["pp"], gpu=v["gpu"],
                            gpu_memory_utilization=util, **common)
     lat = inference_latency(v["model"], v["gpu"], v["batch"], v["prompt_len"], v["output_len"],
-                            tp=v["tp"], pp=v["pp"], mfu=v["mfu"], bw_eff=v["bw_eff"], **common)
+                            tp=v["tp"], pp=v["pp"], mfu=v["mfu"], bw_eff=v["bw_eff"],
+                            compute_dtype=v["compute_dtype"], **common)
     cap = serving_capacity(v["model"], v["gpu"], seq, tp=v["tp"], pp=v["pp"],
                            gpu_memory_utilization=util, **common)
     need = gpus_needed(v["model"], v["gpu"], v["batch"], seq, gpu_memory_utilization=util,
@@ -278,6 +279,7 @@ INFERENCE_EFFECTS = {
     "pp": ({}, 2, ["weights_gb"]),
     "dtype": ({}, "fp8", ["weights_gb", "tpot_ms"]),
     "kv_dtype": ({}, "fp8", ["kv_cache_gb"]),
+    "compute_dtype": ({}, "fp8", ["ttft_ms"]),          # bf16 weights multiplied in fp8
     "mfu": ({}, 0.3, ["ttft_ms"]),
     "bw_eff": ({}, 0.8, ["tpot_ms"]),
     "gpu_memory_utilization": ({}, 0.8, ["headroom_gb", "max_batch", "budget_gb"]),
@@ -420,13 +422,15 @@ def test_malformed_config_shows_the_core_message_and_the_form_recovers():
 
 def test_value_the_core_rejects_shows_its_message():
     form = InferenceForm()
-    form.set(gpu="v100-32gb")                 # V100 has no bf16: the core refuses
+    form.set(gpu="v100-32gb")                 # bf16 weights on a V100 run in fp16: a plan
+    assert form.error == ""
+    assert_matches_core(form)
+    form.set(compute_dtype="bf16")            # but bf16 compute is what it cannot do
     with pytest.raises(XlcalcError) as core:
-        inference_latency("llama-2-70b", "v100-32gb", 8, 512, 256, tp=8)
+        inference_latency("llama-2-70b", "v100-32gb", 8, 512, 256, tp=8, compute_dtype="bf16")
     assert form.error == str(core.value) and "bf16" in form.error
     assert form.excel_formulas() == {} and "fix the inputs" in form.formula_value.value
-    form.controls["dtype"].value = "fp16"
-    form.controls["kv_dtype"].value = "fp16"
+    form.controls["compute_dtype"].value = "fp16"
     assert form.error == ""
     assert_matches_core(form)
 

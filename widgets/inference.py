@@ -20,8 +20,8 @@ __all__ = ["InferenceForm", "INFERENCE_DEFAULTS"]
 
 #: the form opens on seed 000 §七 example 1 (LLaMA-70B on 8×H100, TP=8)
 INFERENCE_DEFAULTS = dict(model="llama-2-70b", gpu="h100-sxm", batch=8, prompt_len=512,
-                          output_len=256, tp=8, pp=1, dtype="bf16", kv_dtype="bf16", mfu=0.5,
-                          bw_eff=1.0, gpu_memory_utilization=0.9)
+                          output_len=256, tp=8, pp=1, dtype="bf16", kv_dtype="bf16",
+                          compute_dtype="auto", mfu=0.5, bw_eff=1.0, gpu_memory_utilization=0.9)
 
 _PARTS = ("weights", "kv_cache", "activations", "reserve")
 _LABELS = {"weights": "weights", "kv_cache": "KV cache", "activations": "activations",
@@ -52,7 +52,7 @@ class InferenceForm(PlanForm):
     groups = (
         ("Model and hardware", ("model", "gpu")),
         ("Workload", ("batch", "prompt_len", "output_len")),
-        ("Parallelism and precision", ("tp", "pp", "dtype", "kv_dtype")),
+        ("Parallelism and precision", ("tp", "pp", "dtype", "kv_dtype", "compute_dtype")),
         ("Efficiency", ("mfu", "bw_eff", "gpu_memory_utilization")),
     )
     formulas = (
@@ -88,6 +88,7 @@ class InferenceForm(PlanForm):
             "pp": C.int_dropdown("pp", [1, 2, 4, 8], d["pp"]),
             "dtype": C.choice("dtype", d["dtype"]),
             "kv_dtype": C.choice("kv_dtype", d["kv_dtype"]),
+            "compute_dtype": C.choice("compute_dtype", d["compute_dtype"]),
             "mfu": C.fraction_slider("mfu", d["mfu"]),
             "bw_eff": C.fraction_slider("bw_eff", d["bw_eff"]),
             "gpu_memory_utilization": C.fraction_slider("gpu_memory_utilization",
@@ -105,7 +106,7 @@ class InferenceForm(PlanForm):
         common = dict(dtype=i["dtype"], kv_dtype=i["kv_dtype"])
         lat = inference_latency(model, gpu, i["batch"], i["prompt_len"], i["output_len"],
                                 tp=i["tp"], pp=i["pp"], mfu=i["mfu"], bw_eff=i["bw_eff"],
-                                **common)
+                                compute_dtype=i["compute_dtype"], **common)
         mem = inference_memory(model, i["batch"], seq_len, tp=i["tp"], pp=i["pp"], gpu=gpu,
                                gpu_memory_utilization=util, **common)
         cap = serving_capacity(model, gpu, seq_len, tp=i["tp"], pp=i["pp"],
@@ -157,7 +158,8 @@ class InferenceForm(PlanForm):
                  f"{int(seq_len):,}-token seqs, {n_gpus} GPU{'s' if n_gpus > 1 else ''}",
                  "" if fig["max_batch"] >= i["batch"] else "bad"),
             Card("gpus_needed", "GPUs needed", fig["gpus_needed"], "",
-                 "fewest that fit (tp × pp)" if fig["gpus_needed"] else "no split fits",
+                 f"fewest that fit: tp {int(need['tp'])} × pp {int(need['pp'])}"
+                 if fig["gpus_needed"] else "no split fits",
                  "" if fig["gpus_needed"] else "bad"),
         ]
         chart = dict(parts_gb={p: gb[p] for p in _PARTS}, capacity_gb=fig["gpu_memory_gb"],

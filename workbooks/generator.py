@@ -41,7 +41,8 @@ from xlcalc.errors import XlcalcError, invalid
 from xlcalc.estimate import estimate, resolve
 from xlcalc.glossary import TERMS, in_domain
 from xlcalc.units import display_factor
-from xlcalc.worked import example as worked_example, status as seed_status
+from xlcalc.worked import (computed_value, example as worked_example, row_status,
+                           seed_shown)
 
 from .cached import save_with_values, workbook_bytes
 from .spec import WorkbookSpec, title_parts
@@ -596,16 +597,20 @@ class _Builder:
             rows, shared = [], {}
             for i, fig in enumerate(ex.figures, start=first_row):
                 own = dict(fig.inputs)
-                key = i if own else None     # rows of their own are live per row
+                # rows with the same own inputs share one scope: the first such row holds
+                # the editable cells, the others show them (one column of calculations)
+                key = _inputs_key(own)
                 if key not in shared:
                     refs = dict(block_refs)
                     refs.update({name: X.Ref(f"{_quote(title)}!${_col(9 + 2 * j)}${i}")
                                  for j, name in enumerate(own)})
                     label = f"{title} row {i}" if own else f"{title} scenario"
                     shared[key] = _Scope(label, refs, {**block, **own}, [])
+                    shared[key].first_row = i
                     scopes.append(shared[key])
                 scope = shared[key]
-                scope.targets.append(fig.node)
+                if fig.node not in scope.targets:
+                    scope.targets.append(fig.node)
                 rows.append((fig, scope, own))
             self.example_rows.append(rows)
         return scopes
@@ -757,9 +762,15 @@ class _Builder:
         for i, (fig, scope, own) in enumerate(rows, start=head + 1):
             self.text(ws, i, 1, fig.item)
             self.text(ws, i, 2, fig.section)
-            seed = self.text(ws, i, 3, fig.seed_value)
+            seed = self.text(ws, i, 3, seed_shown(fig))
             for j, (name, value) in enumerate(own.items()):
                 self.text(ws, i, 8 + 2 * j, name)
+                if getattr(scope, "first_row", i) != i:       # shown, edited on the first row
+                    c = ws.cell(row=i, column=9 + 2 * j,
+                                value="=" + scope.overrides[name].excel().split("!", 1)[1])
+                    self.cached[(ws.title, c.coordinate)] = \
+                        value.name if hasattr(value, "fields") else value
+                    continue
                 c = self.text(ws, i, 9 + 2 * j, value.name if hasattr(value, "fields") else value,
                               fill=_INPUT_FILL)
                 c.protection = Protection(locked=False)
@@ -769,14 +780,15 @@ class _Builder:
                 ref, value = scope.cells[fig.node], scope.node_values[fig.node]
             else:
                 ref, value = X.Name(fig.node), self.values[fig.node]
-            c = ws.cell(row=i, column=4, value="=" + X.as_expr(ref / fig.scale).excel())
-            computed = float(value) / fig.scale
+            shown = ref if fig.scale == 1 else ref / fig.scale
+            c = ws.cell(row=i, column=4, value="=" + X.as_expr(shown).excel())
+            computed = computed_value(fig, value)
             self.cached[(ws.title, c.coordinate)] = computed
             c.number_format = '#,##0.####'
             self.text(ws, i, 5, fig.unit)
-            st = ws.cell(row=i, column=6,
-                         value="=" + seed_status(X.Ref(seed.coordinate), X.Ref(c.coordinate)).excel())
-            self.cached[(ws.title, st.coordinate)] = seed_status(fig.seed_value, computed)
+            st = ws.cell(row=i, column=6, value="=" + X.as_expr(row_status(
+                fig, X.Ref(seed.coordinate), X.Ref(c.coordinate))).excel())
+            self.cached[(ws.title, st.coordinate)] = row_status(fig, fig.seed_value, computed)
             c.alignment = st.alignment = Alignment(vertical="top")
             self.note(ws, i, 7, fig.note, 90)
         ws.freeze_panes = f"B{head + 1}"
@@ -983,8 +995,18 @@ def _quote(title: str) -> str:
 
 
 def _table_sheet_title(table: str) -> str:
-    return {"gpus": "GPUs", "dtypes": "Dtypes", "models": "Models"}.get(
+    return {"gpus": "GPUs", "dtypes": "Dtypes", "models": "Models", "kv_dtypes": "KV dtypes",
+            "compute_dtypes": "Compute dtypes"}.get(
         table, table.replace("_", " ").title().replace(" ", ""))
+
+
+def _inputs_key(own: dict):
+    """Rows whose own inputs are equal (names and values) share a scope; rows without
+    own inputs share the scenario's."""
+    if not own:
+        return None
+    return tuple((k, getattr(v, "name", v) if not isinstance(v, float) else v)
+                 for k, v in own.items())
 
 
 def _example_sheet_title(i: int, n: int) -> str:

@@ -119,7 +119,8 @@ def _llama_70b_inference():
         "follows. It opens on worked example 1 of the source tutorials (LLaMA-2-70B on 8 H100, "
         "tp 8); the Worked example sheets show each figure the tutorials print beside the "
         "live value.",
-        inputs, ("llama-70b-inference", "llama-70b-communication", "llama-13b-capacity"))
+        inputs, ("llama-70b-inference", "llama-70b-communication", "llama-13b-capacity",
+                 "seed-000-more", "seed-002-notes", "seed-003-more", "seed-004-survey"))
 
 
 def _llama_7b_training():
@@ -138,7 +139,7 @@ def _llama_7b_training():
         "It opens on worked example 2 of the source tutorials (LLaMA-7B, batch 32 × 2048 "
         "tokens, full recomputation), priced for 140 B tokens on 8 GPUs at 40 % MFU.",
         inputs, ("llama-7b-training", "llama-70b-training-memory",
-                 "llama-70b-pretraining-days"))
+                 "llama-70b-pretraining-days", "seed-001-resources"))
 
 
 def _capacity_planner():

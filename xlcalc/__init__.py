@@ -31,7 +31,7 @@ _EXPORTS = {
     "load_gpu": "xlcalc.hardware",
     "Accelerator": "xlcalc.hardware",
     "gpu_names": "xlcalc.hardware",
-    "dtype_bytes": "xlcalc.hardware",
+    "dtype_bytes": "xlcalc.formats",
     "compute": "xlcalc.estimate",   # xlcalc.estimate is the module; compute = estimate
     "breakdown": "xlcalc.estimate",
     "sweep": "xlcalc.estimate",
@@ -68,6 +68,17 @@ _EXPORTS = {
     "speculative_decoding": "xlcalc.serving",
     "quantization_effect": "xlcalc.serving",
     "inference_plan_sweep": "xlcalc.serving",
+    "gemm_roofline": "xlcalc.analysis",
+    "critical_batch": "xlcalc.analysis",
+    "layer_flops": "xlcalc.analysis",
+    "kv_cache_savings": "xlcalc.analysis",
+    "mla_decode_flops": "xlcalc.analysis",
+    "prefix_caching": "xlcalc.analysis",
+    "checkpointing": "xlcalc.analysis",
+    "allreduce_algorithms": "xlcalc.analysis",
+    "attention_traffic": "xlcalc.analysis",
+    "operator_traffic": "xlcalc.analysis",
+    "compute_comm_ratio": "xlcalc.analysis",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -26,7 +26,9 @@ __all__ = ["main", "COMMANDS", "parse_count", "fmt_number", "verdict"]
 COMMANDS: dict = {}
 
 #: modules that register more subcommands with :func:`command` when imported
-FAMILY_COMMANDS = ("xlcalc.cli_training", "xlcalc.cli_serving", "xlcalc.cli_validation",
+FAMILY_COMMANDS = ("xlcalc.cli_hardware", "xlcalc.cli_training", "xlcalc.cli_serving",
+                   "xlcalc.cli_analysis",
+                   "xlcalc.cli_validation",
                    "xlcalc.workbooks.cli")
 
 
@@ -96,12 +98,6 @@ def cmd_models(args):
     cols = ["model_type", "num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim",
             "intermediate_size", "vocab_size", "num_experts", "nominal_params"]
     return models_table()[cols]
-
-
-@command("gpus", "list the accelerator presets")
-def cmd_gpus(args):
-    from .hardware import gpus_table
-    return gpus_table()
 
 
 def _setup_params(p):

@@ -28,10 +28,15 @@ def _parallel(p):
     p.add_argument("--pp", type=_INT, default=1, help="pipeline-parallel degree (default 1)")
 
 
-def _dtypes(p):
+def _dtypes(p, compute=False):
     p.add_argument("--dtype", default="bf16",
-                   help="weights: fp32, fp16, bf16, fp8, int8, int4 (default bf16)")
-    p.add_argument("--kv-dtype", default="bf16", help="KV cache dtype (default bf16)")
+                   help="weights' storage format: bf16, fp8, int4, nvfp4, q4_k_m … "
+                        "(`xlcalc formats`; default bf16)")
+    p.add_argument("--kv-dtype", default="bf16", help="KV-cache format (default bf16)")
+    if compute:
+        p.add_argument("--compute-dtype", default=None,
+                       help="dtype the kernels run in (default auto: the weights' native "
+                            "compute where the GPU has it, else 16 bits)")
 
 
 def _engine(p):
@@ -68,7 +73,7 @@ def _setup_infer(p):
     p.add_argument("--output-len", type=_INT, required=True,
                    help="generated tokens per sequence")
     _parallel(p)
-    _dtypes(p)
+    _dtypes(p, compute=True)
     p.add_argument("--mfu", type=_number, default=0.5,
                    help="utilisation of the dense peak (default 0.5)")
     p.add_argument("--bw-eff", type=_number, default=1.0,
@@ -96,8 +101,8 @@ def cmd_infer(args):
                               args.tp, args.pp, args.gpu, **_engine_options(args))
     latency = inference_latency(args.model, args.gpu, args.batch, args.prompt_len,
                                 args.output_len, args.tp, args.pp, args.dtype, args.kv_dtype,
-                                args.mfu, args.bw_eff, link_eff=args.link_eff,
-                                link_latency_us=args.link_latency_us,
+                                args.mfu, args.bw_eff, compute_dtype=args.compute_dtype,
+                                link_eff=args.link_eff, link_latency_us=args.link_latency_us,
                                 comm_overlap=args.comm_overlap)
     head = {"model": args.model, "gpu": args.gpu, "tp": args.tp, "pp": args.pp,
             "batch": args.batch, "prompt_len": args.prompt_len, "output_len": args.output_len,
@@ -194,8 +199,8 @@ def _setup_gpus(p):
     _engine(p)
 
 
-@command("gpus-needed", "fewest GPUs (tensor parallelism, then pipeline stages) that hold a "
-         "serving plan", _setup_gpus)
+@command("gpus-needed", "fewest GPUs (a search over tensor × pipeline parallelism) that hold a "
+         "serving plan, and the split chosen", _setup_gpus)
 def cmd_gpus_needed(args):
     from .serving import gpus_needed
     from .units import unit_factor

@@ -231,13 +231,11 @@ def _is_scalar(*values) -> bool:
 
 # helpers that dispatch on their arguments --------------------------------------
 
-_FLOATS = (float, int)       # plain Python numbers: the scalar fast paths below
-
-
 def where(condition, if_true, if_false):
     """Elementwise choice: ``if_true`` where ``condition`` holds, else ``if_false``."""
-    if type(condition) is bool and type(if_true) in _FLOATS and type(if_false) in _FLOATS:
-        return if_true if condition else if_false          # scalars (the common case)
+    if type(condition) is bool and type(if_true) in _FAST_SCALARS and \
+            type(if_false) in _FAST_SCALARS:        # the scalar fast path (recalculations)
+        return if_true if condition else if_false
     if is_expr(condition, if_true, if_false):
         return Call("IF", condition, if_true, if_false)
     if _is_scalar(condition):

@@ -277,8 +277,13 @@ register_terms(
          sample=(0.3, 0.4, 0.5), group="efficiency"),
     Term("bw_eff", "memory-bandwidth efficiency: achieved / peak HBM bandwidth", "", "fraction",
          sample=(0.6, 0.8, 1.0), group="efficiency"),
-    Term("dtype", "storage type of the weights", "", "choice", table="dtypes", default="bf16"),
-    Term("kv_dtype", "storage type of the KV cache", "", "choice", table="dtypes", default="bf16"),
+    Term("dtype", "storage format of the weights (bf16, fp8, int4 GPTQ/AWQ, nvfp4, mxfp4, GGUF "
+         "q4_k_m …)", "", "choice", table="dtypes", default="bf16"),
+    Term("kv_dtype", "storage format of the KV cache (bf16, fp8, int8, nvfp4, fp8_ds_mla …)",
+         "", "choice", table="kv_dtypes", default="bf16"),
+    Term("compute_dtype", "dtype the matrix multiplications run in; auto: the weights' "
+         "native compute where the GPU has it, else its best 16-bit (fp16 on V100/T4)", "",
+         "choice", table="compute_dtypes", default="auto"),
     Term("model", "model preset name, config.json path/dict, or [key, value] rows", "",
          "choice", table="models", group="model"),
     Term("gpu", "accelerator preset name or a table of its fields", "", "choice",

@@ -5,7 +5,8 @@ Three kinds of name exist, exactly as in a spreadsheet:
 * **inputs** -- glossary terms (``batch``, ``tp``, ``dtype``) supplied by the caller;
 * **lookups** -- a column of a data table selected by an input key
   (``num_layers`` is the ``num_layers`` column of the ``models`` table at ``model``;
-  ``kv_bytes`` is the ``bytes`` column of the ``dtypes`` table at ``kv_dtype``);
+  ``dtype_bytes`` is the ``bytes`` column of the ``dtypes`` table at ``dtype``; a lookup
+  may also be keyed by another lookup, or read the column another lookup names);
 * **formulas** -- a small Python function whose parameter names are the names of
   its arguments (``kv_cache_bytes(batch, seq_len, kv_cache_bytes_per_token)``).
 
@@ -39,11 +40,13 @@ __all__ = ["formula", "derive", "lookup_node", "register_table", "evaluate", "re
 FORMULA_MODULES = [
     "xlcalc.formulas.tables",
     "xlcalc.formulas.hardware",
+    "xlcalc.formulas.formats",
     "xlcalc.formulas.params",
     "xlcalc.formulas.kv_cache",
     "xlcalc.formulas.flops",
     "xlcalc.formulas.comm",
     "xlcalc.formulas.inference_memory",
+    "xlcalc.formulas.fewest_gpus",
     "xlcalc.formulas.capacity",
     "xlcalc.formulas.engines",
     "xlcalc.formulas.latency",
@@ -51,6 +54,11 @@ FORMULA_MODULES = [
     "xlcalc.formulas.activations",
     "xlcalc.formulas.training_time",
     "xlcalc.formulas.training_comm",
+    "xlcalc.formulas.layer_flops",
+    "xlcalc.formulas.roofline",
+    "xlcalc.formulas.prefix_cache",
+    "xlcalc.formulas.collectives",
+    "xlcalc.formulas.checkpointing",
 ]
 
 
@@ -84,6 +92,7 @@ class Lookup:
     doc: str
     kind: str = "lookup"
     required: tuple | None = None   # (input to blame, allowed text) when the cell is empty
+    empty: float | None = None      # value of an empty cell (NaN in Python, 0 in Excel)
 
     @property
     def args(self):
@@ -92,11 +101,13 @@ class Lookup:
 
 @dataclass
 class Table:
-    """A data table: ``loader()`` returns a DataFrame indexed by lower-case key."""
+    """A data table: ``loader()`` returns a DataFrame indexed by lower-case key;
+    ``normalize`` maps another accepted spelling of a key (an alias) to its row key."""
     name: str
     loader: Callable
     key_label: str
     doc: str = ""
+    normalize: Callable | None = None
     _frame: object = None
     _rows: dict = field(default_factory=dict)
 
@@ -214,22 +225,28 @@ def _with_constants(fn, arity, constants):
 
 def lookup_node(name: str, table: str, key: str, column: str | None = None,
                 column_key: str | None = None, unit: str = "", source: str = "",
-                doc: str = "", required: tuple | None = None) -> Lookup:
+                doc: str = "", required: tuple | None = None,
+                empty: float | None = None) -> Lookup:
     """Register a node read from a data table (see :class:`Lookup`).
 
     ``required=(input, allowed)`` makes an empty table cell (NaN: a dtype the GPU has no
     peak for) an error blaming ``input`` for a scalar evaluation; a sweep keeps NaN
-    for the combinations that do not exist.  Workbooks turn it into an input check."""
+    for the combinations that do not exist.  Workbooks turn it into an input check.
+    ``empty=0.0`` reads an empty cell as 0, as Excel's INDEX does, so that a formula can
+    test for it (``peak > 0``) the same way in Python and in a workbook."""
     n = Lookup(name, table, key, column if column_key is None else None, column_key, unit,
-               source, doc, required=required)
+               source, doc, required=required, empty=empty)
     _register(n)
     return n
 
 
-def register_table(name: str, loader: Callable, key_label: str, doc: str = "") -> Table:
+def register_table(name: str, loader: Callable, key_label: str, doc: str = "",
+                   normalize: Callable | None = None) -> Table:
+    """Register a data table; ``normalize(text)`` (optional) returns the row key another
+    spelling means (``H100`` -> ``h100-sxm``) or None."""
     if name in TABLES:
         raise RuntimeError(f"table {name!r} registered twice")
-    t = Table(name, loader, key_label, doc)
+    t = Table(name, loader, key_label, doc, normalize)
     TABLES[name] = t
     return t
 
@@ -343,6 +360,10 @@ class Factor:
     def __repr__(self):
         return f"Factor({self.categories!r}, codes shape {self.codes.shape})"
 
+    def __array__(self, dtype=None, copy=None):
+        """The row values as an object array (``where`` over text: a compute dtype)."""
+        return np.asarray(self.categories, dtype=object)[self.codes]
+
 
 _VECTOR_KEYS = (Factor, np.ndarray, list, tuple)
 
@@ -350,16 +371,29 @@ _VECTOR_KEYS = (Factor, np.ndarray, list, tuple)
 def _lookup_one(n: Lookup, key, column: str):
     """One table value: ``key`` is a table key (str) or a record with its own fields."""
     if isinstance(key, str):
-        rows = TABLES[n.table].rows()
-        try:
-            row = rows[key.strip().lower()]
-        except KeyError:
-            raise unknown_choice(n.key, key, rows) from None
+        row = _ROWS.get((n.table, key)) or _row(n, key)
         try:
             return row[column]
         except KeyError:
             raise XlcalcError(f"table {n.table!r} has no column {column!r}", n.key) from None
     return key[column]
+
+
+_ROWS: dict = {}   # (table, key as typed) -> row: recalculations repeat the same keys
+
+
+def _row(n: Lookup, key: str) -> dict:
+    """The row of ``n``'s table that ``key`` names (remembered per spelling)."""
+    t = TABLES[n.table]
+    rows = t.rows()
+    row = rows.get(key.strip().lower())
+    if row is None and t.normalize is not None:
+        row = rows.get(t.normalize(key) or "")
+    if row is None:
+        raise unknown_choice(n.key, key, rows)
+    if len(_ROWS) < 4096:
+        _ROWS[(n.table, key)] = row
+    return row
 
 
 def _as_factor(value):
@@ -396,6 +430,15 @@ def _lookup_value(n: Lookup, values):
     return table_[key_f.codes, col_f.codes]
 
 
+def _fill_empty(value, empty):
+    """``value`` with NaN (an empty table cell) replaced by ``empty``."""
+    if type(value) is float:
+        return empty if value != value else value
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return np.where(np.isnan(value), empty, value)
+    return value
+
+
 _RELATED: dict = {}   # scalar relation checks already passed (name, value, partner values)
 
 
@@ -416,7 +459,8 @@ def _check_related(name, values) -> None:
 
 def _missing_required(n: Lookup, values) -> None:
     """Raise for an empty required table cell, listing the choices that do exist:
-    ``dtype must be a dtype v100-32gb computes in (fp32, fp16), got 'bf16'``."""
+    ``compute_dtype must be a compute dtype v100-32gb supports (auto, fp32, fp16), got
+    'bf16'``."""
     blame, allowed = n.required
     key = values[n.key]
     supported = []
@@ -581,12 +625,23 @@ def _evaluate(plan, targets, ctx) -> dict:
     values = {name: _input_value(name, ctx[name]) for name in inputs_}
     for n in lookups:
         key = values[n.key]
-        if n.column_key is None and type(key) is not str and not isinstance(key, _VECTOR_KEYS):
+        if type(key) is str:
+            row = _ROWS.get((n.table, key))          # a table key as typed: its row, cached
+            if row is None:
+                row = _row(n, key)
+            column = n.column if n.column_key is None else values[n.column_key]
+            if type(column) is str and column in row:
+                v = values[n.name] = row[column]
+            else:
+                v = values[n.name] = _lookup_value(n, values)
+        elif n.column_key is None and not isinstance(key, _VECTOR_KEYS):
             v = values[n.name] = key[n.column]       # a loaded model/gpu record: as _lookup_one
         else:
             v = values[n.name] = _lookup_value(n, values)
         if n.required is not None and type(v) is float and v != v:
             _missing_required(n, values)
+        if n.empty is not None:
+            values[n.name] = _fill_empty(v, n.empty)
     for name in related:
         _check_related(name, values)
     for n in formulas:

@@ -1,11 +1,22 @@
-"""Accelerators as data: one JSON file per GPU in ``xlcalc/presets/gpus/``.
+"""Accelerators as data: one JSON file per part in ``xlcalc/presets/gpus/``.
 
-Every field states its unit in its name (GB/s is gigabytes per second; network
-links quoted in Gb/s are converted in the file's ``notes``).  Peaks are *dense*
-(vendors often print the 2:4-sparsity figure, twice as high); a dtype the part
-does not support is ``null`` in the file and NaN here, and using it is an error.
-Memory is the marketed capacity in GB (1e9 bytes); the HBM behind "80 GB" is
-80 GiB, so real capacity is ~7 % above what xlcalc plans with (conservative).
+Every field states its unit in its name: GB/s is gigabytes per second (network links
+sold in Gb/s are converted in the file's ``sources``), ``tdp_w`` watts,
+``memory_bytes_reported`` bytes.  Peaks are *dense* (vendors often print the 2:4-sparsity
+figure, twice as high).  A peak the part does not have is ``null`` in the file and NaN in
+:attr:`Accelerator.fields`: not supported for that compute dtype, an error only when a
+plan computes in it, never a value that poisons an override.
+
+Memory comes in two fields.  ``memory_gb`` is the marketed size ("80 GB"; the HBM behind
+it is 80 GiB); ``memory_bytes_reported`` is the total the driver reports
+(``cudaMemGetInfo``/``torch.cuda.mem_get_info``, ``hipMemGetInfo``, torch_npu, JAX
+``bytes_limit``) — what engines budget from, so it is the planning default
+(:func:`xlcalc.formulas.hardware.gpu_memory_bytes`).  Changing ``memory_gb`` in an override
+without a reported figure plans with the marketed size.
+
+Besides the numbers each file carries ``aliases`` (the names people type: ``H100``,
+``MI300X``), ``sources`` (one per field where it differs from the main ``source``) and a
+``confidence`` note with the range wherever sources disagree.
 """
 
 from __future__ import annotations
@@ -14,50 +25,84 @@ import functools
 import json
 import math
 import numbers
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import XlcalcError, invalid, unknown_choice
+from .formats import DTYPES, dtype_bytes, dtypes_table
 
-__all__ = ["Accelerator", "load_gpu", "gpu_names", "GPU_FIELDS", "gpus_table", "DTYPES",
+__all__ = ["Accelerator", "load_gpu", "gpu_names", "gpu_aliases", "canonical_gpu_name",
+           "GPU_FIELDS", "DERIVED_GPU_FIELDS", "GPU_UNITS", "gpus_table", "DTYPES",
            "dtypes_table", "dtype_bytes"]
 
 PRESET_DIR = Path(__file__).parent / "presets" / "gpus"
-DTYPES_FILE = Path(__file__).parent / "presets" / "dtypes.json"
 
-#: Numeric accelerator fields (units in the names).
+#: Numeric accelerator fields (units in the names), in display order.
 GPU_FIELDS = (
-    "memory_gb", "memory_bandwidth_gb_per_s", "peak_tflops_fp32", "peak_tflops_tf32",
-    "peak_tflops_fp16", "peak_tflops_bf16", "peak_tflops_fp8", "peak_tops_int8",
-    "intra_node_gb_per_s", "inter_node_gb_per_s",
+    "memory_gb", "memory_bytes_reported", "memory_bandwidth_gb_per_s",
+    "peak_tflops_fp32", "peak_tflops_tf32", "peak_tflops_fp16", "peak_tflops_bf16",
+    "peak_tflops_fp8", "peak_tops_int8", "peak_tflops_fp4",
+    "scale_up_domain", "intra_node_gb_per_s", "inter_node_gb_per_s", "tdp_w",
 )
-_REQUIRED = ("memory_gb", "memory_bandwidth_gb_per_s", "peak_tflops_fp16")
+
+#: Fields computed from the others (never given): the best 16-bit dense peak, which the
+#: ``auto`` compute dtype falls back to (bf16, or fp16 on parts without bf16).
+DERIVED_GPU_FIELDS = ("peak_tflops_16bit",)
+
+#: Unit of each field (lookup nodes and tables show it).
+GPU_UNITS = {"memory_gb": "GB", "memory_bytes_reported": "bytes",
+             "memory_bandwidth_gb_per_s": "GB/s", "peak_tops_int8": "TOP/s",
+             "scale_up_domain": "GPUs", "intra_node_gb_per_s": "GB/s",
+             "inter_node_gb_per_s": "GB/s", "tdp_w": "W", "peak_tflops_16bit": "TFLOP/s"}
+
+_REQUIRED = ("memory_gb", "memory_bandwidth_gb_per_s")
+_SIXTEEN_BIT = ("peak_tflops_bf16", "peak_tflops_fp16")
+_TEXT = ("name", "full_name", "vendor", "source", "notes", "checked")
+_DATA = ("aliases", "sources", "confidence", "scale_up_link", "scale_out_link")
 
 
 @dataclass(frozen=True, eq=False)
 class Accelerator:
-    """One accelerator; ``gpu["memory_gb"]`` is a float (NaN where unsupported)."""
+    """One accelerator; ``gpu["memory_gb"]`` is a float (NaN where the part has no
+    figure).  ``sources`` maps a field to its source where it is not ``source``;
+    ``confidence`` maps a field to ``{"note": ..., "range": [lo, hi]}``."""
     name: str
     fields: dict
     full_name: str = ""
     vendor: str = ""
     source: str = ""
     notes: str = ""
+    aliases: tuple = ()
+    sources: dict = field(default_factory=dict)
+    confidence: dict = field(default_factory=dict)
+    checked: str = ""
+    scale_up_link: dict = field(default_factory=dict)    # kind, gb_per_s_bidirectional
+    scale_out_link: dict = field(default_factory=dict)   # kind, gbit_per_s, count
 
-    def __getitem__(self, field: str) -> float:
+    def __getitem__(self, field_: str) -> float:
         try:
-            return self.fields[field]
+            return self.fields[field_]
         except KeyError:
-            raise unknown_choice("gpu field", field, self.fields) from None
+            raise unknown_choice("gpu field", field_, self.fields) from None
 
-    def __getattr__(self, field):
+    def __getattr__(self, field_):
         fields = self.__dict__.get("fields")
-        if fields is not None and field in fields:
-            return fields[field]
-        raise AttributeError(field)
+        if fields is not None and field_ in fields:
+            return fields[field_]
+        raise AttributeError(field_)
 
     def __repr__(self):
         return f"Accelerator({self.name!r}, {self.fields['memory_gb']:g} GB)"
+
+    def source_of(self, field_: str) -> str:
+        """Where the figure of ``field_`` comes from."""
+        return self.sources.get(field_, self.source)
+
+
+def _norm(text: str) -> str:
+    """A typed name in canonical spelling: lower case, spaces/underscores as hyphens."""
+    return re.sub(r"[\s_]+", "-", text.strip().lower())
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,20 +111,47 @@ def gpu_names() -> tuple:
     return tuple(sorted(p.stem for p in PRESET_DIR.glob("*.json")))
 
 
+@functools.lru_cache(maxsize=1)
+def gpu_aliases() -> dict:
+    """Every accepted spelling (normalised) -> preset name: the names themselves and the
+    ``aliases`` listed in each file (``h100`` -> ``h100-sxm``)."""
+    out = {}
+    for name in gpu_names():
+        out[name] = name
+        for alias in _raw(name).get("aliases", ()):
+            key = _norm(alias)
+            if key in out and out[key] != name:
+                raise RuntimeError(f"gpu alias {alias!r} names both {out[key]} and {name}")
+            out[key] = name
+    return out
+
+
+def canonical_gpu_name(text: str) -> str | None:
+    """The preset a typed name means (case-insensitive, aliases included), or None."""
+    if not isinstance(text, str):
+        return None
+    return gpu_aliases().get(_norm(text))
+
+
+@functools.lru_cache(maxsize=None)
+def _raw(name: str) -> dict:
+    return json.loads((PRESET_DIR / f"{name}.json").read_text())
+
+
 @functools.lru_cache(maxsize=None)
 def _preset(name: str) -> Accelerator:
-    data = json.loads((PRESET_DIR / f"{name}.json").read_text())
-    return _from_mapping(data, name)
+    return _from_mapping(dict(_raw(name)), name)
 
 
 def load_gpu(spec) -> Accelerator:
-    """An :class:`Accelerator` from a preset name (case-insensitive), a dict of
-    fields, or ``[field, value]`` rows (a ``preset`` row starts from a preset)."""
+    """An :class:`Accelerator` from a preset name (case-insensitive, or an alias such as
+    ``H100``), a dict of fields, or ``[field, value]`` rows (a ``preset`` row starts from
+    a preset and the other rows override it)."""
     if isinstance(spec, Accelerator):
         return spec
     if isinstance(spec, str):
-        name = spec.strip().lower()
-        if name in gpu_names():
+        name = canonical_gpu_name(spec)
+        if name is not None:
             return _preset(name)
         raise unknown_choice("gpu", spec, gpu_names())
     if isinstance(spec, dict):
@@ -106,64 +178,57 @@ def _with_preset(data: dict) -> Accelerator:
     if base is None:
         return _from_mapping(data, data.get("name") or "custom")
     start = load_gpu(base)
-    merged = {**start.fields, "name": f"{start.name} (modified)" if data else start.name,
-              "full_name": start.full_name, "vendor": start.vendor, "source": start.source,
-              "notes": start.notes}
+    merged = {k: v for k, v in start.fields.items() if k not in DERIVED_GPU_FIELDS}
+    merged.update(name=f"{start.name} (modified)" if data else start.name,
+                  full_name=start.full_name, vendor=start.vendor, source=start.source,
+                  notes=start.notes, checked=start.checked, sources=dict(start.sources),
+                  confidence=dict(start.confidence), scale_up_link=dict(start.scale_up_link),
+                  scale_out_link=dict(start.scale_out_link))
+    if "memory_gb" in data and "memory_bytes_reported" not in data:
+        # the driver's total belongs to the preset's memory size, not to the new one
+        merged["memory_bytes_reported"] = None
     merged.update(data)
     return _from_mapping(merged, merged["name"])
 
 
+def _number(key, value):
+    """A field's value as float: None or NaN means "no figure" (NaN)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not math.isfinite(value) or value <= 0:
+        raise invalid(key, value, "a positive number")
+    return float(value)
+
+
 def _from_mapping(data: dict, name: str) -> Accelerator:
-    unknown = set(data) - set(GPU_FIELDS) - {"name", "full_name", "vendor", "source", "notes"}
+    unknown = set(data) - set(GPU_FIELDS) - set(_TEXT) - set(_DATA)
     if unknown:
         raise unknown_choice("gpu field", sorted(unknown)[0], GPU_FIELDS)
-    fields = {}
-    for key in GPU_FIELDS:
-        value = data.get(key)
-        if value is None:
-            if key in _REQUIRED:
-                raise XlcalcError(f"gpu {name!r} is missing {key!r}", "gpu")
-            fields[key] = math.nan
-            continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-                not math.isfinite(value) or value <= 0:
-            raise invalid(key, value, "a positive number")
-        fields[key] = float(value)
+    fields = {key: _number(key, data.get(key)) for key in GPU_FIELDS}
+    for key in _REQUIRED:
+        if fields[key] != fields[key]:
+            raise XlcalcError(f"gpu {name!r} is missing {key!r}", "gpu")
+    sixteen = [fields[k] for k in _SIXTEEN_BIT if fields[k] == fields[k]]
+    if not sixteen:
+        raise XlcalcError(f"gpu {name!r} needs peak_tflops_bf16 or peak_tflops_fp16 (the "
+                          "16-bit peak every plan can fall back to)", "gpu")
+    fields["peak_tflops_16bit"] = max(sixteen)
     return Accelerator(str(name), fields, str(data.get("full_name") or name),
                        str(data.get("vendor") or ""), str(data.get("source") or ""),
-                       str(data.get("notes") or ""))
+                       str(data.get("notes") or ""), tuple(data.get("aliases") or ()),
+                       dict(data.get("sources") or {}), dict(data.get("confidence") or {}),
+                       str(data.get("checked") or ""), dict(data.get("scale_up_link") or {}),
+                       dict(data.get("scale_out_link") or {}))
 
 
 def gpus_table():
-    """The accelerator presets as a DataFrame indexed by name."""
+    """The accelerator presets as a DataFrame indexed by name (full name, numeric fields,
+    the derived 16-bit peak, and the main source)."""
     import pandas as pd
     frame = pd.DataFrame.from_dict(
-        {n: {"full_name": _preset(n).full_name, **_preset(n).fields} for n in gpu_names()},
+        {n: {"full_name": _preset(n).full_name, **_preset(n).fields,
+             "source": _preset(n).source} for n in gpu_names()},
         orient="index")
     frame.index.name = "gpu"
-    return frame
-
-
-@functools.lru_cache(maxsize=1)
-def _dtypes() -> dict:
-    return {d["name"]: d for d in json.loads(DTYPES_FILE.read_text())}
-
-
-def DTYPES() -> tuple:
-    """Names of the supported storage/compute types."""
-    return tuple(_dtypes())
-
-
-def dtype_bytes(dtype: str) -> float:
-    """Bytes per element of a dtype name (``int4`` is 0.5)."""
-    if not isinstance(dtype, str) or dtype.strip().lower() not in _dtypes():
-        raise unknown_choice("dtype", dtype, _dtypes())
-    return float(_dtypes()[dtype.strip().lower()]["bytes"])
-
-
-def dtypes_table():
-    """The dtypes as a DataFrame indexed by name (bytes, peak_field, note)."""
-    import pandas as pd
-    frame = pd.DataFrame.from_dict(_dtypes(), orient="index").drop(columns="name")
-    frame.index.name = "dtype"
     return frame

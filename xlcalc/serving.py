@@ -13,6 +13,9 @@ Defaults (also the glossary's, :data:`SERVING_DEFAULTS`):
 input                      default    why
 =========================  =========  ==============================================
 ``dtype``/``kv_dtype``     bf16       16-bit serving, as in the seeds
+``compute_dtype``          auto       the weights' native compute where the GPU has its
+                                      peak, else 16 bits (fp8/int4 weights on an A100
+                                      run in bf16, as vLLM's Marlin kernels do)
 ``tp``, ``pp``             1          one GPU
 ``mfu``                    0.5        seed 000 §七 example 1 (prefill at 50 % of peak;
                                       附录B: prefill 40-60 %); decode compute uses it too
@@ -92,6 +95,7 @@ LATENCY_PARTS = {
     "prefill_bound": "prefill_bound",
     "decode_bound": "decode_last_bound",
     "tp_link": "tp_link",
+    "compute_dtype": "compute_dtype_used",
     "warning": "generation_warning",
 }
 
@@ -172,7 +176,8 @@ INFERENCE_PLAN_NODES = (*INFER_MEMORY_PARTS.values(), "infer_fits", "infer_headr
 
 #: Inputs every serving plan reads and their defaults (see the module docstring).
 SERVING_DEFAULTS = {
-    "dtype": "bf16", "kv_dtype": "bf16", "tp": 1, "pp": 1, "block_size": 1,
+    "dtype": "bf16", "kv_dtype": "bf16", "compute_dtype": "auto", "tp": 1, "pp": 1,
+    "block_size": 1,
     "mfu": 0.5, "bw_eff": 1.0, "link_eff": 1.0, "link_latency_us": 8.0, "comm_overlap": 0.0,
     "gpus_per_node": 8, "gpu_memory_utilization": 0.9, "infer_reserve_bytes": 1e9,
     "max_num_batched_tokens": 8192, "flash_attention": 1, "quant_group_size": 128,
@@ -195,22 +200,24 @@ def _inputs(given: dict) -> dict:
 
 
 def _check_supported(ctx: dict) -> None:
-    """A dtype the accelerator has no peak for (bf16 on V100/T4, fp8 on A100 …) is an
-    error naming the dtype and what the GPU supports, never a NaN/inf result."""
-    values = estimate(["peak_tflops"], **{k: ctx[k] for k in ("gpu", "dtype") if k in ctx})
+    """An explicit compute dtype the accelerator has no peak for (bf16 on V100/T4, fp8 on
+    A100 …) is an error naming it and what the GPU supports, never a NaN/inf result.  The
+    default (``auto``) always has a peak: the weights' native compute or 16 bits."""
+    keys = ("gpu", "dtype", "compute_dtype")
+    values = estimate(["peak_tflops"], **{k: ctx[k] for k in keys if k in ctx})
     peak = np.asarray(values["peak_tflops"], dtype=np.float64)
     bad = np.isnan(peak)
     if not bad.any():
         return
     first = int(np.flatnonzero(bad.ravel())[0])
-    gpu, dtype = (_element(values[k], first, peak.shape) for k in ("gpu", "dtype"))
-    raise invalid("dtype", dtype, f"a dtype {_gpu_name(gpu)} computes in "
-                  f"({', '.join(_supported_dtypes(gpu))})")
+    gpu, compute = (_element(values[k], first, peak.shape) for k in ("gpu", "compute_dtype"))
+    raise invalid("compute_dtype", compute, f"a compute dtype {_gpu_name(gpu)} supports "
+                  f"({', '.join(_supported_compute(gpu))})")
 
 
 def _element(value, index, shape):
     """Element ``index`` of ``value`` broadcast to ``shape`` (a scalar or record as is)."""
-    if isinstance(value, (np.ndarray, list, tuple)):
+    if isinstance(value, (np.ndarray, list, tuple)) or hasattr(value, "codes"):
         return np.broadcast_to(np.asarray(value, dtype=object), shape).ravel()[index]
     return value
 
@@ -219,10 +226,12 @@ def _gpu_name(gpu) -> str:
     return getattr(gpu, "name", str(gpu))
 
 
-def _supported_dtypes(gpu) -> list:
-    from .hardware import dtypes_table, load_gpu
+def _supported_compute(gpu) -> list:
+    """The compute dtypes ``gpu`` has a dense peak for (``auto`` always)."""
+    from .formats import compute_dtypes_table
+    from .hardware import load_gpu
     record = load_gpu(gpu) if isinstance(gpu, (str, dict, list, tuple)) else gpu
-    table = dtypes_table()
+    table = compute_dtypes_table()
     return [name for name, field in table["peak_field"].items()
             if not np.isnan(record[field])]
 
@@ -279,11 +288,12 @@ def gpus_needed(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", *, bl
                 gpu_memory_utilization=None, infer_reserve_bytes=None,
                 max_num_batched_tokens=None, flash_attention=None, gpus_per_node=None,
                 **overrides):
-    """Fewest GPUs that serve ``batch`` sequences of ``seq_len`` tokens: ``gpus_needed`` =
-    ``tp × pp`` with ``tp`` the smallest power of two that fits (at most ``tp_max``, the
-    largest power of two ≤ ``gpus_per_node`` dividing the heads) and ``pp`` pipeline stages
-    beyond one node; 0 when no split fits.  ``gpus_needed_rule`` is the seeds' count
-    (single-GPU total ÷ GPU memory, rounded up)."""
+    """Fewest GPUs that serve ``batch`` sequences of ``seq_len`` tokens, and the split
+    chosen: ``gpus_needed = tp × pp``, searched over every power-of-two ``tp`` the model and
+    node allow (it divides the heads, suits the KV heads and is at most ``gpus_per_node``;
+    ``tp_max`` is the largest) with the fewest pipeline stages for each; on a tie the larger
+    ``tp``.  0 when no split fits.  ``gpus_needed_rule`` is the seeds' count (single-GPU
+    total ÷ GPU memory, rounded up)."""
     ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, seq_len=seq_len, dtype=dtype,
                        kv_dtype=kv_dtype, block_size=block_size,
                        gpu_memory_utilization=gpu_memory_utilization,
@@ -297,9 +307,9 @@ def gpus_needed(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", *, bl
 # ------------------------------------------------------------------------ latency
 
 def inference_latency(model, gpu, batch, prompt_len, output_len, tp=1, pp=1, dtype="bf16",
-                      kv_dtype="bf16", mfu=0.5, bw_eff=1.0, *, link_eff=None,
-                      link_latency_us=None, comm_overlap=None, gpus_per_node=None,
-                      **overrides):
+                      kv_dtype="bf16", mfu=0.5, bw_eff=1.0, *, compute_dtype=None,
+                      link_eff=None, link_latency_us=None, comm_overlap=None,
+                      gpus_per_node=None, **overrides):
     """Roofline latency of generating ``output_len`` tokens for ``batch`` prompts of
     ``prompt_len`` tokens: ``ttft_s`` (prefill: max(compute, memory) + exposed TP/PP
     communication), ``tpot_s`` (mean decode step after the first token — it does not
@@ -309,13 +319,15 @@ def inference_latency(model, gpu, batch, prompt_len, output_len, tp=1, pp=1, dty
     ``compute``/``memory`` verdicts; ``warning`` when prompt + output exceed the model's
     maximum context.
 
-    ``mfu`` (default 0.5) scales the dense peak of ``dtype`` (its compute type), ``bw_eff``
-    (default 1.0) the HBM bandwidth; communication uses the GPU's NVLink/network figures at
-    ``link_eff`` plus ``link_latency_us`` per all-reduce.  A dtype the GPU has no peak for
-    is an error."""
+    ``dtype`` is the weights' storage (memory and the bytes a decode step reads),
+    ``compute_dtype`` the dtype the matrix multiplications run in (default ``auto``: the
+    weights' native compute where the GPU has its peak, else 16 bits); ``mfu`` (default
+    0.5) scales that dense peak, ``bw_eff`` (default 1.0) the HBM bandwidth; communication
+    uses the GPU's NVLink/network figures at ``link_eff`` plus ``link_latency_us`` per
+    all-reduce.  An explicit compute dtype the GPU has no peak for is an error."""
     ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, prompt_len=prompt_len,
                        output_len=output_len, tp=tp, pp=pp, dtype=dtype, kv_dtype=kv_dtype,
-                       mfu=mfu, bw_eff=bw_eff, link_eff=link_eff,
+                       compute_dtype=compute_dtype, mfu=mfu, bw_eff=bw_eff, link_eff=link_eff,
                        link_latency_us=link_latency_us, comm_overlap=comm_overlap,
                        gpus_per_node=gpus_per_node, **overrides))
     ctx = resolve(ctx)
@@ -324,12 +336,14 @@ def inference_latency(model, gpu, batch, prompt_len, output_len, tp=1, pp=1, dty
 
 
 def prefill_time(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=0.5, *, pp=1,
-                 kv_dtype="bf16", bw_eff=1.0, link_eff=None, link_latency_us=None,
-                 comm_overlap=None, gpus_per_node=None, **overrides):
+                 kv_dtype="bf16", compute_dtype=None, bw_eff=1.0, link_eff=None,
+                 link_latency_us=None, comm_overlap=None, gpus_per_node=None, **overrides):
     """Time to first token in seconds (``PREFILL_MS`` / 1000): the prefill of ``batch``
-    prompts of ``prompt_len`` tokens, ``max(compute, memory)`` + exposed communication."""
+    prompts of ``prompt_len`` tokens, ``max(compute, memory)`` + exposed communication
+    (compute at the peak of ``compute_dtype``, default auto)."""
     ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, prompt_len=prompt_len, tp=tp, pp=pp,
-                       dtype=dtype, kv_dtype=kv_dtype, mfu=mfu, bw_eff=bw_eff,
+                       dtype=dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, mfu=mfu,
+                       bw_eff=bw_eff,
                        link_eff=link_eff, link_latency_us=link_latency_us,
                        comm_overlap=comm_overlap, gpus_per_node=gpus_per_node, **overrides))
     ctx = resolve(ctx)
@@ -338,13 +352,14 @@ def prefill_time(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=0.5, *, 
 
 
 def decode_step(model, gpu, batch, context_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf16",
-                mfu=0.5, bw_eff=1.0, *, link_eff=None, link_latency_us=None, gpus_per_node=None,
-                **overrides):
+                mfu=0.5, bw_eff=1.0, *, compute_dtype=None, link_eff=None, link_latency_us=None,
+                gpus_per_node=None, **overrides):
     """One decode step (``DECODE_MS``) for ``batch`` sequences attending to ``context_len``
     tokens: ``step_s = max(compute_s, memory_s) + comm_s`` with its parts, FLOPs, bytes
-    read, intensity and verdict."""
+    read (the weights' storage bytes), intensity and verdict."""
     ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, context_len=context_len, tp=tp, pp=pp,
-                       dtype=dtype, kv_dtype=kv_dtype, mfu=mfu, bw_eff=bw_eff,
+                       dtype=dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, mfu=mfu,
+                       bw_eff=bw_eff,
                        link_eff=link_eff, link_latency_us=link_latency_us,
                        gpus_per_node=gpus_per_node, **overrides))
     ctx = resolve(ctx)
@@ -455,11 +470,14 @@ def quantization_effect(model, gpu, batch, prompt_len, output_len, tp=1, dtypes=
                         kv_dtype="bf16", mfu=0.5, bw_eff=1.0, **options):
     """Quantization's effect: weights per GPU, total memory at ``prompt_len + output_len``
     tokens and whether it fits, the concurrent sequences that fit, the first decode step,
-    TPOT, end-to-end latency and tokens/s for each weight ``dtype`` (default: every dtype
-    the GPU computes in), as a DataFrame from one vectorised sweep."""
+    TPOT, end-to-end latency and tokens/s for each weight storage ``dtype`` (default: every
+    format of the dtypes table; each computes in the best dtype the GPU supports for it
+    unless ``compute_dtype`` is given), as a DataFrame from one vectorised sweep."""
+    from .formats import DTYPES
     if dtypes is None:
-        dtypes = _supported_dtypes(resolve({"gpu": gpu})["gpu"])
-    _check_supported({"gpu": gpu, "dtype": np.asarray(list(dtypes), dtype=object)})
+        dtypes = DTYPES()
+    _check_supported({"gpu": gpu, "dtype": np.asarray(list(dtypes), dtype=object),
+                      "compute_dtype": options.get("compute_dtype") or "auto"})
     seq_len = estimate("total_len", prompt_len=prompt_len, output_len=output_len)["total_len"]
     axes = _inputs(dict(model=model, gpu=gpu, batch=batch, prompt_len=prompt_len,
                         output_len=output_len, seq_len=seq_len, tp=tp, dtype=list(dtypes),

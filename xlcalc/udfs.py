@@ -37,7 +37,7 @@ import xlwings as xw  # noqa: E402
 from .errors import XlcalcError, invalid, unknown_choice
 from .estimate import estimate
 from .glossary import TERMS
-from .hardware import GPU_FIELDS, gpu_names, load_gpu
+from .hardware import GPU_FIELDS, canonical_gpu_name, gpu_names, load_gpu
 from .models import MODEL_FIELDS, load_model, preset_names
 from .serving import SERVING_DEFAULTS
 from .units import display_factor, to_unit, unit_factor
@@ -62,7 +62,8 @@ MAX_ERROR = 512
 _ARG_DOCS = {
     "model": "model preset name (e.g. \"llama-2-70b\") or a two-column range of config.json "
              "keys and values (a \"preset\" row starts from a preset)",
-    "gpu": "accelerator preset name (e.g. \"h100-sxm\") or a two-column range of its fields",
+    "gpu": "accelerator preset name (e.g. \"h100-sxm\", or an alias such as \"H100\") or a "
+           "two-column range of its fields",
     "unit": "memory unit: B, KB, MB, GB (default, 1e9 bytes), TB, KiB, MiB, GiB, TiB",
     "part": "which part of the breakdown to return",
     "field": "name of the field to return",
@@ -226,9 +227,11 @@ def _spec(name: str, value, loader, what: str):
     one = _scalar(value)
     if isinstance(one, str):
         _check_length(name, one)
-        presets = preset_names() if name == "model" else gpu_names()
-        if one.strip().lower() not in presets:
-            raise unknown_choice(name, one, presets)
+        if name == "model":
+            if one.strip().lower() not in preset_names():
+                raise unknown_choice(name, one, preset_names())
+        elif canonical_gpu_name(one) is None:
+            raise unknown_choice(name, one, gpu_names())
         return loader(one)
     if not isinstance(one, (list, tuple)):
         raise invalid(name, one, what)
@@ -277,7 +280,9 @@ def _gpu(value):
 
 def _remember(kind: str, text: str, record, presets) -> None:
     """Keep a loaded preset under the text as typed (never a config file: it may change)."""
-    if text.strip().lower() in presets and len(_PRESETS) < 4096:
+    known = text.strip().lower() in presets or \
+        (kind == "gpu" and canonical_gpu_name(text) is not None)
+    if known and len(_PRESETS) < 4096:
         _PRESETS[(kind, text)] = record
 
 
@@ -438,32 +443,41 @@ def LLM_MODELS():
                   ("params", "active_params"), rows)
 
 
-_GPU_TEXT_FIELDS = ("full_name", "vendor", "source", "notes", "name")
+_GPU_TEXT_FIELDS = ("full_name", "vendor", "source", "notes", "name", "checked", "aliases")
 
 
-@excel_function(docs={"field": "memory_gb, memory_bandwidth_gb_per_s, peak_tflops_fp32, "
-                               "peak_tflops_tf32, peak_tflops_fp16, peak_tflops_bf16, "
-                               "peak_tflops_fp8, peak_tops_int8, intra_node_gb_per_s, "
-                               "inter_node_gb_per_s, full_name, vendor, source"})
+@excel_function(docs={"field": "memory_gb, memory_bytes_reported, memory_bandwidth_gb_per_s, "
+                               "peak_tflops_fp32/tf32/fp16/bf16/fp8/fp4, peak_tops_int8, "
+                               "scale_up_domain, intra_node_gb_per_s, inter_node_gb_per_s, "
+                               "tdp_w; full_name, vendor, source, notes, checked, aliases; "
+                               "source:FIELD"})
 def GPU_SPEC(gpu, field):
-    """A field of an accelerator preset (dense peaks; GB/s are gigabytes per second)."""
+    """A field of an accelerator preset (dense peaks; GB/s are gigabytes per second;
+    memory_bytes_reported is the total the driver reports, the planning default)."""
     g = _gpu(gpu)
     typed = _text("field", field)
     field = typed.lower()
+    if field.startswith("source:"):
+        inner = field.split(":", 1)[1].strip()
+        if inner not in GPU_FIELDS:
+            raise unknown_choice("field", typed, [f"source:{f}" for f in GPU_FIELDS])
+        return g.source_of(inner)
     if field in _GPU_TEXT_FIELDS:
-        return getattr(g, field)
+        value = getattr(g, field)
+        return ", ".join(value) if isinstance(value, tuple) else value
     if field not in GPU_FIELDS:
-        raise unknown_choice("field", typed, GPU_FIELDS + ("full_name", "vendor", "source"))
+        raise unknown_choice("field", typed, GPU_FIELDS + _GPU_TEXT_FIELDS)
     value = g.fields[field]
     if value != value:
-        raise XlcalcError(f"gpu {g.name!r} does not support {field} (no spec-sheet figure)",
-                          "field")
+        raise XlcalcError(f"gpu {g.name!r} has no {field} (the part does not support it or "
+                          "no figure is published)", "field")
     return value
 
 
 @excel_function(spill=True)
 def GPU_LIST():
-    """Table of the accelerator presets (memory, bandwidth, dense peaks, links)."""
+    """Table of the accelerator presets (memory marketed and as reported, bandwidth, dense
+    peaks, scale-up domain and links, TDP)."""
     rows = []
     for name in gpu_names():
         g = load_gpu(name)
@@ -627,19 +641,22 @@ _BW_EFF = SERVING_DEFAULTS["bw_eff"]
 
 
 @excel_function()
-def PREFILL_MS(model, gpu, batch, prompt_len, dtype="bf16", tp=1, mfu=_MFU):
+def PREFILL_MS(model, gpu, batch, prompt_len, dtype="bf16", tp=1, mfu=_MFU,
+               compute_dtype="auto"):
     """Time to first token in ms: the prefill of batch prompts of prompt_len tokens on tp
-    GPUs, max(compute at mfu of the dense peak, memory) plus tensor-parallel traffic."""
+    GPUs, max(compute at mfu of the compute dtype's dense peak, memory) plus tensor-parallel
+    traffic."""
     from .serving import prefill_time
     v = prefill_time(_model(model), _gpu(gpu), _number("batch", batch),
                      _number("prompt_len", prompt_len), tp=_number("tp", tp, 1),
-                     dtype=_text("dtype", dtype, "bf16"), mfu=_number("mfu", mfu, _MFU))
+                     dtype=_text("dtype", dtype, "bf16"), mfu=_number("mfu", mfu, _MFU),
+                     compute_dtype=_text("compute_dtype", compute_dtype, "auto"))
     return _display(v, "ms")
 
 
 @excel_function()
 def DECODE_MS(model, gpu, batch, context_len, dtype="bf16", kv_dtype="bf16", tp=1,
-              bw_eff=_BW_EFF):
+              bw_eff=_BW_EFF, compute_dtype="auto"):
     """Time per output token in ms: one decode step of batch sequences attending to
     context_len tokens, max(compute, weights + KV read at bw_eff of HBM) plus traffic."""
     from .serving import decode_step
@@ -647,11 +664,13 @@ def DECODE_MS(model, gpu, batch, context_len, dtype="bf16", kv_dtype="bf16", tp=
                     _number("context_len", context_len), tp=_number("tp", tp, 1),
                     dtype=_text("dtype", dtype, "bf16"),
                     kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
-                    bw_eff=_number("bw_eff", bw_eff, _BW_EFF))["step_s"]
+                    bw_eff=_number("bw_eff", bw_eff, _BW_EFF),
+                    compute_dtype=_text("compute_dtype", compute_dtype, "auto"))["step_s"]
     return _display(v, "ms")
 
 
-def _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu, bw_eff):
+def _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu, bw_eff,
+             compute_dtype):
     from .serving import inference_latency
     return inference_latency(_model(model), _gpu(gpu), _number("batch", batch),
                              _number("prompt_len", prompt_len),
@@ -659,24 +678,25 @@ def _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu
                              dtype=_text("dtype", dtype, "bf16"),
                              kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
                              mfu=_number("mfu", mfu, _MFU),
-                             bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+                             bw_eff=_number("bw_eff", bw_eff, _BW_EFF),
+                             compute_dtype=_text("compute_dtype", compute_dtype, "auto"))
 
 
 @excel_function()
 def GEN_SECONDS(model, gpu, batch, prompt_len, output_len, dtype="bf16", kv_dtype="bf16", tp=1,
-                mfu=_MFU, bw_eff=_BW_EFF):
+                mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """End-to-end latency in seconds: prefill plus every decode step as the context grows
     from prompt_len to prompt_len + output_len."""
     return float(_latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
-                          bw_eff)["e2e_s"])
+                          bw_eff, compute_dtype)["e2e_s"])
 
 
 @excel_function()
 def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, dtype="bf16",
-                 kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF):
+                 kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """Generated tokens per second for the batch: batch × output_len / GEN_SECONDS."""
     return float(_latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
-                          bw_eff)["tokens_per_s"])
+                          bw_eff, compute_dtype)["tokens_per_s"])
 
 
 # ---------------------------------------------------------------------- capacity
@@ -695,6 +715,8 @@ def MAX_BATCH(model, gpu, seq_len, dtype="bf16", kv_dtype="bf16", n_gpus=1):
 
 
 _GPUS_MODES = ("inference", "training")
+#: GPUS_NEEDED's part: the GPU count or the split chosen (serving plans)
+_GPUS_PARTS = {"gpus": "gpus_needed", "tp": "tp", "pp": "pp"}
 #: GPUS_NEEDED in training mode: a storage dtype names its mixed-precision recipe
 _TRAIN_RECIPE = {"bf16": "bf16-mixed", "fp16": "fp16-mixed", "fp32": "fp32"}
 
@@ -703,17 +725,24 @@ _TRAIN_RECIPE = {"bf16": "bf16-mixed", "fp16": "fp16-mixed", "fp32": "fp32"}
     "mode": "inference (default: tp × pp GPUs serving batch sequences of seq_len tokens) "
             "or training (model states fully sharded, batch = global batch)",
     "dtype": "weights' storage type (bf16 default); in training mode bf16, fp16 or fp32 "
-             "(their mixed-precision recipes) or a precision recipe name"})
-def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16"):
-    """Fewest GPUs whose memory holds the plan (0 when no split fits): serving with
-    tensor then pipeline parallelism, or training with ZeRO-3 sharding."""
+             "(their mixed-precision recipes) or a precision recipe name",
+    "part": "gpus (default: the fewest GPUs), or the split chosen for serving: tp "
+            "(tensor-parallel degree) or pp (pipeline stages)"})
+def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16", part="gpus"):
+    """Fewest GPUs whose memory holds the plan (0 when no split fits): serving searched
+    over tensor × pipeline parallelism (part tp / pp: the split chosen), or training with
+    ZeRO-3 sharding."""
     mode = _choice("mode", mode, _GPUS_MODES, "inference")
+    part = _choice("part", part, tuple(_GPUS_PARTS), "gpus")
     m, g = _model(model), _gpu(gpu)
     b, s = _number("batch", batch), _number("seq_len", seq_len)
     dtype = _text("dtype", dtype, "bf16")
     if mode == "inference":
         from .serving import gpus_needed
-        return float(gpus_needed(m, g, b, s, dtype=dtype)["gpus_needed"])
+        return float(gpus_needed(m, g, b, s, dtype=dtype)[_GPUS_PARTS[part]])
+    if part != "gpus":
+        raise XlcalcError(f"part {part!r} needs mode inference (a training plan's GPUs are "
+                          "data-parallel replicas)", "part")
     from .training import train_gpus_needed
     precision = _TRAIN_RECIPE.get(dtype.lower(), dtype)
     try:
@@ -802,24 +831,24 @@ def TP_COMM(model, batch, tokens, tp, dtype="bf16", unit="GB"):
 
 @excel_function()
 def TPOT_MS(model, gpu, batch, prompt_len, output_len, dtype="bf16", kv_dtype="bf16", tp=1,
-            mfu=_MFU, bw_eff=_BW_EFF):
+            mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """Mean time per output token in ms after the first: (GEN_SECONDS − TTFT) /
     (output_len − 1), the decode steps averaged as the context grows."""
     v = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
-                 bw_eff)["tpot_s"]
+                 bw_eff, compute_dtype)["tpot_s"]
     return _display(float(v), "ms")
 
 
 @excel_function(spill=True)
 def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, dtype="bf16",
-                  kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF):
+                  kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """Latency breakdown as a table to spill, times in ms: TTFT, TPOT, end-to-end,
     throughput, the prefill and decode parts, arithmetic intensities against the ridge
     point and the compute/memory verdicts."""
     from . import graph
     from .serving import LATENCY_PARTS
     values = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
-                      bw_eff)
+                      bw_eff, compute_dtype)
     rows = []
     for label, node in LATENCY_PARTS.items():
         value, unit = values[label], graph.node(node).unit
@@ -922,6 +951,35 @@ def TRAIN_MFU(model, batch, seq_len, iteration_time_s, gpu, n_gpus, precision="b
                                     _number("iteration_time_s", iteration_time_s), _gpu(gpu),
                                     _number("n_gpus", n_gpus),
                                     precision=_text("precision", precision, "bf16-mixed")))
+
+
+# ------------------------------------------------------------------------ roofline
+
+@excel_function(docs={"gemm_m": "rows of the left matrix [M, K]: tokens (the decode batch, or "
+                                "batch × sequence)",
+                      "gemm_n": "columns of the right matrix [K, N]: the output width",
+                      "gemm_k": "the inner dimension: the input width (hidden / tp)"})
+def GEMM_MS(gemm_m, gemm_n, gemm_k, gpu, dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
+    """Roofline time in ms of one GEMM [M,K]·[K,N]: max(2MNK FLOPs at mfu of the dense
+    peak, (MK + KN + MN) × dtype bytes at bw_eff of the HBM bandwidth)."""
+    from .analysis import gemm_roofline
+    v = gemm_roofline(_number("gemm_m", gemm_m), _number("gemm_n", gemm_n),
+                      _number("gemm_k", gemm_k), _gpu(gpu), dtype=_text("dtype", dtype, "bf16"),
+                      mfu=_number("mfu", mfu, _MFU), bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+    return _display(v["time_s"], "ms")
+
+
+@excel_function()
+def CRITICAL_BATCH(model, gpu, context_len, dtype="bf16", kv_dtype="bf16", tp=1, mfu=_MFU,
+                   bw_eff=_BW_EFF):
+    """Sequences per decode step at which decode turns compute-bound at context_len
+    tokens (0 when the KV reads keep it memory-bound at any batch)."""
+    from .analysis import critical_batch
+    v = critical_batch(_model(model), _gpu(gpu), _number("context_len", context_len),
+                       tp=_number("tp", tp, 1), dtype=_text("dtype", dtype, "bf16"),
+                       kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
+                       mfu=_number("mfu", mfu, _MFU), bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+    return float(v["critical_batch"])
 
 
 @excel_function(spill=True, docs={"example": "name of a worked example (omit it for the list "

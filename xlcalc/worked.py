@@ -4,9 +4,13 @@ The seeds are tutorials with arithmetic slips.  A worked example lists every fig
 seed prints for one scenario (:class:`SeedFigure`): the seed's value, the graph node
 that computes the same quantity, the inputs the seed used (e.g. the nominal 70 B
 instead of the exact 68.98 B), the display unit, and a note that says why the two
-differ when they do (nominal vs exact count, a different rule, or an arithmetic slip
-in the seed — which one).  :func:`compare` evaluates every row with the core; the
-workbooks render the same rows as live formulas; the notebook shows the table.
+differ when they do, starting with the kind of difference (:data:`REASONS`: nominal vs
+exact count, a different rule, an arithmetic slip, rounding, a unit confusion such as GB
+for GiB, multiply-adds counted as FLOPs, elements counted as bytes, a term counted
+twice, a rule of thumb).  A rule of thumb that states a range (``seed_range``) is
+``within range`` or ``outside range``; a verdict (``"memory"``-bound) matches or not.
+:func:`compare` evaluates every row with the core; the workbooks render the same rows as
+live formulas; the notebook shows the table.
 
 Examples are registered by modules listed in :data:`EXAMPLE_MODULES`.
 """
@@ -16,15 +20,23 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
-from .expr import maximum, where
+from .expr import both, eq, maximum, where
 
 __all__ = ["SeedFigure", "WorkedExample", "register_example", "examples", "example",
-           "compare", "MATCH_TOLERANCE"]
+           "compare", "row_status", "seed_shown", "MATCH_TOLERANCE", "REASONS"]
 
 #: relative difference under which a seed figure "matches" the computed one
 MATCH_TOLERANCE = 0.02
 
-EXAMPLE_MODULES: list[str] = ["xlcalc.worked_training", "xlcalc.worked_inference"]
+#: the kinds of difference a note names (a differing row's note contains one of them)
+REASONS = ("nominal vs exact count", "a different rule", "arithmetic slip in the seed",
+           "rounding in the seed", "unit confusion", "multiply-adds counted as FLOPs",
+           "elements counted as bytes", "counted twice", "rule of thumb")
+
+EXAMPLE_MODULES: list[str] = ["xlcalc.worked_training", "xlcalc.worked_inference",
+                              "xlcalc.worked_seed_001", "xlcalc.worked_seed_002",
+                              "xlcalc.worked_seed_004", "xlcalc.worked_seed_000",
+                              "xlcalc.worked_seed_003"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,8 @@ class SeedFigure:
     scale: float = 1.0
     inputs: dict = field(default_factory=dict)
     note: str = ""
+    seed_range: tuple = ()          # (low, high) of a rule of thumb that states a range;
+                                    # high None: "at least low"
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,41 @@ def status(seed_value, computed):
                  maximum(abs(seed_value), abs(computed)), "matches", "differs")
 
 
+def status_range(low, high, computed):
+    """``within range`` when ``low ≤ computed ≤ high`` (no upper bound when ``high`` is
+    None), else ``outside range`` (a formula)."""
+    inside = computed >= low if high is None else both(computed >= low, computed <= high)
+    return where(inside, "within range", "outside range")
+
+
+def status_text(seed_value, computed):
+    """``matches`` when a verdict (text) equals the seed's, else ``differs`` (a formula)."""
+    return where(eq(computed, seed_value), "matches", "differs")
+
+
+def row_status(fig: SeedFigure, seed, computed):
+    """The status of row ``fig`` given its seed value and computed value (numbers, or
+    cell references when a workbook renders the formula)."""
+    if fig.seed_range:
+        return status_range(fig.seed_range[0], fig.seed_range[1], computed)
+    if isinstance(fig.seed_value, str):
+        return status_text(seed, computed)
+    return status(seed, computed)
+
+
+def seed_shown(fig: SeedFigure):
+    """What the seed-value column shows: the figure, or ``low–high`` for a range."""
+    if fig.seed_range:
+        low, high = fig.seed_range
+        return f"≥ {low:g}" if high is None else f"{low:g}–{high:g}"
+    return fig.seed_value
+
+
+def computed_value(fig: SeedFigure, value):
+    """A row's computed value in its display unit (a verdict stays text)."""
+    return value if isinstance(value, str) else float(value) / fig.scale
+
+
 def compare(name: str):
     """The example as a DataFrame: item, seed section, seed value, computed value,
     unit, status, note (computed by the core for each row's inputs)."""
@@ -98,8 +147,8 @@ def compare(name: str):
     ex = example(name)
     rows = []
     for f in ex.figures:
-        value = estimate([f.node], **{**ex.inputs, **f.inputs})[f.node] / f.scale
-        rows.append({"item": f.item, "seed section": f.section, "seed value": f.seed_value,
-                     "computed value": float(value), "unit": f.unit,
-                     "status": status(f.seed_value, float(value)), "note": f.note})
+        value = computed_value(f, estimate([f.node], **{**ex.inputs, **f.inputs})[f.node])
+        rows.append({"item": f.item, "seed section": f.section, "seed value": seed_shown(f),
+                     "computed value": value, "unit": f.unit,
+                     "status": row_status(f, f.seed_value, value), "note": f.note})
     return pd.DataFrame(rows)

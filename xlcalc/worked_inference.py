@@ -27,20 +27,27 @@ _EXACT_70B = ("nominal vs exact count: the seed uses the nominal 70 B; Llama-2-7
               "68,976,648,192 parameters")
 _ENGINE = dict(block_size=1, gpu_memory_utilization=0.9, infer_reserve_bytes=1e9,
                max_num_batched_tokens=8192, flash_attention=1, quant_group_size=128,
-               gpus_per_node=8)
+               gpus_per_node=8, compute_dtype="auto")
 _SEED_COMM = {"comm_overlap": 1.0, "link_latency_us": 0.0}   # seed 000 §七's assumptions
-_MEM_41 = {"tp": 1, "batch": 8, "seq_len": 4096}             # seed 000 §2.4 / §4.1 scenario
+# seed 000 §2.4 / §4.1 scenario; the seed plans with 80 GB per H100 (CUDA reports 79.22 GiB)
+_MEM_41 = {"tp": 1, "batch": 8, "seq_len": 4096, "gpu_memory_bytes": 80e9}
 _KV_TABLE = ("arithmetic slip in the seed: its own formula 2 × s × 80 × 8 × 128 × 2 gives "
              "{exact} GB; the table is ~10× too large throughout (it follows the 104 GB slip)")
+
+def example1_inputs() -> dict:
+    """Seed 000 §七 example 1's scenario: LLaMA-70B on 8×H100, TP=8, batch 8, 512 in / 256
+    out, prefill at 50 % MFU (the seed's assumptions, xlcalc's engine defaults)."""
+    return dict(model="llama-2-70b", gpu="h100-sxm", tp=8, pp=1, batch=8, prompt_len=512,
+                output_len=256, context_len=513, dtype="bf16", kv_dtype="bf16",
+                mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8.0, comm_overlap=0.0,
+                **_ENGINE)
+
 
 register_example(WorkedExample(
     name="llama-70b-inference",
     title="LLaMA-70B inference on 8×H100 (TP=8): batch 8, 512 in / 256 out",
     seed="000 §七 example 1 (and §1.6, §2.2-2.4, §4.1, §5.4, §6.2-6.3)",
-    inputs=dict(model="llama-2-70b", gpu="h100-sxm", tp=8, pp=1, batch=8, prompt_len=512,
-                output_len=256, context_len=513, dtype="bf16", kv_dtype="bf16",
-                mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8.0, comm_overlap=0.0,
-                **_ENGINE),
+    inputs=example1_inputs(),
     figures=(
         # §1.6 parameters ------------------------------------------------------------
         SeedFigure("token embedding 32000 × 8192", "000 §1.6", 262, "params_embedding",
@@ -130,9 +137,12 @@ register_example(WorkedExample(
                    "GPUs", 1, _MEM_41, "arithmetic slip in the seed: its 248 / 80 = 3.1 → 4 rests on the KV slip; "
                    "the same rule on the corrected total: ceil(150.63 / 80) = 2"),
         SeedFigure("80 GB GPUs needed (per-GPU fit)", "000 §4.1", 4, "gpus_needed", "GPUs", 1,
-                   _MEM_41, "same count, different reason: with vLLM's 0.9 utilisation (72 GB) "
-                   "and a 1 GB reserve per GPU, TP=2 needs 75.8 GB per GPU, so the next "
-                   "power of two, TP=4 (38.4 GB per GPU)"),
+                   _MEM_41, "a different rule (the fewest GPUs whose busiest GPU fits): with "
+                   "vLLM's 0.9 utilisation of the seed's 80 GB (72 GB) and a 1 GB reserve per "
+                   "GPU, TP=2 needs 75.8 GB per GPU and TP=4 (38.4 GB) fits with 4 GPUs, but "
+                   "three pipeline stages of at most 27 layers (1.85 GB each) fit one GPU "
+                   "apiece: 3 GPUs (tp 1 × pp 3); at the 79.22 GiB CUDA reports (76.6 GB "
+                   "usable) TP=2 fits: 2 GPUs"),
         # §5.4 intensity ------------------------------------------------------------------
         SeedFigure("prefill intensity = seq (seq 1000)", "000 §5.4", 1000, "prefill_intensity",
                    "FLOP/B", 1, {"tp": 1, "batch": 1, "prompt_len": 1000},
@@ -157,10 +167,10 @@ register_example(WorkedExample(
                    "2 = 18,790,481,920 bytes = 18.79 GB per GPU, not 1.8 TB"),
         SeedFigure("TP communication time in prefill", "000 §七 example 1", 2,
                    "prefill_tp_comm_s", "ms", MS, {},
-                   "arithmetic slip in the seed, twice: 1.8 TB / 900 GB/s would be 2 s, not 2 ms; "
-                   "and NVLink's "
-                   "900 GB/s counts both directions: 18.79 GB / 450 GB/s = 41.76 ms, plus 160 "
-                   "all-reduces × 8 µs = 43.04 ms — not negligible against 142 ms of compute"),
+                   "arithmetic slip in the seed (1.8 TB / 900 GB/s would be 2 s, not 2 ms) and a "
+                   "unit confusion (NVLink's 900 GB/s counts both directions; one carries 450 "
+                   "GB/s): 18.79 GB / 450 GB/s = 41.76 ms, plus 160 all-reduces × 8 µs = "
+                   "43.04 ms — not negligible against 142 ms of compute"),
         SeedFigure("prefill latency (communication exposed)", "000 §七 example 1", 150, "ttft_s",
                    "ms", MS, {}, "a different rule: the seed assumes the (mis-computed 2 ms) "
                    "communication hides behind compute; xlcalc exposes it (comm_overlap = 0, as in vLLM): 142.39 + 43.04 = 185.42 ms"),
@@ -258,16 +268,18 @@ register_example(WorkedExample(
                    "kv_transfer_gbit_per_s", "Gbit/s", 1,
                    {"model": "opt-66b", "prompt_len": 512, "kv_dtype": "fp16",
                     "request_rate": 10},
-                   "arithmetic slip in the seed (units, from DistServe): 11.25 GiB/s × 8 = 90 Gibit/s, which is "
-                   "12.08e9 × 8 = 96.6 Gbit/s in network units (1e9 bits)"),
+                   "unit confusion in the seed (from DistServe): GiB/s times 8 read as Gbit/s: "
+                   "11.25 GiB/s × 8 = 90 Gibit/s, which is 12.08e9 × 8 = 96.6 Gbit/s in "
+                   "network units (1e9 bits)"),
     ),
 ))
 
 
-_SEED_13B = {"memory_gb": 32 * GIB / GB, "params_total": 24.6 * GIB / 2,
+# the seed counts each V100's 32 GB as 32 GiB of usable memory (CUDA reports 31.75 GiB)
+_SEED_13B = {"gpu_memory_bytes": 32 * GIB, "params_total": 24.6 * GIB / 2,
              "kv_bytes_per_token_seed_003": MIB}
-_SEED_65B = {"model": "llama-65b", "memory_gb": 32 * GIB / GB}
-_EXACT_13B = {"memory_gb": 32 * GIB / GB}
+_SEED_65B = {"model": "llama-65b", "gpu_memory_bytes": 32 * GIB}
+_EXACT_13B = {"gpu_memory_bytes": 32 * GIB}
 
 register_example(WorkedExample(
     name="llama-13b-capacity",
@@ -277,7 +289,7 @@ register_example(WorkedExample(
                 concurrent_users=10000, dtype="fp16", kv_dtype="fp16", block_size=16,
                 gpu_memory_utilization=0.9, infer_reserve_bytes=1e9,
                 max_num_batched_tokens=8192, flash_attention=1, quant_group_size=128,
-                gpus_per_node=8),
+                gpus_per_node=8, compute_dtype="auto"),
     figures=(
         SeedFigure("llama-13b KV per token ≈ 1 MB", "003 §七", 1, "kv_bytes_per_token_seed_003",
                    "MB", 1e6, {}, "a different rule: the seed quotes the '1 MB per token for "
@@ -300,16 +312,17 @@ register_example(WorkedExample(
                    "the KV up to 1 MiB per token (+28 %) and uses 24.6 GiB"),
         SeedFigure("llama-13b fp16, exact model (vLLM: TP=8, 0.9 × 32 GB, 16-token blocks)",
                    "003 §七", 115.7, "max_sequences", "sequences", 1, {},
-                   "a different rule (the exact model), close by coincidence: per GPU 0.9 × 32 GB − 3.25 GB "
-                   "weights − 0.06 GB activations − 1 GB reserve = 24.49 GB of KV over "
-                   "209.7 MB per 2048-token sequence = 116.8 → 116 whole sequences"),
+                   "a different rule (the exact model): per GPU 0.9 × 31.75 GiB (the total "
+                   "CUDA reports) − 3.25 GB weights − 0.06 GB activations − 1 GB reserve = "
+                   "26.37 GB of KV over 209.7 MB per 2048-token sequence = 125.8 → 125 whole "
+                   "sequences"),
         SeedFigure("nodes for 10,000 users (seed: ≈100 measured per node)", "003 §七", 100,
                    "nodes_needed_seed_003", "nodes", 1, {"max_sequences_seed_003": 100},
                    "the seed divides by DeepSpeed's measured ≈100 sequences per node, not by "
                    "its theoretical 115.7 (which gives ceil(10000 / 115.7) = 87)"),
         SeedFigure("nodes for 10,000 users (exact model)", "003 §七", 100, "nodes_needed",
-                   "nodes", 1, {}, "a different rule (the exact model): ceil(10000 / 116) = 87 replicas of "
-                   "8 GPUs = 87 nodes (the seed uses the measured ≈100 per node)"),
+                   "nodes", 1, {}, "a different rule (the exact model): ceil(10000 / 125) = 80 "
+                   "replicas of 8 GPUs = 80 nodes (the seed uses the measured ≈100 per node)"),
         SeedFigure("llama-65b KV per token ≈ 2.5 MB", "003 §七", 2.5,
                    "kv_bytes_per_token_seed_003", "MiB", MIB, {"model": "llama-65b"},
                    "4 × 80 × 8192 = 2,621,440 bytes = 2.5 MiB"),
@@ -322,19 +335,21 @@ register_example(WorkedExample(
                    "(256 − 60.80) / 5 = 39.04"),
         SeedFigure("llama-65b fp16, exact model (vLLM: TP=8)", "003 §七", 26.88,
                    "max_sequences", "sequences", 1, {"model": "llama-65b"},
-                   "a different rule (the exact model): per GPU 28.8 GB − 16.32 GB weights − 0.09 GB "
-                   "activations − 1 GB reserve = 11.39 GB of KV over 671 MB per sequence = "
-                   "16.97 → 16 (the seed counts all 32 GiB and no reserve)"),
+                   "a different rule (the exact model): per GPU 0.9 × 31.75 GiB = 30.68 GB − "
+                   "16.32 GB weights − 0.09 GB activations − 1 GB reserve = 13.27 GB of KV "
+                   "over 671 MB per sequence = 19.8 → 19 (the seed counts all 32 GiB and no "
+                   "reserve)"),
         SeedFigure("A100-40G, llama-13b: (40 − 26) GB / 1 MB ≈ 14,000 tokens", "003 §5.5",
                    14000, "kv_tokens_fit_seed_003", "tokens", 1,
                    {"gpu": "a100-40gb", "n_gpus": 1, "params_total": 13e9,
-                    "kv_bytes_per_token_seed_003": 1e6},
+                    "kv_bytes_per_token_seed_003": 1e6, "gpu_memory_bytes": 40e9},
                    "the seed's rounded inputs: (40e9 − 13e9 × 2) / 1e6 = 14,000"),
         SeedFigure("A100-40G, 512-token requests ≈ 28", "003 §5.5", 28,
                    "max_sequences_seed_003", "sequences", 1,
                    {"gpu": "a100-40gb", "n_gpus": 1, "params_total": 13e9,
-                    "kv_bytes_per_token_seed_003": 1e6, "seq_len": 512},
-                   "arithmetic slip in the seed (rounding up): 14,000 / 512 = 27.3, so 27 "
-                   "whole sequences, not 28"),
+                    "kv_bytes_per_token_seed_003": 1e6, "seq_len": 512,
+                    "gpu_memory_bytes": 40e9},
+                   "rounding in the seed (up, where whole sequences round down): 14,000 / 512 "
+                   "= 27.3, so 27 whole sequences, not 28"),
     ),
 ))

@@ -24,6 +24,8 @@ NOMINAL_70B = {"params_total": 70e9}
 # they keep their meaning when a workbook's live inputs choose another rule
 SEED_7B = {"activation_rule": "seed-000-recompute", "train_reserve_bytes": 0.0}
 SEED_70B = {"activation_rule": "seed-000", "train_reserve_bytes": 15e9}
+# the seed counts GPUs of "80 GB" (CUDA reports 79.22 GiB = 85.06e9 bytes on an H100)
+SEED_80GB = {"gpu_memory_bytes": 80e9}
 
 _EXACT_7B = ("nominal vs exact count: the seed uses the nominal 7 B; LLaMA-7B has "
              "6,738,415,616 parameters")
@@ -75,17 +77,18 @@ register_example(WorkedExample(
                    "train_total_bytes", "GB", GB, SEED_7B,
                    _EXACT_7B + ": 121.29 + 34.36 = 155.65 GB"),
         SeedFigure("GPUs needed, 80 GB each (nominal 7 B)", "000 §七 example 2", 2,
-                   "train_gpus_needed", "GPUs", 1, {**NOMINAL_7B, **SEED_7B},
-                   "arithmetic slip in the seed (rounding): 160.36 GB is more than 2 × 80 GB, "
+                   "train_gpus_needed", "GPUs", 1, {**NOMINAL_7B, **SEED_7B, **SEED_80GB},
+                   "rounding in the seed: 160.36 GB is more than 2 × 80 GB, "
                    "so even perfectly sharded it needs 3; the seed rounded the activations "
                    "to 34 GB to get exactly 160 = 2 × 80"),
         SeedFigure("GPUs needed, 80 GB each (exact 6.74 B)", "000 §七 example 2", 2,
-                   "train_gpus_needed", "GPUs", 1, SEED_7B,
+                   "train_gpus_needed", "GPUs", 1, {**SEED_7B, **SEED_80GB},
                    "155.65 GB fully sharded over 2 × 80 GB: 2"),
         SeedFigure("per-GPU total with ZeRO-2 on 2 GPUs (seed: fits in 80 GB)",
                    "000 §七 example 2", 80, "train_total_bytes", "GB", GB,
                    {"zero": 2, "dp": 2, **NOMINAL_7B, **SEED_7B},
-                   "the seed's claim does not hold: ZeRO-2 keeps the 14 GB of BF16 weights "
+                   "a different rule (ZeRO-2 shards no weights), so the seed's claim does not "
+                   "hold: ZeRO-2 keeps the 14 GB of BF16 weights "
                    "on every GPU, 14 + (28 + 28 + 56)/2 + 34.36/2 = 87.18 GB > 80 GB "
                    "(84.56 GB with the exact count). ZeRO-3 on 2 GPUs gives 80.18 GB nominal, "
                    "77.83 GB exact; ZeRO-2 fits from 4 GPUs (xlcalc.train_fit_search)"),
@@ -130,10 +133,10 @@ register_example(WorkedExample(
         SeedFigure("total (exact 68.98 B)", "000 §四 4.2", 1365, "train_total_bytes", "GB", GB,
                    SEED_70B, _EXACT_70B + ": 1241.58 + 91.27 + 15 = 1347.85 GB"),
         SeedFigure("80 GB GPUs, total ÷ 80 rounded up (nominal 70 B)", "000 §四 4.2", 18,
-                   "train_gpus_seed_rule", "GPUs", 1, {**NOMINAL_70B, **SEED_70B},
+                   "train_gpus_seed_rule", "GPUs", 1, {**NOMINAL_70B, **SEED_70B, **SEED_80GB},
                    "the seed's rule: 1366.27 / 80 = 17.08 → 18"),
         SeedFigure("80 GB GPUs with the reserve on every GPU (nominal 70 B)", "000 §四 4.2", 18,
-                   "train_gpus_needed", "GPUs", 1, {**NOMINAL_70B, **SEED_70B},
+                   "train_gpus_needed", "GPUs", 1, {**NOMINAL_70B, **SEED_70B, **SEED_80GB},
                    "a different rule: the 15 GB of buffers are needed on every GPU, not once: "
                    "(1260 + 91.27) / (80 − 15) = 20.8 → 21 GPUs fully sharded"),
     ),

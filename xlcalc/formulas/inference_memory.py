@@ -1,12 +1,13 @@
-"""Inference memory per GPU: weights, KV cache, activations, engine reserve; fits, headroom,
-and the fewest GPUs (and the tensor-parallel degree) that fit.
+"""Inference memory per GPU: weights, KV cache, activations, engine reserve; fits, headroom
+(the fewest GPUs that fit are in :mod:`xlcalc.formulas.fewest_gpus`).
 
 Parts (all bytes on the busiest GPU of a ``tp × pp`` replica):
 
-* **weights** — linear layers at the weights' dtype (int8/fp8 one byte, int4 half a byte
-  plus one 16-bit scale per ``quant_group_size`` weights, GPTQ/AWQ style); the token
-  embedding and LM head stay 16-bit when the linear layers are quantized (vLLM,
-  AutoAWQ and GPTQ keep them so).  Split ``tp`` ways; the busiest pipeline stage holds
+* **weights** — linear layers at the storage format's bytes per weight
+  (:func:`~xlcalc.formulas.formats.weight_bytes_per_param`: values plus block scales and
+  zero points, GGUF mixes), the token embedding and LM head at the format's embedding and
+  head bits (16-bit unless the format says otherwise: vLLM, AutoAWQ and GPTQ keep them at
+  16 bits, GGUF quantizes them).  Split ``tp`` ways; the busiest pipeline stage holds
   ``ceil(L / pp)`` layers and the embedding.  The seeds' rule ``params × bytes`` is
   :func:`model_weights_bytes_rule`.
 * **KV cache** — the core's :func:`~xlcalc.formulas.kv_cache.kv_cache_bytes` (GQA/MQA/MLA,
@@ -21,11 +22,12 @@ Parts (all bytes on the busiest GPU of a ``tp × pp`` replica):
   cuBLAS workspaces, CUDA graphs (vLLM's "non-torch memory"): the input
   ``infer_reserve_bytes`` per GPU (default 1 GB).
 
-A GPU offers ``gpu_memory_utilization × memory_gb`` (vLLM's ``gpu_memory_utilization``,
-default 0.9): the plan fits when the parts add up to no more than that.
+A GPU offers ``gpu_memory_utilization × memory`` (vLLM's ``gpu_memory_utilization``,
+default 0.9, of the total the driver reports): the plan fits when the parts add up to no
+more than that.
 """
 
-from ..expr import both, ceil, floor, log, maximum, minimum, where
+from ..expr import ceil, maximum, minimum, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
 from .kv_cache import kv_cache_bytes
@@ -46,27 +48,20 @@ register_terms(
     Term("flash_attention", "1 when attention never writes the s×s score matrix to HBM "
          "(FlashAttention, vLLM's default), 0 for eager attention", "", "flag", 0,
          default=1, sample=(0, 1)),
-    Term("quant_group_size", "weights sharing one 16-bit scale in group-wise 4-bit "
-         "quantization (GPTQ/AWQ)", "weights", default=128, sample=(64, 128), maximum=1e6),
 )
 
 
 # ------------------------------------------------------------------------ weights
 
-@formula("bytes/parameter", "GPTQ/AWQ: int4 weights plus one fp16 scale per group")
-def weight_bytes_per_param(dtype_bytes, quant_group_size):
-    """Bytes per weight of a linear layer: the dtype's bytes, plus ``2 / quant_group_size``
-    for the group scales of sub-byte (int4) formats."""
-    return dtype_bytes + where(dtype_bytes < 1, 2 / quant_group_size, 0)
-
-
-@formula(B, "weights at their dtype; embedding and LM head kept 16-bit when quantized")
+@formula(B, "weights at their storage format; embedding and LM head at the format's bits")
 def model_weights_bytes(params_non_embedding, params_embedding, params_lm_head,
-                        weight_bytes_per_param, act_dtype_bytes):
+                        weight_bytes_per_param, embed_bytes_per_param,
+                        lm_head_bytes_per_param):
     """Bytes of all the model's weights: layers at ``weight_bytes_per_param``, the
-    embedding and (untied) LM head at ``act_dtype_bytes`` (16-bit unless fp32)."""
+    embedding and (untied) LM head at the format's embedding and head bytes (16-bit
+    unless the format says otherwise)."""
     return params_non_embedding * weight_bytes_per_param + \
-        (params_embedding + params_lm_head) * act_dtype_bytes
+        params_embedding * embed_bytes_per_param + params_lm_head * lm_head_bytes_per_param
 
 
 @formula(B, "seed 000 §4.1 / seed 003 §三: 参数量 × 每参数字节数")
@@ -84,14 +79,15 @@ def infer_total_bytes_1_2x(model_weights_bytes_rule):
 
 @formula(B, "Megatron/vLLM: layers split tp ways; the busiest pipeline stage")
 def infer_weights_bytes(params_non_embedding, params_embedding, params_lm_head,
-                        weight_bytes_per_param, act_dtype_bytes, stage_layers, num_layers,
-                        tp, pp):
+                        weight_bytes_per_param, embed_bytes_per_param,
+                        lm_head_bytes_per_param, stage_layers, num_layers, tp, pp):
     """Weight bytes on the busiest GPU: ``ceil(L/pp)`` layers' share of the layer weights
     plus the embedding and LM head (pp = 1) or the embedding (pp > 1: the LM head sits on
     the last stage), all split ``tp`` ways (vocab-parallel embedding)."""
     layers = params_non_embedding * weight_bytes_per_param * stage_layers / num_layers
-    vocab = where(pp > 1, params_embedding, params_embedding + params_lm_head)
-    return (layers + vocab * act_dtype_bytes) / tp
+    embedding = params_embedding * embed_bytes_per_param
+    vocab = where(pp > 1, embedding, embedding + params_lm_head * lm_head_bytes_per_param)
+    return (layers + vocab) / tp
 
 
 # ----------------------------------------------------------------------- KV cache
@@ -205,7 +201,7 @@ def context_warning(seq_len, max_position_embeddings):
                  "seq_len exceeds the model's max_position_embeddings", "")
 
 
-# ------------------------------------------------------------- fewest GPUs that fit
+# ------------------------------------------------- the whole plan on one GPU (the seeds)
 
 @formula(B, "whole-model activation peak (no tensor-parallel split)")
 def model_activation_bytes(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated,
@@ -227,80 +223,3 @@ def gpus_needed_rule(infer_total_bytes_one_gpu, gpu_memory_bytes):
     """The seeds' count: the single-GPU total over one GPU's memory, rounded up (no
     utilisation cap, no per-GPU reserve, nothing replicated)."""
     return ceil(infer_total_bytes_one_gpu / gpu_memory_bytes)
-
-
-def _largest_pow2_divisor(n, cap):
-    """Largest power of two ≤ ``cap`` that divides ``n`` (1, 2, 4 … 64), as nested IFs."""
-    out = 1
-    for p in (2, 4, 8, 16, 32, 64):
-        out = where(both(n % p < 0.5, cap >= p), p, out)
-    return out
-
-
-@formula("GPUs", "Megatron/vLLM: tp divides the heads; NVLink bounds a TP group")
-def tp_max(num_heads, gpus_per_node):
-    """Largest tensor-parallel degree xlcalc plans with: the largest power of two that
-    divides ``num_heads`` and is at most ``gpus_per_node`` (one NVLink domain)."""
-    return _largest_pow2_divisor(num_heads, gpus_per_node)
-
-
-def _safe_ratio(num, den):
-    """``num / den`` where ``den > 0``, else a huge number (no tp makes it fit)."""
-    return where(den > 0, num / where(den > 0, den, 1), 1e18)
-
-
-@formula("GPUs", "per-GPU memory at tp = n: (weights + activations)/n + KV(n) + reserve")
-def tp_needed_raw(model_weights_bytes, kv_model_bytes, model_activation_bytes,
-                  infer_budget_bytes, infer_reserve_bytes, num_kv_heads, kv_lora_rank):
-    """Smallest real tensor-parallel degree n with everything fitting on one stage.
-
-    Per GPU: ``(W + A)/n + KV(n) + R ≤ U``.  KV splits with the heads while ``n ≤ k``
-    (``KV/n``), each GPU keeps one head beyond (``KV/k``), and an MLA latent is never split
-    (``KV``), so ``n = (W + KV + A)/(U − R)``, ``(W + A)/(U − R − KV/k)`` or
-    ``(W + A)/(U − R − KV)``; 1e18 when no degree fits."""
-    free = infer_budget_bytes - infer_reserve_bytes
-    split = _safe_ratio(model_weights_bytes + kv_model_bytes + model_activation_bytes, free)
-    per_head = _safe_ratio(model_weights_bytes + model_activation_bytes,
-                           free - kv_model_bytes / num_kv_heads)
-    latent = _safe_ratio(model_weights_bytes + model_activation_bytes, free - kv_model_bytes)
-    return where(kv_lora_rank > 0, latent, where(split <= num_kv_heads, split, per_head))
-
-
-@formula("GPUs", "powers of two up to tp_max")
-def tp_needed(tp_needed_raw, tp_max):
-    """Tensor-parallel degree of the smallest plan: the power of two at or above
-    :func:`tp_needed_raw`, at most :func:`tp_max` (beyond it, pipeline stages are added)."""
-    pow2 = 2 ** ceil(log(maximum(tp_needed_raw, 1)) / log(2) - 1e-9)
-    return minimum(pow2, tp_max)
-
-
-@formula("layers", "layers one stage can hold at tp_needed")
-def stage_layers_fit(model_weights_bytes, params_embedding, params_lm_head, act_dtype_bytes,
-                     kv_model_bytes, model_activation_bytes, infer_budget_bytes,
-                     infer_reserve_bytes, num_layers, num_kv_heads, kv_lora_rank, tp_needed):
-    """Most decoder layers a pipeline stage holds on one GPU at ``tp_needed``: what is left
-    after the reserve, activations and embedding, over one layer's weights and KV."""
-    t = tp_needed
-    vocab = (params_embedding + params_lm_head) * act_dtype_bytes
-    kv_share = where(kv_lora_rank > 0, 1, ceil(num_kv_heads / t) / num_kv_heads)
-    per_layer = ((model_weights_bytes - vocab) / t + kv_model_bytes * kv_share) / num_layers
-    free = infer_budget_bytes - infer_reserve_bytes - model_activation_bytes / t - \
-        params_embedding * act_dtype_bytes / t
-    return maximum(floor(free / per_layer), 0)
-
-
-@formula("stages", "pipeline stages when one tensor-parallel group is not enough")
-def pp_needed(stage_layers_fit, num_layers, tp_needed_raw, tp_needed):
-    """Pipeline stages of the smallest plan: 1 when ``tp_needed`` holds everything, else
-    ``ceil(L / stage_layers_fit)`` and at least 2 (one stage at ``tp_needed`` was just
-    shown not to fit, whatever the per-layer rounding says); 0 when not even one layer
-    fits on a GPU."""
-    stages = maximum(ceil(num_layers / maximum(stage_layers_fit, 1)), 2)
-    return where(tp_needed_raw <= tp_needed, 1, where(stage_layers_fit >= 1, stages, 0))
-
-
-@formula("GPUs", "tp_needed × pp_needed")
-def gpus_needed(tp_needed, pp_needed):
-    """Fewest GPUs (powers-of-two tensor parallelism, then pipeline stages) whose busiest
-    GPU fits the plan; 0 when no split fits."""
-    return tp_needed * pp_needed
