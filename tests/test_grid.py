@@ -338,26 +338,28 @@ def test_libreoffice_recalculates_the_exported_grid(grid, tmp_path, soffice):
 
 
 def test_rows_compute_or_show_their_problem(tmp_path):
-    """A row the core cannot price as a whole (bf16 on a V100, fp8 on an A100: no peak
-    for the dtype) shows the core's message, never a silent row of NaN; exporting names
-    it; a value beyond the glossary's bound is refused with the message."""
-    grid = ScenarioGrid()
-    grid.edit(2, "gpu", "v100-32gb")                   # the default dtype is bf16
-    grid.edit(3, "dtype", "fp8")                        # scenario 3 runs on an A100
+    """A row the core cannot price as a whole (bf16 compute on a V100, fp8 compute on an
+    A100: no peak for it) shows the core's message, never a silent row of NaN; exporting
+    names it; a value beyond the glossary's bound is refused with the message."""
+    plan = dict(model="llama-2-7b", batch=8, prompt_len=512, output_len=256, tp=1,
+                dtype="bf16", kv_dtype="bf16")
+    grid = ScenarioGrid([dict(plan, gpu="h100-sxm", compute_dtype="bf16"),
+                         dict(plan, gpu="v100-32gb", compute_dtype="bf16"),
+                         dict(plan, gpu="a100-80gb", compute_dtype="fp8")])
     data = grid.data
     for number in (2, 3):
         row = data.loc[number]
-        assert row["problem"].startswith("dtype must be a dtype"), row["problem"]
+        assert row["problem"].startswith("compute_dtype must be a compute dtype"), \
+            row["problem"]
         assert np.isnan(row["ttft_ms"])
-    assert "v100-32gb computes in (fp32, fp16)" in data.loc[2, "problem"]
-    assert "a100-80gb computes in" in data.loc[3, "problem"]
+    assert "v100-32gb" in data.loc[2, "problem"] and "a100-80gb" in data.loc[3, "problem"]
     assert data.loc[1, "problem"] == "" and np.isfinite(data.loc[1, "ttft_ms"])
     assert "2 cannot be computed" in grid.status.value
-    with pytest.raises(xlcalc.XlcalcError, match="scenario 2 cannot be computed: dtype"):
+    with pytest.raises(xlcalc.XlcalcError, match="scenario 2 cannot be computed: compute"):
         grid.to_workbook(tmp_path / "x.xlsx")
     assert not (tmp_path / "x.xlsx").exists()
     with pytest.raises(xlcalc.XlcalcError, match="batch must be at most 10,000,000, got 1e"):
         grid.edit(1, "batch", 1e300)
-    grid.edit(2, "dtype", "fp16")
-    grid.edit(3, "dtype", "bf16")
+    grid.edit(2, "compute_dtype", "fp16")
+    grid.edit(3, "compute_dtype", "bf16")
     assert (grid.data["problem"] == "").all()
