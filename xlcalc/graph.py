@@ -502,24 +502,12 @@ def _scalar_input(name, value):
 
 
 _RECORDS: set = set()
-_TEXT_ROWS: dict = {}   # (table, key as typed) -> its row: the tables do not change once loaded
-
-
-def _row(n: Lookup, key):
-    """The mapping a scalar lookup reads: the table row a key names, or a loaded record's
-    values (a Model keeps its floats in ``_values``, an Accelerator in ``fields``)."""
+def _scalar_row(n: Lookup, key):
+    """The mapping a scalar lookup reads: the table row a key names (:func:`_row`, aliases
+    and remembered spellings included), or a loaded record's values (a Model keeps its
+    floats in ``_values``, an Accelerator in ``fields``)."""
     if type(key) is str:
-        hit = _TEXT_ROWS.get((n.table, key))
-        if hit is not None:
-            return hit
-        rows = TABLES[n.table].rows()
-        try:
-            row = rows[key.strip().lower()]
-        except KeyError:
-            raise unknown_choice(n.key, key, rows) from None
-        if len(_TEXT_ROWS) < 4096:
-            _TEXT_ROWS[(n.table, key)] = row
-        return row
+        return _ROWS.get((n.table, key)) or _row(n, key)
     if isinstance(key, _VECTOR_KEYS):
         raise _NotScalar
     own = vars(key)
@@ -533,7 +521,7 @@ def _compile(plan):
     """Straight-line Python for a plan's scalar evaluation (see the section comment)."""
     inputs_, lookups, formulas, related, missing, late = plan
     var = {}
-    env = {"_scalar_input": _scalar_input, "_CHECKED": _CHECKED, "_row": _row,
+    env = {"_scalar_input": _scalar_input, "_CHECKED": _CHECKED, "_row": _scalar_row,
            "_RECORDS": _RECORDS, "_RELATED": _RELATED,
            "_missing_required": _missing_required, "_check_related": _check_related,
            "check_relations": check_relations, "_NotScalar": _NotScalar}
