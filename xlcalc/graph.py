@@ -554,6 +554,8 @@ def _compile(plan):
         if n.required is not None:
             env[f"N{v}"] = n
             lines.append(f"        if {v} != {v}: _missing_required(N{v}, {known()})")
+        if n.empty is not None:       # an empty cell reads as Excel reads it
+            lines.append(f"        if {v} != {v}: {v} = {float(n.empty)!r}")
     if not lookups:
         lines.append("        pass")
     # a column the row lacks: the general path words the error
