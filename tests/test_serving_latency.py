@@ -198,6 +198,6 @@ def test_seed_003_decode_floorline_by_hand():
     seed = xlcalc.compute(["decode_step_s_seed_003"], model="llama-2-70b", gpu="h100-sxm",
                           batch=8, context_len=513, tp=8, pp=1, dtype="bf16", kv_dtype="bf16",
                           mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8.0,
-                          gpus_per_node=8)["decode_step_s_seed_003"]
+                          gpus_per_node=8, compute_dtype="auto")["decode_step_s_seed_003"]
     assert seed == pytest.approx(max(memory, compute) + comms)
     assert xlcalc.prefill_time("llama-2-70b", "h100-sxm", 8, 512, 8) == s["ttft_s"]
