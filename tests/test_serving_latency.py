@@ -50,6 +50,14 @@ def test_sum_max_affine_matches_a_loop():
     ("deepseek-v3", 8, 4, 1024, 64),          # MLA latent KV
     ("llama-3.1-8b", 1, 1, 100, 1),           # a single output token: no decode step
     ("llama-3.1-8b", 1, 1, 100, 2),           # exactly one decode step
+    # layer kinds (issue 11)
+    ("gemma-3-27b", 2, 16, 900, 400),         # 52 of 62 layers slide: window 1024 mid-decode
+    ("gpt-oss-120b", 4, 64, 100, 200),        # window 128 crossed at once, MoE with biases
+    ("llama-4-scout", 8, 8, 8000, 9000),      # chunked layers restart at 8192 and 16384
+    ("llama-4-scout", 8, 1024, 8100, 300),    # chunked, large batch: near the crossover
+    ("deepseek-v3.2", 8, 4, 1900, 400),       # sparse MLA: top-k 2048 reached mid-decode
+    ("qwen3-next-80b-a3b", 4, 32, 512, 256),  # gated DeltaNet: a fixed state read per step
+    ("granite-4.0-h-small", 1, 8, 2000, 100), # Mamba-2 + 4 attention layers
 ])
 def test_closed_form_decode_equals_the_step_loop(model, tp, batch, prompt, output):
     kw = dict(model=model, tp=tp, batch=batch, prompt_len=prompt, output_len=output)

@@ -162,9 +162,15 @@ def test_inference_outputs_equal_the_core(recalculated):
                                         comm_overlap=ctx["comm_overlap"])
         assert _close(_named(got, "params"), xlcalc.params(ctx["model"])["total"])
         assert _close(_named(got, "weights_gb"), mem["weights"] / 1e9)
-        assert _close(_named(got, "kv_cache_gb"),
-                      xlcalc.kv_cache_bytes(ctx["model"], ctx["batch"], seq_len,
-                                            ctx["kv_dtype"], ctx["tp"]) / 1e9)
+        # the KV part: per-token KV plus the linear layers' state (docs/models.md §4)
+        assert _close(_named(got, "kv_cache_gb"), mem["kv_cache"] / 1e9)
+        if ctx["pp"] == 1:
+            state = xlcalc.compute("state_cache_bytes", model=ctx["model"],
+                                    batch=ctx["batch"], tp=ctx["tp"],
+                                    dtype=ctx["dtype"])["state_cache_bytes"]
+            assert _close(_named(got, "kv_cache_gb"),
+                          (xlcalc.kv_cache_bytes(ctx["model"], ctx["batch"], seq_len,
+                                                 ctx["kv_dtype"], ctx["tp"]) + state) / 1e9)
         assert _close(_named(got, "prefill_ms"), lat["ttft_s"] * 1e3)
         assert _close(_named(got, "e2e_s"), lat["e2e_s"])
         assert _close(_named(got, "tokens_per_s"), lat["tokens_per_s"])

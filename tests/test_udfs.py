@@ -474,6 +474,17 @@ def test_models_and_gpus_tables():
     assert u.LLM_MODEL(M70, "model_type") == "llama"
     assert u.LLM_MODEL(M70, "Num_Layers") == 80
     assert u.LLM_MODELS.__name__ in u.SPILLING
+    assert models[0][-1] == "hub_id"
+    assert next(r for r in models if r[0] == "qwen3-32b")[-1] == "Qwen/Qwen3-32B"
+
+
+def test_hub_repo_ids_work_in_cells_and_range_typos_are_errors():
+    assert u.LLM_PARAMS("Qwen/Qwen3-32B") == u.LLM_PARAMS("qwen3-32b")
+    assert u.LLM_PARAMS("meta-llama/Llama-3.3-70B-Instruct") == u.LLM_PARAMS("llama-3.3-70b")
+    assert u.LLM_PARAMS("Qwen/Qwen3-33B").startswith("#VALUE! unknown model 'Qwen/Qwen3-33B'")
+    bad = u.LLM_PARAMS([["preset", "llama-2-70b"], ["numlayers", 40.0]])
+    assert bad.startswith("#VALUE! model range: unknown model key 'numlayers'; did you mean "
+                          "'num_layers'"), bad
 
 
 def test_seed_check_is_the_worked_comparison():

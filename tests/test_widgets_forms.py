@@ -409,8 +409,10 @@ def test_malformed_config_shows_the_core_message_and_the_form_recovers():
     assert form.error == str(core.value)
     assert "not valid JSON" in form.message.value and "xl-error" in form.message.value
     assert "xl-stale" in form.results_box._dom_classes
-    # a config missing a key: the core names it
-    form.controls["config_json"].value = '{"model_type": "llama", "hidden_size": 4096}'
+    # a config with a key the model cannot do without set to null: the core names it (an
+    # absent key takes transformers' default for its model_type, docs/models.md)
+    form.controls["config_json"].value = ('{"model_type": "llama", "hidden_size": 4096, '
+                                          '"num_attention_heads": null}')
     assert "num_attention_heads" in form.error
     # the form keeps working
     form.controls["model"].value = "llama-3-8b"

@@ -24,6 +24,8 @@ PARAM_PARTS = {
     "total": "params_total",
     "active": "params_active",
     "non_embedding": "params_non_embedding",
+    "mtp": "params_mtp",
+    "vision": "params_vision",
 }
 
 _SHORTCUTS = {
@@ -37,10 +39,12 @@ _SHORTCUTS = {
 
 def params(model):
     """Parameters by part (``embedding``, ``attention``, ``mlp``, ``norm``, ``lm_head``,
-    ``total``, ``active``, ``non_embedding``) as a pandas Series.
+    ``total``, ``active``, ``non_embedding``, ``mtp``, ``vision``) as a pandas Series.
 
-    ``total`` equals transformers' ``num_parameters()`` for the same config;
-    ``active`` is what one token uses (routed experts not chosen are left out).
+    ``total`` equals transformers' ``num_parameters()`` for the same config (the
+    language model of a multimodal config); ``active`` is what one token uses (routed
+    experts not chosen are left out).  ``mtp`` (multi-token-prediction modules) and
+    ``vision`` (vision tower and projector) are reported beside the total, never in it.
     """
     s = breakdown(PARAM_PARTS, name="parameters", model=model)
     return s.astype("int64")

@@ -94,10 +94,15 @@ def fmt_number(value) -> str:
 
 @command("models", "list the model presets")
 def cmd_models(args):
-    from .models import models_table
+    from .models import load_model, models_table
     cols = ["model_type", "num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim",
             "intermediate_size", "vocab_size", "num_experts", "nominal_params"]
-    return models_table()[cols]
+    table = models_table()[cols].copy()
+    # the layer kinds and attention/MLP family in words, and the Hub repo id people type
+    table.insert(1, "architecture", [load_model(n).architecture for n in table.index])
+    table["hub_id"] = [(load_model(n).config.get("xlcalc_hub_ids") or [""])[0]
+                       for n in table.index]
+    return table
 
 
 def _setup_params(p):

@@ -328,4 +328,74 @@ register_terms(
          minimum=0, group="model"),
     _int("num_sliding_layers", "layers that use the sliding window", "layers", minimum=0,
          group="model"),
+    # layer kinds and attention details (docs/models.md) ------------------------------
+    _int("attention_chunk_size", "chunk of the chunked-attention layers (Llama 4: 8192; 0: "
+         "none)", "tokens", minimum=0, group="model"),
+    _int("num_chunked_layers", "attention layers that see only their own chunk", "layers",
+         minimum=0, group="model"),
+    _int("num_linear_layers", "linear-attention / state-space layers (no per-token KV, a "
+         "fixed state per sequence)", "layers", minimum=0, group="model"),
+    _flag("qk_norm", "1 when queries and keys are normalised with learned weights"),
+    _flag("qk_norm_per_head", "1: the q/k norm weight is head_dim wide, shared by the "
+          "heads; 0: one weight per channel over all heads"),
+    _flag("attention_sinks", "1: one learned sink logit per query head per layer (gpt-oss)"),
+    _flag("attention_output_gate", "1: q_proj also emits a sigmoid output gate of width "
+          "heads × head_dim (Qwen3-Next)"),
+    _flag("lm_head_bias", "1 when the LM head has a bias"),
+    _flag("moe_bias", "1 when each routed expert has biases (gpt-oss)"),
+    _flag("router_bias", "1 when the router has one more parameter per expert (a bias or a "
+          "learned score correction)"),
+    _flag("shared_expert_gate", "1: a sigmoid gate hidden_size → 1 on the shared expert"),
+    _int("index_num_heads", "heads of DeepSeek-V3.2's sparse-attention indexer (0: none)",
+         "heads", minimum=0, group="model"),
+    _int("index_head_dim", "width of the indexer's (cached) key", "", minimum=0,
+         group="model"),
+    _int("index_topk", "tokens the sparse main attention selects per query", "tokens",
+         minimum=0, group="model"),
+    _int("linear_num_key_heads", "key heads (groups) G of a linear-attention layer", "heads",
+         minimum=0, group="model"),
+    _int("linear_key_head_dim", "key head width (state size) N of a linear-attention layer",
+         "", minimum=0, group="model"),
+    _int("linear_num_value_heads", "value heads H of a linear-attention layer", "heads",
+         minimum=0, group="model"),
+    _int("linear_value_head_dim", "value head width P of a linear-attention layer", "",
+         minimum=0, group="model"),
+    _int("linear_conv_kernel", "causal-convolution kernel of a linear-attention layer (0: "
+         "none)", "tokens", minimum=0, group="model"),
+    _int("linear_head_inputs", "scalars per value head projected from the input (DeltaNet "
+         "2, Mamba-2 1)", "", minimum=0, group="model"),
+    _int("linear_head_params", "learned per-head vectors of a linear layer (DeltaNet 2, "
+         "Mamba-2 3)", "", minimum=0, group="model"),
+    _flag("linear_norm_per_head", "1: the linear layer's output norm is one value-head "
+          "wide; 0: all heads wide"),
+    _flag("linear_conv_bias", "1 when the linear layer's convolution has a bias"),
+    _flag("linear_proj_bias", "1 when the linear layer's in/out projections have biases"),
+    _int("num_mtp_layers", "multi-token-prediction modules (reported beside the total, never "
+         "in it)", "layers", minimum=0, group="model"),
+    _int("vision_hidden_size", "vision-tower width (0: no vision tower)", "", minimum=0,
+         group="model"),
+    _int("vision_num_layers", "vision-tower layers", "layers", minimum=0, group="model"),
+    _int("vision_intermediate_size", "vision-tower MLP width", "", minimum=0, group="model"),
+    _int("vision_patch_inputs", "inputs one patch embeds (channels × time × patch²)", "",
+         minimum=0, group="model"),
+    _flag("vision_patch_bias", "1 when the patch embedding has a bias"),
+    _int("vision_position_embeddings", "rows of the vision tower's learned position table",
+         "", minimum=0, group="model"),
+    _int("vision_extra_vectors", "vision-width vectors outside its layers (class token, "
+         "pre/post-norm weights and biases)", "", minimum=0, group="model"),
+    _flag("vision_mlp_gated", "1 for a gated vision MLP"),
+    _flag("vision_bias", "1 when the vision layers' linears have biases"),
+    _flag("vision_norm_bias", "1 for vision LayerNorms with a bias"),
+    _int("vision_proj_norm", "width of the norm before the vision projector (0: none)", "",
+         minimum=0, group="model"),
+    _flag("vision_proj_norm_bias", "1 when that norm has a bias"),
+    _int("vision_proj_in", "input width of the vision projector's first linear (0: no "
+         "projector)", "", minimum=0, group="model"),
+    _int("vision_proj_mid1", "output width of the projector's first linear when it has "
+         "more (0: one linear)", "", minimum=0, group="model"),
+    _int("vision_proj_mid2", "output width of the projector's second linear when it has "
+         "three (0: none)", "", minimum=0, group="model"),
+    _int("vision_proj_out", "output width of the vision projector (the text width)", "",
+         minimum=0, group="model"),
+    _flag("vision_proj_bias", "1 when the projector's linears have biases"),
 )

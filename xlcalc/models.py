@@ -18,20 +18,23 @@ from __future__ import annotations
 
 import functools
 import json
-import numbers
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import XlcalcError, invalid, unknown_choice
 from .glossary import check, check_relations
+from .model_parsers import (PARSERS, SUPPORTED_MODEL_TYPES, WRAPPERS, Config, base_fields,
+                            known_keys, parse, parse_vision)
 
-__all__ = ["Model", "load_model", "preset_names", "MODEL_FIELDS", "SUPPORTED_MODEL_TYPES",
-           "models_table"]
+__all__ = ["Model", "load_model", "preset_names", "preset_name", "hub_ids", "MODEL_FIELDS",
+           "SUPPORTED_MODEL_TYPES", "models_table"]
 
 PRESET_DIR = Path(__file__).parent / "presets" / "models"
 
-#: The normalised architecture fields, in display order (all glossary terms).
+#: The normalised architecture fields, in display order (all glossary terms; meaning and
+#: units in docs/models.md).
 MODEL_FIELDS = (
     "vocab_size", "hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim",
     "intermediate_size", "max_position_embeddings", "position_embeddings", "mlp_gated",
@@ -40,6 +43,24 @@ MODEL_FIELDS = (
     "shared_expert_intermediate_size", "num_dense_layers", "q_lora_rank", "kv_lora_rank",
     "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "sliding_window",
     "num_sliding_layers",
+    # layer kinds and attention details
+    "attention_chunk_size", "num_chunked_layers", "num_linear_layers", "qk_norm",
+    "qk_norm_per_head", "attention_sinks", "attention_output_gate", "lm_head_bias",
+    # MoE variants
+    "moe_bias", "router_bias", "shared_expert_gate",
+    # DeepSeek-V3.2 indexer
+    "index_num_heads", "index_head_dim", "index_topk",
+    # linear attention / state-space layers
+    "linear_num_key_heads", "linear_key_head_dim", "linear_num_value_heads",
+    "linear_value_head_dim", "linear_conv_kernel", "linear_head_inputs", "linear_head_params",
+    "linear_norm_per_head", "linear_conv_bias", "linear_proj_bias",
+    # optional parts reported beside the total
+    "num_mtp_layers",
+    "vision_hidden_size", "vision_num_layers", "vision_intermediate_size",
+    "vision_patch_inputs", "vision_patch_bias", "vision_position_embeddings",
+    "vision_extra_vectors", "vision_mlp_gated", "vision_bias", "vision_norm_bias",
+    "vision_proj_norm", "vision_proj_norm_bias", "vision_proj_in", "vision_proj_mid1",
+    "vision_proj_mid2", "vision_proj_out", "vision_proj_bias",
 )
 
 
@@ -80,7 +101,7 @@ class Model:
         """Short words for the attention/MLP kind (``GQA``, ``MoE``, ``MLA`` …)."""
         f = self.fields
         if f["kv_lora_rank"]:
-            attn = "MLA"
+            attn = "MLA+DSA" if f["index_head_dim"] else "MLA"
         elif f["num_kv_heads"] == 1:
             attn = "MQA"
         elif f["num_kv_heads"] < f["num_heads"]:
@@ -90,6 +111,10 @@ class Model:
         parts = [attn, "MoE" if f["num_experts"] else "dense"]
         if f["num_sliding_layers"]:
             parts.append("sliding-window")
+        if f["num_chunked_layers"]:
+            parts.append("chunked")
+        if f["num_linear_layers"]:
+            parts.append("linear-attention hybrid")
         return " ".join(parts)
 
     def __repr__(self):
@@ -104,6 +129,46 @@ def preset_names() -> tuple:
     return tuple(sorted(p.stem for p in PRESET_DIR.glob("*.json")))
 
 
+@functools.lru_cache(maxsize=1)
+def hub_ids() -> dict:
+    """Hugging Face repo ids (lower case) -> preset name, from each preset's
+    ``xlcalc_hub_ids`` (the repos whose config.json the preset is)."""
+    out = {}
+    for name in preset_names():
+        config = json.loads((PRESET_DIR / f"{name}.json").read_text())
+        for repo in config.get("xlcalc_hub_ids", ()):
+            out[repo.lower()] = name
+    return out
+
+
+#: suffixes of a repo name that do not change the architecture (chat/instruction tuning,
+#: a release date, an FP8 checkpoint of the same model)
+_VARIANT = re.compile(r"-(instruct|it|chat|hf|base|fp8|\d{4})$")
+
+
+def preset_name(text: str) -> str | None:
+    """The preset a typed name means, or None: a preset name, a Hub repo id
+    (``meta-llama/Llama-3.3-70B-Instruct``), case-insensitive, with ``-instruct``/``-it``/
+    ``-chat`` (and date or ``-FP8``) variants mapped to the same architecture."""
+    low = text.strip().lower()
+    names, ids = preset_names(), hub_ids()
+    if low in names:
+        return low
+    if low in ids:
+        return ids[low]
+    base = low.rsplit("/", 1)[-1] if low.count("/") == 1 else low
+    while True:
+        if base in names:
+            return base
+        for repo, name in ids.items():
+            if repo.rsplit("/", 1)[-1] == base:
+                return name
+        stripped = _VARIANT.sub("", base)
+        if stripped == base:
+            return None
+        base = stripped
+
+
 @functools.lru_cache(maxsize=None)
 def _preset(name: str) -> Model:
     path = PRESET_DIR / f"{name}.json"
@@ -112,8 +177,8 @@ def _preset(name: str) -> Model:
 
 
 def load_model(spec) -> Model:
-    """A :class:`Model` from a preset name, a ``config.json`` path, a dict, rows, or the
-    text of a ``config.json`` (a string starting with ``{``).
+    """A :class:`Model` from a preset name or Hub repo id, a ``config.json`` path, a dict,
+    rows, or the text of a ``config.json`` (a string starting with ``{``).
 
     Raises :class:`XlcalcError` naming the problem (unknown preset with the closest
     names, missing key, wrong type, unknown ``model_type``).
@@ -123,12 +188,15 @@ def load_model(spec) -> Model:
     if isinstance(spec, str):
         if spec.lstrip().startswith("{"):
             return _from_text(spec)
-        name = spec.strip().lower()
-        if name in preset_names():
+        name = preset_name(spec)
+        if name is not None:
             return _preset(name)
-        if name.endswith(".json") or os.sep in spec or "/" in spec:
+        if not _looks_like_repo_id(spec) and (spec.strip().lower().endswith(".json") or
+                                              os.sep in spec or "/" in spec):
             return _from_path(spec)
-        raise unknown_choice("model", spec, preset_names())
+        if _looks_like_repo_id(spec) and Path(spec).is_file():
+            return _from_path(spec)
+        raise unknown_choice("model", spec, preset_names() + tuple(hub_ids()))
     if isinstance(spec, os.PathLike):
         return _from_path(spec)
     if isinstance(spec, dict):
@@ -136,6 +204,13 @@ def load_model(spec) -> Model:
     if isinstance(spec, (list, tuple)):
         return _from_rows(spec)
     raise invalid("model", spec, "a preset name, a config.json path, a dict or [key, value] rows")
+
+
+def _looks_like_repo_id(text: str) -> bool:
+    """``owner/name`` as typed for the Hub (one slash, not a relative or absolute path)."""
+    t = text.strip()
+    return t.count("/") == 1 and not t.startswith((".", "/", "~")) and \
+        not t.lower().endswith(".json") and " " not in t
 
 
 def _from_text(text: str) -> Model:
@@ -164,22 +239,26 @@ def _from_path(path) -> Model:
     return _from_config(config, config.get("_name_or_path") or default, source=str(p))
 
 
-def _from_mapping(config: dict, default_name: str) -> Model:
+def _from_mapping(config: dict, default_name: str, strict: bool = False) -> Model:
     base = config.pop("preset", None)
     if base is not None:
-        if not isinstance(base, str) or base.strip().lower() not in preset_names():
+        name = preset_name(base) if isinstance(base, str) else None
+        if name is None:
             # only a shipped preset: a row never makes xlcalc read a file
             raise unknown_choice("preset", base, preset_names())
-        start = load_model(base)
+        start = load_model(name)
         merged = dict(start.config)
         merged.update(config)
-        name = f"{start.name} (modified)" if config else start.name
-        return _from_config(merged, name, source=start.source, overrides=config)
-    return _from_config(config, config.get("_name_or_path") or default_name, source="config")
+        label = f"{start.name} (modified)" if config else start.name
+        return _from_config(merged, label, source=start.source, overrides=config,
+                            strict=strict)
+    return _from_config(config, config.get("_name_or_path") or default_name, source="config",
+                        strict=strict)
 
 
 def _from_rows(rows) -> Model:
-    """Rows of ``[key, value]`` (an Excel two-column range); empty rows are skipped."""
+    """Rows of ``[key, value]`` (an Excel two-column range); empty rows are skipped.  A
+    key no parser and no normalised field knows is an error (a typo is never ignored)."""
     config = {}
     for i, row in enumerate(rows):
         if not isinstance(row, (list, tuple)) or len(row) != 2:
@@ -194,7 +273,7 @@ def _from_rows(rows) -> Model:
         config[key.strip()] = _cell_value(value)
     if not config:
         raise invalid("model", rows, "at least one [key, value] row")
-    return _from_mapping(config, "custom")
+    return _from_mapping(config, "custom", strict=True)
 
 
 def _cell_value(value):
@@ -212,241 +291,139 @@ def _cell_value(value):
 
 # ---------------------------------------------------------------------- normalise
 
-class _Config:
-    """Typed, tracked access to a config dict (which keys a parser read)."""
+#: keys of any config that carry no architecture (ours, the Hub's, loaders')
+_META_KEYS = {"model_type", "preset", "name", "_name_or_path", "architectures", "torch_dtype",
+              "dtype", "transformers_version", "auto_map", "quantization_config",
+              "text_config", "vision_config", "rope_theta", "rope_scaling", "use_return_dict",
+              "xlcalc_source", "xlcalc_nominal_params", "xlcalc_hub_ids", "xlcalc_notes"}
 
-    def __init__(self, data: dict, model_type: str):
-        self.data = data
-        self.model_type = model_type
-        self.read: set = set()
-
-    def has(self, key):
-        return self.data.get(key) is not None
-
-    def int(self, key, default=None, minimum=1):
-        self.read.add(key)
-        value = self.data.get(key)
-        if value is None:
-            if default is None:
-                raise XlcalcError(
-                    f"model config is missing {key!r} (needed for model_type "
-                    f"{self.model_type!r})", "model")
-            return default
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-                not float(value).is_integer() or value < minimum:
-            allowed = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-            raise invalid(key, value, allowed)
-        return int(value)
-
-    def flag(self, key, default: bool) -> int:
-        self.read.add(key)
-        value = self.data.get(key)
-        if value is None:
-            return int(default)
-        if isinstance(value, bool) or value in (0, 1):
-            return int(bool(value))
-        raise invalid(key, value, "true or false")
-
-    def text(self, key, default=None):
-        self.read.add(key)
-        value = self.data.get(key, default)
-        if value is not None and not isinstance(value, str):
-            raise invalid(key, value, "a text")
-        return value
+_REQUIRED_GENERIC = ("vocab_size", "hidden_size", "num_layers", "num_heads",
+                     "intermediate_size")
 
 
-def _base(c: _Config, *, hidden, layers, heads, kv_heads, inter, vocab, max_pos) -> dict:
-    """Fields every parser fills; the rest default to 'absent' (0)."""
-    head_dim = c.int("head_dim", default=0, minimum=0) or 0
-    if not head_dim:
-        if hidden % heads:
-            raise invalid("num_attention_heads", heads,
-                          f"a divisor of hidden_size={hidden} when head_dim is not given")
-        head_dim = hidden // heads
-    return dict(
-        vocab_size=vocab, hidden_size=hidden, num_layers=layers, num_heads=heads,
-        num_kv_heads=kv_heads, head_dim=head_dim, intermediate_size=inter,
-        max_position_embeddings=max_pos, position_embeddings=0, mlp_gated=1, qkv_bias=0,
-        o_bias=0, mlp_bias=0, norm_bias=0, norms_per_layer=2, tie_word_embeddings=0,
-        num_experts=0, experts_per_token=0, moe_intermediate_size=0,
-        shared_expert_intermediate_size=0, num_dense_layers=layers, q_lora_rank=0,
-        kv_lora_rank=0, qk_rope_head_dim=0, qk_nope_head_dim=0, v_head_dim=0,
-        sliding_window=0, num_sliding_layers=0)
-
-
-def _llama(c: _Config) -> dict:
-    heads = c.int("num_attention_heads")
-    f = _base(c, hidden=c.int("hidden_size"), layers=c.int("num_hidden_layers"), heads=heads,
-              kv_heads=c.int("num_key_value_heads", default=heads),
-              inter=c.int("intermediate_size"), vocab=c.int("vocab_size"),
-              max_pos=c.int("max_position_embeddings", default=2048))
-    bias = c.flag("attention_bias", False)
-    f.update(qkv_bias=bias, o_bias=bias, mlp_bias=c.flag("mlp_bias", False),
-             tie_word_embeddings=c.flag("tie_word_embeddings", False))
+def _generic(config: dict) -> dict:
+    """The generic schema (docs/models.md §10): normalised field names, absent = 0."""
+    unknown = [k for k in config if k not in MODEL_FIELDS and k not in _META_KEYS
+               and not k.startswith("xlcalc_")]
+    if unknown:
+        raise unknown_choice("model field", unknown[0], MODEL_FIELDS)
+    for key in _REQUIRED_GENERIC:
+        if config.get(key) is None:
+            raise XlcalcError(f"model config is missing {key!r} (needed for model_type "
+                              "'generic': see docs/models.md)", "model")
+    c = Config(config, "generic")
+    hidden, heads = c.int("hidden_size"), c.int("num_heads")
+    f = base_fields(vocab=c.int("vocab_size"), hidden=hidden, layers=c.int("num_layers"),
+                    heads=heads, kv_heads=c.int("num_kv_heads", default=heads),
+                    head_dim=c.opt("head_dim") or _divide(hidden, heads),
+                    inter=c.int("intermediate_size"),
+                    max_pos=c.int("max_position_embeddings", default=4096))
+    f["mlp_gated"] = 1
+    for key in MODEL_FIELDS:
+        if key in config and config[key] is not None and key not in _REQUIRED_GENERIC:
+            f[key] = config[key]
+    if "num_dense_layers" not in config:
+        f["num_dense_layers"] = 0 if f["num_experts"] else f["num_layers"]
     return f
 
 
-def _all_layers_window(c: _Config, f: dict) -> dict:
-    window = c.int("sliding_window", default=0, minimum=0)
-    if window:
-        f.update(sliding_window=window, num_sliding_layers=f["num_layers"])
-    return f
+def _divide(hidden, heads):
+    if hidden % heads:
+        raise invalid("num_heads", heads, f"a divisor of hidden_size={hidden} when head_dim "
+                      "is not given")
+    return hidden // heads
 
 
-def _mistral(c):
-    return _all_layers_window(c, _llama(c))
+def _text_part(config: dict, model_type: str):
+    """The language model of a multimodal wrapper: ``text_config`` as its own model_type,
+    with the wrapper's ``tie_word_embeddings`` (given or its class default): transformers
+    5.24 ties the head by the top-level config, whatever the text part says."""
+    text = config.get("text_config")
+    if text is None:
+        text = {}
+    if not isinstance(text, dict):
+        raise invalid("text_config", text, "a JSON object (the language model's config)")
+    text = dict(text)
+    text_type = text.get("model_type") or WRAPPERS[model_type]
+    if text_type not in PARSERS:
+        raise unknown_choice("text_config model_type", text_type, sorted(PARSERS))
+    text["tie_word_embeddings"] = bool(Config(config, model_type).flag("tie_word_embeddings"))
+    return text, text_type
 
 
-def _phi3(c):
-    return _all_layers_window(c, _llama(c))
+def _vision_part(config: dict, model_type: str, text_hidden: int) -> dict:
+    vision = config.get("vision_config")
+    if not isinstance(vision, dict):
+        return {}
+    from .model_parsers import _types
+    default = _types().get(model_type, {}).get("sub_configs", {}).get("vision_config")
+    vision_type = vision.get("model_type") or default
+    if vision_type in ("qwen3_5", "qwen3_5_moe"):     # transformers renames these
+        vision_type += "_vision"
+    return parse_vision(vision, vision_type, Config(config, model_type), text_hidden)
 
 
-def _mixtral(c):
-    f = _all_layers_window(c, _llama(c))
-    experts = c.int("num_local_experts")
-    f.update(num_experts=experts, experts_per_token=c.int("num_experts_per_tok", default=2),
-             moe_intermediate_size=f["intermediate_size"], num_dense_layers=0)
-    return f
+def _check_keys(keys, model_type: str, text_type: str | None, read: set) -> None:
+    """An Excel range may only name keys some parser or the generic schema knows."""
+    known = set(MODEL_FIELDS) | _META_KEYS | read | known_keys(model_type)
+    if text_type:
+        known |= known_keys(text_type)
+    for key in keys:
+        if key not in known and not key.startswith("xlcalc_"):
+            raise unknown_choice("model key", key, sorted(known - _META_KEYS) + ["preset"])
 
 
-def _qwen2(c):
-    f = _llama(c)
-    f.update(qkv_bias=1, o_bias=0, mlp_bias=0,
-             tie_word_embeddings=c.flag("tie_word_embeddings", False))
-    if c.flag("use_sliding_window", False):
-        window = c.int("sliding_window", default=0, minimum=0)
-        full = c.int("max_window_layers", default=f["num_layers"], minimum=0)
-        if window:
-            f.update(sliding_window=window, num_sliding_layers=max(f["num_layers"] - full, 0))
-    else:
-        c.read.update({"sliding_window", "max_window_layers"})
-    return f
-
-
-def _gemma2(c):
-    f = _llama(c)
-    f.update(norms_per_layer=4, tie_word_embeddings=c.flag("tie_word_embeddings", True))
-    window = c.int("sliding_window", default=4096, minimum=0)
-    types = c.data.get("layer_types")
-    c.read.add("layer_types")
-    if isinstance(types, list):
-        sliding = sum(1 for t in types if t == "sliding_attention")
-    else:
-        sliding = (f["num_layers"] + 1) // 2   # even-numbered layers slide (HF Gemma2)
-    if window:
-        f.update(sliding_window=window, num_sliding_layers=sliding)
-    return f
-
-
-def _gpt2(c):
-    hidden = c.int("n_embd")
-    positions = c.int("n_positions", default=1024)
-    inner = c.int("n_inner", default=4 * hidden)
-    f = _base(c, hidden=hidden, layers=c.int("n_layer"), heads=c.int("n_head"),
-              kv_heads=c.int("n_head"), inter=inner, vocab=c.int("vocab_size"),
-              max_pos=positions)
-    f.update(position_embeddings=positions, mlp_gated=0, qkv_bias=1, o_bias=1, mlp_bias=1,
-             norm_bias=1, tie_word_embeddings=c.flag("tie_word_embeddings", True))
-    return f
-
-
-def _opt(c):
-    hidden = c.int("hidden_size")
-    proj = c.int("word_embed_proj_dim", default=hidden)
-    if proj != hidden:
-        raise invalid("word_embed_proj_dim", proj,
-                      f"equal to hidden_size={hidden} (OPT-350m's projected embeddings "
-                      "are not supported)")
-    heads = c.int("num_attention_heads")
-    max_pos = c.int("max_position_embeddings", default=2048)
-    f = _base(c, hidden=hidden, layers=c.int("num_hidden_layers"), heads=heads, kv_heads=heads,
-              inter=c.int("ffn_dim"), vocab=c.int("vocab_size"), max_pos=max_pos)
-    bias = c.flag("enable_bias", True)
-    # OPT's learned positions carry an offset of 2 rows (OPTLearnedPositionalEmbedding).
-    f.update(position_embeddings=max_pos + 2, mlp_gated=0, qkv_bias=bias, o_bias=bias,
-             mlp_bias=bias, norm_bias=1, tie_word_embeddings=c.flag("tie_word_embeddings", True))
-    if not c.flag("do_layer_norm_before", True):
-        raise invalid("do_layer_norm_before", False, "true (post-norm OPT-350m is not supported)")
-    return f
-
-
-def _falcon(c):
-    hidden = c.int("hidden_size")
-    heads = c.int("num_attention_heads")
-    new_arch = c.flag("new_decoder_architecture", False)
-    if new_arch:
-        kv = c.int("num_kv_heads", default=heads)
-    elif c.flag("multi_query", True):
-        kv = 1
-    else:
-        kv = heads
-    f = _base(c, hidden=hidden, layers=c.int("num_hidden_layers"), heads=heads, kv_heads=kv,
-              inter=c.int("ffn_hidden_size", default=4 * hidden), vocab=c.int("vocab_size"),
-              max_pos=c.int("max_position_embeddings", default=2048))
-    bias = c.flag("bias", False)
-    parallel = c.flag("parallel_attn", True)
-    if new_arch:
-        norms = c.int("num_ln_in_parallel_attn", default=2)
-    else:
-        norms = 1 if parallel else 2
-    c.flag("alibi", False)  # ALiBi or rotary: neither adds parameters
-    f.update(mlp_gated=0, qkv_bias=bias, o_bias=bias, mlp_bias=bias, norm_bias=1,
-             norms_per_layer=norms, tie_word_embeddings=c.flag("tie_word_embeddings", True))
-    return f
-
-
-def _deepseek_v3(c):
-    heads = c.int("num_attention_heads")
-    layers = c.int("num_hidden_layers")
-    rope = c.int("qk_rope_head_dim")
-    nope = c.int("qk_nope_head_dim")
-    f = _base(c, hidden=c.int("hidden_size"), layers=layers, heads=heads,
-              kv_heads=c.int("num_key_value_heads", default=heads),
-              inter=c.int("intermediate_size"), vocab=c.int("vocab_size"),
-              max_pos=c.int("max_position_embeddings", default=4096))
-    experts = c.int("n_routed_experts", default=0, minimum=0)
-    moe_inter = c.int("moe_intermediate_size", default=0, minimum=0)
-    dense = c.int("first_k_dense_replace", default=0, minimum=0) if experts else layers
-    freq = c.int("moe_layer_freq", default=1)
-    if freq != 1:
-        raise invalid("moe_layer_freq", freq, "1 (every layer after the dense ones is MoE)")
-    f.update(
-        head_dim=nope + rope, qkv_bias=c.flag("attention_bias", False), o_bias=0,
-        tie_word_embeddings=c.flag("tie_word_embeddings", False),
-        num_experts=experts, experts_per_token=c.int("num_experts_per_tok", default=0, minimum=0),
-        moe_intermediate_size=moe_inter,
-        shared_expert_intermediate_size=moe_inter * c.int("n_shared_experts", default=0,
-                                                          minimum=0),
-        num_dense_layers=min(dense, layers), q_lora_rank=c.int("q_lora_rank", default=0, minimum=0),
-        kv_lora_rank=c.int("kv_lora_rank"), qk_rope_head_dim=rope, qk_nope_head_dim=nope,
-        v_head_dim=c.int("v_head_dim"))
-    if f["qkv_bias"]:
-        raise invalid("attention_bias", True, "false for MLA models")
-    return f
-
-
-_PARSERS = {
-    "gpt2": _gpt2, "opt": _opt, "llama": _llama, "mistral": _mistral, "mixtral": _mixtral,
-    "qwen2": _qwen2, "gemma2": _gemma2, "phi3": _phi3, "falcon": _falcon,
-    "deepseek_v3": _deepseek_v3,
-}
-SUPPORTED_MODEL_TYPES = tuple(sorted(_PARSERS))
-
-
-def _from_config(config: dict, name: str, source: str = "", overrides: dict | None = None) -> Model:
+def _from_config(config: dict, name: str, source: str = "", overrides: dict | None = None,
+                 strict: bool = False) -> Model:
     model_type = config.get("model_type")
     if model_type is None:
         raise XlcalcError("model config has no 'model_type' (one of "
-                          + ", ".join(SUPPORTED_MODEL_TYPES) + ")", "model")
-    if not isinstance(model_type, str) or model_type.lower() not in _PARSERS:
-        raise unknown_choice("model_type", model_type, SUPPORTED_MODEL_TYPES)
-    c = _Config(config, model_type)
-    fields = _PARSERS[model_type.lower()](c)
-    # A row/dict may also set a normalised field by its glossary name when the
-    # config keys of this model_type do not name it (e.g. num_layers=40).
+                          + ", ".join(SUPPORTED_MODEL_TYPES) + "; or 'generic' with the "
+                          "normalised fields of docs/models.md)", "model")
+    if not isinstance(model_type, str) or model_type.lower() not in SUPPORTED_MODEL_TYPES:
+        raise XlcalcError(
+            f"unknown model_type {model_type!r}"
+            + _close_hint(model_type, SUPPORTED_MODEL_TYPES)
+            + "; supported: " + ", ".join(SUPPORTED_MODEL_TYPES)
+            + ". Describe any other decoder by hand with model_type 'generic' and the "
+            "normalised fields (num_layers, hidden_size, num_heads, num_kv_heads, "
+            "intermediate_size, vocab_size, ...; see docs/models.md)", "model_type")
+    model_type = model_type.lower()
+    read: set = set()
+    text_type = None
+    if model_type == "generic":
+        fields = _generic(config)
+    elif model_type in WRAPPERS:
+        text, text_type = _text_part(config, model_type)
+        for key, value in (overrides or {}).items():   # a range on a preset edits the text model
+            if key not in _META_KEYS:
+                text[key] = value
+        fields, read = parse(text, text_type)
+        fields.update(_vision_part(config, model_type, fields["hidden_size"]))
+    else:
+        fields, read = parse(config, model_type)
+    if strict:
+        _check_keys(overrides if overrides is not None else config, model_type, text_type, read)
+    _apply_field_overrides(fields, overrides if overrides is not None else config, read)
+    _validate(fields)
+    nominal = config.get("xlcalc_nominal_params")
+    return Model(name=str(name), model_type=model_type, fields=fields, config=config,
+                 source=source, nominal_params=float(nominal) if nominal else None)
+
+
+def _close_hint(value, choices) -> str:
+    import difflib
+    close = difflib.get_close_matches(str(value).lower(), choices, n=3, cutoff=0.6)
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""
+
+
+def _apply_field_overrides(fields: dict, given: dict, read: set) -> None:
+    """A row/dict may set a normalised field by its glossary name when the config keys of
+    its model_type do not name it (``num_layers=40``)."""
     dense_all = fields["num_dense_layers"] == fields["num_layers"]
     slide_all = fields["num_sliding_layers"] == fields["num_layers"] and fields["sliding_window"]
-    set_here = {k: v for k, v in (overrides or config).items() if k in fields and k not in c.read}
+    set_here = {k: _field_value(k, v) for k, v in given.items()
+                if k in fields and k not in read}
     fields.update(set_here)
     # a new layer count keeps "every layer dense" / "every layer slides" true
     if "num_layers" in set_here:
@@ -454,10 +431,12 @@ def _from_config(config: dict, name: str, source: str = "", overrides: dict | No
             fields["num_dense_layers"] = fields["num_layers"]
         if slide_all and "num_sliding_layers" not in set_here:
             fields["num_sliding_layers"] = fields["num_layers"]
-    _validate(fields)
-    nominal = config.get("xlcalc_nominal_params")
-    return Model(name=str(name), model_type=model_type.lower(), fields=fields, config=config,
-                 source=source, nominal_params=float(nominal) if nominal else None)
+
+
+def _field_value(key, value):
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def _validate(fields: dict) -> None:
@@ -469,22 +448,39 @@ def _validate(fields: dict) -> None:
         values[key] = check(key, value)
         fields[key] = int(values[key])
     check_relations("num_kv_heads", values["num_kv_heads"], values)
-    if fields["num_dense_layers"] > fields["num_layers"]:
-        raise invalid("num_dense_layers", fields["num_dense_layers"],
-                      f"at most num_layers={fields['num_layers']}")
-    if fields["num_sliding_layers"] > fields["num_layers"]:
-        raise invalid("num_sliding_layers", fields["num_sliding_layers"],
-                      f"at most num_layers={fields['num_layers']}")
-    if fields["num_dense_layers"] < fields["num_layers"]:
-        if not fields["num_experts"] or not fields["moe_intermediate_size"]:
-            raise invalid("num_experts", fields["num_experts"],
+    f = fields
+    layers = f["num_layers"]
+    for key in ("num_dense_layers", "num_sliding_layers", "num_chunked_layers",
+                "num_linear_layers"):
+        if f[key] > layers:
+            raise invalid(key, f[key], f"at most num_layers={layers}")
+    kinds = f["num_sliding_layers"] + f["num_chunked_layers"] + f["num_linear_layers"]
+    if kinds > layers:
+        raise invalid("num_layers", layers, f"at least num_sliding_layers + num_chunked_layers "
+                      f"+ num_linear_layers = {kinds}")
+    if f["num_sliding_layers"] and not f["sliding_window"]:
+        raise invalid("sliding_window", 0, "positive when num_sliding_layers > 0")
+    if f["num_chunked_layers"] and not f["attention_chunk_size"]:
+        raise invalid("attention_chunk_size", 0, "positive when num_chunked_layers > 0")
+    if f["num_linear_layers"]:
+        for key in ("linear_num_key_heads", "linear_key_head_dim", "linear_num_value_heads",
+                    "linear_value_head_dim"):
+            if not f[key]:
+                raise invalid(key, 0, "positive when num_linear_layers > 0")
+    if f["num_dense_layers"] < layers:
+        if not f["num_experts"] or not f["moe_intermediate_size"]:
+            raise invalid("num_experts", f["num_experts"],
                           "positive (with moe_intermediate_size) when some layers are MoE")
-        if not 1 <= fields["experts_per_token"] <= fields["num_experts"]:
-            raise invalid("experts_per_token", fields["experts_per_token"],
-                          f"between 1 and num_experts={fields['num_experts']}")
-    if fields["kv_lora_rank"] and not (fields["qk_rope_head_dim"] and fields["v_head_dim"]):
-        raise invalid("qk_rope_head_dim", fields["qk_rope_head_dim"],
+        if not 1 <= f["experts_per_token"] <= f["num_experts"]:
+            raise invalid("experts_per_token", f["experts_per_token"],
+                          f"between 1 and num_experts={f['num_experts']}")
+    if f["kv_lora_rank"] and not (f["qk_rope_head_dim"] and f["v_head_dim"]):
+        raise invalid("qk_rope_head_dim", f["qk_rope_head_dim"],
                       "positive (with v_head_dim) for an MLA model")
+    if f["index_head_dim"] and not (f["kv_lora_rank"] and f["q_lora_rank"] and
+                                    f["index_num_heads"] and f["index_topk"]):
+        raise invalid("index_head_dim", f["index_head_dim"], "0 unless the model is MLA with "
+                      "q_lora_rank, index_num_heads and index_topk (DeepSeek-V3.2's indexer)")
 
 
 def models_table():

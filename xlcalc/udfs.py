@@ -38,7 +38,7 @@ from .errors import XlcalcError, invalid, unknown_choice
 from .estimate import estimate
 from .glossary import TERMS
 from .hardware import GPU_FIELDS, canonical_gpu_name, gpu_names, load_gpu
-from .models import MODEL_FIELDS, load_model, preset_names
+from .models import MODEL_FIELDS, load_model, preset_name, preset_names
 from .serving import SERVING_DEFAULTS
 from .units import display_factor, to_unit, unit_factor
 
@@ -228,9 +228,11 @@ def _spec(name: str, value, loader, what: str):
     if isinstance(one, str):
         _check_length(name, one)
         if name == "model":
-            if one.strip().lower() not in preset_names():
+            # a preset name or a Hub repo id (meta-llama/Llama-3.3-70B-Instruct), never a path
+            if preset_name(one) is None:
                 raise unknown_choice(name, one, preset_names())
-        elif canonical_gpu_name(one) is None:
+            return loader(preset_name(one))
+        if canonical_gpu_name(one) is None:
             raise unknown_choice(name, one, gpu_names())
         return loader(one)
     if not isinstance(one, (list, tuple)):
@@ -280,8 +282,8 @@ def _gpu(value):
 
 def _remember(kind: str, text: str, record, presets) -> None:
     """Keep a loaded preset under the text as typed (never a config file: it may change)."""
-    known = text.strip().lower() in presets or \
-        (kind == "gpu" and canonical_gpu_name(text) is not None)
+    known = preset_name(text) is not None if kind == "model" else \
+        canonical_gpu_name(text) is not None
     if known and len(_PRESETS) < 4096:
         _PRESETS[(kind, text)] = record
 
@@ -430,17 +432,18 @@ _MODEL_COLUMNS = ("model_type", "num_layers", "hidden_size", "num_heads", "num_k
 
 @excel_function(spill=True)
 def LLM_MODELS():
-    """Table of the model presets with their main fields and parameter counts."""
+    """Table of the model presets with their main fields, parameter counts and Hub repo ids."""
     from .basics import params
     rows = []
     for name in preset_names():
         m = load_model(name)
         p = params(m)
+        repos = m.config.get("xlcalc_hub_ids") or [""]
         rows.append([name, m.model_type, m.architecture] +
                     [m.fields[c] for c in _MODEL_COLUMNS[1:]] +
-                    [float(p["total"]), float(p["active"])])
+                    [float(p["total"]), float(p["active"]), repos[0]])
     return _table(("model", "model_type", "architecture") + _MODEL_COLUMNS[1:] +
-                  ("params", "active_params"), rows)
+                  ("params", "active_params", "hub_id"), rows)
 
 
 _GPU_TEXT_FIELDS = ("full_name", "vendor", "source", "notes", "name", "checked", "aliases")

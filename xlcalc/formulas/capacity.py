@@ -42,13 +42,14 @@ def kv_budget_bytes(infer_budget_bytes, infer_weights_bytes, profiled_activation
         infer_reserve_bytes
 
 
-@formula("bytes", "core kv_cache_bytes for one sequence, busiest stage")
+@formula("bytes", "core kv_cache_bytes for one sequence + its linear state, busiest stage")
 def kv_sequence_bytes(kv_token_layers, kv_elements_per_token_layer, kv_dtype_bytes,
-                      stage_layers, num_layers):
+                      state_bytes_per_sequence, stage_layers, num_layers):
     """KV bytes one sequence of ``seq_len`` tokens takes on the busiest GPU (whole
-    ``block_size`` blocks; the stage's share of the layers)."""
-    return kv_cache_bytes(1, kv_token_layers, kv_elements_per_token_layer, kv_dtype_bytes) * \
-        stage_layers / num_layers
+    ``block_size`` blocks, each layer kind at its cap) plus its fixed linear-attention
+    state; the stage's share of the layers."""
+    return (kv_cache_bytes(1, kv_token_layers, kv_elements_per_token_layer, kv_dtype_bytes) +
+            state_bytes_per_sequence) * stage_layers / num_layers
 
 
 @formula("sequences", "whole sequences in the KV budget (exact per-architecture KV)")
@@ -67,7 +68,7 @@ def kv_block_bytes(block_size, kv_cache_bytes_per_token, stage_layers, num_layer
 @formula("blocks", "vLLM: num_gpu_blocks = floor(available_kv_cache_memory / page_size)")
 def kv_num_blocks(kv_budget_bytes, kv_block_bytes):
     """KV blocks vLLM allocates on each GPU: ``floor(kv_budget / block_bytes)`` (≥ 0)."""
-    return maximum(floor(kv_budget_bytes / kv_block_bytes), 0)
+    return maximum(floor(_safe_div(kv_budget_bytes, kv_block_bytes)), 0)
 
 
 @formula("tokens", "vLLM log: GPU KV cache size: N tokens")

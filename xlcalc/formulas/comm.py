@@ -19,10 +19,11 @@ other families reuse them under their own bindings with
 ``derive("dp_allreduce_bytes", ring_allreduce_bytes, ..., size_bytes="gradient_bytes", n="dp")``.
 """
 
-from ..expr import ceil, floor, maximum, minimum, where
+from ..expr import ceil, floor, maximum, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
-from .kv_cache import kv_elements_per_token_layer
+from .kv_cache import (held_token_layers, kv_attention_elements_per_token_layer,
+                       kv_elements_per_token_layer, state_bytes_per_sequence)
 
 B = "bytes"
 S = "s"
@@ -208,19 +209,28 @@ register_terms(
          minimum_open=True, sample=(1, 10, 100)),
 )
 
+derive("kv_model_attention_elements_per_token_layer", kv_attention_elements_per_token_layer,
+       "elements", "seed 000 §2.4 K and V of every KV head (the whole model, no "
+       "tensor-parallel split)", kv_heads_per_gpu="num_kv_heads")
 derive("kv_model_elements_per_token_layer", kv_elements_per_token_layer, "elements",
-       "seed 000 §2.4 K and V of every KV head (the whole model, no tensor-parallel split)",
-       kv_heads_per_gpu="num_kv_heads")
+       "K and V of every KV head plus the indexer key (the whole model)",
+       kv_attention_elements_per_token_layer="kv_model_attention_elements_per_token_layer")
+derive("state_model_bytes_per_sequence", state_bytes_per_sequence, B,
+       "linear-attention state of one sequence, the whole model", linear_state_share=1)
 
 
 @formula(B, "seed 002 §五 (DistServe §4): KV of a 512-token OPT-66B request ≈ 1.13 GB")
-def kv_transfer_bytes(prompt_len, num_layers, num_sliding_layers, sliding_window,
-                      kv_model_elements_per_token_layer, kv_dtype_bytes):
+def kv_transfer_bytes(prompt_len, num_full_layers, num_sliding_layers, sliding_window,
+                      num_chunked_layers, attention_chunk_size,
+                      kv_model_elements_per_token_layer, kv_dtype_bytes,
+                      state_model_bytes_per_sequence):
     """KV-cache bytes of one prompt, all layers and heads: what a prefill instance sends
-    to a decode instance per request (sliding-window layers send their window)."""
-    window = where(sliding_window > 0, minimum(prompt_len, sliding_window), prompt_len)
-    token_layers = (num_layers - num_sliding_layers) * prompt_len + num_sliding_layers * window
-    return token_layers * kv_model_elements_per_token_layer * kv_dtype_bytes
+    to a decode instance per request (sliding/chunked layers send what they hold, linear
+    layers their state)."""
+    token_layers = held_token_layers(prompt_len, num_full_layers, num_sliding_layers,
+                                     sliding_window, num_chunked_layers, attention_chunk_size)
+    return token_layers * kv_model_elements_per_token_layer * kv_dtype_bytes + \
+        state_model_bytes_per_sequence
 
 
 @formula("bytes/s", "seed 002 §五: 1.13 GB × 10 requests/s = 11.3 GB/s")

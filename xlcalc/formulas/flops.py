@@ -3,12 +3,15 @@
 A matrix product A[m,k]·B[k,n] costs 2·m·k·n FLOPs (seed ``000_*`` §5.1).  The
 exact counts here sum every weight matrix a token passes through (the LM head
 included even when tied: it is still a matmul) plus attention scores and the
-weighted sum of values over the tokens attended (causal: token i attends to i
-tokens; sliding layers to at most ``sliding_window``).  Element-wise work (norms,
-activations, softmax) is left out, as in every source.
+weighted sum of values over the tokens attended, per layer kind (docs/models.md §2):
+causal full layers attend to every earlier token, sliding layers to at most
+``sliding_window``, chunked layers (Llama 4) to the tokens of their own chunk, and
+DeepSeek-V3.2's sparse layers to ``index_topk`` tokens chosen by an indexer that scores
+every token.  Linear-attention layers cost a fixed amount per token.  Element-wise work
+(norms, activations, softmax) is left out, as in every source.
 """
 
-from ..expr import minimum, where
+from ..expr import floor, minimum, where
 from ..graph import derive, formula
 
 F = "FLOPs"
@@ -34,6 +37,30 @@ def _attended(length, window):
     return where(window > 0, minimum(length, window), length)
 
 
+def chunk_position(context, chunk):
+    """Tokens of its own chunk the ``context``-th token attends to (itself included):
+    ``c − chunk·floor((c − 1)/chunk)``, between 1 and ``chunk``."""
+    return context - chunk * floor((context - 1) / where(chunk > 0, chunk, 1))
+
+
+def attended_token_layers(context, num_full_layers, num_sliding_layers, sliding_window,
+                          num_chunked_layers, attention_chunk_size, index_topk):
+    """Σ over attention layers of the tokens the main attention of the ``context``-th token
+    reads: full layers every token (DeepSeek-V3.2: its top-k), sliding layers the
+    window, chunked layers their own chunk."""
+    full = where(index_topk > 0, minimum(context, index_topk), context)
+    chunked = where(attention_chunk_size > 0, chunk_position(context, attention_chunk_size),
+                    context)
+    return num_full_layers * full + num_sliding_layers * _attended(context, sliding_window) + \
+        num_chunked_layers * chunked
+
+
+def indexed_token_layers(context, num_attention_layers, index_head_dim):
+    """Σ over layers of the cached index keys DeepSeek-V3.2's indexer scores for the
+    ``context``-th token: every token in every layer (0 without an indexer)."""
+    return where(index_head_dim > 0, num_attention_layers, 0) * context
+
+
 def _causal_pairs(length):
     """Σ_{i=1..s} i: (query, key) pairs of a causal prefill of ``length`` tokens."""
     return length * (length + 1) / 2
@@ -45,13 +72,42 @@ def _causal_window_pairs(length, window):
     return w * (w + 1) / 2 + (length - w) * w
 
 
-@formula(F, "2·a·(d_qk + d_v) per attended token per layer (seed 000 §5.2)")
-def attention_flops_per_token(num_layers, num_sliding_layers, sliding_window, num_heads,
-                              attention_head_width, context_len):
-    """Score and value FLOPs of one new token attending to ``context_len`` tokens."""
-    token_layers = (num_layers - num_sliding_layers) * context_len + \
-        num_sliding_layers * _attended(context_len, sliding_window)
-    return 2 * num_heads * attention_head_width * token_layers
+def _chunked_pairs(length, chunk):
+    """Σ_{i=1..s} (position of i in its chunk): whole chunks k(k+1)/2 each, plus the
+    last partial chunk (no chunking when ``chunk`` is 0)."""
+    k = where(chunk > 0, chunk, length)
+    whole = floor(length / k)
+    rest = length - whole * k
+    return whole * k * (k + 1) / 2 + rest * (rest + 1) / 2
+
+
+@formula(F, "gated delta rule / SSM scan: three state-sized passes per token; causal conv")
+def linear_mixer_flops_per_token(num_linear_layers, linear_num_value_heads,
+                                 linear_key_head_dim, linear_value_head_dim,
+                                 linear_conv_channels, linear_conv_kernel):
+    """State FLOPs of one token through the linear-attention layers (projections are
+    counted with the weights): per layer 6·H·N·P for the state's decay-and-update, write
+    and read (2·N·P each), and 2·c·K for the causal convolution.  A recurrent-form count:
+    chunked prefill kernels do more work per token, xlcalc does not model them."""
+    state = linear_num_value_heads * linear_key_head_dim * linear_value_head_dim
+    return num_linear_layers * (6 * state + 2 * linear_conv_channels * linear_conv_kernel)
+
+
+@formula(F, "2·a·(d_qk + d_v) per attended token per layer (seed 000 §5.2), per layer kind")
+def attention_flops_per_token(num_full_layers, num_sliding_layers, sliding_window,
+                              num_chunked_layers, attention_chunk_size, index_topk,
+                              num_attention_layers, index_num_heads, index_head_dim,
+                              num_heads, attention_head_width, linear_mixer_flops_per_token,
+                              context_len):
+    """Score and value FLOPs of one new token attending to ``context_len`` tokens (each
+    layer kind at its reach), the indexer's scores over every cached token
+    (2·heads·d_idx each), and the linear layers' state work."""
+    main = attended_token_layers(context_len, num_full_layers, num_sliding_layers,
+                                 sliding_window, num_chunked_layers, attention_chunk_size,
+                                 index_topk)
+    index = indexed_token_layers(context_len, num_attention_layers, index_head_dim)
+    return 2 * num_heads * attention_head_width * main + \
+        2 * index_num_heads * index_head_dim * index + linear_mixer_flops_per_token
 
 
 @formula(F, "kipp.ly inference arithmetic: 2·N + attention")
@@ -72,12 +128,16 @@ def decode_flops(batch, forward_flops_per_token):
     return batch * forward_flops_per_token
 
 
-@formula("token pairs", "causal masking: token i attends to i tokens (window-capped)")
-def attention_pairs(seq_len, num_layers, num_sliding_layers, sliding_window):
-    """(query, key) pairs the attention of one ``seq_len``-token sequence computes,
-    summed over layers."""
-    return (num_layers - num_sliding_layers) * _causal_pairs(seq_len) + \
-        num_sliding_layers * _causal_window_pairs(seq_len, sliding_window)
+@formula("token pairs", "causal masking per layer kind: window-, chunk- or top-k-capped")
+def attention_pairs(seq_len, num_full_layers, num_sliding_layers, sliding_window,
+                    num_chunked_layers, attention_chunk_size, index_topk):
+    """(query, key) pairs the main attention of one ``seq_len``-token sequence computes,
+    summed over layers (DeepSeek-V3.2: each query attends to at most ``index_topk``)."""
+    full = where(index_topk > 0, _causal_window_pairs(seq_len, index_topk),
+                 _causal_pairs(seq_len))
+    return num_full_layers * full + \
+        num_sliding_layers * _causal_window_pairs(seq_len, sliding_window) + \
+        num_chunked_layers * _chunked_pairs(seq_len, attention_chunk_size)
 
 
 derive("prefill_attention_pairs", attention_pairs, "token pairs",
@@ -85,15 +145,29 @@ derive("prefill_attention_pairs", attention_pairs, "token pairs",
        "computes, summed over layers.", seq_len="prompt_len")
 
 
-@formula(F, "exact prefill: causal attention, logits for the last token only")
+@formula("token pairs", "DeepSeek-V3.2: the indexer scores every causal pair")
+def index_pairs(seq_len, num_attention_layers, index_head_dim):
+    """(query, key) pairs DeepSeek-V3.2's indexer scores for one sequence, summed over
+    layers (0 without an indexer)."""
+    return where(index_head_dim > 0, num_attention_layers, 0) * _causal_pairs(seq_len)
+
+
+derive("prefill_index_pairs", index_pairs, "token pairs", "the indexer over the prompt",
+       doc="(query, key) pairs the indexer scores over one prompt.", seq_len="prompt_len")
+
+
+@formula(F, "exact prefill: causal attention per kind, logits for the last token only")
 def prefill_flops(batch, prompt_len, params_matmul_active, vocab_size, hidden_size, num_heads,
-                  attention_head_width, prefill_attention_pairs):
+                  attention_head_width, prefill_attention_pairs, index_num_heads,
+                  index_head_dim, prefill_index_pairs, linear_mixer_flops_per_token):
     """FLOPs to prefill ``batch`` prompts of ``prompt_len`` tokens: every prompt token
     through every weight except the LM head, which serving engines apply to the last
-    token only, plus causal attention."""
+    token only, plus causal attention (and the indexer, and the linear layers' state)."""
     lm_head = vocab_size * hidden_size
     linear = 2 * prompt_len * (params_matmul_active - lm_head) + 2 * lm_head
-    return batch * (linear + 2 * num_heads * attention_head_width * prefill_attention_pairs)
+    return batch * (linear + 2 * num_heads * attention_head_width * prefill_attention_pairs +
+                    2 * index_num_heads * index_head_dim * prefill_index_pairs +
+                    prompt_len * linear_mixer_flops_per_token)
 
 
 @formula(F, "seed 000 §七 example 1: FLOPs = 2 × params × prompt × batch")
@@ -112,12 +186,14 @@ def prefill_flops_seed_003(num_layers, batch, prompt_len, hidden_size, vocab_siz
 
 @formula(F, "2·N per token plus causal attention over sequences of seq_len")
 def forward_flops(tokens, seq_len, params_matmul_active, num_heads, attention_head_width,
-                  attention_pairs):
+                  attention_pairs, index_num_heads, index_head_dim, index_pairs,
+                  linear_mixer_flops_per_token):
     """Forward FLOPs of ``tokens`` tokens packed in sequences of ``seq_len`` (logits for
-    every token, as in training): 2 per weight per token plus the attention of
-    tokens/seq_len causal sequences."""
-    return 2 * tokens * params_matmul_active + \
-        tokens / seq_len * 2 * num_heads * attention_head_width * attention_pairs
+    every token, as in training): 2 per weight per token plus the attention (and indexer)
+    of tokens/seq_len causal sequences and the linear layers' state work."""
+    return 2 * tokens * params_matmul_active + tokens * linear_mixer_flops_per_token + \
+        tokens / seq_len * (2 * num_heads * attention_head_width * attention_pairs +
+                            2 * index_num_heads * index_head_dim * index_pairs)
 
 
 @formula(F, "backward = 2 × forward (seed 000 §3.3): 3 passes")

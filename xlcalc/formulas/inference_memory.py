@@ -92,15 +92,23 @@ def infer_weights_bytes(params_non_embedding, params_embedding, params_lm_head,
 
 # ----------------------------------------------------------------------- KV cache
 
-@formula(B, "core kv_cache_bytes for the busiest stage's layers")
-def infer_kv_cache_bytes(kv_cache_bytes, stage_layers, num_layers):
+@formula(B, "core kv_cache_bytes + state_cache_bytes for the busiest stage's layers")
+def infer_kv_cache_bytes(kv_cache_bytes, state_cache_bytes, stage_layers, num_layers):
     """KV-cache bytes on the busiest GPU: the core's per-GPU figure (tensor-parallel split)
+    plus the linear-attention state of the sequences (vLLM allocates both from one pool),
     for the ``ceil(L/pp)`` layers of one pipeline stage."""
-    return kv_cache_bytes * stage_layers / num_layers
+    return (kv_cache_bytes + state_cache_bytes) * stage_layers / num_layers
 
 
-derive("kv_model_bytes", kv_cache_bytes, B, "seed 000 §2.4: the whole model's KV cache "
+derive("kv_model_token_bytes", kv_cache_bytes, B, "seed 000 §2.4: the whole model's KV cache "
        "(every KV head, all layers)", kv_elements_per_token_layer="kv_model_elements_per_token_layer")
+
+
+@formula(B, "the whole model's KV cache and linear-attention state")
+def kv_model_bytes(kv_model_token_bytes, batch, state_model_bytes_per_sequence):
+    """KV cache of every KV head and layer plus the linear layers' state, for ``batch``
+    sequences (no tensor-parallel split)."""
+    return kv_model_token_bytes + batch * state_model_bytes_per_sequence
 
 
 # -------------------------------------------------------------------- activations

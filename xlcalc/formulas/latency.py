@@ -22,7 +22,9 @@ taken from the same two times that make up the latency (so ``mfu`` and ``bw_eff`
 
 from ..expr import both, ceil, floor, maximum, minimum, ne, where
 from ..glossary import Term, register_terms
-from ..graph import formula
+from ..graph import derive, formula
+from .flops import attended_token_layers, indexed_token_layers
+from .kv_cache import held_token_layers
 
 S = "s"
 
@@ -64,10 +66,10 @@ def ridge_intensity_effective(ridge_intensity, mfu, bw_eff):
     return ridge_intensity * mfu / bw_eff
 
 
-def _token_layers(context, num_layers, num_sliding_layers, sliding_window):
-    """Σ over layers of the tokens a layer attends to (sliding layers: at most the window)."""
-    window = where(sliding_window > 0, minimum(context, sliding_window), context)
-    return (num_layers - num_sliding_layers) * context + num_sliding_layers * window
+# Layer kinds (docs/models.md §2) enter latency through two token-layer series of the
+# context c: T(c), the tokens the main attention reads summed over layers (windows,
+# chunks and DeepSeek-V3.2's top-k cap it), and I(c), the index keys DeepSeek-V3.2's
+# indexer reads (every token of every layer).  Linear layers read and write a fixed state.
 
 
 # ------------------------------------------------------------------------ prefill
@@ -78,14 +80,17 @@ def prefill_compute_s(prefill_flops, tp_flops_per_s):
     return prefill_flops / tp_flops_per_s
 
 
-@formula("bytes", "weights read once; the prompt's KV written")
-def prefill_bytes(model_weights_bytes, batch, prompt_len, num_layers, num_sliding_layers,
-                  sliding_window, kv_elements_per_token_layer, kv_dtype_bytes, tp):
+@formula("bytes", "weights read once; the prompt's KV (and linear state) written")
+def prefill_bytes(model_weights_bytes, batch, prompt_len, num_full_layers, num_sliding_layers,
+                  sliding_window, num_chunked_layers, attention_chunk_size,
+                  kv_elements_per_token_layer, kv_dtype_bytes, state_cache_bytes, tp):
     """HBM bytes one tensor-parallel rank moves in prefill: its share of the weights plus
-    the prompts' KV cache it writes."""
-    kv = batch * _token_layers(prompt_len, num_layers, num_sliding_layers, sliding_window) * \
+    the prompts' KV cache it writes (each layer kind what it holds) and the linear
+    layers' state."""
+    kv = batch * held_token_layers(prompt_len, num_full_layers, num_sliding_layers,
+                                   sliding_window, num_chunked_layers, attention_chunk_size) * \
         kv_elements_per_token_layer * kv_dtype_bytes
-    return model_weights_bytes / tp + kv
+    return model_weights_bytes / tp + kv + state_cache_bytes
 
 
 @formula(S, "roofline memory time")
@@ -140,12 +145,27 @@ def decode_weights_read_bytes(model_weights_bytes, num_layers, num_dense_layers,
     return (model_weights_bytes - routed * (1 - moe_expert_read_fraction)) / tp
 
 
-@formula("bytes", "seed 000 §2.3: KV cache read, growing with the context")
-def decode_kv_read_bytes(batch, context_len, num_layers, num_sliding_layers, sliding_window,
-                         kv_elements_per_token_layer, kv_dtype_bytes):
-    """KV bytes one rank reads in a decode step at ``context_len`` for ``batch`` sequences."""
-    return batch * _token_layers(context_len, num_layers, num_sliding_layers, sliding_window) * \
-        kv_elements_per_token_layer * kv_dtype_bytes
+@formula("bytes", "seed 000 §2.3: KV cache read, growing with the context, per layer kind")
+def decode_kv_read_bytes(batch, context_len, num_full_layers, num_sliding_layers,
+                         sliding_window, num_chunked_layers, attention_chunk_size, index_topk,
+                         num_attention_layers, kv_attention_elements_per_token_layer,
+                         index_head_dim, kv_dtype_bytes):
+    """KV bytes one rank reads in a decode step at ``context_len`` for ``batch`` sequences:
+    the keys/values (or latents) each layer attends to — the window, the current chunk, the
+    top-k — and every index key DeepSeek-V3.2's indexer scores."""
+    main = attended_token_layers(context_len, num_full_layers, num_sliding_layers,
+                                 sliding_window, num_chunked_layers, attention_chunk_size,
+                                 index_topk)
+    index = indexed_token_layers(context_len, num_attention_layers, index_head_dim)
+    return batch * (main * kv_attention_elements_per_token_layer + index * index_head_dim) * \
+        kv_dtype_bytes
+
+
+@formula("bytes", "linear-attention state read and written back every step")
+def decode_state_bytes(state_cache_bytes):
+    """Linear-attention state bytes one rank moves per decode step: each sequence's state
+    is read and written once (0 without linear layers)."""
+    return 2 * state_cache_bytes
 
 
 @formula(S, "decode FLOPs / (GPUs × peak × MFU)")
@@ -155,15 +175,20 @@ def decode_compute_s(decode_flops, tp_flops_per_s):
 
 
 @formula(S, "seed 000 §七: 17.5 GB / 3.35 TB/s = 5.2 ms")
-def decode_memory_s(decode_weights_read_bytes, decode_kv_read_bytes, hbm_bytes_per_s):
-    """Memory time of one decode step: (weights + KV read) / achieved bandwidth."""
-    return (decode_weights_read_bytes + decode_kv_read_bytes) / hbm_bytes_per_s
+def decode_memory_s(decode_weights_read_bytes, decode_kv_read_bytes, decode_state_bytes,
+                    hbm_bytes_per_s):
+    """Memory time of one decode step: (weights + KV read + linear state) / achieved
+    bandwidth."""
+    return (decode_weights_read_bytes + decode_kv_read_bytes + decode_state_bytes) / \
+        hbm_bytes_per_s
 
 
 @formula("FLOP/byte", "seed 000 §2.3: FLOPs / bytes ≈ 1 at batch 1 (16-bit)")
-def decode_intensity(decode_flops, tp, decode_weights_read_bytes, decode_kv_read_bytes):
+def decode_intensity(decode_flops, tp, decode_weights_read_bytes, decode_kv_read_bytes,
+                     decode_state_bytes):
     """Decode-step FLOPs per HBM byte on one rank at ``context_len``."""
-    return decode_flops / tp / (decode_weights_read_bytes + decode_kv_read_bytes)
+    return decode_flops / tp / (decode_weights_read_bytes + decode_kv_read_bytes +
+                                decode_state_bytes)
 
 
 @formula("", "compute-bound when compute time ≥ memory time")
@@ -187,10 +212,11 @@ def decode_step_s(decode_compute_s, decode_memory_s, decode_comm_s):
 # ------------------------------------------ decode time as affine functions of T(c)
 # compute(c) = a1 + s1·T(c), memory(c) = a2 + s2·T(c), T(c) = Σ_layers attended tokens
 
-@formula(S, "2·N_matmul FLOPs per token, any context")
-def decode_compute_fixed_s(batch, params_matmul_active, tp_flops_per_s):
+@formula(S, "2·N_matmul FLOPs per token, any context; linear layers' state work")
+def decode_compute_fixed_s(batch, params_matmul_active, linear_mixer_flops_per_token,
+                           tp_flops_per_s):
     """Part of a decode step's compute time that does not grow with the context."""
-    return batch * 2 * params_matmul_active / tp_flops_per_s
+    return batch * (2 * params_matmul_active + linear_mixer_flops_per_token) / tp_flops_per_s
 
 
 @formula(S, "2·a·(d_qk + d_v) FLOPs per attended token per layer")
@@ -199,17 +225,29 @@ def decode_compute_per_token_layer_s(batch, num_heads, attention_head_width, tp_
     return batch * 2 * num_heads * attention_head_width / tp_flops_per_s
 
 
-@formula(S, "weights read every step")
-def decode_memory_fixed_s(decode_weights_read_bytes, hbm_bytes_per_s):
+@formula(S, "DeepSeek-V3.2 indexer: 2·heads·d_idx FLOPs per scored token per layer")
+def decode_compute_per_index_layer_s(batch, index_num_heads, index_head_dim, tp_flops_per_s):
+    """Compute time a decode step adds per index key scored per layer."""
+    return batch * 2 * index_num_heads * index_head_dim / tp_flops_per_s
+
+
+@formula(S, "weights read every step; linear state read and written")
+def decode_memory_fixed_s(decode_weights_read_bytes, decode_state_bytes, hbm_bytes_per_s):
     """Part of a decode step's memory time that does not grow with the context."""
-    return decode_weights_read_bytes / hbm_bytes_per_s
+    return (decode_weights_read_bytes + decode_state_bytes) / hbm_bytes_per_s
 
 
 @formula(S, "KV read per attended token per layer")
-def decode_memory_per_token_layer_s(batch, kv_elements_per_token_layer, kv_dtype_bytes,
-                                    hbm_bytes_per_s):
+def decode_memory_per_token_layer_s(batch, kv_attention_elements_per_token_layer,
+                                    kv_dtype_bytes, hbm_bytes_per_s):
     """Memory time a decode step adds per attended token per layer."""
-    return batch * kv_elements_per_token_layer * kv_dtype_bytes / hbm_bytes_per_s
+    return batch * kv_attention_elements_per_token_layer * kv_dtype_bytes / hbm_bytes_per_s
+
+
+@formula(S, "index key read per scored token per layer")
+def decode_memory_per_index_layer_s(batch, index_head_dim, kv_dtype_bytes, hbm_bytes_per_s):
+    """Memory time a decode step adds per index key read per layer."""
+    return batch * index_head_dim * kv_dtype_bytes / hbm_bytes_per_s
 
 
 @formula(S, "compute minus memory, fixed part")
@@ -266,63 +304,148 @@ def decode_last_context(prompt_len, output_len):
     return prompt_len + output_len - 1
 
 
-@formula("tokens", "sliding-window layers stop growing past the window")
-def decode_window_end(sliding_window, num_sliding_layers, decode_last_context):
-    """Last context at which every layer still attends to all tokens: the window when the
-    model has sliding-window layers, else the last step (one segment)."""
-    return where(both(sliding_window > 0, num_sliding_layers > 0),
-                 minimum(sliding_window, decode_last_context), decode_last_context)
+# The decode steps c = first … last: T(c) is affine in c between breakpoints — the sliding
+# window, DeepSeek-V3.2's top-k, and the ends of the chunk the first step is in and of the
+# next one (chunked layers restart there).  Four breakpoints, sorted, cut the steps into
+# five segments; on each, compute and memory are affine in c and Σ max(compute, memory)
+# is closed-form (sum_max_affine).  Exact when the steps cross at most two chunk
+# boundaries (outputs up to one chunk, 8192 tokens for Llama 4); past that, chunked
+# layers are taken to keep growing (an upper bound).
+
+def _raw_breaks(sliding_window, num_sliding_layers, index_topk, num_full_layers,
+                attention_chunk_size, num_chunked_layers, first, last):
+    window = where(both(sliding_window > 0, num_sliding_layers > 0), sliding_window, last)
+    topk = where(both(index_topk > 0, num_full_layers > 0), index_topk, last)
+    has_chunk = both(attention_chunk_size > 0, num_chunked_layers > 0)
+    chunk = where(has_chunk, attention_chunk_size, 1)
+    end1 = where(has_chunk, chunk * ceil(first / chunk), last)
+    end2 = where(has_chunk, end1 + chunk, last)
+    return window, topk, end1, end2
 
 
-@formula(S, "Σ over steps with every layer growing: two arithmetic series at the crossover")
-def decode_sum_growing_s(decode_excess_fixed_s, decode_excess_per_token_layer_s,
-                         decode_memory_fixed_s, decode_memory_per_token_layer_s, num_layers,
-                         decode_first_context, decode_window_end):
-    """Σ of ``max(compute, memory)`` over the decode steps whose context is within the
-    window (all of them for a model without sliding layers): ``T(c) = L·c``."""
-    lo, hi = decode_first_context, decode_window_end
-    return sum_affine(decode_memory_fixed_s, decode_memory_per_token_layer_s * num_layers,
-                      lo, hi) + \
-        sum_positive_part(decode_excess_fixed_s, decode_excess_per_token_layer_s * num_layers,
-                          lo, hi)
+def _sorted4(a, b, c, d):
+    """The four values in increasing order (a sorting network of min/max)."""
+    lo1, hi1 = minimum(a, b), maximum(a, b)
+    lo2, hi2 = minimum(c, d), maximum(c, d)
+    first, top = minimum(lo1, lo2), maximum(hi1, hi2)
+    mid_a, mid_b = maximum(lo1, lo2), minimum(hi1, hi2)
+    return first, minimum(mid_a, mid_b), maximum(mid_a, mid_b), top
 
 
-@formula(S, "Σ over steps past the window: sliding layers attend to a constant window")
-def decode_sum_windowed_s(decode_excess_fixed_s, decode_excess_per_token_layer_s,
-                          decode_memory_fixed_s, decode_memory_per_token_layer_s, num_layers,
-                          num_sliding_layers, sliding_window, decode_first_context,
-                          decode_window_end, decode_last_context):
-    """Σ of ``max(compute, memory)`` over the steps past the window, where
-    ``T(c) = (L − L_s)·c + L_s·w`` (empty for a model without sliding layers)."""
-    full = num_layers - num_sliding_layers
-    fixed_tokens = num_sliding_layers * sliding_window
-    lo, hi = maximum(decode_first_context, decode_window_end + 1), decode_last_context
-    return sum_affine(decode_memory_fixed_s + decode_memory_per_token_layer_s * fixed_tokens,
-                      decode_memory_per_token_layer_s * full, lo, hi) + \
-        sum_positive_part(decode_excess_fixed_s + decode_excess_per_token_layer_s * fixed_tokens,
-                          decode_excess_per_token_layer_s * full, lo, hi)
+def _break(i):
+    def node(sliding_window, num_sliding_layers, index_topk, num_full_layers,
+             attention_chunk_size, num_chunked_layers, decode_first_context,
+             decode_last_context):
+        return _sorted4(*_raw_breaks(sliding_window, num_sliding_layers, index_topk,
+                                     num_full_layers, attention_chunk_size,
+                                     num_chunked_layers, decode_first_context,
+                                     decode_last_context))[i]
+    node.__doc__ = f"""The {i + 1}. of the four sorted breakpoints of the decode steps'
+    token-layer series (window, top-k, the first two chunk ends; the last step when
+    absent)."""
+    return node
+
+
+for _i in range(4):
+    derive(f"decode_break_{_i + 1}", _break(_i), "tokens",
+           "sorted breakpoints of T(c): window, top-k, chunk ends")
+
+
+def _segment_t0(lo, num_full_layers, num_sliding_layers, sliding_window, num_chunked_layers,
+                attention_chunk_size, index_topk):
+    """T at the first step of a segment."""
+    return attended_token_layers(lo, num_full_layers, num_sliding_layers, sliding_window,
+                                 num_chunked_layers, attention_chunk_size, index_topk)
+
+
+def _segment_slope(lo, num_full_layers, num_sliding_layers, sliding_window,
+                   num_chunked_layers, attention_chunk_size, index_topk):
+    """How T grows per step inside a segment (T is affine there): T(lo + 1) − T(lo)."""
+    kinds = (num_full_layers, num_sliding_layers, sliding_window, num_chunked_layers,
+             attention_chunk_size, index_topk)
+    return attended_token_layers(lo + 1, *kinds) - attended_token_layers(lo, *kinds)
+
+
+def _segment_sum(decode_compute_fixed_s, decode_compute_per_token_layer_s,
+                 decode_compute_per_index_layer_s, decode_memory_fixed_s,
+                 decode_memory_per_token_layer_s, decode_memory_per_index_layer_s,
+                 num_attention_layers, index_head_dim, t0, slope, lo, hi):
+    """Σ_{c=lo}^{hi} max(compute(c), memory(c)) on a segment where T(c) = t0 + slope·(c − lo)
+    and the indexer reads I(c) = L·c: two affine series (sum_max_affine)."""
+    index_layers = where(index_head_dim > 0, num_attention_layers, 0)
+    intercept = t0 - slope * lo
+    return sum_max_affine(
+        decode_compute_fixed_s + decode_compute_per_token_layer_s * intercept,
+        decode_compute_per_token_layer_s * slope + decode_compute_per_index_layer_s * index_layers,
+        decode_memory_fixed_s + decode_memory_per_token_layer_s * intercept,
+        decode_memory_per_token_layer_s * slope + decode_memory_per_index_layer_s * index_layers,
+        lo, hi)
+
+
+def _after(decode_first_context, b):
+    """First step of a segment: after the previous breakpoint, not before the first step."""
+    return maximum(decode_first_context, b + 1)
+
+
+def _upto(decode_last_context, b):
+    """Last step of a segment: its breakpoint, not after the last step."""
+    return minimum(decode_last_context, b)
+
+
+for _i in range(5):
+    lo = "decode_first_context" if _i == 0 else f"decode_segment_{_i + 1}_lo"
+    if _i:
+        derive(f"decode_segment_{_i + 1}_lo", _after, "tokens", "segment start",
+               doc=f"First decode step of segment {_i + 1}.", b=f"decode_break_{_i}")
+    hi = "decode_last_context" if _i == 4 else f"decode_segment_{_i + 1}_hi"
+    if _i < 4:
+        derive(f"decode_segment_{_i + 1}_hi", _upto, "tokens", "segment end",
+               doc=f"Last decode step of segment {_i + 1}.", b=f"decode_break_{_i + 1}")
+    derive(f"decode_segment_{_i + 1}_t0", _segment_t0, "token-layers",
+           "T(c) at the segment's first step", doc=f"Attended token-layers at the first "
+           f"decode step of segment {_i + 1}.", lo=lo)
+    derive(f"decode_segment_{_i + 1}_slope", _segment_slope, "token-layers",
+           "T(c) is affine inside a segment", doc=f"Growth of the attended token-layers "
+           f"per decode step in segment {_i + 1}.", lo=lo)
+    derive(f"decode_sum_{_i + 1}_s", _segment_sum, S,
+           "Σ max(compute, memory) on one affine segment (sum_max_affine)",
+           doc=f"Σ of max(compute, memory) over the decode steps of segment {_i + 1} of 5 "
+           "(between the sorted breakpoints of the layer kinds' reach).",
+           t0=f"decode_segment_{_i + 1}_t0", slope=f"decode_segment_{_i + 1}_slope",
+           lo=lo, hi=hi)
 
 
 @formula(S, "seed 000 §七: 256 tokens × per-token latency, with the context growing")
-def decode_total_s(decode_sum_growing_s, decode_sum_windowed_s, output_len, decode_comm_s):
+def decode_total_s(decode_sum_1_s, decode_sum_2_s, decode_sum_3_s, decode_sum_4_s,
+                   decode_sum_5_s, output_len, decode_comm_s):
     """Time of all ``output_len − 1`` decode steps: the closed-form sums of
-    ``max(compute, memory)`` plus each step's communication."""
-    return decode_sum_growing_s + decode_sum_windowed_s + (output_len - 1) * decode_comm_s
+    ``max(compute, memory)`` over the five segments plus each step's communication."""
+    return decode_sum_1_s + decode_sum_2_s + decode_sum_3_s + decode_sum_4_s + \
+        decode_sum_5_s + (output_len - 1) * decode_comm_s
 
 
-def _step(a1, s1, a2, s2, tokens, comm):
-    return maximum(a1 + s1 * tokens, a2 + s2 * tokens) + comm
+def _at(context, a1, s1, s1i, a2, s2, s2i, num_attention_layers, index_head_dim, *kinds):
+    """compute and memory time of the decode step at ``context``."""
+    main = attended_token_layers(context, *kinds)
+    index = indexed_token_layers(context, num_attention_layers, index_head_dim)
+    return a1 + s1 * main + s1i * index, a2 + s2 * main + s2i * index
 
 
 @formula(S, "the first decode step (context prompt_len + 1)")
 def decode_first_step_s(decode_compute_fixed_s, decode_compute_per_token_layer_s,
-                        decode_memory_fixed_s, decode_memory_per_token_layer_s, num_layers,
-                        num_sliding_layers, sliding_window, decode_first_context,
-                        decode_comm_s):
+                        decode_compute_per_index_layer_s, decode_memory_fixed_s,
+                        decode_memory_per_token_layer_s, decode_memory_per_index_layer_s,
+                        num_attention_layers, index_head_dim, num_full_layers,
+                        num_sliding_layers, sliding_window, num_chunked_layers,
+                        attention_chunk_size, index_topk, decode_first_context, decode_comm_s):
     """Time of the first decode step (what a second output token costs)."""
-    t = _token_layers(decode_first_context, num_layers, num_sliding_layers, sliding_window)
-    return _step(decode_compute_fixed_s, decode_compute_per_token_layer_s,
-                 decode_memory_fixed_s, decode_memory_per_token_layer_s, t, decode_comm_s)
+    compute, memory = _at(decode_first_context, decode_compute_fixed_s,
+                          decode_compute_per_token_layer_s, decode_compute_per_index_layer_s,
+                          decode_memory_fixed_s, decode_memory_per_token_layer_s,
+                          decode_memory_per_index_layer_s, num_attention_layers,
+                          index_head_dim, num_full_layers, num_sliding_layers, sliding_window,
+                          num_chunked_layers, attention_chunk_size, index_topk)
+    return maximum(compute, memory) + decode_comm_s
 
 
 @formula(S, "TPOT = (e2e − TTFT) / (output_len − 1): excludes the first token")
@@ -370,37 +493,50 @@ def generation_warning(total_len, max_position_embeddings):
                  "prompt_len + output_len exceeds the model's max_position_embeddings", "")
 
 
-@formula("FLOP/byte", "seed 000 §2.3 at the last decode step")
-def decode_last_intensity(decode_compute_fixed_s, decode_compute_per_token_layer_s,
-                          decode_memory_fixed_s, decode_memory_per_token_layer_s, num_layers,
-                          num_sliding_layers, sliding_window, decode_last_context,
-                          decode_first_context, tp_flops_per_s, tp, hbm_bytes_per_s):
-    """Decode FLOPs per HBM byte on one rank at the last step (the largest KV)."""
+def _last_step(fixed, per_token_layer, per_index_layer, num_attention_layers, index_head_dim,
+               num_full_layers, num_sliding_layers, sliding_window, num_chunked_layers,
+               attention_chunk_size, index_topk, decode_last_context, decode_first_context):
+    """An affine-in-T time (compute or memory) at the last decode step."""
     c = maximum(decode_last_context, decode_first_context)
-    t = _token_layers(c, num_layers, num_sliding_layers, sliding_window)
-    flops = (decode_compute_fixed_s + decode_compute_per_token_layer_s * t) * tp_flops_per_s / tp
-    bytes_ = (decode_memory_fixed_s + decode_memory_per_token_layer_s * t) * hbm_bytes_per_s
-    return flops / bytes_
+    main = attended_token_layers(c, num_full_layers, num_sliding_layers, sliding_window,
+                                 num_chunked_layers, attention_chunk_size, index_topk)
+    index = indexed_token_layers(c, num_attention_layers, index_head_dim)
+    return fixed + per_token_layer * main + per_index_layer * index
 
 
 @formula(S, "compute time at the last decode step")
 def decode_last_compute_s(decode_compute_fixed_s, decode_compute_per_token_layer_s,
-                          num_layers, num_sliding_layers, sliding_window, decode_last_context,
-                          decode_first_context):
+                          decode_compute_per_index_layer_s, num_attention_layers,
+                          index_head_dim, num_full_layers, num_sliding_layers, sliding_window,
+                          num_chunked_layers, attention_chunk_size, index_topk,
+                          decode_last_context, decode_first_context):
     """Compute time of the last decode step (context ``prompt_len + output_len − 1``)."""
-    c = maximum(decode_last_context, decode_first_context)
-    t = _token_layers(c, num_layers, num_sliding_layers, sliding_window)
-    return decode_compute_fixed_s + decode_compute_per_token_layer_s * t
+    return _last_step(decode_compute_fixed_s, decode_compute_per_token_layer_s,
+                      decode_compute_per_index_layer_s, num_attention_layers, index_head_dim,
+                      num_full_layers, num_sliding_layers, sliding_window, num_chunked_layers,
+                      attention_chunk_size, index_topk, decode_last_context,
+                      decode_first_context)
 
 
 @formula(S, "memory time at the last decode step")
-def decode_last_memory_s(decode_memory_fixed_s, decode_memory_per_token_layer_s, num_layers,
-                         num_sliding_layers, sliding_window, decode_last_context,
+def decode_last_memory_s(decode_memory_fixed_s, decode_memory_per_token_layer_s,
+                         decode_memory_per_index_layer_s, num_attention_layers, index_head_dim,
+                         num_full_layers, num_sliding_layers, sliding_window, num_chunked_layers,
+                         attention_chunk_size, index_topk, decode_last_context,
                          decode_first_context):
     """Memory time of the last decode step (the largest KV read)."""
-    c = maximum(decode_last_context, decode_first_context)
-    t = _token_layers(c, num_layers, num_sliding_layers, sliding_window)
-    return decode_memory_fixed_s + decode_memory_per_token_layer_s * t
+    return _last_step(decode_memory_fixed_s, decode_memory_per_token_layer_s,
+                      decode_memory_per_index_layer_s, num_attention_layers, index_head_dim,
+                      num_full_layers, num_sliding_layers, sliding_window, num_chunked_layers,
+                      attention_chunk_size, index_topk, decode_last_context,
+                      decode_first_context)
+
+
+@formula("FLOP/byte", "seed 000 §2.3 at the last decode step")
+def decode_last_intensity(decode_last_compute_s, decode_last_memory_s, tp_flops_per_s, tp,
+                          hbm_bytes_per_s):
+    """Decode FLOPs per HBM byte on one rank at the last step (the largest KV)."""
+    return decode_last_compute_s * tp_flops_per_s / tp / (decode_last_memory_s * hbm_bytes_per_s)
 
 
 @formula("", "compute- or memory-bound at the last decode step")
