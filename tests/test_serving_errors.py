@@ -47,7 +47,7 @@ def test_context_beyond_the_model_maximum_is_a_warning_not_an_error():
     (lambda: xlcalc.decode_step("llama-2-7b", "h100-sxm", 1, 0), "context_len"),
     (lambda: xlcalc.inference_memory("llama-2-7b", 1, 10, pp=40), "pp"),
     (lambda: xlcalc.speculative_decoding(1.5, 4), "acceptance_rate"),
-    (lambda: xlcalc.kv_transfer("opt-66b", 512, 0), "request_rate"),
+    (lambda: xlcalc.kv_transfer("opt-66b", 512, -1), "request_rate"),   # 0: no load
     (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", np.array([1, -1]), 10, 10),
      "batch"),
 ])

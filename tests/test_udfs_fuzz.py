@@ -144,7 +144,8 @@ def _fuzz(name, examples):
 
 
 #: the tables are slower (they evaluate many presets / a whole worked example)
-SLOW = {"LLM_MODELS", "GPU_LIST", "SEED_CHECK", "LATENCY_TABLE", "MEM_TABLE"}
+SLOW = {"LLM_MODELS", "GPU_LIST", "SEED_CHECK", "LATENCY_TABLE", "MEM_TABLE",
+        "SERVING_PLAN"}
 
 
 def test_every_function_survives_hostile_arguments():
@@ -209,7 +210,9 @@ def test_hostile_values_in_every_slot_one_at_a_time():
              "bw_eff": 0.9, "size_bytes": 1e9, "n": 8.0, "bytes": 1e9, "gbytes_per_s": 450.0,
              "latency_us": 8.0, "concurrent_users": 100.0, "price_per_gpu_hour": 2.0,
              "iteration_time_s": 5.0, "mode": None, "part": None, "field": "hidden_size",
-             "example": None, "gemm_m": 16.0, "gemm_n": 4096.0, "gemm_k": 4096.0}
+             "example": None, "gemm_m": 16.0, "gemm_n": 4096.0, "gemm_k": 4096.0,
+             "isl": 512.0, "osl": 64.0, "request_rate": 4.0, "ttft_ms_max": 1000.0,
+             "tpot_ms_max": 50.0, "gpus": "h100-sxm", "dtypes": "bf16"}
     special = {("MEM_TABLE", "mode"): "inference", ("GPU_SPEC", "field"): "memory_gb",
                ("TP_COMM", "tokens"): 512.0}     # tokens per sequence there (<= 1e8)
     count = 0

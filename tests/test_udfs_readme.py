@@ -60,6 +60,11 @@ EXAMPLES = {
     "GEMM_MS": '=GEMM_MS(16, 4096, 4096, "a100-40gb", "fp16")',
     "CRITICAL_BATCH": '=CRITICAL_BATCH("llama-3.1-8b", "a100-80gb", 1024)',
     "SEED_CHECK": '=SEED_CHECK("llama-70b-inference")',
+    "SERVE": '=SERVE("llama-3.1-8b", "h100-sxm", 2048, 256, , , , , , , 64, 20)',
+    "SERVING_PLAN": '=SERVING_PLAN("llama-3.1-70b", 2048, 500, 200, 1000, 33, '
+                    '"h100-sxm,h200,b200")',
+    "COST_PER_M_TOKENS": '=COST_PER_M_TOKENS("llama-3.1-8b", "h100-sxm", 2048, 256, 2.95, , '
+                         ', 64, 20)',
 }
 
 ERROR_EXAMPLES = [

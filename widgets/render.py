@@ -11,7 +11,7 @@ import io
 import math
 from dataclasses import dataclass
 
-__all__ = ["Card", "cards_html", "fmt", "style_table", "MemoryChart", "SweepChart",
+__all__ = ["Card", "cards_html", "fmt", "style_table", "MemoryChart", "SweepChart", "ParetoChart",
            "message_html", "CSS", "PART_COLORS"]
 
 CAPACITY_COLOR = "#b42318"
@@ -287,3 +287,130 @@ def _tick(v, _pos) -> str:
     if v >= 1024 and float(v).is_integer() and v % 1024 == 0:
         return f"{v / 1024:g}K" if v < 1024 ** 2 else f"{v / 1024 ** 2:g}M"
     return f"{v:g}"
+
+
+class ParetoChart:
+    """Tokens/s per GPU (x) against tokens/s per user (y) as inline SVG: every candidate
+    that fits and keeps up (grey), those that also meet the targets (blue), the Pareto
+    frontier (green line), the cheapest plan that meets them (red star) and the per-user
+    speed the TPOT target asks for (dotted).  Points that fall on the same pixel are drawn
+    once (one path of zero-length round-capped strokes per colour), so an update is a few
+    milliseconds of numpy and string joining however many candidates there are — a
+    matplotlib PNG of the same took ten times longer, mostly in text and encoding."""
+
+    COLORS = {"others": "#c5ccd6", "meets": "#4C72B0", "front": "#1e7b34",
+              "best": CAPACITY_COLOR, "axis": "#5b6b7b"}
+    W, H = 660, 300                      # the plot area in pixels
+    LEFT, BOTTOM, TOP, RIGHT = 56, 34, 10, 14
+
+    def svg(self, frame, min_user_speed: float) -> str:
+        import numpy as np
+        usable = (frame["fits"] & frame["stable"] & frame["token_budget_ok"]).to_numpy()
+        x = frame["output_tokens_per_s_per_gpu"].to_numpy(dtype=float)
+        y = frame["tokens_per_s_per_user"].to_numpy(dtype=float)
+        meets = frame["meets_sla"].to_numpy(dtype=bool)
+        front = frame["pareto"].to_numpy(dtype=bool)
+        xmax = _nice_top(float(x[usable].max()) if usable.any() else 1.0)
+        ymax = _nice_top(max(float(y[usable].max()) if usable.any() else 1.0, min_user_speed))
+
+        def px(v):
+            return self.LEFT + np.clip(v / xmax, 0, 1.02) * self.W
+
+        def py(v):
+            return self.TOP + self.H - np.clip(v / ymax, 0, 1.02) * self.H
+
+        c = self.COLORS
+        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{self._width}" '
+                 f'height="{self._height}" data-name="pareto_svg" '
+                 f'data-points="{int(usable.sum())}" data-front="{int(front.sum())}" '
+                 'style="font: 11px sans-serif">']
+        parts += self._axes(xmax, ymax)
+        for mask, colour, width in ((usable & ~meets, c["others"], 4), (meets, c["meets"], 5)):
+            parts.append(_dots(px(x[mask]), py(y[mask]), colour, width))
+        if front.any():
+            order = np.argsort(x[front])
+            pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px(x[front][order]),
+                                                              py(y[front][order])))
+            parts.append(f'<polyline points="{pts}" fill="none" stroke="{c["front"]}" '
+                         'stroke-width="2"/>')
+        yt = float(py(np.float64(min_user_speed)))
+        parts.append(f'<line x1="{self.LEFT}" x2="{self.LEFT + self.W}" y1="{yt:.1f}" '
+                     f'y2="{yt:.1f}" stroke="#888" stroke-dasharray="2,3"/>')
+        if len(frame) and meets[0]:
+            bx, by = float(px(x[0])), float(py(y[0]))
+            parts.append(f'<path d="{_star(bx, by, 9)}" fill="{c["best"]}" '
+                         f'data-name="pareto_best" data-x="{x[0]!r}" data-y="{y[0]!r}"/>')
+        parts.append("</svg>")
+        return "".join(parts)
+
+    @property
+    def _width(self):
+        return self.LEFT + self.W + self.RIGHT
+
+    @property
+    def _height(self):
+        return self.TOP + self.H + self.BOTTOM
+
+    def _axes(self, xmax, ymax):
+        c, L, T, W, H = self.COLORS["axis"], self.LEFT, self.TOP, self.W, self.H
+        out = [f'<path d="M{L},{T} V{T + H} H{L + W}" fill="none" stroke="{c}"/>']
+        for k in range(6):
+            vx, vy = xmax * k / 5, ymax * k / 5
+            gx, gy = L + W * k / 5, T + H - H * k / 5
+            out.append(f'<line x1="{gx:.1f}" x2="{gx:.1f}" y1="{T + H}" y2="{T + H + 4}" '
+                       f'stroke="{c}"/><text x="{gx:.1f}" y="{T + H + 16}" '
+                       f'text-anchor="middle" fill="{c}">{fmt(vx)}</text>')
+            out.append(f'<line x1="{L - 4}" x2="{L}" y1="{gy:.1f}" y2="{gy:.1f}" '
+                       f'stroke="{c}"/><text x="{L - 7}" y="{gy + 4:.1f}" text-anchor="end" '
+                       f'fill="{c}">{fmt(vy)}</text>')
+        out.append(f'<text x="{L + W / 2}" y="{T + H + 30}" text-anchor="middle" '
+                   f'fill="{c}">output tokens/s per GPU</text>')
+        out.append(f'<text transform="translate(12,{T + H / 2}) rotate(-90)" '
+                   f'text-anchor="middle" fill="{c}">tokens/s per user</text>')
+        return out
+
+    def legend_html(self, title: str) -> str:
+        c = self.COLORS
+        items = [f'<span class="xl-key"><i style="background:{c["others"]}"></i>fits and keeps '
+                 'up</span>',
+                 f'<span class="xl-key"><i style="background:{c["meets"]}"></i>meets the '
+                 'targets</span>',
+                 f'<span class="xl-key"><i style="background:{c["front"]}"></i>Pareto '
+                 'frontier</span>',
+                 f'<span class="xl-key"><i style="background:{c["best"]}"></i>cheapest that '
+                 'meets them</span>',
+                 '<span class="xl-key">dotted: 1000 / tpot_ms_max</span>']
+        return (f'<div class="xl-head" data-name="pareto_title">{html.escape(title)}</div>'
+                '<div class="xl-legend" data-name="pareto_legend">' + "".join(items) + "</div>")
+
+
+def _nice_top(v: float) -> float:
+    """The axis end: the next 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10^k above ``v`` (five
+    even ticks)."""
+    if not v > 0 or not math.isfinite(v):
+        return 1.0
+    exp = 10 ** math.floor(math.log10(v))
+    for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if m * exp >= v * 1.02:
+            return m * exp
+    return 10 * exp
+
+
+def _dots(xs, ys, colour: str, width: int) -> str:
+    """Points as one path of zero-length round-capped strokes, one per pixel they fall on."""
+    import numpy as np
+    if not len(xs):
+        return ""
+    keys = np.unique(np.rint(xs).astype(np.int64) * 65536 + np.rint(ys).astype(np.int64))
+    d = "".join([f"M{k >> 16} {k & 65535}h0" for k in keys.tolist()])
+    return (f'<path d="{d}" stroke="{colour}" stroke-width="{width}" '
+            'stroke-linecap="round" fill="none"/>')
+
+
+def _star(x: float, y: float, r: float) -> str:
+    pts = []
+    for k in range(10):
+        a = math.pi / 2 + k * math.pi / 5
+        rad = r if k % 2 == 0 else r * 0.45
+        pts.append(f"{x + rad * math.cos(a):.1f},{y - rad * math.sin(a):.1f}")
+    return "M" + " L".join(pts) + " Z"

@@ -213,7 +213,9 @@ class _Builder:
         missing = [n for n in order if n not in available and n not in graph.NODES]
         if missing:
             raise XlcalcError(f"workbook {spec.name!r} needs input {missing[0]!r}", missing[0])
-        self.order = [n for n in order if n in graph.NODES or n in bind]
+        # a node that defaults an input (tpot_ms_max) is an input here when one is given
+        self.order = [n for n in order if (n in graph.NODES and n not in available) or
+                      n in bind]
         used_inputs = [n for n in order if n in self.inputs]
         self.input_names = [n for n in self.inputs if n in used_inputs or n in TERMS]
         # the core's values for every node (validates the inputs once, with its messages)
@@ -296,6 +298,8 @@ class _Builder:
         for ws, ex, rows in zip(example_sheets, self.examples, self.example_rows):
             self._write_example(ws, ex, rows)
         self._write_about(about_ws)
+        if self.spec.extras is not None:
+            self.spec.extras(self)              # template-specific cells (serving-sizing)
         for ws in self.wb.worksheets:
             ws.protection.sheet = True          # no password: planners may unprotect
         self.wb.active = self.wb.sheetnames.index("Results")
@@ -307,13 +311,18 @@ class _Builder:
         key_label = graph.table(tname).key_label
         columns = list(frame.columns)
         self.header(ws, 1, [key_label] + columns, [18] + [14] * len(columns))
+        editable = self.spec.editable.get(tname, ())
         for i, (key, row) in enumerate(frame.iterrows(), start=2):
             self.text(ws, i, 1, str(key))
             for j, col in enumerate(columns, start=2):
                 v = row[col]
                 if isinstance(v, (float, np.floating)) and not np.isfinite(v):
                     continue                    # unsupported: an empty cell
-                self.text(ws, i, j, v.item() if isinstance(v, np.generic) else v)
+                c = self.text(ws, i, j, v.item() if isinstance(v, np.generic) else v,
+                              fill=_INPUT_FILL if col in editable else None)
+                if col in editable:             # data the planner overrides (prices)
+                    from openpyxl.styles import Protection
+                    c.protection = Protection(locked=False)
         last_row = len(frame) + 1
         last_col = get_column_letter(len(columns) + 1)
         sheet = _quote(ws.title)
@@ -715,16 +724,16 @@ class _Builder:
             self.text(ws, r, 1, n)
             self.text(ws, r, 2, _BoundNode(n, self.spec.bind[n]).unit if n in self.spec.bind
                       else graph.NODES[n].unit)
+        shapes: dict = {}      # node -> its formula with placeholders for the arguments
         for j, sc in enumerate(scopes, start=3):
             col = get_column_letter(j)
             sc.cells = {n: X.Ref(f"${col}${row_of[n]}") for n in sc.affected}
             for n in sc.affected:
                 if n in self.spec.bind:
-                    expr_ = sc.ref(self.spec.bind[n])
+                    text = sc.ref(self.spec.bind[n]).excel()
                 else:
-                    expr_ = graph.render(n, refs={a: sc.ref(a) for a in graph.NODES[n].args},
-                                         table_refs=self.table_refs)
-                c = ws.cell(row=row_of[n], column=j, value="=" + X.as_expr(expr_).excel())
+                    text = self._scoped_formula(n, sc, shapes)
+                c = ws.cell(row=row_of[n], column=j, value="=" + text)
                 value = sc.node_values[n]
                 value = value.item() if isinstance(value, np.generic) else value
                 self.cached[(ws.title, c.coordinate)] = value
@@ -735,6 +744,20 @@ class _Builder:
             # references from other sheets need the sheet name
             sc.cells = {n: X.Ref(f"{_quote(ws.title)}!{r.excel()}") for n, r in sc.cells.items()}
         ws.freeze_panes = "C4"
+
+    def _scoped_formula(self, node: str, scope, shapes: dict) -> str:
+        """The node's formula over the scope's cells: rendered once per node with a
+        placeholder per argument, then the placeholders replaced by the scope's references
+        (cell references and names are atoms, so no parentheses change)."""
+        if node not in shapes:
+            args = graph.NODES[node].args
+            marks = {a: f"\x00{i}\x00" for i, a in enumerate(args)}
+            text = graph.render(node, refs={a: X.Name(m) for a, m in marks.items()},
+                                table_refs=self.table_refs).excel()
+            shapes[node] = (re.compile("\x00(\\d+)\x00"), text, args)
+        pattern, text, args = shapes[node]
+        refs = [scope.ref(a).excel() for a in args]
+        return pattern.sub(lambda m: refs[int(m.group(1))], text)
 
     def _write_example(self, ws, ex, rows):
         from openpyxl.styles import Alignment, Protection

@@ -94,6 +94,8 @@ class WorkbookSpec:
     labels: dict = field(default_factory=dict)   # input name -> display label
     bind: dict = field(default_factory=dict)     # input -> node computing it (seq_len: total_len)
     sides: tuple = ()                            # Side input sets (see Side)
+    extras: object = None        # callable(builder): template-specific cells, after the rest
+    editable: dict = field(default_factory=dict)  # table name -> columns the user may edit
 
     def title_for(self, inputs: dict | None = None) -> str:
         """The title with the template's inputs (or ``inputs``) filled in."""

@@ -175,10 +175,16 @@ def _capacity_planner():
                          "does NOT fit"),)),))
 
 
+def _serving_sizing():
+    from .sizing import serving_sizing
+    return serving_sizing()
+
+
 TEMPLATES = {
     "llama-70b-inference": _llama_70b_inference,
     "llama-7b-training": _llama_7b_training,
     "capacity-planner": _capacity_planner,
+    "serving-sizing": _serving_sizing,
 }
 
 

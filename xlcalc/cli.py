@@ -4,11 +4,14 @@ Each subcommand is one function ``cmd_<name>(args) -> result`` registered in
 :data:`COMMANDS` with its argument setup; a result is a pandas Series/DataFrame or a
 dict, printed as a table or, with ``--json``, as JSON.  A plan command puts its verdict in
 the result's ``attrs`` (:func:`verdict`): it is printed first (``FITS: 18.58 of 72 GB per
-GPU`` / ``DOES NOT FIT: short by 12.3 GB per GPU``) and a plan that does not fit exits with
-status 1.  Bad input prints the library's message (``xlcalc: error: batch must be a
-positive integer, got 0``) and exits with status 2.  Every count accepts ``8k``, ``32k``,
-``2T``, ``1.5e12`` (SI: k = 1,000; ``8Ki`` = 8,192).  Numbers print one way: whole numbers
-in full, others to 4 significant digits.
+GPU`` / ``DOES NOT FIT: short by 12.3 GB per GPU``, ``xlcalc plan``'s ``fits: ...``) and
+a plan that does not fit exits with status 1 (``attrs["exit_status"]``, when a command
+sets one, is the exit status).  In ``--json`` a verdict leads: flat beside a plan's
+figures, or ``{"verdict", "fits", "plans"}`` around a table.  Bad input prints the
+library's message (``xlcalc: error: batch must be a positive integer, got 0``) and exits
+with status 2.  Every count accepts ``8k``, ``32k``, ``2T``, ``1.5e12`` (SI: k = 1,000;
+``8Ki`` = 8,192).  Numbers print one way: whole numbers in full, others to 4 significant
+digits.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ COMMANDS: dict = {}
 
 #: modules that register more subcommands with :func:`command` when imported
 FAMILY_COMMANDS = ("xlcalc.cli_hardware", "xlcalc.cli_training", "xlcalc.cli_serving",
+                   "xlcalc.cli_sizing",
                    "xlcalc.cli_analysis",
                    "xlcalc.cli_validation",
                    "xlcalc.workbooks.cli")
@@ -254,16 +258,30 @@ def main(argv=None) -> int:
     except (XlcalcError, MissingDependency) as e:
         print(f"xlcalc: error: {e}", file=sys.stderr)
         return 2
+    attrs = getattr(result, "attrs", None) or {}
     if getattr(args, "json", False):
         out = _jsonable(result)
-        attrs = getattr(result, "attrs", {})
-        if "verdict" in attrs and isinstance(out, dict):     # the verdict leads, flat
-            out = {"verdict": attrs["verdict"], "fits": attrs["fits"],
-                   **{k: v for k, v in out.items() if k != "fits"}}
+        if "verdict" in attrs:                              # the verdict leads
+            if isinstance(out, dict):                        # flat beside the figures
+                out = {"verdict": attrs["verdict"], "fits": _fits(attrs),
+                       **{k: v for k, v in out.items() if k != "fits"}}
+            else:                                            # around a table of plans
+                out = {"verdict": attrs["verdict"], "fits": _fits(attrs), "plans": out}
         _write(json.dumps(out, indent=2, default=str))
     else:
         _write(_text(result))
-    return 1 if getattr(result, "attrs", {}).get("fits") is False else 0
+    return _exit_status(attrs)
+
+
+def _exit_status(attrs) -> int:
+    """A command's own ``exit_status``, else 1 for a plan that does not fit, else 0."""
+    if "exit_status" in attrs:
+        return int(attrs["exit_status"])
+    return 1 if attrs.get("fits") is False else 0
+
+
+def _fits(attrs) -> bool:
+    return bool(attrs["fits"]) if "fits" in attrs else _exit_status(attrs) == 0
 
 
 if __name__ == "__main__":  # pragma: no cover

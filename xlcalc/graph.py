@@ -50,6 +50,10 @@ FORMULA_MODULES = [
     "xlcalc.formulas.capacity",
     "xlcalc.formulas.engines",
     "xlcalc.formulas.latency",
+    "xlcalc.formulas.moe_serving",
+    "xlcalc.formulas.serving_load",
+    "xlcalc.formulas.disagg",
+    "xlcalc.formulas.cost",
     "xlcalc.formulas.training_memory",
     "xlcalc.formulas.activations",
     "xlcalc.formulas.training_time",
@@ -93,6 +97,7 @@ class Lookup:
     kind: str = "lookup"
     required: tuple | None = None   # (input to blame, allowed text) when the cell is empty
     empty: float | None = None      # value of an empty cell (NaN in Python, 0 in Excel)
+    by_name: bool = False           # its table is keyed by a record's name (Table.by_name)
 
     @property
     def args(self):
@@ -102,12 +107,16 @@ class Lookup:
 @dataclass
 class Table:
     """A data table: ``loader()`` returns a DataFrame indexed by lower-case key;
-    ``normalize`` maps another accepted spelling of a key (an alias) to its row key."""
+    ``normalize`` maps another accepted spelling of a key (an alias) to its row key.
+
+    ``by_name`` marks a table about records kept elsewhere (a price list of GPUs): a loaded
+    record given as the key is looked up by its ``name``, not read for its own fields."""
     name: str
     loader: Callable
     key_label: str
     doc: str = ""
     normalize: Callable | None = None
+    by_name: bool = False
     _frame: object = None
     _rows: dict = field(default_factory=dict)
 
@@ -235,18 +244,19 @@ def lookup_node(name: str, table: str, key: str, column: str | None = None,
     ``empty=0.0`` reads an empty cell as 0, as Excel's INDEX does, so that a formula can
     test for it (``peak > 0``) the same way in Python and in a workbook."""
     n = Lookup(name, table, key, column if column_key is None else None, column_key, unit,
-               source, doc, required=required, empty=empty)
+               source, doc, required=required, empty=empty,
+               by_name=table in TABLES and TABLES[table].by_name)
     _register(n)
     return n
 
 
 def register_table(name: str, loader: Callable, key_label: str, doc: str = "",
-                   normalize: Callable | None = None) -> Table:
+                   normalize: Callable | None = None, by_name: bool = False) -> Table:
     """Register a data table; ``normalize(text)`` (optional) returns the row key another
-    spelling means (``H100`` -> ``h100-sxm``) or None."""
+    spelling means (``H100`` -> ``h100-sxm``) or None; ``by_name`` (see :class:`Table`)."""
     if name in TABLES:
         raise RuntimeError(f"table {name!r} registered twice")
-    t = Table(name, loader, key_label, doc, normalize)
+    t = Table(name, loader, key_label, doc, normalize, by_name=by_name)
     TABLES[name] = t
     return t
 
@@ -370,6 +380,8 @@ _VECTOR_KEYS = (Factor, np.ndarray, list, tuple)
 
 def _lookup_one(n: Lookup, key, column: str):
     """One table value: ``key`` is a table key (str) or a record with its own fields."""
+    if not isinstance(key, str) and TABLES[n.table].by_name:
+        key = key.name
     if isinstance(key, str):
         row = _ROWS.get((n.table, key)) or _row(n, key)
         try:
@@ -624,7 +636,8 @@ def _evaluate(plan, targets, ctx) -> dict:
                 v = values[n.name] = row[column]
             else:
                 v = values[n.name] = _lookup_value(n, values)
-        elif n.column_key is None and not isinstance(key, _VECTOR_KEYS):
+        elif n.column_key is None and not isinstance(key, _VECTOR_KEYS) and \
+                not n.by_name:
             v = values[n.name] = key[n.column]       # a loaded model/gpu record: as _lookup_one
         else:
             v = values[n.name] = _lookup_value(n, values)

@@ -127,7 +127,7 @@ CAPACITY_PARTS = {
 }
 # (the tutorials' all-memory method, max_sequences_seed_003, is a worked example:
 # ``xlcalc seed llama-13b-capacity``, not a planner's figure)
-_CAPACITY_GPUS = {"replicas": "replicas", "max_sequences_total": "max_sequences_total"}
+_CAPACITY_GPUS = {"replicas": "replicas_fit", "max_sequences_total": "max_sequences_total"}
 _CAPACITY_USERS = {"replicas_needed": "replicas_needed", "nodes_needed": "nodes_needed"}
 
 #: Labels of :func:`gpus_needed` and their nodes.

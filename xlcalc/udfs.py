@@ -999,5 +999,8 @@ def SEED_CHECK(example=None):
     return _table(frame.columns, frame.itertuples(index=False))
 
 
+# serving decisions (SERVE, SERVING_PLAN, COST_PER_M_TOKENS) register themselves here
+from .udfs_sizing import *  # noqa: E402,F401,F403
+
 #: ``from xlcalc.udfs import *`` (xlwings Lite's main.py) brings exactly the Excel functions
 __all__ = list(CATALOGUE)

@@ -21,8 +21,9 @@ from ..graph import formula
 from .kv_cache import kv_cache_bytes
 
 register_terms(
-    Term("concurrent_users", "sequences that must be served at the same time", "sequences",
-         sample=(100, 10000), maximum=1e10),
+    Term("concurrent_users", "sequences that must be served at the same time (a closed loop "
+         "of users, each sending its next request when the last one ends; 0: none)",
+         "sequences", minimum=0, default=0, sample=(100, 10000), maximum=1e10),
 )
 
 
@@ -92,15 +93,15 @@ def capacity_fits(max_sequences):
 
 
 @formula("replicas", "data parallelism: whole replicas of tp × pp GPUs")
-def replicas(n_gpus, tp, pp):
+def replicas_fit(n_gpus, tp, pp):
     """Model replicas ``n_gpus`` GPUs hold: ``floor(n_gpus / (tp × pp))``."""
     return floor(n_gpus / (tp * pp))
 
 
 @formula("sequences", "replicas × sequences per replica")
-def max_sequences_total(replicas, max_sequences):
+def max_sequences_total(replicas_fit, max_sequences):
     """Concurrent sequences of ``seq_len`` tokens on ``n_gpus`` GPUs."""
-    return replicas * max_sequences
+    return replicas_fit * max_sequences
 
 
 @formula("replicas", "users / sequences per replica, rounded up")

@@ -205,8 +205,9 @@ derive("decode_pp_comm_s", pp_comm_s, S, "pipeline sends of one token per sequen
 # ------------------------------------------- disaggregated prefill / decode (PD)
 
 register_terms(
-    Term("request_rate", "requests arriving per second", "requests/s", "real", 0,
-         minimum_open=True, sample=(1, 10, 100)),
+    Term("request_rate", "requests arriving per second (Poisson arrivals in the serving "
+         "model; 0: no offered load, serving figures are then at the plan's capacity)",
+         "requests/s", "real", 0, sample=(1, 10, 100)),
 )
 
 derive("kv_model_attention_elements_per_token_layer", kv_attention_elements_per_token_layer,

@@ -32,7 +32,8 @@ register_terms(
     Term("acceptance_rate", "probability that the target model accepts a drafted token "
          "(Leviathan et al. 2023: α)", "", "real", 0, maximum=1, sample=(0.6, 0.75, 0.9),
          group="efficiency"),
-    Term("draft_len", "tokens the draft model proposes per verification step (γ)", "tokens",
+    Term("draft_len", "tokens the draft model (or MTP module) proposes per verification "
+         "step (γ; 0: no speculative decoding)", "tokens", minimum=0, default=0,
          sample=(2, 4, 8)),
     Term("draft_cost_ratio", "time of one draft-model step over one target-model step (c; "
          "0.05 ≈ a draft ~1/20 the target's size)", "", "real", 0, default=0.05,
