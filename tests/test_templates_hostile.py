@@ -1,7 +1,9 @@
 """The templates with hostile inputs, recalculated by LibreOffice: while the input check
 fails, every verdict, chart bar and headline figure on Results shows "check inputs" (the
 Input check line shows the message), never a green "fits" nor an Excel error; a value
-beyond a planner's bound (batch = 1e300) fails the check instead of overflowing."""
+beyond a planner's bound (batch = 1e300) fails the check instead of overflowing.  The
+serving-sizing workbook's candidate grid and Pareto frontier (its chart's data) follow the
+same rule."""
 
 from __future__ import annotations
 
@@ -10,14 +12,27 @@ import shutil
 import openpyxl
 import pytest
 
-from xlcalc.workbooks.templates import TEMPLATE_DIR, TEMPLATES
+from xlcalc.workbooks.sizing import MEETS, MISSES
+from xlcalc.workbooks.spec import title_parts
+from xlcalc.workbooks.templates import TEMPLATE_DIR, TEMPLATES, template
 
 #: (defined input name, hostile value); each is written alone into every template that has it
 HOSTILE = [("batch", 0), ("batch", -8), ("batch", 8.5), ("batch", "8"), ("batch", 1e300),
            ("mfu", 50), ("tp", 3), ("prompt_len", 1e300), ("seq_len", 0),
-           ("training_batch", 0), ("training_tp", 3), ("training_mfu", 50)]
-#: valid changes a title must follow (it is a live formula over the inputs)
-RETITLE = [("model", "llama-3-70b"), ("gpu", "h200")]
+           ("training_batch", 0), ("training_tp", 3), ("training_mfu", 50),
+           ("request_rate", -4), ("request_rate", 1e300), ("ttft_ms_max", 0),
+           ("tpot_ms_max", "33"), ("concurrency", 0)]
+#: valid changes a title must follow (it is a live formula over the inputs it names)
+RETITLE = [("model", "llama-3-70b"), ("gpu", "h200"), ("request_rate", 37.5)]
+#: the verdict lines of a valid template
+VERDICTS = ("fits", "does NOT fit", MEETS, MISSES)
+#: sheets besides Results whose every formula cell follows the input check
+GUARDED = ("Scenarios", "Pareto")
+
+
+def _titled(name):
+    """The inputs template ``name``'s title names (each sheet's A1 follows them)."""
+    return {n for _, n in title_parts(template(name).title) if n is not None}
 
 
 def _input_cells(wb):
@@ -38,7 +53,7 @@ def hostile(tmp_path_factory, soffice):
         wb = openpyxl.load_workbook(TEMPLATE_DIR / f"{name}.xlsx")
         cells = _input_cells(wb)
         for k, (key, value) in enumerate(HOSTILE + RETITLE):
-            if key not in cells:
+            if key not in cells or ((key, value) in RETITLE and key not in _titled(name)):
                 continue
             wb = openpyxl.load_workbook(TEMPLATE_DIR / f"{name}.xlsx")
             cell = wb["Inputs"][cells[key]]
@@ -55,23 +70,26 @@ def hostile(tmp_path_factory, soffice):
 
 
 def test_titles_follow_the_inputs(hostile):
+    assert all("model" in _titled(name) for name in TEMPLATES)
     checked = 0
     for name, key, value, out in hostile:
-        if (key, value) not in RETITLE:
+        if (key, value) not in RETITLE or key not in _titled(name):
             continue
         wb = openpyxl.load_workbook(out, data_only=True)
         for sheet in ("Inputs", "Results", "About"):
             title = wb[sheet]["A1"].value
-            assert value in title, (name, sheet, title)
+            assert str(value) in title, (name, sheet, title)
         assert "§" not in wb["Results"]["A2"].value and "seed" not in title.lower()
         checked += 1
-    assert checked == 2 * len(TEMPLATES)
+    assert checked == sum(len(_titled(n) & {k for k, _ in RETITLE}) for n in TEMPLATES)
 
 
-def _results(name):
-    """Coordinates of the formula cells of the Results sheet (the template as written)."""
-    ws = openpyxl.load_workbook(TEMPLATE_DIR / f"{name}.xlsx")["Results"]
-    return [c.coordinate for row in ws.iter_rows() for c in row
+def _results(name, sheet="Results"):
+    """Coordinates of the formula cells of a sheet (the template as written)."""
+    wb = openpyxl.load_workbook(TEMPLATE_DIR / f"{name}.xlsx")
+    if sheet not in wb.sheetnames:
+        return []
+    return [c.coordinate for row in wb[sheet].iter_rows() for c in row
             if isinstance(c.value, str) and c.value.startswith("=")]
 
 
@@ -92,19 +110,40 @@ def test_hostile_inputs_never_show_a_verdict_or_a_figure(hostile):
             assert got == "check inputs", (name, key, value, coord, got)
         if key is None:
             assert status == "all inputs valid", (name, status)
-            verdicts = [ws[c].value for c in _results(name) if ws[c].value in
-                        ("fits", "does NOT fit")]
+            verdicts = [ws[c].value for c in _results(name) if ws[c].value in VERDICTS]
             assert verdicts, name
         else:
             assert key.split("_")[-1] in status and status != "all inputs valid", \
                 (name, key, status)
 
 
+def test_hostile_inputs_leave_no_figure_in_the_candidate_grid(hostile):
+    """serving-sizing: each candidate row reads the Inputs (model, load, targets,
+    efficiencies), so its figures, the Pareto flags and the frontier the chart draws show
+    "check inputs" too."""
+    checked = 0
+    for name, key, value, out in hostile:
+        if (key, value) in RETITLE:
+            continue
+        wb = openpyxl.load_workbook(out, data_only=True)
+        for sheet in GUARDED:
+            for coord in _results(name, sheet):
+                got = wb[sheet][coord].value
+                assert not (isinstance(got, str) and got.startswith("#")), \
+                    (name, key, sheet, coord, got)
+                if key is not None:
+                    assert got == "check inputs", (name, key, value, sheet, coord, got)
+                checked += 1
+    assert checked, "no template has a candidate grid any more"
+
+
 def test_upper_bound_is_in_the_message(hostile):
     for name, key, value, out in hostile:
         if value == 1e300:
             status = openpyxl.load_workbook(out, data_only=True)["Results"]["B5"].value
-            assert "up to 10,000,000" in status or "up to 100,000,000" in status, status
+            # "a positive integer up to 10,000,000" / "a number >= 0 and <= 10,000,000"
+            assert any(f"{word} {bound}" in status for word in ("up to", "<=")
+                       for bound in ("10,000,000", "100,000,000")), status
 
 
 def test_pdfs_embed_a_font_for_the_tutorials_chinese(tmp_path, soffice):

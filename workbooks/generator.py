@@ -678,7 +678,11 @@ class _Builder:
                     if out.node in scope.cells else (X.Name(out.node), self.values[out.node])
                 is_flag = isinstance(value, (bool, np.bool_))
                 expr_ = ref if factor == 1 or is_flag else ref / factor
-                c = ws.cell(row=r, column=first_out + k, value="=" + X.as_expr(expr_).excel())
+                # every row reads the Inputs too: no figure (nor a chart point) from a
+                # value the input check rejects (the generator itself writes valid inputs
+                # only, so the cached value is the figure)
+                c = ws.cell(row=r, column=first_out + k,
+                            value="=" + X.as_expr(guard(expr_)).excel())
                 shown = value if factor == 1 or is_flag else value / factor
                 shown = shown.item() if isinstance(shown, np.generic) else shown
                 self.cached[(ws.title, c.coordinate)] = shown
@@ -891,6 +895,13 @@ def _display_cell(node: str, unit: str) -> Cell:
 #: what every Results cell shows while an input is invalid (the message is on the Input
 #: check line): never a verdict or a figure computed from a value the check rejects
 CHECK_INPUTS = "check inputs"
+
+
+def guard(expr, problems=None):
+    """``expr`` while every input is valid, "check inputs" otherwise (a cell template code
+    adds, e.g. the serving-sizing answer, follows the same rule as the Results cells)."""
+    problems = X.Name("input_problems") if problems is None else problems
+    return X.where(X.eq(problems, ""), expr, CHECK_INPUTS)
 
 
 def _share(problems, part, capacity):

@@ -207,7 +207,7 @@ derive("decode_pp_comm_s", pp_comm_s, S, "pipeline sends of one token per sequen
 register_terms(
     Term("request_rate", "requests arriving per second (Poisson arrivals in the serving "
          "model; 0: no offered load, serving figures are then at the plan's capacity)",
-         "requests/s", "real", 0, sample=(1, 10, 100)),
+         "requests/s", "real", 0, sample=(1, 10, 100), maximum=1e7),
 )
 
 derive("kv_model_attention_elements_per_token_layer", kv_attention_elements_per_token_layer,

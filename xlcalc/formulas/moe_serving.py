@@ -41,7 +41,7 @@ S = "s"
 register_terms(
     Term("ep", "expert-parallel degree: routed experts split into ep groups of "
          "num_experts/ep (1: experts tensor-parallel over the stage's GPUs)", "GPUs",
-         sample=(1, 2, 8), default=1,
+         sample=(1, 2, 8), default=1, maximum=65536,
          relations=(("num_experts", lambda v, o: _divides(o, v),
                      "a divisor of num_experts={other_value} (any ep for a dense model)"),
                     ("moe_group_gpus", lambda v, o: _divides(o, v),
@@ -49,10 +49,10 @@ register_terms(
                      "pipeline stage)"))),
     Term("dp_attention", "attention data-parallel ranks per serving instance (DeepSeek/SGLang "
          "DP attention: each rank holds the KV cache of its own sequences)", "ranks",
-         sample=(1, 2, 8), default=1),
+         sample=(1, 2, 8), default=1, maximum=65536),
     Term("moe_imbalance", "tokens the busiest expert GPU receives over the mean (1: uniform "
          "routing)", "", "real", 1, default=1.0, sample=(1.0, 1.2, 1.5),
-         group="efficiency"),
+         group="efficiency", maximum=1000),
 )
 
 
