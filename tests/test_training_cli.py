@@ -52,15 +52,19 @@ def test_train_fit_lists_the_fastest_fitting_plans(capsys):
     code, out, _ = run(capsys, "train-fit", "llama-7b", "--batch", "32", "--seq-len", "2048",
                        "--gpu", "h100-sxm", "--n-gpus", "8", "--recompute", "none,full",
                        "--json")
-    rows = json.loads(out)
+    data = json.loads(out)           # a table of plans: {"verdict", "fits", "plans"}
+    rows = data["plans"]
     assert code == 0 and len(rows) == 5 and all(r["fits"] and r["gpus"] == 8 for r in rows)
     assert [r["step_s"] for r in rows] == sorted(r["step_s"] for r in rows)
+    assert data["fits"] is True and data["verdict"].startswith("FITS: fastest plan ")
 
 
 def test_train_fit_says_when_nothing_fits(capsys):
     code, out, _ = run(capsys, "train-fit", "llama-2-70b", "--batch", "8", "--seq-len", "4096",
                        "--gpu", "h100-sxm", "--n-gpus", "2")
-    assert code == 0 and out.startswith("nothing fits on 2 GPUs: smallest shortfall ")
+    # a plan that does not fit exits 1 (the CLI's verdict rule), the verdict line first
+    assert code == 1
+    assert out.startswith("DOES NOT FIT: nothing fits on 2 GPUs: smallest shortfall ")
 
 
 def test_train_step(capsys):

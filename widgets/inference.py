@@ -215,7 +215,7 @@ class InferenceForm(PlanForm):
     def workbook_inputs(self) -> dict:
         """The template's inputs from this form: the controls' values, every other serving
         input at the default the form computes with."""
-        from workbooks.templates import template
+        from xlcalc.workbooks.templates import template
         ctx = self.plan.context if self.plan else self.inputs
         out = {}
         for name in template(self.template).inputs:

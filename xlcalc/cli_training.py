@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import _number, command
+from .cli import _number, command, verdict
 
 _INT = (lambda text: _number(text, int))
 
@@ -41,7 +41,7 @@ def _model_workload(p, batch_required=True):
 
 def _recipe_options(p):
     p.add_argument("--precision", default="bf16-mixed",
-                   help="fp32, fp16-mixed, bf16-mixed, seed-001, megatron-distopt, fp8-delayed, "
+                   help="fp32, fp16-mixed, bf16-mixed, megatron-distopt, fp8-delayed, "
                         "fp8-current, fp8-block, mxfp8 (default bf16-mixed)")
     p.add_argument("--optimizer", default="adamw",
                    help="adamw, adamw-bf16, adam, sgd, sgd-momentum, adam-8bit, adafactor, lion "
@@ -73,7 +73,8 @@ def _stack_options(p):
     p.add_argument("--reserve-gb", type=_number, default=None,
                    help="per-GPU reserve in GB (default 2)")
     p.add_argument("--activation-rule", default=None,
-                   help="korthikanti (default), seed-000, seed-000-recompute, seed-001")
+                   help="activation estimate: korthikanti (default; the source tutorials' "
+                        "rules of thumb are shown in their worked examples)")
 
 
 def _options(args) -> dict:
@@ -134,7 +135,12 @@ def cmd_train_mem(args):
             "dp": args.dp, "tp": args.tp, "pp": args.pp, "recompute": args.recompute}
     body = {f"{k}_{args.unit}" if k in _BYTES else k: to_unit(v, args.unit) if k in _BYTES
             else v for k, v in s.items()}
-    return pd.Series({**head, **body}, name="training memory per GPU")
+    result = pd.Series({**head, **body}, name="training memory per GPU")
+    if "fits" not in s:
+        return result                      # no --gpu: nothing to fit against
+    from .cli_serving import memory_verdict
+    return memory_verdict(result, bool(s["fits"]), s["total"], s["gpu_memory"], s["headroom"],
+                          args.unit, usable="")
 
 
 def _setup_fit(p):
@@ -159,7 +165,6 @@ def _setup_fit(p):
 @command("train-fit", "the best plans that fit, by step time, searched over tp, pp, cp, ep, "
          "dp, micro-batch, ZeRO and recomputation", _setup_fit)
 def cmd_train_fit(args):
-    import sys
     from .training_plan import train_fit_search
     from .units import unit_factor
     unit_factor(args.unit)
@@ -169,9 +174,16 @@ def cmd_train_fit(args):
     table = train_fit_search(args.model, args.batch, args.seq_len, args.gpu, args.precision,
                              args.optimizer, n_gpus=args.n_gpus, max_gpus=args.max_gpus,
                              top=args.top, **axes, **_options(args))
-    if table.attrs.get("message"):
-        print(table.attrs["message"], file=sys.stderr if args.json else sys.stdout)
-    return _in_unit(table, args.unit)
+    table = _in_unit(table, args.unit)
+    fitting = table[table["fits"].astype(bool)] if "fits" in table else table.iloc[:0]
+    if len(fitting):
+        first = fitting.iloc[0]
+        line = (f"FITS: fastest plan {first['step_s']:,.4g} s per step on {first['gpus']:,.0f} "
+                f"GPUs (tp {first['tp']:,.0f}, pp {first['pp']:,.0f}, dp {first['dp']:,.0f}, "
+                f"ZeRO {first['zero']:,.0f}, recompute {first['recompute']}; first row)")
+    else:
+        line = "DOES NOT FIT: " + table.attrs.get("message", "no plan fits")
+    return verdict(table, len(fitting) > 0, line)
 
 
 def _setup_step(p):

@@ -13,7 +13,11 @@ xlwings Lite's ``main.py``.  Each function is a thin wrapper over the core:
   GB, TB, KiB, MiB, GiB or TiB; latencies in ms; training time in days;
 * a function never raises into Excel: invalid input returns a text starting with
   ``#`` that names the argument, its value and what is allowed;
-* a table spills as a dynamic array, header row first.
+* a table spills as a dynamic array, header row first;
+* optional arguments come in one order in every function (:data:`ARGUMENT_ORDER`): the
+  storage types (``dtype``, then ``kv_dtype``), then the parallel split (``tp`` -- ``n_gpus``
+  in MAX_BATCH -- then ``pp``), then efficiencies (``mfu``, ``bw_eff``), then ``part``, then
+  ``unit``; a test keeps every function to it.
 
 The same functions serve ``%xl`` formulas in Jupyter (:mod:`xlcalc.magics`).
 """
@@ -25,7 +29,10 @@ import inspect
 import math
 import re
 
-import xlwings as xw
+from .extras import require
+
+require("xlwings", face="the Excel functions (xlcalc.udfs)")
+import xlwings as xw  # noqa: E402
 
 from .errors import XlcalcError, invalid, unknown_choice
 from .estimate import estimate
@@ -36,6 +43,9 @@ from .serving import SERVING_DEFAULTS
 from .units import display_factor, to_unit, unit_factor
 
 CATEGORY = "xlcalc"
+
+#: the order of the optional plan arguments wherever a function has them (module docstring)
+ARGUMENT_ORDER = ("dtype", "kv_dtype", "tp", "n_gpus", "pp", "mfu", "bw_eff", "part", "unit")
 
 #: every registered Excel function, in catalogue order (name -> function)
 CATALOGUE: dict = {}
@@ -286,7 +296,7 @@ def _check_length(name: str, text: str) -> None:
 
 def _number(name: str, value, default=None):
     """A numeric argument: an empty cell takes the default; the core validates."""
-    if type(value) is float:
+    if type(value) is float or type(value) is int:
         return value
     value = _scalar(value)
     if value is None or value == "":
@@ -576,6 +586,8 @@ def TRAIN_MEM(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", 
 
 
 _MEM_MODES = ("inference", "training")
+_MEM_TABLE_DEFAULTS = {"dtype": "bf16", "kv_dtype": "bf16", "precision": "bf16-mixed",
+                       "optimizer": "adamw", "zero": 0.0, "dp": 1.0, "recompute": "none"}
 
 
 @excel_function(spill=True, docs={
@@ -583,19 +595,44 @@ _MEM_MODES = ("inference", "training")
             "master weights, gradients, optimizer, activations, reserve)",
     "batch": "sequences (the global batch when training; a positive integer)",
     "gpu": "optional accelerator preset name or two-column range: fills the share-of-GPU "
-           "column"})
-def MEM_TABLE(model, mode, batch, seq_len, gpu=None):
+           "column",
+    "dtype": "inference: storage type of the weights (default bf16)",
+    "kv_dtype": "inference: storage type of the KV cache (default bf16)",
+    "precision": "training: precision recipe (default bf16-mixed)",
+    "optimizer": "training: optimizer (default adamw)",
+    "zero": "training: ZeRO stage 0-3 (default 0)",
+    "dp": "training: data-parallel degree (default 1)",
+    "recompute": "training: none (default), selective or full"})
+def MEM_TABLE(model, mode, batch, seq_len, gpu=None, dtype="bf16", kv_dtype="bf16", tp=1,
+              pp=1, precision="bf16-mixed", optimizer="adamw", zero=0, dp=1,
+              recompute="none"):
     """Memory breakdown per GPU as a table to spill: part, GB, share of the total and,
-    with a gpu, share of its memory (defaults of INFER_MEM / TRAIN_MEM)."""
+    with a gpu, share of its memory; the plan arguments are INFER_MEM's (inference) and
+    TRAIN_MEM's (training)."""
     from .serving import inference_memory
     from .training import train_memory
     mode = _choice("mode", mode, _MEM_MODES)
     m, g = _model(model), (None if _empty(gpu) else _gpu(gpu))
     b, s = _number("batch", batch), _number("seq_len", seq_len)
+    tp, pp = _number("tp", tp, 1), _number("pp", pp, 1)
+    infer = {"dtype": _text("dtype", dtype, "bf16"),
+             "kv_dtype": _text("kv_dtype", kv_dtype, "bf16")}
+    train = {"precision": _text("precision", precision, "bf16-mixed"),
+             "optimizer": _text("optimizer", optimizer, "adamw"),
+             "zero": _number("zero", zero, 0), "dp": _number("dp", dp, 1),
+             "recompute": _text("recompute", recompute, "none")}
+    other, other_mode = (train, "training") if mode == "inference" else (infer, "inference")
+    for name, value in other.items():      # an argument of the other mode is never ignored
+        if value != _MEM_TABLE_DEFAULTS[name]:
+            raise XlcalcError(f"{name} applies to mode {other_mode} only; leave it empty in "
+                              f"mode {mode}, got {_show_arg(value)}", name)
     if mode == "inference":
-        parts, values = _infer_parts(), inference_memory(m, b, s)
+        parts = _infer_parts()
+        values = inference_memory(m, b, s, infer["dtype"], infer["kv_dtype"], tp, pp)
     else:
-        parts, values = _train_parts(), train_memory(m, b, s)
+        parts = _train_parts()
+        values = train_memory(m, b, s, train["precision"], train["optimizer"], train["zero"],
+                              train["dp"], tp, pp, train["recompute"])
     gpu_bytes = None if g is None else estimate(("gpu_memory_bytes",), gpu=g)["gpu_memory_bytes"]
     total = float(values["total"])
     rows = []
@@ -639,7 +676,7 @@ _BW_EFF = SERVING_DEFAULTS["bw_eff"]
 
 
 @excel_function()
-def PREFILL_MS(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=_MFU,
+def PREFILL_MS(model, gpu, batch, prompt_len, dtype="bf16", tp=1, mfu=_MFU,
                compute_dtype="auto"):
     """Time to first token in ms: the prefill of batch prompts of prompt_len tokens on tp
     GPUs, max(compute at mfu of the compute dtype's dense peak, memory) plus tensor-parallel
@@ -653,7 +690,7 @@ def PREFILL_MS(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=_MFU,
 
 
 @excel_function()
-def DECODE_MS(model, gpu, batch, context_len, tp=1, dtype="bf16", kv_dtype="bf16",
+def DECODE_MS(model, gpu, batch, context_len, dtype="bf16", kv_dtype="bf16", tp=1,
               bw_eff=_BW_EFF, compute_dtype="auto"):
     """Time per output token in ms: one decode step of batch sequences attending to
     context_len tokens, max(compute, weights + KV read at bw_eff of HBM) plus traffic."""
@@ -667,7 +704,7 @@ def DECODE_MS(model, gpu, batch, context_len, tp=1, dtype="bf16", kv_dtype="bf16
     return _display(v, "ms")
 
 
-def _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu, bw_eff,
+def _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu, bw_eff,
              compute_dtype):
     from .serving import inference_latency
     return inference_latency(_model(model), _gpu(gpu), _number("batch", batch),
@@ -681,19 +718,19 @@ def _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu
 
 
 @excel_function()
-def GEN_SECONDS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dtype="bf16",
+def GEN_SECONDS(model, gpu, batch, prompt_len, output_len, dtype="bf16", kv_dtype="bf16", tp=1,
                 mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """End-to-end latency in seconds: prefill plus every decode step as the context grows
     from prompt_len to prompt_len + output_len."""
-    return float(_latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    return float(_latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                           bw_eff, compute_dtype)["e2e_s"])
 
 
 @excel_function()
-def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
-                 kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
+def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, dtype="bf16",
+                 kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """Generated tokens per second for the batch: batch × output_len / GEN_SECONDS."""
-    return float(_latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    return float(_latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                           bw_eff, compute_dtype)["tokens_per_s"])
 
 
@@ -702,7 +739,7 @@ def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
 @excel_function(docs={"n_gpus": "GPUs serving one model replica with tensor parallelism "
                                 "tp = n_gpus (a divisor of the attention heads)"},
                 rename={"tp": "n_gpus"})
-def MAX_BATCH(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16"):
+def MAX_BATCH(model, gpu, seq_len, dtype="bf16", kv_dtype="bf16", n_gpus=1):
     """Most concurrent sequences of seq_len tokens (prompt + output) that fit on n_gpus
     GPUs: their KV cache beside the weights, vLLM-style (90 % of memory, 16-token blocks)."""
     from .serving import max_batch
@@ -759,46 +796,34 @@ _TRAIN_MFU = 0.4     # training.training_time's default (a test holds them equal
 
 
 def _training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, price=None,
-                   goodput=None, batch=None, seq_len=None, tp=None, pp=None, micro_batch=None):
+                   goodput=None):
     from .training_plan import training_time
-    plan = {} if _empty(batch) and _empty(seq_len) else dict(
-        batch=_number("batch", batch), seq_len=_number("seq_len", seq_len),
-        tp=_number("tp", tp, 1), pp=_number("pp", pp, 1),
-        **({} if _empty(micro_batch) else {"micro_batch": _number("micro_batch", micro_batch)}))
     return training_time(_model(model), _number("tokens", tokens), _gpu(gpu),
                          _number("n_gpus", n_gpus), mfu=_number("mfu", mfu, _TRAIN_MFU),
                          recompute=_text("recompute", recompute, "none"),
                          precision=_text("precision", precision, "bf16-mixed"),
                          price_per_gpu_hour=price,
-                         goodput=None if _empty(goodput) else _number("goodput", goodput),
-                         **plan)
+                         goodput=None if _empty(goodput) else _number("goodput", goodput))
 
 
 _TRAIN_TIME_DOCS = {
     "tokens": "training tokens (a positive number)",
     "mfu": "model FLOPs utilisation: achieved / the GPU's dense peak for the precision (a "
-           "number in (0, 1]); default 0.4; not used with batch and seq_len (the step model)",
+           "number in (0, 1]); default 0.4",
     "precision": "training precision recipe: bf16-mixed (default), fp16-mixed, fp32, "
-                 "seed-001, megatron-distopt, fp8-delayed, fp8-current, fp8-block or mxfp8; it "
+                 "megatron-distopt, fp8-delayed, fp8-current, fp8-block or mxfp8; it "
                  "picks the GPU's peak",
-    "goodput": "share of the wall clock spent training (restarts, evaluation); default 0.9",
-    "batch": "global batch: with seq_len, the time comes from the step model (TRAIN_STEP) "
-             "instead of 6ND at mfu",
-    "seq_len": "tokens per sequence (with batch)",
-    "tp": "tensor-parallel degree of the plan (default 1; dp = n_gpus / (tp·pp))",
-    "pp": "pipeline stages of the plan (default 1)",
-    "micro_batch": "sequences per micro-batch (default: no gradient accumulation)"}
+    "goodput": "share of the wall clock spent training (restarts, evaluation); default 0.9"}
 
 
 @excel_function(docs=_TRAIN_TIME_DOCS)
 def TRAIN_DAYS(model, tokens, gpu, n_gpus, mfu=_TRAIN_MFU, recompute="none",
-               precision="bf16-mixed", goodput=0.9, batch=None, seq_len=None, tp=1, pp=1,
-               micro_batch=None):
+               precision="bf16-mixed", goodput=0.9):
     """Training wall-clock days: 6·N·D FLOPs (8·N·D with full recomputation) over n_gpus
-    GPUs at mfu of their dense peak (bf16 unless precision says otherwise), or with batch
-    and seq_len the step model's steps × step time; ÷ goodput."""
+    GPUs at mfu of their dense peak (bf16 unless precision says otherwise), ÷ goodput.
+    TRAIN_STEP with tokens gives the days of a parallel plan from its step time."""
     return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, None,
-                                goodput, batch, seq_len, tp, pp, micro_batch)["days"])
+                                goodput)["days"])
 
 
 # ------------------------------------------------------------------ communication
@@ -846,24 +871,24 @@ def TP_COMM(model, batch, tokens, tp, dtype="bf16", unit="GB"):
 # ============================================================ beyond the catalogue
 
 @excel_function()
-def TPOT_MS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dtype="bf16",
+def TPOT_MS(model, gpu, batch, prompt_len, output_len, dtype="bf16", kv_dtype="bf16", tp=1,
             mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """Mean time per output token in ms after the first: (GEN_SECONDS − TTFT) /
     (output_len − 1), the decode steps averaged as the context grows."""
-    v = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    v = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                  bw_eff, compute_dtype)["tpot_s"]
     return _display(float(v), "ms")
 
 
 @excel_function(spill=True)
-def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
-                  kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
+def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, dtype="bf16",
+                  kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
     """Latency breakdown as a table to spill, times in ms: TTFT, TPOT, end-to-end,
     throughput, the prefill and decode parts, arithmetic intensities against the ridge
     point and the compute/memory verdicts."""
     from . import graph
     from .serving import LATENCY_PARTS
-    values = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    values = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                       bw_eff, compute_dtype)
     rows = []
     for label, node in LATENCY_PARTS.items():
@@ -904,16 +929,23 @@ _CAPACITY_PARTS = ("nodes_needed", "replicas_needed", "max_sequences", "num_bloc
 @excel_function(docs={"seq_len": "tokens per sequence: prompt + output (a positive integer)",
                       "part": "nodes_needed (default), replicas_needed, max_sequences (per "
                               "replica), num_blocks, kv_tokens or max_concurrency_vllm"})
-def CAPACITY(model, gpu, seq_len, concurrent_users, tp=1, dtype="bf16", kv_dtype="bf16",
+def CAPACITY(model, gpu, seq_len, concurrent_users, dtype="bf16", kv_dtype="bf16", tp=1,
              part="nodes_needed"):
     """Serving capacity for concurrent users, vLLM-style: nodes (of 8 GPUs) or replicas of
     tp GPUs needed, or the sequences, KV blocks and tokens one replica holds."""
     from .serving import serving_capacity
     part = _choice("part", part, _CAPACITY_PARTS, "nodes_needed")
+    tp = _number("tp", tp, 1)
     values = serving_capacity(_model(model), _gpu(gpu), _number("seq_len", seq_len),
-                              tp=_number("tp", tp, 1), dtype=_text("dtype", dtype, "bf16"),
+                              tp=tp, dtype=_text("dtype", dtype, "bf16"),
                               kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
                               concurrent_users=_number("concurrent_users", concurrent_users))
+    if not values["fits"] and part in ("nodes_needed", "replicas_needed"):
+        # no number of nodes serves a plan whose replica holds no sequence: say so
+        return _clip(f"#N/A does not fit: not one sequence of {_show_arg(seq_len)} tokens "
+                     f"fits on tp={_show_arg(tp)} GPU(s) beside the weights (KV budget "
+                     f"{values['kv_budget'] / 1e9:.4g} GB per GPU); raise tp or use a larger "
+                     "GPU")
     return float(values[part])
 
 
@@ -962,32 +994,42 @@ def TRAIN_MFU(model, batch, seq_len, iteration_time_s, gpu, n_gpus, precision="b
                                     precision=_text("precision", precision, "bf16-mixed")))
 
 
-_STEP_UNITS = {"tokens_per_s_per_gpu": "tokens/s", "mfu": "", "tflops_per_gpu": "TFLOP/s"}
-
-
 @excel_function(spill=True, docs={
     "batch": "global batch: sequences per optimizer step (a positive integer)",
-    "dp": "data-parallel degree (default 1)", "vp": "model chunks per GPU of the "
-    "interleaved pipeline (default 1)", "zero": "ZeRO stage 0-3 (default 0)",
-    "precision": _TRAIN_TIME_DOCS["precision"], **_TRAIN_PLAN_DOCS})
-def TRAIN_STEP(model, gpu, batch, seq_len, micro_batch=None, dp=1, tp=1, pp=1, vp=1, cp=1,
-               ep=1, zero=0, precision="bf16-mixed", recompute="none", stack="megatron",
-               attention="flash"):
+    "precision": _TRAIN_TIME_DOCS["precision"], "zero": "ZeRO stage 0-3 (default 0)",
+    "dp": "data-parallel degree (default 1)", **_TRAIN_PLAN_DOCS,
+    "vp": "model chunks per GPU of the interleaved pipeline (default 1)",
+    "tokens": "optional training tokens: adds the whole run's steps, days and GPU-hours on "
+              "dp·tp·pp·cp GPUs",
+    "goodput": _TRAIN_TIME_DOCS["goodput"]})
+def TRAIN_STEP(model, gpu, batch, seq_len, precision="bf16-mixed", zero=0, dp=1, tp=1, pp=1,
+               recompute="none", micro_batch=None, stack="megatron", attention="flash", cp=1,
+               ep=1, vp=1, tokens=None, goodput=0.9):
     """One optimizer step as it runs, as a table to spill (quantity, value, unit): compute,
-    pipeline bubble, communication by kind, exposed communication, step time, tokens/s per
-    GPU, MFU and model TFLOP/s per GPU."""
-    from .training_plan import training_step
-    plan = _train_plan(micro_batch, stack, attention, cp, ep)
-    s = training_step(_model(model), _gpu(gpu), _number("batch", batch),
-                      _number("seq_len", seq_len), micro_batch=plan["micro_batch"],
-                      dp=_number("dp", dp, 1), tp=_number("tp", tp, 1), pp=_number("pp", pp, 1),
-                      vp=_number("vp", vp, 1), cp=plan["cp"] or 1, ep=plan["ep"] or 1,
-                      zero=_number("zero", zero, 0),
-                      precision=_text("precision", precision, "bf16-mixed"),
-                      recompute=_text("recompute", recompute, "none"),
-                      stack=plan["stack"] or "megatron", attention=plan["attention"] or "flash")
-    return _table(("quantity", "value", "unit"),
-                  [[k, float(v), _STEP_UNITS.get(k, "s")] for k, v in s.items()])
+    bubble, communication by kind and exposed, step time, tokens/s per GPU, MFU; with
+    tokens also the run's steps, days and GPU-hours."""
+    # the arguments TRAIN_MEM also has come in TRAIN_MEM's order (one row of plan cells)
+    from .training_plan import TRAIN_STEP_UNITS, training_step, training_time
+    extra = _train_plan(micro_batch, stack, attention, cp, ep)
+    plan = dict(micro_batch=extra["micro_batch"], dp=_number("dp", dp, 1),
+                tp=_number("tp", tp, 1), pp=_number("pp", pp, 1), vp=_number("vp", vp, 1),
+                cp=extra["cp"] or 1, ep=extra["ep"] or 1, zero=_number("zero", zero, 0),
+                precision=_text("precision", precision, "bf16-mixed"),
+                recompute=_text("recompute", recompute, "none"),
+                stack=extra["stack"] or "megatron", attention=extra["attention"] or "flash")
+    model, gpu = _model(model), _gpu(gpu)
+    batch, seq_len = _number("batch", batch), _number("seq_len", seq_len)
+    s = training_step(model, gpu, batch, seq_len, **plan)
+    rows = [[k, float(v), TRAIN_STEP_UNITS.get(k, "s")] for k, v in s.items()]
+    if not _empty(tokens):
+        n_gpus = plan["dp"] * plan["tp"] * plan["pp"] * plan["cp"]
+        run = training_time(model, _number("tokens", tokens), gpu, n_gpus, batch=batch,
+                            seq_len=seq_len,
+                            goodput=None if _empty(goodput) else _number("goodput", goodput),
+                            **plan)
+        rows += [["steps", float(run["steps"]), ""], ["days", float(run["days"]), "days"],
+                 ["gpu_hours", float(run["gpu_hours"]), "GPU-hours"]]
+    return _table(("quantity", "value", "unit"), rows)
 
 
 # ------------------------------------------------------------------------ roofline

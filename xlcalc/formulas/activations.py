@@ -96,7 +96,7 @@ register_terms(
     _flag("dropout", "1 when the model trains with dropout (masks stored: GPT/Megatron); 0 "
           "for LLaMA-style training without dropout", 0),
     Term("vp", "model chunks per GPU of the interleaved 1F1B pipeline schedule (1 = plain "
-         "1F1B)", "", "int", 1, default=1, sample=(1, 2)),
+         "1F1B)", "", "int", 1, default=1, sample=(1, 2), maximum=1024),
     Term("stack", "training implementation whose activations are counted: megatron "
          "(Megatron-LM / Transformer Engine, fused kernels) or hf (transformers' modules: "
          "Trainer, TRL, axolotl)", "", "choice", table="training_stacks", default="megatron"),
@@ -104,7 +104,7 @@ register_terms(
          "scaled_dot_product_attention as transformers calls it) or eager", "", "choice",
          table="attention_kernels", default="flash"),
     Term("cp", "context-parallel degree: GPUs each sequence is split across (ring "
-         "attention)", "GPUs", "int", 1, default=1, sample=(1, 2, 4),
+         "attention)", "GPUs", "int", 1, default=1, sample=(1, 2, 4), maximum=65536,
          relations=(("seq_len", lambda v, o: eq(o % v, 0),
                      "a divisor of {other}={other_value} (each GPU takes seq_len/cp "
                      "tokens)"),)),

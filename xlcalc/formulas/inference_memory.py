@@ -40,10 +40,11 @@ register_terms(
          group="efficiency"),
     Term("infer_reserve_bytes", "engine memory per GPU outside weights, KV cache and "
          "activations: CUDA context, NCCL/cuBLAS workspaces, CUDA graphs (vLLM's non-torch "
-         "memory)", B, "real", 0, default=1e9, sample=(0.0, 1e9, 2.5e9), group="efficiency"),
+         "memory)", B, "real", 0, default=1e9, sample=(0.0, 1e9, 2.5e9), group="efficiency",
+         maximum=1e13),
     Term("max_num_batched_tokens", "most tokens one forward pass holds (vLLM's chunked-prefill "
          "budget, where it profiles the activation peak)", "tokens", default=8192,
-         sample=(2048, 8192, 16384)),
+         sample=(2048, 8192, 16384), maximum=1e8),
     Term("flash_attention", "1 when attention never writes the s×s score matrix to HBM "
          "(FlashAttention, vLLM's default), 0 for eager attention", "", "flag", 0,
          default=1, sample=(0, 1)),

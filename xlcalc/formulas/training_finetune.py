@@ -45,7 +45,7 @@ register_terms(
          "base) or qlora (adapters on a 4-bit NF4 base)", "", "choice",
          table="finetune_methods", default="full"),
     Term("lora_rank", "rank r of the LoRA adapters", "", "int", 1, default=16,
-         sample=(8, 16, 64)),
+         sample=(8, 16, 64), maximum=65536),
     Term("lora_targets", "projections with LoRA adapters: qv, attention or all-linear", "",
          "choice", table="lora_target_sets", default="all-linear"),
 )

@@ -87,12 +87,12 @@ register_terms(
          "and optimizer states", "", "fraction", default=1.0, sample=(1.0, 0.5, 0.01)),
     Term("train_reserve_bytes", "per-GPU reserve for the CUDA context, NCCL buffers and "
          "allocator fragmentation during training", B, "real", 0, default=2e9,
-         sample=(0.0, 2e9, 15e9), group="efficiency"),
+         sample=(0.0, 2e9, 15e9), group="efficiency", maximum=1e13),
     Term("etp", "expert-tensor-parallel degree: GPUs each routed expert is split across "
-         "(Megatron-Core; default tp)", "GPUs", "int", 1, sample=(1, 2)),
+         "(Megatron-Core; default tp)", "GPUs", "int", 1, sample=(1, 2), maximum=65536),
     Term("dp_shard", "GPUs a ZeRO/FSDP group shards the model states over (HSDP: shard "
          "within dp_shard replicas, replicate across dp/dp_shard; default dp)", "GPUs", "int",
-         1, sample=(1, 8),
+         1, sample=(1, 8), maximum=1e7,
          relations=(("dp", lambda v, o: eq(o % v, 0), "a divisor of {other}={other_value}"),)),
     Term("offload", "model states kept in host memory: none, optimizer (ZeRO-Offload: master "
          "weights, optimizer states, gradients) or optimizer+params (ZeRO-Infinity / FSDP "
