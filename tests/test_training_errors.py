@@ -139,3 +139,25 @@ def test_unknown_keywords_are_errors_that_suggest_the_close_name(call, keyword, 
     assert message.startswith(f"unknown argument '{keyword}'")
     if close:
         assert f"did you mean '{close}'" in message or f"'{close}'" in message
+
+
+def test_every_public_function_refuses_an_unknown_keyword():
+    """Item 7 across the whole API: each function of ``xlcalc.__all__`` checks its keywords
+    before it runs (so no other argument is needed to see the error), naming the keyword
+    and suggesting the close name."""
+    import inspect
+    checked = 0
+    for name in xlcalc.__all__:
+        fn = getattr(xlcalc, name)
+        if not inspect.isfunction(fn):
+            continue
+        params = [p for p, v in inspect.signature(fn).parameters.items()
+                  if v.kind in (v.POSITIONAL_OR_KEYWORD, v.KEYWORD_ONLY)]
+        typo = (params[0] + "x") if params else "colour"
+        with pytest.raises(xlcalc.XlcalcError) as info:
+            fn(**{typo: 1})
+        assert str(info.value).startswith(f"unknown argument '{typo}'"), name
+        if params:
+            assert f"'{params[0]}'" in str(info.value), name
+        checked += 1
+    assert checked >= 50

@@ -34,6 +34,19 @@ def test_expert_parallelism_must_divide_the_experts_and_the_ranks():
         xlcalc.train_memory("mixtral-8x7b", 8, 4096, dp=2, ep=4)
 
 
+def test_expert_tensor_parallelism_splits_each_expert():
+    # tp 2, ep 4 on 8 GPUs: by default each expert is split over tp (etp = 2) and a GPU
+    # holds 8/4 experts of each layer at half their width; etp = 1 keeps whole experts, so
+    # the expert weights per GPU double (bf16): 2 × EXPERTS/4 × (1 − 1/2) more bytes
+    split = xlcalc.train_memory("mixtral-8x7b", 8, 4096, dp=4, tp=2, ep=4)
+    whole = xlcalc.train_memory("mixtral-8x7b", 8, 4096, dp=4, tp=2, ep=4, etp=1)
+    assert whole["weights"] - split["weights"] == pytest.approx(2 * EXPERTS / 4 / 2, rel=1e-12)
+    # ep draws its ranks from tp·cp·dp/etp: 8/2 = 4 with etp 2, so ep 8 needs etp 1
+    with pytest.raises(xlcalc.XlcalcError, match="ep must be a divisor of tp·cp·dp/etp=4"):
+        xlcalc.train_memory("mixtral-8x7b", 8, 4096, dp=4, tp=2, ep=8)
+    xlcalc.train_memory("mixtral-8x7b", 8, 4096, dp=4, tp=2, ep=8, etp=1)
+
+
 def test_context_parallelism_divides_the_activations():
     one = xlcalc.train_memory("llama-3.1-8b", 1, 32768, cp=1)
     four = xlcalc.train_memory("llama-3.1-8b", 1, 32768, cp=4)

@@ -44,6 +44,21 @@ def test_compute_is_executed_flops_at_the_efficiency_plus_elementwise_traffic():
     assert st["tokens_per_s_per_gpu"] == pytest.approx(B * s / (st["step_s"] * 8), rel=1e-12)
 
 
+def test_fp8_recipe_runs_the_projections_at_the_fp8_peak():
+    # fp8-current on H100 SXM: projections and logits at the fp8 dense peak 1,978.9 TFLOP/s,
+    # the attention core at the bf16 peak; element-wise traffic of the fp8 recipe's
+    # activations (projection inputs kept in fp8: per token 6h + 2·3h + h + 4f + f + 4a)
+    B, s = 64, 4096
+    st = xlcalc.training_step("llama-7b", "h100-sxm", B, s, micro_batch=1, dp=8,
+                              precision="fp8-current")
+    core = _core(B, s)
+    per_token = 6 * H + 2 * 3 * H + H + 4 * F + F + 4 * A
+    elementwise = 4 * per_token * s * L * (B // 8) / (BW * 0.7)
+    by_hand = (_flops(B, s) - core) / (8 * 1978.9e12 * 0.55) + \
+        core * (s + 1) / (2 * s) / (8 * PEAK * 0.55) + elementwise
+    assert st["compute_s"] == pytest.approx(by_hand, rel=1e-12)
+
+
 @pytest.mark.parametrize("pp, vp, m", [(2, 1, 8), (4, 1, 8), (4, 2, 8), (4, 1, 32)])
 def test_bubble_is_p_minus_1_over_m_v(pp, vp, m):
     st = xlcalc.training_step("llama-7b", "h100-sxm", 8 * m, 4096, micro_batch=1, dp=8, pp=pp,
