@@ -81,6 +81,23 @@ def test_data_parallel_reduction_hides_behind_the_last_backward():
     assert bare["step_s"] == pytest.approx(bare["compute_s"] + comm, rel=1e-12)
 
 
+def test_zero_3_regathers_the_weights_every_micro_batch():
+    # FSDP / ZeRO-3 on 8 GPUs, 8 micro-batches: each micro-batch reduce-scatters the fp32
+    # gradients (7/8 · 4Ψ) and all-gathers the bf16 weights forward and backward
+    # (2 · 7/8 · 2Ψ): 8 × 7/8 × 8Ψ bytes over NVLink, one latency (bucketed)
+    st = xlcalc.training_step("llama-7b", "h100-sxm", 64, 4096, micro_batch=1, dp=8, zero=3)
+    assert st["dp_comm_s"] == pytest.approx(8 * 7 / 8 * 8 * P7B / 450e9 + 8e-6, rel=1e-12)
+
+
+def test_pipeline_sends_cross_nodes_when_the_stages_do():
+    # pp 2 over dp 8: Megatron's rank order puts each stage's 8 GPUs on its own node, so
+    # the 2 sends per micro-batch (1 × 4096 × 4096 × 2 bytes each) run on the 50 GB/s network
+    st = xlcalc.training_step("llama-7b", "h100-sxm", 64, 4096, micro_batch=1, dp=8, pp=2)
+    sends = 2 * 8
+    assert st["pp_comm_s"] == pytest.approx(sends * 4096 * H * 2 / 50e9 + sends * 8e-6,
+                                            rel=1e-12)
+
+
 def test_tensor_parallel_all_reduces_are_exposed_unless_overlapped():
     # tp 4: 4 all-reduces per layer and micro-batch (2 forward, 2 backward) of b·s·h·2
     # bytes, ring 2·3/4 of it, 32 layers × 8 micro-batches
