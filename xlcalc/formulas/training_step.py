@@ -38,7 +38,8 @@ from __future__ import annotations
 
 from ..expr import maximum, where
 from ..glossary import Term, register_terms
-from ..graph import formula, lookup_node
+from ..graph import derive, formula, lookup_node
+from .training_time import train_days, train_gpu_hours
 
 F = "FLOPs"
 S = "s"
@@ -199,13 +200,8 @@ def train_run_s(train_steps, train_step_s, goodput):
     return train_steps * train_step_s / goodput
 
 
-@formula("days", "… / 86400")
-def train_run_days(train_run_s):
-    """Wall-clock days of the whole run."""
-    return train_run_s / 86400
-
-
-@formula("GPU-hours", "GPUs × hours of the run")
-def train_run_gpu_hours(train_world_size, train_run_s):
-    """GPU-hours of the whole run."""
-    return train_world_size * train_run_s / 3600
+derive("train_run_days", train_days, "days", "… / 86400",
+       doc="Wall-clock days of the whole run.", train_time_s="train_run_s")
+derive("train_run_gpu_hours", train_gpu_hours, "GPU-hours", "GPUs × hours of the run",
+       doc="GPU-hours of the whole run.", n_gpus="train_world_size",
+       train_time_s="train_run_s")

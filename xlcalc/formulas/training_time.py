@@ -132,22 +132,13 @@ def train_wall_s(train_time_s, goodput):
     return train_time_s / goodput
 
 
-@formula("days", "… / 86400")
-def train_wall_days(train_wall_s):
-    """Wall-clock days of the run, goodput included."""
-    return train_wall_s / 86400
-
-
-@formula("GPU-hours", "GPUs × wall-clock hours")
-def train_wall_gpu_hours(n_gpus, train_wall_s):
-    """GPU-hours the run holds its GPUs, goodput included."""
-    return n_gpus * train_wall_s / 3600
-
-
-@formula("$", "GPU-hours × price per GPU-hour")
-def train_wall_cost(train_wall_gpu_hours, price_per_gpu_hour):
-    """Cost of the run, goodput included."""
-    return train_wall_gpu_hours * price_per_gpu_hour
+# the run's days, GPU-hours and cost: the same formulas as above, on the wall clock
+derive("train_wall_days", train_days, "days", "… / 86400",
+       doc="Wall-clock days of the run, goodput included.", train_time_s="train_wall_s")
+derive("train_wall_gpu_hours", train_gpu_hours, "GPU-hours", "GPUs × wall-clock hours",
+       doc="GPU-hours the run holds its GPUs, goodput included.", train_time_s="train_wall_s")
+derive("train_wall_cost", train_cost, "$", "GPU-hours × price per GPU-hour",
+       doc="Cost of the run, goodput included.", train_gpu_hours="train_wall_gpu_hours")
 
 
 @formula(F, "steps × the executed FLOPs of one step")
@@ -156,7 +147,6 @@ def train_run_flops(train_steps, train_step_flops):
     return train_steps * train_step_flops
 
 
-@formula("$", "GPU-hours × price per GPU-hour")
-def train_run_cost(train_run_gpu_hours, price_per_gpu_hour):
-    """Cost of the run on the step model, goodput included."""
-    return train_run_gpu_hours * price_per_gpu_hour
+derive("train_run_cost", train_cost, "$", "GPU-hours × price per GPU-hour",
+       doc="Cost of the run on the step model, goodput included.",
+       train_gpu_hours="train_run_gpu_hours")
