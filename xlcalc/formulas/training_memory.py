@@ -283,22 +283,33 @@ def train_weights_bytes(train_weights_host_and_gpu_bytes, offload_params):
     return train_weights_host_and_gpu_bytes * (1 - offload_params)
 
 
+def _trainable_on_gpu(sharded_base, trainable_fraction, finetune_base_trainable, adapters,
+                      zero_stage, shard_group, from_stage):
+    """Trained base parameters of a ZeRO partition plus the LoRA adapters, these split over
+    the shard group from ZeRO stage ``from_stage`` on."""
+    adapters = adapters / where(zero_stage >= from_stage, shard_group, 1)
+    return sharded_base * trainable_fraction * finetune_base_trainable + adapters
+
+
 @formula(P, "trainable parameters: the base (full fine-tuning) and LoRA adapters")
 def train_trainable_sharded_1(train_params_sharded_1, trainable_fraction,
                               finetune_base_trainable, train_adapter_params_per_gpu, zero_stage,
                               train_shard_group):
-    """Trainable parameters whose optimizer states one GPU keeps."""
-    adapters = train_adapter_params_per_gpu / where(zero_stage >= 1, train_shard_group, 1)
-    return train_params_sharded_1 * trainable_fraction * finetune_base_trainable + adapters
+    """Trainable parameters whose optimizer states one GPU keeps (÷ shard group from
+    ZeRO-1)."""
+    return _trainable_on_gpu(train_params_sharded_1, trainable_fraction,
+                             finetune_base_trainable, train_adapter_params_per_gpu, zero_stage,
+                             train_shard_group, 1)
 
 
 @formula(P, "trainable parameters whose gradients one GPU keeps")
 def train_trainable_sharded_2(train_params_sharded_2, trainable_fraction,
                               finetune_base_trainable, train_adapter_params_per_gpu, zero_stage,
                               train_shard_group):
-    """Trainable parameters whose gradients one GPU keeps (÷ shard groups from ZeRO-2)."""
-    adapters = train_adapter_params_per_gpu / where(zero_stage >= 2, train_shard_group, 1)
-    return train_params_sharded_2 * trainable_fraction * finetune_base_trainable + adapters
+    """Trainable parameters whose gradients one GPU keeps (÷ shard group from ZeRO-2)."""
+    return _trainable_on_gpu(train_params_sharded_2, trainable_fraction,
+                             finetune_base_trainable, train_adapter_params_per_gpu, zero_stage,
+                             train_shard_group, 2)
 
 
 @formula(B, "LoRA adapters in the recipe's weight dtype, sharded like the weights")
