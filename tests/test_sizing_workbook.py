@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import openpyxl
 import pytest
+from workbook_cells import input_cells
 
 import xlcalc
 from xlcalc.workbooks.sizing import SIZING_AXES
@@ -32,13 +33,6 @@ def _random_load(rng):
             "tpot_ms_max": float(rng.choice([8, 20, 33, 80]))}
 
 
-def _input_cells(wb):
-    out = {}
-    for name, dn in wb.defined_names.items():
-        for sheet, ref in dn.destinations:
-            if sheet == "Inputs":
-                out[name] = (sheet, ref.replace("$", ""))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +45,7 @@ def recalculated(tmp_path_factory, soffice):
     paths = []
     for k, load in enumerate(loads):
         wb = openpyxl.load_workbook(TEMPLATE_DIR / f"{NAME}.xlsx")
-        cells = _input_cells(wb)
+        cells = input_cells(wb)
         for key, value in load.items():
             sheet, coord = cells[key]
             wb[sheet][coord].value = value
