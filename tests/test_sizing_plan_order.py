@@ -113,3 +113,34 @@ def test_pareto_flags_against_every_pair(seed, sample, monkeypatch):
     got = sizing.pareto_flags(x, y, usable)
     assert got.sum() >= 2
     assert (got == _pareto_by_pairs(x, y, usable)).all()
+
+
+def test_number_columns_are_separate_arrays(plan):
+    numbers = [plan[c].to_numpy() for c in plan.columns if plan[c].dtype == float]
+    assert len(numbers) == 25
+    for i, a in enumerate(numbers):
+        assert not any(np.shares_memory(a, b) for b in numbers[i + 1:])
+
+
+def test_spare_grids_are_only_intermediates_no_column_reads():
+    grid = sizing._Grid("llama-3.1-8b", 1024, 256, request_rate=5.0, users=None,
+                        ttft_ms_max=1000, tpot_ms_max=40, tokens_per_s_per_user_min=None,
+                        gpus=["h100-sxm"], dtypes=["bf16"], kv_dtype="bf16", prices=None,
+                        disaggregated=(False, True), tps=(1, 2), pps=(1,), eps=None,
+                        dp_attentions=None, prefill_tps=None, concurrencies=(8, 16),
+                        extra_replicas=(0, 1), engine="vllm", options={})
+    values = grid.evaluate()
+    ttft = values["serve_ttft_ms"]
+    assert ttft.shape == grid.shape
+    values["zz_same"] = ttft                   # another name for a grid a column reads
+    values["zz_view"] = ttft[:]                # a view of it
+    values["zz_copy"] = ttft.copy()            # its own memory: free to reuse
+    read = {n for n in sizing.PLAN_COLUMNS.values() if n}
+    before = dict(values)
+    spare = grid._spare(values)
+    assert any(s is before["zz_copy"] for s in spare)
+    assert "zz_same" in values and "zz_view" in values and "zz_copy" not in values
+    assert read <= set(values)
+    for s in spare:
+        assert s.shape == grid.shape and s.dtype == np.float64
+        assert not any(np.may_share_memory(s, values[n]) for n in read)

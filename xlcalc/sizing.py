@@ -542,12 +542,11 @@ class _Grid:
         ep that divides the experts (else the duplicate of ep = 1 is dropped)."""
         return self.flat(np.isfinite(values["peak_tflops"]) & self.ep_ok, bool)
 
-    def rows(self, values, max_gpus):
+    def rows(self, values, max_gpus, ok):
         """The rows' order (flat grid indices) and how many lead: the plans that meet every
         target by cost per million output tokens (ties: fewer GPUs), then the others in
         the order of the search axes — or, when none meets the targets, every candidate
-        by cost (and 0)."""
-        ok = self.valid(values)
+        by cost (and 0).  ``ok``: :meth:`valid`."""
         gpus = self.flat(values["serve_gpus"])
         cost = self.flat(values["cost_per_m_output_tokens"])
         meets = self.flag(values["serve_meets_sla"]) & ok
@@ -557,28 +556,31 @@ class _Grid:
             idx = np.flatnonzero(ok)
             return idx[_by_cost(cost[idx], gpus[idx])], 0
         first = first[_by_cost(cost[first], gpus[first])]
-        ok &= ~meets
-        return np.concatenate([first, np.flatnonzero(ok)]), len(first)
+        return np.concatenate([first, np.flatnonzero(ok & ~meets)]), len(first)
 
     def frame(self, values, max_gpus):
         """The DataFrame of :data:`PLAN_COLUMNS` (then ``within_max_gpus`` and ``pareto``),
-        one row per candidate that exists, in the order of :meth:`rows`.  Each column is
-        read once from its node over the grid (a node on few axes written out into one
-        scratch grid first) straight into its place: the numbers into one column-major
-        block that pandas wraps without a copy, the GPU and dtype as categoricals."""
+        one row per candidate that exists, in the order of :meth:`rows`: each column read
+        once from its node over the grid (a node on few axes written out into a scratch
+        grid first) straight into its own array, the GPU and dtype as categoricals.  The
+        number columns are written into the grids of intermediate nodes that no column
+        reads (already in memory: new memory costs a page fault per page), which
+        ``values`` gives up."""
         import pandas as pd
-        order, n_first = self.rows(values, max_gpus)
-        n = len(order)
         ok = self.valid(values)
+        order, n_first = self.rows(values, max_gpus, ok)
+        n = len(order)
         flags = {label: self.flag(values[PLAN_COLUMNS[label]])
                  for label in ("fits", "token_budget_ok", "stable")}
         usable = ok & flags["fits"] & flags["stable"] & flags["token_budget_ok"]
         pareto = pareto_flags(self.flat(values["output_tokens_per_s_per_gpu"]),
                               self.flat(values["serve_tokens_per_s_per_user"]), usable)
-        scratch = np.empty(self.shape)
+        spare = self._spare(values)
+        scratch = spare.pop() if spare else np.empty(self.shape)
 
-        def take(value, out=None, dtype=np.float64):
+        def take(value, dtype=np.float64):
             src = self.flat(value, dtype, scratch if dtype == np.float64 else None)
+            out = spare.pop().reshape(-1)[:n] if spare and dtype == np.float64 else None
             return np.take(src, order, out=out, mode="clip")     # clip: unbuffered
 
         layouts = np.array(self.layouts, dtype=float)
@@ -589,30 +591,44 @@ class _Grid:
                 "concurrency": self._axis(7, self.concurrencies),
                 "extra_replicas": self._axis(8, self.extra),
                 "price_per_gpu_hour": self._axis(0, self.prices)}
-        numeric = [k for k in PLAN_COLUMNS if k not in _TEXT and k not in _FLAGS]
-        block = np.empty((n, len(numeric)), order="F")
-        for j, label in enumerate(numeric):
-            source = axes[label] if label in axes else values[PLAN_COLUMNS[label]]
+        columns = {}
+        for label, node in PLAN_COLUMNS.items():
+            if label in _TEXT or label in _FLAGS:
+                continue
+            source = axes[label] if label in axes else values[node]
             if label in ("prefill_tp", "prefill_workers"):      # aggregated: none
                 source = np.where(pd_axis, source, np.nan)
-            take(source, block[:, j])
-        frame = pd.DataFrame(block, columns=numeric, copy=False)
-        codes = {k: np.arange(self.shape[k], dtype=np.int32).reshape(
-                     [-1 if d == k else 1 for d in range(len(self.shape))]) for k in (0, 1)}
-        texts = {"gpu": pd.Categorical.from_codes(take(codes[0], dtype=np.int32),
-                                                  [x.name for x in self.gpus]),
-                 "dtype": pd.Categorical.from_codes(take(codes[1], dtype=np.int32),
-                                                    self.dtypes),
-                 "disaggregated": take(pd_axis, dtype=bool),
-                 "meets_sla": np.arange(n) < n_first}
+            columns[label] = take(source)
+        columns["gpu"] = pd.Categorical.from_codes(
+            take(self._axis(0, range(self.shape[0])), np.int32), [x.name for x in self.gpus])
+        columns["dtype"] = pd.Categorical.from_codes(
+            take(self._axis(1, range(self.shape[1])), np.int32), self.dtypes)
+        columns["disaggregated"] = take(pd_axis, bool)
+        columns["meets_sla"] = np.arange(n) < n_first
         for label, flag in flags.items():
-            texts[label] = np.take(flag, order)
-        for loc, label in enumerate(PLAN_COLUMNS):
-            if label in texts:
-                frame.insert(loc, label, texts[label])
-        frame["within_max_gpus"] = block[:, numeric.index("gpus")] <= max_gpus
-        frame["pareto"] = np.take(pareto, order)
-        return frame
+            columns[label] = np.take(flag, order)
+        columns = {label: columns[label] for label in PLAN_COLUMNS}
+        columns["within_max_gpus"] = columns["gpus"] <= max_gpus
+        columns["pareto"] = np.take(pareto, order)
+        return pd.DataFrame(columns, copy=False)
+
+    def _spare(self, values) -> list:
+        """The grids of float intermediates no column reads, taken out of ``values``:
+        arrays of the grid's shape that own their memory and share none with a node a
+        column reads."""
+        read = {n for n in PLAN_COLUMNS.values() if n} | {"peak_tflops"}
+        kept = [v for n, v in values.items() if n in read and isinstance(v, np.ndarray)]
+        spare = []
+        for name in list(values):
+            v = values[name]
+            if name in read or not isinstance(v, np.ndarray) or v.shape != self.shape or \
+                    v.dtype != np.float64 or v.base is not None or \
+                    not v.flags.c_contiguous or not v.flags.writeable or \
+                    any(np.may_share_memory(v, k) for k in kept) or \
+                    any(v is s for s in spare):
+                continue
+            spare.append(values.pop(name))
+        return spare
 
 
 _TEXT = ("gpu", "dtype")
