@@ -71,14 +71,16 @@ def test_nothing_meets_every_row_by_cost_then_gpus():
     assert _lex_increasing(keys).all()
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(9))
 def test_cost_sort_is_numpys_lexsort(seed):
     rng = np.random.default_rng(seed)
     n = 5000
     cost = rng.choice([0.5, 1.0, 1.5, 2.0, -0.0, 0.0, np.inf, np.nan], n)
-    gpus = rng.choice([1.0, 2.0, 4.0, 8.0, np.nan], n)
-    if seed % 2:                          # no tie out of GPU order: the one-sort path
+    gpus = rng.choice([1.0, 2.0, 4.0, 8.0, np.nan], n)      # NaN GPUs: the lexsort path
+    if seed % 3 == 1:                     # no tie out of GPU order: the one-sort path
         gpus = np.where(np.isnan(cost), 1.0, np.nan_to_num(cost, posinf=9) * 4)
+    elif seed % 3 == 2:                   # whole GPU counts: the packed (group, GPUs) sort
+        gpus = rng.choice([1.0, 2.0, 3.0, 8.0, 1024.0, 2.0 ** 31 - 1], n)
     assert (sizing._by_cost(cost, gpus) == np.lexsort((gpus, cost))).all()
 
 

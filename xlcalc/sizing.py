@@ -307,6 +307,10 @@ def _by_cost(cost, gpus) -> np.ndarray:
     if not (tied & down).any():
         return order
     group = np.concatenate(([0], np.cumsum(~tied)))
+    if np.all((g >= 0) & (g < 2 ** 31) & (g == np.floor(g))):     # whole GPU counts (no NaN)
+        # one stable sort of (tie group, GPUs) packed into an int64: nearly in order already
+        key = (group.astype(np.int64) << 32) | g.astype(np.int64)
+        return order[np.argsort(key, kind="stable")]
     return order[np.lexsort((g, group))]           # stable: positions keep their order
 
 
