@@ -4,6 +4,7 @@ cost sort (numpy's lexsort) and the Pareto frontier (every pair of points compar
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import xlcalc
@@ -146,3 +147,35 @@ def test_spare_grids_are_only_intermediates_no_column_reads():
     for s in spare:
         assert s.shape == grid.shape and s.dtype == np.float64
         assert not any(np.may_share_memory(s, values[n]) for n in read)
+
+
+def _small_grid(model="llama-3.1-8b", **kw):
+    args = dict(request_rate=5.0, users=None, ttft_ms_max=1000, tpot_ms_max=40,
+                tokens_per_s_per_user_min=None, gpus=["h100-sxm", "a100-80gb"],
+                dtypes=["bf16", "fp8"], kv_dtype="bf16", prices=None,
+                disaggregated=(False, True), tps=(1, 2), pps=(1, 2), eps=None,
+                dp_attentions=None, prefill_tps=None, concurrencies=(8, 16, 64),
+                extra_replicas=(0, 1, 5), engine="vllm", options={})
+    args.update(kw)
+    return sizing._Grid(model, 1024, 256, **args)
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "deepseek-v3"])
+def test_lean_evaluation_and_recycled_columns_change_nothing(model):
+    """evaluate_targets lets intermediates go and the frame reuses the grids it has read:
+    the same frame as from every node kept (graph.evaluate)."""
+    from xlcalc import graph
+    grid = _small_grid(model, gpus=["h200", "b200"]) if model == "deepseek-v3" else \
+        _small_grid()
+    ctx = grid.context()
+    targets = tuple(dict.fromkeys([n for n in sizing.PLAN_COLUMNS.values() if n] +
+                                  ["peak_tflops"]))
+    with np.errstate(all="ignore"):
+        full = graph.evaluate(targets, ctx)
+    lean = grid.evaluate()
+    assert set(targets) <= set(lean) < set(full)
+    assert all(graph.node(n).kind == "formula" for n in set(full) - set(lean))
+    for t in targets:
+        np.testing.assert_array_equal(lean[t], full[t])
+    pd.testing.assert_frame_equal(grid.frame(lean, 1024), grid.frame(full, 1024),
+                                  check_exact=True)

@@ -689,8 +689,37 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
         return _evaluate(_plan(targets, frozenset(ctx)), targets, ctx)
 
 
-def _evaluate(plan, targets, ctx) -> dict:
-    """The general evaluation: scalars or broadcasting arrays, factors, expressions."""
+def evaluate_targets(targets, context: Mapping) -> dict:
+    """:func:`evaluate` for large grids, keeping less memory alive: the same values of the
+    inputs, the lookups and ``targets``, but each intermediate formula result is let go
+    after the last formula that reads it (a grid of a million candidates then holds an
+    array per live node, not one per node: fewer fresh pages for the allocator to map)."""
+    if not _loaded:
+        _ensure_loaded()
+    targets = tuple(targets)
+    return _evaluate(_plan(targets, frozenset(context)), targets, context, keep=targets)
+
+
+def _drops(formulas, keep, late) -> dict:
+    """Formula position -> the formula results no later formula reads (not in ``keep``,
+    nor a partner of a relation checked after the formulas)."""
+    keep = set(keep) | set(late)
+    keep |= {o for name in late for o, _, _ in TERMS[name].relations}
+    computed = {n.name for n in formulas}
+    last = {}
+    for i, n in enumerate(formulas):
+        for a in n.args:
+            last[a] = i
+    drops: dict = {}
+    for name, i in last.items():
+        if name in computed and name not in keep:
+            drops.setdefault(i, []).append(name)
+    return drops
+
+
+def _evaluate(plan, targets, ctx, keep=None) -> dict:
+    """The general evaluation: scalars or broadcasting arrays, factors, expressions
+    (``keep``: see :func:`evaluate_targets`)."""
     inputs_, lookups, formulas, related, missing, late = plan
     if missing:
         raise XlcalcError(f"missing input {missing[0]!r} (needed for {', '.join(targets)})",
@@ -718,8 +747,15 @@ def _evaluate(plan, targets, ctx) -> dict:
             values[n.name] = _fill_empty(v, n.empty)
     for name in related:
         _check_related(name, values)
-    for n in formulas:
-        values[n.name] = n.fn(*[values[a] for a in n.args])
+    if keep is None:
+        for n in formulas:
+            values[n.name] = n.fn(*[values[a] for a in n.args])
+    else:
+        drops = _drops(formulas, keep, late)
+        for i, n in enumerate(formulas):
+            values[n.name] = n.fn(*[values[a] for a in n.args])
+            for name in drops.get(i, ()):
+                del values[name]
     for name in late:
         check_relations(name, values[name], values)
     return values

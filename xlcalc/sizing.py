@@ -28,6 +28,8 @@ activation peak and non-torch memory it subtracts.  Override one with its node n
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from . import graph
@@ -523,7 +525,7 @@ class _Grid:
         targets = [n for n in PLAN_COLUMNS.values() if n] + ["peak_tflops"]
         # absurd sizes overflow in some candidates: those rows are inf/NaN, never feasible
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return graph.evaluate(tuple(dict.fromkeys(targets)), ctx)
+            return graph.evaluate_targets(tuple(dict.fromkeys(targets)), ctx)
 
     def flat(self, value, dtype=np.float64, out=None) -> np.ndarray:
         """``value`` (an array broadcasting to the grid) over the whole grid, flat in the
@@ -595,14 +597,21 @@ class _Grid:
                 "concurrency": self._axis(7, self.concurrencies),
                 "extra_replicas": self._axis(8, self.extra),
                 "price_per_gpu_hour": self._axis(0, self.prices)}
+        # the columns read from nodes first: each node's grid, once read, takes a later
+        # column (the axes, on few values, come last)
+        labels = sorted((label for label in PLAN_COLUMNS if label not in _TEXT and
+                         label not in _FLAGS), key=lambda label: label in axes)
+        reads = Counter(PLAN_COLUMNS[label] for label in labels if label not in axes)
         columns = {}
-        for label, node in PLAN_COLUMNS.items():
-            if label in _TEXT or label in _FLAGS:
-                continue
+        for label in labels:
+            node = PLAN_COLUMNS[label]
             source = axes[label] if label in axes else values[node]
             if label in ("prefill_tp", "prefill_workers"):      # aggregated: none
                 source = np.where(pd_axis, source, np.nan)
             columns[label] = take(source)
+            if label not in axes:
+                reads[node] -= 1
+                spare += self._used(values, node, reads)
         columns["gpu"] = pd.Categorical.from_codes(
             take(self._axis(0, range(self.shape[0])), np.int32), [x.name for x in self.gpus])
         columns["dtype"] = pd.Categorical.from_codes(
@@ -615,6 +624,23 @@ class _Grid:
         columns["within_max_gpus"] = columns["gpus"] <= max_gpus
         columns["pareto"] = np.take(pareto, order)
         return pd.DataFrame(columns, copy=False)
+
+    def _used(self, values, node, reads) -> list:
+        """``[values[node]]`` taken out of ``values`` once no column reads it any more
+        (``reads``: the reads left per node), when it is a grid of its own that no node
+        still to be read shares: its memory takes the next column."""
+        v = values.get(node)
+        if reads[node] or not self._own_grid(v) or any(
+                np.may_share_memory(v, values[n]) for n, left in reads.items()
+                if left and n != node):
+            return []
+        return [values.pop(node)]
+
+    def _own_grid(self, v) -> bool:
+        """A float grid of the grid's shape that owns its writable memory."""
+        return isinstance(v, np.ndarray) and v.shape == self.shape and \
+            v.dtype == np.float64 and v.base is None and v.flags.c_contiguous and \
+            v.flags.writeable
 
     def _spare(self, values) -> list:
         """The grids of float intermediates no column reads, taken out of ``values``:
