@@ -24,12 +24,12 @@ waits, up to ten minutes, for the 1-minute load average to fall below 1.5).  Tar
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
 import numpy as np
 
+from _common import load_line, wait_for_load
 from xlcalc import sizing
 
 MODEL = "llama-3.1-70b"
@@ -91,16 +91,10 @@ def main(argv=None):
                         help="wait (at most 10 minutes) until the 1-minute load average is "
                              "below this")
     args = parser.parse_args(argv)
-    if args.wait_load is not None:
-        deadline = time.monotonic() + 600
-        while os.getloadavg()[0] >= args.wait_load and time.monotonic() < deadline:
-            time.sleep(10)
-    before = os.getloadavg()
-    print(f"load average before: {before[0]:.2f} (1 min), {before[1]:.2f} (5 min); "
-          f"{os.cpu_count()} CPUs")
+    wait_for_load(args.wait_load)
+    print(load_line("before"))
     results = {name: run(name, kw, args.repeat) for name, kw in grids().items()}
-    after = os.getloadavg()
-    print(f"load average after: {after[0]:.2f} (1 min), {after[1]:.2f} (5 min)")
+    print(load_line("after"))
     return results
 
 

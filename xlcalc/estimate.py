@@ -54,7 +54,7 @@ def _resolve_into(ctx: dict) -> dict:
         if type(spec) is str:
             hit = _PRESETS.get((kind, spec))
             ctx[kind] = hit if hit is not None else _load(kind, spec)
-        elif _is_spec(spec):
+        elif type(spec) is not Model and type(spec) is not Accelerator and _is_spec(spec):
             ctx[kind] = _load(kind, spec)
     return ctx
 
