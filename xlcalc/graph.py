@@ -623,7 +623,7 @@ def _compile(plan):
                             for i, x in enumerate(r))
         lines.append(f"    if c is None or {ident}:")
         lines.append(f"        c = _fill({fill_args})")
-        lines.append("        if len(_KEYED) > 4096: _KEYED.clear(); _DERIVED.clear()")
+        lines.append("        if len(_KEYED) > 512: _KEYED.clear(); _DERIVED.clear()")
         lines.append("        _KEYED[k] = c")
         fill = [f"def _fill({fill_args}):", "    try:"]
         fill += lookup_lines(s_lookups, "        ")
