@@ -570,8 +570,8 @@ def _compile(plan):
     s_lookups, s_formulas, roots = _static_nodes(inputs_, lookups, formulas)
     s_names = {n.name for n in s_lookups}
     d_lookups = [n for n in lookups if n.name not in s_names]
-    s_names |= {n.name for n in s_formulas}
-    d_formulas = [n for n in formulas if n.name not in s_names]
+    d_formulas = [n for n in formulas if n not in s_formulas]
+    result = list(inputs_) + [n.name for n in lookups] + [n.name for n in formulas]
 
     def known():
         return "{" + ", ".join(f"{n!r}: {v}" for n, v in var.items()) + "}"
@@ -629,8 +629,11 @@ def _compile(plan):
         fill += lookup_lines(s_lookups, "        ")
         fill.append("    except KeyError:\n        raise _NotScalar from None")
         got = [var[n.name] for n in s_lookups]
-        fill.append(f"    return ({', '.join(r + got)},)")
-        lines.append(f"    {', '.join(['_'] * len(r) + got)}, = c")
+        # the result dictionary's template: every name in the general loop's order, the
+        # values read here filled in (a copy and a few stores beat building it anew)
+        template = ", ".join(f"{n!r}: {var[n] if n in s_names else None}" for n in result)
+        fill.append(f"    return ({', '.join(r + got)}, {{{template}}})")
+        lines.append(f"    {', '.join(['_'] * len(r) + got)}, t = c")
     if d_lookups:
         lines.append("    try:")
         lines += lookup_lines(d_lookups, "        ")
@@ -648,15 +651,22 @@ def _compile(plan):
         lines.append("    if d is None or d[0] is not c:")
         lines += formula_lines(s_formulas, "        ")
         got = [var[n.name] for n in s_formulas]
-        lines.append(f"        _DERIVED[k] = (c, {', '.join(got)})")
+        lines.append("        t = t.copy()")
+        lines += [f"        t[{n.name!r}] = {var[n.name]}" for n in s_formulas]
+        lines.append(f"        _DERIVED[k] = (c, {', '.join(got)}, t)")
         lines.append("    else:")
-        lines.append(f"        _, {', '.join(got)}, = d")
+        lines.append(f"        _, {', '.join(got)}, t = d")
     lines += formula_lines(d_formulas, "    ")
     for name in late:
         lines.append(f"    check_relations({name!r}, {var[name]}, {known()})")
     # the dictionary in the order of the general loop: inputs, lookups, formulas
-    order = list(inputs_) + [n.name for n in lookups] + [n.name for n in formulas]
-    lines.append("    return {" + ", ".join(f"{n!r}: {var[n]}" for n in order) + "}")
+    if s_lookups:
+        done = s_names | {n.name for n in s_formulas}
+        lines.append("    r = t.copy()")
+        lines += [f"    r[{n!r}] = {var[n]}" for n in result if n not in done]
+        lines.append("    return r")
+    else:
+        lines.append("    return {" + ", ".join(f"{n!r}: {var[n]}" for n in result) + "}")
     exec(compile("\n".join(fill + lines), "<xlcalc plan>", "exec"), env)
     return env["run"]
 
