@@ -179,3 +179,23 @@ def test_lean_evaluation_and_recycled_columns_change_nothing(model):
         np.testing.assert_array_equal(lean[t], full[t])
     pd.testing.assert_frame_equal(grid.frame(lean, 1024), grid.frame(full, 1024),
                                   check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_grid_pareto_equals_the_flat_frontier(seed):
+    """_Grid.pareto (the best x per cell along the axes y does not vary on, then the
+    frontier of those) flags what pareto_flags flags over every candidate, with ties,
+    NaN, inf and unusable points."""
+    grid = _small_grid()
+    rng = np.random.default_rng(seed)
+    y_shape = grid.shape[:-1] + (1,)              # y: no replica axis (as per user speed)
+    y = rng.choice([1.0, 2.0, 3.0, np.nan, np.inf], y_shape)
+    x = rng.choice([1.0, 2.0, 2.0, 5.0, np.nan, -np.inf], grid.shape)
+    usable = rng.random(int(np.prod(grid.shape))) < 0.8
+    got = grid.pareto(x, y, usable)
+    want = sizing.pareto_flags(np.broadcast_to(x, grid.shape).ravel(),
+                               np.broadcast_to(y, grid.shape).ravel(), usable)
+    assert got.sum() >= 1
+    assert (got == want).all()
+    assert (got == _pareto_by_pairs(np.broadcast_to(x, grid.shape).ravel(),
+                                    np.broadcast_to(y, grid.shape).ravel(), usable)).all()

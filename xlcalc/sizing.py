@@ -579,8 +579,8 @@ class _Grid:
         flags = {label: self.flag(values[PLAN_COLUMNS[label]])
                  for label in ("fits", "token_budget_ok", "stable")}
         usable = ok & flags["fits"] & flags["stable"] & flags["token_budget_ok"]
-        pareto = pareto_flags(self.flat(values["output_tokens_per_s_per_gpu"]),
-                              self.flat(values["serve_tokens_per_s_per_user"]), usable)
+        pareto = self.pareto(values["output_tokens_per_s_per_gpu"],
+                             values["serve_tokens_per_s_per_user"], usable)
         spare = self._spare(values)
         scratch = spare.pop() if spare else np.empty(self.shape)
 
@@ -624,6 +624,26 @@ class _Grid:
         columns["within_max_gpus"] = columns["gpus"] <= max_gpus
         columns["pareto"] = np.take(pareto, order)
         return pd.DataFrame(columns, copy=False)
+
+    def pareto(self, x, y, usable) -> np.ndarray:
+        """:func:`pareto_flags` of ``x`` and ``y`` (arrays broadcasting to the grid) among
+        the ``usable`` candidates (flat), flat over the grid.  Along the axes ``y`` does
+        not vary on (the replica count: tokens/s per user is a property of one instance)
+        only the largest usable ``x`` of each cell can be unbeaten (a smaller one is
+        beaten by it at the same ``y``): the frontier of those cells' best points, then
+        every point equal to its cell's best point on it."""
+        y = np.asarray(y)
+        free = tuple(i for i, n in enumerate(self.shape)
+                     if n > 1 and (y.ndim != len(self.shape) or y.shape[i] == 1))
+        if not free or y.ndim != len(self.shape):
+            return pareto_flags(self.flat(x), self.flat(y), usable)
+        xg = np.broadcast_to(x, self.shape)
+        ok = usable.reshape(self.shape) & np.isfinite(xg) & np.isfinite(y)
+        best = np.where(ok, xg, -np.inf).max(axis=free, keepdims=True)
+        cells = ok.any(axis=free, keepdims=True)
+        front = pareto_flags(best.ravel(), np.broadcast_to(y, best.shape).ravel(),
+                             cells.ravel()).reshape(best.shape)
+        return (ok & (xg == best) & front).reshape(-1)
 
     def _used(self, values, node, reads) -> list:
         """``[values[node]]`` taken out of ``values`` once no column reads it any more
