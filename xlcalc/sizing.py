@@ -570,8 +570,8 @@ class _Grid:
         once from its node over the grid (a node on few axes written out into a scratch
         grid first) straight into its own array, the GPU and dtype as categoricals.  The
         number columns are written into the grids of intermediate nodes that no column
-        reads (already in memory: new memory costs a page fault per page), which
-        ``values`` gives up."""
+        reads and into each node's grid once its column is read (already in memory: new
+        memory costs a page fault per page), which ``values`` gives up."""
         import pandas as pd
         ok = self.valid(values)
         order, n_first = self.rows(values, max_gpus, ok)
