@@ -56,6 +56,23 @@ def _graph_names() -> set:
     return set(TERMS) | set(graph.NODES)
 
 
+_NAMES: tuple = ()
+
+
+def _is_graph_name(key) -> bool:
+    """Whether ``key`` is an input or quantity of the graph (:func:`_graph_names` without
+    building the union set on every call: this runs for every keyword of every call).
+    The two registries are dicts filled in place by ``load_all``; kept after the first call."""
+    global _NAMES
+    if not _NAMES:
+        from . import graph
+        from .glossary import TERMS
+        graph.load_all()
+        _NAMES = (TERMS, graph.NODES)
+    terms, nodes = _NAMES
+    return key in terms or key in nodes
+
+
 def checked_keywords(fn):
     """Decorate a public function so that an unknown keyword argument is an
     :class:`XlcalcError` naming it and suggesting the closest names, never silently
@@ -72,7 +89,7 @@ def checked_keywords(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         for key in kwargs:
-            if key not in named:
+            if key not in named and not (open_kw and _is_graph_name(key)):
                 allowed = set(named) | (_graph_names() if open_kw else set())
                 if key not in allowed:
                     close = difflib.get_close_matches(key, sorted(named), n=3, cutoff=0.6)
