@@ -58,6 +58,7 @@ FORMULA_MODULES = [
     "xlcalc.formulas.training_finetune",
     "xlcalc.formulas.activations",
     "xlcalc.formulas.activations_hf",
+    "xlcalc.formulas.activations_torchtitan",
     "xlcalc.formulas.training_time",
     "xlcalc.formulas.training_comm",
     "xlcalc.formulas.training_step",

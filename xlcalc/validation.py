@@ -24,6 +24,9 @@ How each kind is estimated (see :func:`estimate_row`):
 * ``training_mfu`` — the default ``mfu`` itself (xlcalc counts recomputed FLOPs, as the
   published hardware-FLOPs figures do);
 * ``training_memory`` — :func:`xlcalc.train_memory` parts on the busiest GPU.
+
+Training rows name the stack that ran them (``stack``: megatron by default, torchtitan for
+torchtitan's runs), which selects the activation count.
 """
 
 from __future__ import annotations
@@ -149,7 +152,8 @@ def _serving_latency(row):
 def _training_context(row):
     precision = row["precision"].get("recipe") or row["precision"].get("training", "bf16-mixed")
     return dict(model=_model(row), gpu=row["gpu"], precision=precision,
-                recompute=_RECOMPUTE[row.get("recompute", "none")])
+                recompute=_RECOMPUTE[row.get("recompute", "none")],
+                stack=row.get("stack", "megatron"))
 
 
 def _training_throughput(row):
@@ -165,7 +169,8 @@ def _training_throughput(row):
         ctx["model"], ctx["gpu"], batch, row["seq_len"],
         micro_batch=row.get("micro_batch") or row.get("batch_per_gpu"), dp=dp, tp=tp, pp=pp,
         vp=par.get("vp", 1), zero=par.get("zero", 0), precision=ctx["precision"],
-        recompute=ctx["recompute"], attention="flash" if flags.get("flash_attention", 1)
+        recompute=ctx["recompute"], stack=ctx["stack"],
+        attention="flash" if flags.get("flash_attention", 1)
         else "eager", dropout=flags.get("dropout", 0),
         sequence_parallel=1 if row.get("recompute") == "selective+sequence-parallel" else 0)
     if row["metric"] == "tokens_per_s_per_gpu":

@@ -3,7 +3,9 @@ micro-batches, context parallelism, pipeline in-flight micro-batches, the stack 
 attention-kernel tables) and the Megatron stack (Korthikanti et al. 2022, "Reducing
 Activation Recomputation in Large Transformer Models", arXiv:2205.05198 §4; seed ``001_*``
 §3.3).  The ``hf`` stack (transformers' modules, measured) is in
-:mod:`xlcalc.formulas.activations_hf`; ``stack`` picks one per plan, ``attention`` the
+:mod:`xlcalc.formulas.activations_hf`, the ``torchtitan`` stack (its Llama and activation
+checkpointing, measured) in :mod:`xlcalc.formulas.activations_torchtitan`; ``stack`` picks
+one per plan, ``attention`` the
 kernel (``flash``, ``sdpa``, ``eager``).
 
 Notation as in the paper: s = ``seq_len``, b = ``micro_batch`` (sequences one data-parallel
@@ -98,8 +100,9 @@ register_terms(
     Term("vp", "model chunks per GPU of the interleaved 1F1B pipeline schedule (1 = plain "
          "1F1B)", "", "int", 1, default=1, sample=(1, 2), maximum=1024),
     Term("stack", "training implementation whose activations are counted: megatron "
-         "(Megatron-LM / Transformer Engine, fused kernels) or hf (transformers' modules: "
-         "Trainer, TRL, axolotl)", "", "choice", table="training_stacks", default="megatron"),
+         "(Megatron-LM / Transformer Engine, fused kernels), hf (transformers' modules: "
+         "Trainer, TRL, axolotl) or torchtitan (its Llama, per-op selective checkpointing, "
+         "FSDP2)", "", "choice", table="training_stacks", default="megatron"),
     Term("attention", "attention kernel: flash (FlashAttention / TE fused), sdpa (PyTorch "
          "scaled_dot_product_attention as transformers calls it) or eager", "", "choice",
          table="attention_kernels", default="flash"),
@@ -123,6 +126,8 @@ lookup_node("stack_megatron", "training_stacks", "stack", "w_megatron", source="
             doc="1 when the Megatron (Transformer Engine) stack's activations are counted")
 lookup_node("stack_hf", "training_stacks", "stack", "w_hf", source="stacks table",
             doc="1 when transformers' (hf) activations are counted")
+lookup_node("stack_torchtitan", "training_stacks", "stack", "w_torchtitan",
+            source="stacks table", doc="1 when torchtitan's activations are counted")
 for _kernel in ("flash", "sdpa", "eager"):
     lookup_node(f"attention_is_{_kernel}", "attention_kernels", "attention", _kernel,
                 source="attention_kernels table", doc=f"1 for the {_kernel} attention kernel")
@@ -234,10 +239,12 @@ def megatron_act_per_layer_bytes(recompute_keep_layer, recompute_keep_scores,
 
 
 @formula(B, "stacks table: the chosen stack's count per layer")
-def train_act_per_layer_bytes(stack_megatron, stack_hf, megatron_act_per_layer_bytes,
-                              hf_act_per_layer_bytes):
+def train_act_per_layer_bytes(stack_megatron, stack_hf, stack_torchtitan,
+                              megatron_act_per_layer_bytes, hf_act_per_layer_bytes,
+                              tt_act_per_layer_bytes):
     """Activation bytes per layer per micro-batch on one GPU for the training stack."""
-    return stack_megatron * megatron_act_per_layer_bytes + stack_hf * hf_act_per_layer_bytes
+    return stack_megatron * megatron_act_per_layer_bytes + \
+        stack_hf * hf_act_per_layer_bytes + stack_torchtitan * tt_act_per_layer_bytes
 
 
 # ------------------------------------------------------------- pipeline and totals
@@ -252,27 +259,30 @@ def train_act_inflight(pp, vp, grad_accum_steps):
 
 
 @formula(B, "Korthikanti et al. 2022 §4.3: embedding dropout sbhp/t; hf: token ids, rotary "
-         "tables, masks kept for checkpointing")
+         "tables, masks kept for checkpointing; torchtitan: token ids")
 def train_act_embedding_bytes(act_tokens, hidden_size, dropout, train_sp_divisor,
-                              train_act_inflight, stack_megatron, stack_hf,
-                              hf_act_model_bytes):
+                              train_act_inflight, stack_megatron, stack_hf, stack_torchtitan,
+                              hf_act_model_bytes, tt_act_model_bytes):
     """First-stage activations outside the layers for the micro-batches in flight: the
-    embedding-dropout masks (Megatron) or what transformers keeps before the first layer
-    (:func:`hf_act_model_bytes`)."""
+    embedding-dropout masks (Megatron) or what transformers (:func:`hf_act_model_bytes`)
+    or torchtitan (:func:`tt_act_model_bytes`) keeps before the first layer."""
     megatron = dropout * act_tokens * hidden_size / train_sp_divisor
-    return (stack_megatron * megatron + stack_hf * hf_act_model_bytes) * train_act_inflight
+    return (stack_megatron * megatron + stack_hf * hf_act_model_bytes +
+            stack_torchtitan * tt_act_model_bytes) * train_act_inflight
 
 
 @formula(B, "Korthikanti et al. 2022 §4.3: 4sbh/t·(1 + v/h) when p = 1")
 def train_act_output_bytes(act_tokens, hidden_size, vocab_size, precision_act_bytes,
                            train_sp_divisor, tp, pp, stack_megatron, stack_hf,
-                           hf_act_output_bytes):
+                           stack_torchtitan, hf_act_output_bytes, tt_act_output_bytes):
     """Megatron: final-norm and output-layer inputs (e·th each, ÷ t with sequence
     parallelism) and fp32 logits (4·tv/tp, vocab-parallel); hf:
-    :func:`hf_act_output_bytes`.  On the first stage only when pp = 1."""
+    :func:`hf_act_output_bytes`; torchtitan: :func:`tt_act_output_bytes` (with the loss's
+    backward and FSDP's gathered root, its peak).  On the first stage only when pp = 1."""
     megatron = 2 * precision_act_bytes * act_tokens * hidden_size / train_sp_divisor + \
         4 * act_tokens * vocab_size / tp
-    return where(pp > 1, 0, stack_megatron * megatron + stack_hf * hf_act_output_bytes)
+    return where(pp > 1, 0, stack_megatron * megatron + stack_hf * hf_act_output_bytes +
+                 stack_torchtitan * tt_act_output_bytes)
 
 
 @formula(B, "Korthikanti et al. 2022 §4 (first pipeline stage)")

@@ -93,15 +93,17 @@ def train_attn_executed_share(attention_is_eager, seq_len):
 @formula("bytes", "every stored activation is written forward and read backward, its "
          "gradient written and read: 4 × the activations of a layer (6 × with the forward "
          "pass recomputed)")
-def train_elementwise_bytes(stack_megatron, stack_hf, act_layer_body_bytes,
+def train_elementwise_bytes(stack_megatron, stack_hf, stack_torchtitan, act_layer_body_bytes,
                             act_layer_scores_bytes, hf_act_layer_body_bytes,
-                            hf_act_scores_bytes, stage_layers, grad_accum_steps,
-                            recompute_extra_forward):
+                            hf_act_scores_bytes, tt_native, tt_act_layer_body_bytes,
+                            stage_layers, grad_accum_steps, recompute_extra_forward):
     """HBM bytes the memory-bound kernels (norms, activation functions, residual adds,
     casts, dropout) move per step on one GPU, taken as 4 × the activations a layer
     produces (the stack's count, nothing recomputed) × layers × micro-batches."""
+    hf = hf_act_layer_body_bytes + hf_act_scores_bytes
+    titan = tt_native * tt_act_layer_body_bytes + (1 - tt_native) * hf
     layer = stack_megatron * (act_layer_body_bytes + act_layer_scores_bytes) + \
-        stack_hf * (hf_act_layer_body_bytes + hf_act_scores_bytes)
+        stack_hf * hf + stack_torchtitan * titan
     return (4 + 2 * recompute_extra_forward) * layer * stage_layers * grad_accum_steps
 
 
