@@ -40,7 +40,7 @@ def plans(draw):
         micro_batch=micro,
         sequence_parallel=draw(st.sampled_from([0, 1])),
         attention=draw(st.sampled_from(["flash", "sdpa", "eager"])),
-        stack=draw(st.sampled_from(["megatron", "hf"])),
+        stack=draw(st.sampled_from(["megatron", "hf", "torchtitan"])),
         dropout=draw(st.sampled_from([0, 1])), vp=draw(st.sampled_from([1, 2])),
         trainable_fraction=draw(st.sampled_from([1.0, 0.5, 0.01])),
         activation_rule=draw(st.sampled_from(["korthikanti", "seed-000",

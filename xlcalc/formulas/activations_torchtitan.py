@@ -33,8 +33,8 @@ the fp32 log-softmax of the up-cast logits (4V; train.py casts the logits to fp3
 loss's backward: nll_loss's dense fp32 gradient and log_softmax's fp32 input gradient are
 live together with the saved log-softmax, 8V more per token.  That is the step's peak
 whenever 8V exceeds a layer's recompute working set (every Llama: V ≥ 32,000 against
-h ≤ 16,384), and it is counted here because it is what the GPU must hold.  With FSDP
-(``zero`` = 3) the root module (embedding, final norm, output layer) stays unsharded from
+h ≤ 16,384), and it is counted here because it is what the GPU must hold.  When torchtitan
+shards (FSDP2 over ``dp_shard`` > 1 ranks, its default for data parallelism) the root module (embedding, final norm, output layer) stays unsharded from
 forward to backward (FSDP2 sets the root's ``reshard_after_forward`` to False; torch
 torch/distributed/fsdp/_fully_shard/_fully_shard.py) and torchtitan does not reshard the
 last block after forward (parallelize_llama.py ``apply_fsdp``): their weights in the
@@ -131,13 +131,15 @@ def tt_loss_backward_bytes(act_tokens, vocab_size, tp):
 
 @formula(B, "FSDP2 keeps the root unsharded after forward; torchtitan apply_fsdp keeps the "
          "last block unsharded")
-def tt_fsdp_unsharded_bytes(zero_stage, pp, params_embedding, params_final_norm,
+def tt_fsdp_unsharded_bytes(dp_shard, pp, params_embedding, params_final_norm,
                             params_lm_head, params_per_layer_avg, precision_act_bytes, tp):
-    """Weights FSDP (zero = 3, one pipeline stage) holds gathered at the loss: the root
-    module (embedding, final norm, output layer) and the last block, in the compute
-    dtype (e bytes), ÷ tp."""
+    """Weights FSDP holds gathered at the loss when torchtitan shards (``dp_shard`` > 1:
+    torchtitan applies FSDP2 over its shard degree, by default every data-parallel rank;
+    one pipeline stage): the root module (embedding, final norm, output layer) and the
+    last block, in the compute dtype (e bytes), ÷ tp.  The model states' own sharding is
+    the ``zero`` input (3 for torchtitan's FSDP)."""
     gathered = params_embedding + params_final_norm + params_lm_head + params_per_layer_avg
-    return where(zero_stage >= 3, where(pp > 1, 0, precision_act_bytes * gathered / tp), 0)
+    return where(dp_shard > 1, where(pp > 1, 0, precision_act_bytes * gathered / tp), 0)
 
 
 @formula(B, "hf output count + the loss's backward + FSDP2's gathered root and last block")
