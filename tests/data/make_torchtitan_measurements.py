@@ -47,7 +47,6 @@ xlcalc), batch, sequence length, dtype, recompute mode, depth, saved and peak by
 from __future__ import annotations
 
 import json
-import math
 import platform
 import sys
 from pathlib import Path
@@ -211,7 +210,8 @@ class Tracker(TorchDispatchMode):
             if isinstance(t, torch.Tensor) and t.device.type == "cpu":
                 storage = t.untyped_storage()
                 ptr = storage.data_ptr()
-                if ptr and ptr not in self.exclude and (ptr not in self.refs or self.refs[ptr][0].expired()):
+                fresh = ptr not in self.refs or self.refs[ptr][0].expired()
+                if ptr and ptr not in self.exclude and fresh:
                     self.refs[ptr] = (StorageWeakRef(storage), storage.nbytes())
         self.peak = max(self.peak, self.live())
         return out

@@ -5,8 +5,7 @@ Activation Recomputation in Large Transformer Models", arXiv:2205.05198 §4; see
 §3.3).  The ``hf`` stack (transformers' modules, measured) is in
 :mod:`xlcalc.formulas.activations_hf`, the ``torchtitan`` stack (its Llama and activation
 checkpointing, measured) in :mod:`xlcalc.formulas.activations_torchtitan`; ``stack`` picks
-one per plan, ``attention`` the
-kernel (``flash``, ``sdpa``, ``eager``).
+one per plan, ``attention`` the kernel (``flash``, ``sdpa``, ``eager``).
 
 Notation as in the paper: s = ``seq_len``, b = ``micro_batch`` (sequences one data-parallel
 rank runs through the model at once), h = ``hidden_size``, a = ``num_heads``, L =

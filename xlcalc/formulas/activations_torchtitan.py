@@ -32,10 +32,14 @@ the fp32 log-softmax of the up-cast logits (4V; train.py casts the logits to fp3
 ``cross_entropy``) — the hf stack's output count, identical for this model — and the
 loss's backward: nll_loss's dense fp32 gradient and log_softmax's fp32 input gradient are
 live together with the saved log-softmax, 8V more per token.  That is the step's peak
-whenever 8V exceeds a layer's recompute working set (every Llama: V ≥ 32,000 against
-h ≤ 16,384), and it is counted here because it is what the GPU must hold.  When torchtitan
-shards (FSDP2 over ``dp_shard`` > 1 ranks, its default for data parallelism) the root module (embedding, final norm, output layer) stays unsharded from
-forward to backward (FSDP2 sets the root's ``reshard_after_forward`` to False; torch
+when 8V exceeds the working set of one layer's recomputation and backward (about the
+``none`` count of a layer: Llama 3's 128,256-token vocabulary, the small measured
+configs); where a layer's is larger (Llama-2-70B: V = 32,000 against h = 8,192, f =
+28,672) the peak falls in that layer's backward and this count is low by the difference,
+which is not modelled.  When torchtitan
+shards (FSDP2 over ``dp_shard`` > 1 ranks, its default for data parallelism) the root
+module (embedding, final norm, output layer) stays unsharded from forward to backward
+(FSDP2 sets the root's ``reshard_after_forward`` to False: torch 2.13
 torch/distributed/fsdp/_fully_shard/_fully_shard.py) and torchtitan does not reshard the
 last block after forward (parallelize_llama.py ``apply_fsdp``): their weights in the
 compute dtype are live at the peak too.
