@@ -115,8 +115,13 @@ def test_megatron_formula_and_glu_generalisation():
     B, s, L, h, V = 1536, 2048, 96, 12288, 51200
     classic = 72 * B * s * L * h * h * (1 + s / (6 * h) + V / (12 * h * L))
     assert xlcalc.megatron_flops(cfg, B, s) == pytest.approx(classic, rel=1e-12)
-    assert xlcalc.megatron_flops(cfg, B, s, recompute=True) == pytest.approx(
-        classic * 96 / 72, rel=1e-12)
+    # Narayanan et al. 2021 eq. (3): with full recomputation the layers run 4 passes but
+    # the logits are not recomputed: 96·B·s·L·h²·(1 + s/(6h) + V/(16hL)), i.e. 6·B·s·h·V
+    recomputed = 96 * B * s * L * h * h * (1 + s / (6 * h) + V / (16 * h * L))
+    assert xlcalc.megatron_flops(cfg, B, s, recompute=True) == pytest.approx(recomputed,
+                                                                              rel=1e-12)
+    assert xlcalc.megatron_flops(cfg, B, s, recompute=True, glu=True) == pytest.approx(
+        recomputed, rel=1e-12)
     # the GQA/SwiGLU/MoE form reduces to the classic one for MHA with a 4h MLP
     assert xlcalc.megatron_flops(cfg, B, s, glu=True) == pytest.approx(classic, rel=1e-12)
     # ... and a gated MLP of width 8h/3 has the same MLP cost as a 4h plain one
@@ -126,3 +131,29 @@ def test_megatron_formula_and_glu_generalisation():
            "vocab_size": 1000}
     assert xlcalc.megatron_flops(llama, 4, 512, glu=True) == pytest.approx(
         xlcalc.megatron_flops(gpt, 4, 512, glu=True), rel=1e-12)
+
+
+def _megatron_lm_deepseek_v3(B, s):
+    """Megatron-LM megatron/training/training.py num_floating_point_operations
+    (NVIDIA/Megatron-LM commit 001b00c2734d8f0fad096fe48a382fedf755d321), written out by
+    hand for DeepSeek-V3 (config.json: h 7168, 128 heads, q_lora_rank 1536, kv_lora_rank
+    512, qk_nope 128 (Megatron's qk_head_dim), qk_rope 64 (qk_pos_emb_head_dim), v 128,
+    61 layers of which the first 3 dense (ffn 18432), 58 MoE (8 of 256 experts of 2048
+    and one shared expert of 2048), vocabulary 129,280, SwiGLU, no MTP layer)."""
+    h, a, q_lora, kv_lora, nope, rope, v = 7168, 128, 1536, 512, 128, 64, 128
+    L, dense, moe, V = 61, 3, 58, 129280
+    q_term = q_lora * (h + a * (nope + rope) + 1)
+    attn = 3 * 2 * (q_term + kv_lora * (h + a * (nope + v) + 1) + h * rope + a * v * h
+                    + s * (a * (nope + rope)) / 2 + s * a * v / 2)
+    mlp = 3 * 2 * h * (18432 * 3 * dense + 2048 * 8 * 3 * moe + 2048 * 3 * moe)
+    return B * s * (mlp + L * attn + 3 * 2 * h * V)
+
+
+def test_megatron_flops_deepseek_v3_mla_matches_megatron_lm():
+    # xlcalc counts the attention core over the full s×s (Narayanan et al. 2021); Megatron-LM
+    # now halves it for the causal mask: the two differ by exactly that half,
+    # 3 passes × 2·s·a·(d_qk + d_v) / 2 per token and layer
+    B, s = 1, 4096
+    got = xlcalc.megatron_flops("deepseek-v3", B, s, glu=True)
+    half_core = 3 * B * s * 61 * s * 128 * (192 + 128)
+    assert got == pytest.approx(_megatron_lm_deepseek_v3(B, s) + half_core, rel=1e-12)

@@ -255,10 +255,10 @@ def test_training_template():
     for number, row in data.iterrows():
         ctx = dict(grid.inputs, **{c: row[c] for c in grid.columns})
         ctx = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in ctx.items()}
-        one = core.estimate(["train_total_bytes", "train_fits", "train_time_s"], **ctx)
+        one = core.estimate(["train_total_bytes", "train_fits", "train_wall_s"], **ctx)
         assert row["total_gb"] == pytest.approx(one["train_total_bytes"] / 1e9, rel=1e-12)
         assert bool(row["fits"]) is bool(one["train_fits"])
-        assert row["train_days"] == pytest.approx(one["train_time_s"] / 86400, rel=1e-12)
+        assert row["train_days"] == pytest.approx(one["train_wall_s"] / 86400, rel=1e-12)
     grid.edit(1, "recompute", "none")
     assert grid.data.loc[1, "total_gb"] > data.loc[1, "total_gb"]
 

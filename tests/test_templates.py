@@ -184,14 +184,27 @@ def test_training_outputs_equal_the_core(recalculated):
         ctx = {**template(name).inputs, **inputs}
         got = openpyxl.load_workbook(out, data_only=True)
         keys = ("precision", "optimizer", "zero", "dp", "tp", "pp", "recompute",
-                "activation_rule", "train_reserve_bytes", "flash_attention",
-                "sequence_parallel", "dropout", "vp", "trainable_fraction")
+                "activation_rule", "train_reserve_bytes", "stack", "attention", "cp", "ep",
+                "finetune", "lora_rank", "lora_targets", "offload", "sequence_parallel",
+                "dropout", "vp", "trainable_fraction")
         mem = training.train_memory(ctx["model"], ctx["batch"], ctx["seq_len"],
                                     **{k: ctx[k] for k in keys}, gpu=ctx["gpu"])
         for part in ("weights", "master_weights", "gradients", "optimizer", "activations",
                      "total"):
             assert _close(_named(got, f"{part}_gb"), mem[part] / 1e9), part
         assert _close(_named(got, "gpus_needed"), mem["gpus_needed"])
+        from xlcalc.training_plan import STEP_DEFAULTS, training_step
+        plan = {k: ctx[k] for k in keys if k not in ("precision", "zero", "dp", "tp", "pp",
+                                                    "recompute", "stack", "attention", "cp",
+                                                    "ep", "vp")}
+        step = training_step(ctx["model"], ctx["gpu"], ctx["batch"], ctx["seq_len"],
+                             dp=ctx["dp"], tp=ctx["tp"], pp=ctx["pp"], vp=ctx["vp"],
+                             cp=ctx["cp"], ep=ctx["ep"], zero=ctx["zero"],
+                             precision=ctx["precision"], recompute=ctx["recompute"],
+                             stack=ctx["stack"], attention=ctx["attention"],
+                             **{k: ctx[k] for k in STEP_DEFAULTS if k != "goodput"}, **plan)
+        assert _close(_named(got, "step_s"), step["step_s"])
+        assert _close(_named(got, "step_tokens_per_s_per_gpu"), step["tokens_per_s_per_gpu"])
         checked += 1
     assert checked >= 15
 

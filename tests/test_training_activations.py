@@ -21,7 +21,7 @@ SCORE = 5 * A * S / (H * T)           # 5·64·2048 / (6144·8) = 13.333…
 
 # the paper's GPT training: 16-bit activations, dropout, no FlashAttention
 PAPER = dict(model=GPT_22B, batch=B, seq_len=S, tp=T, pp=1, dp=1, precision="bf16-mixed",
-             dropout=1, flash_attention=0, vp=1)
+             dropout=1, attention="eager", stack="megatron", cp=1, vp=1)
 
 TABLE_2 = [
     # (sequence parallel, recompute, paper GiB, by-hand bytes)
@@ -69,8 +69,9 @@ def test_full_recomputation_with_sequence_parallelism_splits_the_kept_input():
 # ------------------------------------------------------------ GQA, gated MLP, flash
 
 # Llama-2-70B: h = 8192, a = 64, k = 8 KV heads, d = 128, f = 28672 (SwiGLU), V = 32000.
-LLAMA = dict(model="llama-2-70b", batch=1, seq_len=2048, tp=1, pp=1, dp=1,
-             precision="bf16-mixed", dropout=0, sequence_parallel=0, vp=1, recompute="none")
+LLAMA = dict(model="llama-2-70b", batch=1, seq_len=2048, tp=1, pp=1, dp=1, stack="megatron",
+             cp=1, precision="bf16-mixed", dropout=0, sequence_parallel=0, vp=1,
+             recompute="none", attention="flash")
 # per token and layer, bytes (e = 2):
 #   replicated: two norm inputs + QKV input + MLP input = 4 × 2 × 8192     =  65,536
 #   Q 2·64·128 + K,V 2·(2·8·128) + attention output 2·64·128                =  36,864
@@ -83,7 +84,8 @@ SCORES_FLASH = 4 * 64                 # fp32 log-sum-exp per head
 def test_gqa_and_gated_mlp_adjustments():
     assert BODY_PER_TOKEN == 274_432
     for flash, scores in ((0, SCORES_EAGER), (1, SCORES_FLASH)):
-        v = estimate(["train_act_per_layer_bytes"], **LLAMA, flash_attention=flash)
+        v = estimate(["train_act_per_layer_bytes"],
+                     **dict(LLAMA, attention="flash" if flash else "eager"))
         assert v["train_act_per_layer_bytes"] == 2048 * (BODY_PER_TOKEN + scores)
     # an MHA, 4h-GeLU layer of the same width would keep 34 bytes per hidden unit
     # (Korthikanti with dropout); GQA saves K/V width, SwiGLU at f = 3.5h costs more.
@@ -95,7 +97,7 @@ def test_whole_model_first_stage_with_output_terms():
     # + fp32 logits 4·2048·32000 (no pipeline: this GPU holds them)
     want = 80 * 2048 * (BODY_PER_TOKEN + SCORES_FLASH) + 2 * 2 * 2048 * 8192 + 4 * 2048 * 32000
     assert want == 45_334_134_784
-    v = estimate(["train_activation_bytes"], **LLAMA, flash_attention=1,
+    v = estimate(["train_activation_bytes"], **LLAMA,
                  activation_rule="korthikanti")
     assert v["train_activation_bytes"] == want
 
@@ -119,7 +121,7 @@ PER_LAYER_B1 = 2048 * (BODY_PER_TOKEN + SCORES_FLASH)   # one micro-batch of 1 s
 def test_1f1b_first_stage_holds_pp_micro_batches():
     # pp = 4, micro-batch 1, 16 micro-batches per step: the first stage runs 20 layers and
     # keeps min(4, 16) = 4 micro-batches in flight = 80 layers' worth (Korthikanti §4.2.3).
-    ctx = dict(LLAMA, pp=4, batch=16, micro_batch=1, flash_attention=1)
+    ctx = dict(LLAMA, pp=4, batch=16, micro_batch=1)
     v = estimate(["train_act_inflight", "train_act_model_bytes", "grad_accum_steps"], **ctx)
     assert v["grad_accum_steps"] == 16
     assert v["train_act_inflight"] == 4
@@ -131,7 +133,7 @@ def test_1f1b_first_stage_holds_pp_micro_batches():
 
 def test_interleaved_schedule_factor():
     # Korthikanti §4.2.3: interleaving with m chunks multiplies by 1 + (p − 1)/(p·m)
-    ctx = dict(LLAMA, pp=4, batch=16, micro_batch=1, flash_attention=1, vp=2)
+    ctx = dict(LLAMA, pp=4, batch=16, micro_batch=1, vp=2)
     v = estimate(["train_act_inflight", "train_act_model_bytes"], **ctx)
     assert v["train_act_inflight"] == pytest.approx(4 * (1 + 3 / 8))
     assert v["train_act_model_bytes"] == pytest.approx(20 * 4 * 1.375 * PER_LAYER_B1)
@@ -147,7 +149,7 @@ def test_embedding_dropout_term():
 # ---------------------------------------------------------- micro vs global batch
 
 def test_micro_batch_defaults_to_the_replica_share_and_scales_activations():
-    ctx = dict(LLAMA, batch=32, dp=4, flash_attention=1, activation_rule="korthikanti")
+    ctx = dict(LLAMA, batch=32, dp=4, activation_rule="korthikanti")
     v = estimate(["micro_batch", "grad_accum_steps", "train_activation_bytes"], **ctx)
     assert v["micro_batch"] == 32 / 4 and v["grad_accum_steps"] == 1
     w = estimate(["micro_batch", "grad_accum_steps", "train_activation_bytes"], **ctx,
@@ -181,6 +183,6 @@ def test_seed_rules_of_thumb():
     ("korthikanti", "train_act_model_bytes"),
 ])
 def test_activation_rule_picks_one_estimate(rule, node):
-    v = estimate(["train_activation_bytes", node], **LLAMA, flash_attention=1,
+    v = estimate(["train_activation_bytes", node], **LLAMA,
                  activation_rule=rule)
     assert v["train_activation_bytes"] == v[node]

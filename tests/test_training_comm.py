@@ -83,6 +83,7 @@ def test_times_on_nvlink_and_the_network():
 def test_ring_formula_is_shared_with_serving():
     # the training traffic reuses xlcalc.formulas.comm.ring_allreduce_bytes
     from xlcalc.formulas.comm import ring_allreduce_bytes
-    v = estimate(["train_dp_allreduce_bytes", "train_grad_payload_bytes"], model="llama-7b",
-                 dp=8, tp=1, pp=1, precision="bf16-mixed", trainable_fraction=1.0)
+    from xlcalc.training import TRAINING_DEFAULTS, _inputs
+    v = estimate(["train_dp_allreduce_bytes", "train_grad_payload_bytes"],
+                 **_inputs(TRAINING_DEFAULTS, dict(model="llama-7b", dp=8, batch=8)))
     assert v["train_dp_allreduce_bytes"] == ring_allreduce_bytes(v["train_grad_payload_bytes"], 8)

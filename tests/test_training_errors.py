@@ -22,8 +22,10 @@ def _raises(argument, match, **kw):
 
 
 @pytest.mark.parametrize("argument, value, valid", [
-    ("precision", "zzz", "bf16-mixed, fp16-mixed, fp32, megatron-distopt, seed-001"),
-    ("optimizer", "zzz", "adafactor, adam, adam-8bit, adamw, lion, sgd, sgd-momentum"),
+    ("precision", "zzz", "bf16-mixed, fp16-mixed, fp32, fp8-block, fp8-current, fp8-delayed, "
+                         "megatron-distopt, mxfp8, seed-001"),
+    ("optimizer", "zzz", "adafactor, adam, adam-8bit, adamw, adamw-bf16, lion, sgd, "
+                         "sgd-momentum"),
     ("recompute", "zzz", "full, none, selective"),
     ("activation_rule", "zzz", "korthikanti, seed-000, seed-000-recompute, seed-001"),
 ])
@@ -109,3 +111,53 @@ def test_a_recipe_the_gpu_cannot_compute_in():
     assert info.value.argument == "precision"
     assert xlcalc.training_time("llama-7b", 1e12, "v100-32gb", 8,
                                 precision="fp16-mixed")["days"] > 0
+
+
+# ------------------------------------------------------------ unknown keywords (item 7)
+
+@pytest.mark.parametrize("call, keyword, close", [
+    (lambda **kw: xlcalc.train_memory("llama-7b", 8, 2048, **kw), "ep2", "ep"),
+    (lambda **kw: xlcalc.train_memory("llama-7b", 8, 2048, **kw), "recomptue", "recompute"),
+    (lambda **kw: xlcalc.training_step("llama-7b", "h100-sxm", 8, 2048, **kw), "micro_bach",
+     "micro_batch"),
+    (lambda **kw: xlcalc.train_fit_search("llama-7b", 8, 2048, "h100-sxm", **kw), "n_gpu",
+     "n_gpus"),
+    (lambda **kw: xlcalc.training_time("llama-7b", 1e9, "h100-sxm", 8, **kw), "goodputt",
+     "goodput"),
+    (lambda **kw: xlcalc.training_comm("llama-7b", 8, 2048, "h100-sxm", **kw), "zeroo", "zero"),
+    (lambda **kw: xlcalc.params("llama-7b", **kw), "prt", None),
+    (lambda **kw: xlcalc.kv_cache_bytes("llama-7b", 1, 128, **kw), "kv_dtyp", "kv_dtype"),
+    (lambda **kw: xlcalc.megatron_flops("llama-7b", 1, 128, **kw), "recompte", "recompute"),
+    (lambda **kw: xlcalc.load_model("llama-7b", **kw), "presett", None),
+    (lambda **kw: xlcalc.to_unit(1e9, **kw), "unti", "unit"),
+    (lambda **kw: xlcalc.compute(["params_total"], model="llama-7b", **kw), "batchh", "batch"),
+])
+def test_unknown_keywords_are_errors_that_suggest_the_close_name(call, keyword, close):
+    with pytest.raises(xlcalc.XlcalcError) as info:
+        call(**{keyword: 1})
+    message = str(info.value)
+    assert message.startswith(f"unknown argument '{keyword}'")
+    if close:
+        assert f"did you mean '{close}'" in message or f"'{close}'" in message
+
+
+def test_every_public_function_refuses_an_unknown_keyword():
+    """Item 7 across the whole API: each function of ``xlcalc.__all__`` checks its keywords
+    before it runs (so no other argument is needed to see the error), naming the keyword
+    and suggesting the close name."""
+    import inspect
+    checked = 0
+    for name in xlcalc.__all__:
+        fn = getattr(xlcalc, name)
+        if not inspect.isfunction(fn):
+            continue
+        params = [p for p, v in inspect.signature(fn).parameters.items()
+                  if v.kind in (v.POSITIONAL_OR_KEYWORD, v.KEYWORD_ONLY)]
+        typo = (params[0] + "x") if params else "colour"
+        with pytest.raises(xlcalc.XlcalcError) as info:
+            fn(**{typo: 1})
+        assert str(info.value).startswith(f"unknown argument '{typo}'"), name
+        if params:
+            assert f"'{params[0]}'" in str(info.value), name
+        checked += 1
+    assert checked >= 50

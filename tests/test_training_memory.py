@@ -17,12 +17,18 @@ STATES = ["train_weights_bytes", "train_master_weights_bytes", "train_gradients_
           "train_optimizer_bytes", "train_model_state_bytes"]
 
 
+def _defaults(**ctx):
+    """``ctx`` with every other training input at its glossary default."""
+    from xlcalc.training import TRAINING_DEFAULTS, _inputs
+    return _inputs(TRAINING_DEFAULTS, ctx)
+
+
 def states(psi, **inputs):
     """Model-state nodes with the parameters per GPU fixed to ``psi``."""
     ctx = dict(model="llama-7b", batch=64, seq_len=2048, precision="bf16-mixed",
                optimizer="adamw", zero=0, dp=1, tp=1, pp=1, trainable_fraction=1.0)
     ctx.update(inputs)
-    return estimate(STATES, train_params_per_gpu=psi, **ctx)
+    return estimate(STATES, train_params_per_gpu=psi, **_defaults(**ctx))
 
 
 # ---------------------------------------------------------------- ZeRO paper Table 1
@@ -68,6 +74,7 @@ def test_megatron_distributed_optimizer_is_6_plus_12_over_d(d):
 
 @pytest.mark.parametrize("optimizer, per_param", [
     ("adamw", 2 * 4), ("adam", 2 * 4), ("sgd", 0), ("sgd-momentum", 4), ("lion", 4),
+    ("adamw-bf16", 2 * 2),              # DeepSeek-V3 §3.3.2: both moments in bf16
     ("adam-8bit", 2 * (1 + 4 / 2048)),   # 8-bit m, v + one fp32 absmax per 2048-block each
     ("adafactor", 4 * (1 / 4096 + 1 / 4096)),   # factored v: (r + c)·4 / (r·c), r = c = h
 ])
@@ -117,7 +124,8 @@ def test_hand_counts_agree_with_the_preset():
 @pytest.mark.parametrize("tp, pp, layers_first", [(8, 1, 80), (8, 4, 20), (2, 3, 27)])
 def test_tp_divides_and_the_first_stage_holds_the_embedding(tp, pp, layers_first):
     v = estimate(["train_params_per_gpu", "train_weights_bytes", "stage_layers"],
-                 model="llama-2-70b", tp=tp, pp=pp, dp=1, zero=0, precision="bf16-mixed")
+                 **_defaults(model="llama-2-70b", tp=tp, pp=pp, dp=1, zero=0,
+                             precision="bf16-mixed"))
     if pp == 1:
         first = TOTAL_70B                           # the whole model
     else:                                           # embedding + ceil(80/pp) layers
@@ -175,32 +183,58 @@ def test_gpus_needed_by_hand():
 
 # ------------------------------------------------------------------------ fit search
 
-def test_fit_search_finds_the_smallest_plan_and_lists_every_option():
-    # an H100 planned at its marketed 80e9 bytes (a memory_gb override drops the reported
-    # total), where ZeRO-2 on two GPUs falls just short
-    table = xlcalc.train_fit_search("llama-7b", 32, 2048,
-                                    {"preset": "h100-sxm", "memory_gb": 80})
-    assert len(table) == 6 * 4 * 3          # divisors of 32 × ZeRO 0-3 × 3 recompute modes
-    best = table.iloc[0]
-    assert best.fits and best.gpus == 2 and best.zero == 3 and best.recompute == "full"
+def test_fit_search_rows_are_the_single_calls():
     # by hand: ZeRO-3 over 2 GPUs halves the 121.29 GB of states; each GPU runs 16
     # sequences with full recomputation: 32·2·(16·2048)·4096 + 2·2·(16·2048)·4096 +
     # 4·(16·2048)·32000 = 13,321,109,504 B; plus the 2 GB reserve.
+    table = xlcalc.train_fit_search("llama-7b", 32, 2048, "h100-sxm", tp=1, pp=1, dp=2,
+                                    micro_batch=16, zero=3, recompute="full")
+    best = table.iloc[0]
     sb = 16 * 2048
     acts = 32 * 2 * sb * 4096 + 2 * 2 * sb * 4096 + 4 * sb * 32000
+    assert best.fits and best.gpus == 2
     assert best.total == pytest.approx(18 * 6_738_415_616 / 2 + acts + 2e9, rel=1e-12)
-    # one GPU never fits (121 GB of states alone); ZeRO-2 on two GPUs does not either:
-    # 13.48 + 107.81/2 + 13.32 + 2 = 82.7 GB
-    assert not table[table.gpus == 1].fits.any()
-    z2 = table[(table.dp == 2) & (table.zero == 2) & (table.recompute == "full")].iloc[0]
-    assert z2.total == pytest.approx(2 * 6_738_415_616 + 16 * 6_738_415_616 / 2 + acts + 2e9)
-    assert not z2.fits
+    # ZeRO-2 on two GPUs: 13.48 + 107.81/2 + 13.32 + 2 = 82.7 GB does not fit an H100
+    # planned at its marketed 80e9 bytes (a memory_gb override drops the reported total)
+    z2 = xlcalc.train_fit_search("llama-7b", 32, 2048, {"preset": "h100-sxm", "memory_gb": 80},
+                                 tp=1, pp=1, dp=2, micro_batch=16, zero=2, recompute="full")
+    assert not z2.fits.any()
+    assert z2.iloc[0].total == pytest.approx(2 * 6_738_415_616 + 16 * 6_738_415_616 / 2 +
+                                             acts + 2e9)
+    assert z2.attrs["message"].startswith("nothing fits on the GPUs searched: smallest "
+                                          "shortfall 2.71 GB per GPU")
     # at the 79.22 GiB CUDA reports (85.06e9 bytes) the same ZeRO-2 plan fits
-    assert z2.total <= 79.22 * 2 ** 30
-    assert xlcalc.train_memory("llama-7b", 32, 2048, zero=2, dp=2, recompute="full",
-                               gpu="h100-sxm")["fits"] is True
-    # the table's rows equal single calls
-    row = table.iloc[5]
-    single = xlcalc.train_memory("llama-7b", 32, 2048, zero=int(row.zero), dp=int(row.dp),
-                                 recompute=row.recompute)
-    assert row.total == pytest.approx(single["total"], rel=1e-12)
+    assert xlcalc.train_fit_search("llama-7b", 32, 2048, "h100-sxm", tp=1, pp=1, dp=2,
+                                   micro_batch=16, zero=2, recompute="full").fits.all()
+    single = xlcalc.train_memory("llama-7b", 32, 2048, zero=3, dp=2, recompute="full",
+                                 micro_batch=16)
+    assert best.total == pytest.approx(single["total"], rel=1e-12)
+
+
+def test_fit_search_returns_the_fastest_fitting_plans_brute_force():
+    axes = dict(tp=[1, 2], pp=[1, 2], dp=[1, 2, 4], micro_batch=[1, 2], zero=[0, 3],
+                recompute=["none", "full"])
+    table = xlcalc.train_fit_search("llama-7b", 32, 2048, "h100-sxm", n_gpus=4, top=3, **axes)
+    import itertools
+    fitting = []
+    for tp, pp, dp, mb, zero, rec in itertools.product(*axes.values()):
+        if tp * pp * dp != 4:
+            continue
+        mem = xlcalc.train_memory("llama-7b", 32, 2048, zero=zero, dp=dp, tp=tp, pp=pp,
+                                  recompute=rec, micro_batch=mb, gpu="h100-sxm")
+        if mem["fits"]:
+            step = xlcalc.training_step("llama-7b", "h100-sxm", 32, 2048, micro_batch=mb,
+                                        dp=dp, tp=tp, pp=pp, zero=zero, recompute=rec)
+            fitting.append(step["step_s"])
+    assert len(table) == 3 and table.fits.all() and (table.gpus == 4).all()
+    assert table.step_s.iloc[0] == pytest.approx(min(fitting), rel=1e-12)
+    assert list(table.step_s) == sorted(table.step_s)
+
+
+def test_fit_search_takes_a_scalar_for_every_axis():
+    # issue 17: recompute="full" used to be iterated letter by letter
+    table = xlcalc.train_fit_search("llama-7b", 32, 2048, "h100-sxm", tp=1, pp=1, dp=4,
+                                    micro_batch=2, zero=1, recompute="full", cp=1, ep=1)
+    assert len(table) == 1 and table.recompute[0] == "full" and table.zero[0] == 1
+    with pytest.raises(xlcalc.XlcalcError, match="unknown recompute 'ful'"):
+        xlcalc.train_fit_search("llama-7b", 32, 2048, "h100-sxm", recompute="ful")

@@ -94,9 +94,9 @@ def test_section_4_2_item_by_item():
     assert total == pytest.approx(1365, rel=0.001)                    # the seed's ≈ 1365
     # the seed's GPU count: 1366.27 / 80 = 17.08 → 18
     from xlcalc.estimate import estimate
-    v = estimate(["train_gpus_seed_rule"], **EX42, params_total=70e9, gpu=GPU80,
-                 zero=0, dp=1, tp=1, pp=1, recompute="none", trainable_fraction=1.0,
-                 flash_attention=1, sequence_parallel=0, dropout=0, vp=1)
+    from xlcalc.training import TRAINING_DEFAULTS, _inputs
+    v = estimate(["train_gpus_seed_rule"], **_inputs(TRAINING_DEFAULTS, dict(
+        EX42, params_total=70e9, gpu=GPU80)))
     assert v["train_gpus_seed_rule"] == math.ceil(total / 80) == 18
     # with the 15 GB needed on every GPU: (1260 + 91.27) / (80 − 15) = 20.8 → 21
     assert s["gpus_needed"] == math.ceil((1260 + 91.268055040) / 65) == 21
@@ -105,8 +105,9 @@ def test_section_4_2_item_by_item():
 # -------------------------------------------------------------------- §五 5.3
 
 def test_section_5_3_days():
+    # the seed's time = FLOPs / (GPUs × peak × utilisation): no restarts (goodput 1)
     t = xlcalc.training_time("llama-2-70b", 1e12, "h100-sxm", 1000, mfu=0.3,
-                             params_total=70e9)
+                             params_total=70e9, goodput=1.0)
     # 6 × 70e9 × 1e12 / (1000 × 989.4e12 × 0.3) / 86400 = 16.377 days; with the seed's
     # 990 TFLOP/s it is 16.367: "≈ 16 days" is the seed rounding down
     assert t["days"] == pytest.approx(4.2e23 / (1000 * 989.4e12 * 0.3) / 86400)

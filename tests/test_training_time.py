@@ -57,7 +57,7 @@ def test_korthikanti_table_5_mfu(name, heads, hidden, layers, gpus, batch, secon
 def test_seed_000_section_5_3_sixteen_days():
     # 6 × 70e9 × 1e12 = 4.2e23 FLOPs; 1000 × 989.4e12 × 0.3 = 2.9682e17 FLOP/s
     # 4.2e23 / 2.9682e17 = 1,414,998.99 s = 16.377 days (the seed: ≈ 16)
-    t = xlcalc.training_time("llama-2-70b", 1e12, "h100-sxm", 1000, mfu=0.3,
+    t = xlcalc.training_time("llama-2-70b", 1e12, "h100-sxm", 1000, mfu=0.3, goodput=1.0,
                              params_total=70e9, price_per_gpu_hour=2.5)
     seconds = 6 * 70e9 * 1e12 / (1000 * 989.4e12 * 0.3)
     assert t["flops"] == pytest.approx(4.2e23)
@@ -83,7 +83,7 @@ def test_full_recomputation_costs_8nd():
 @pytest.mark.parametrize("precision, peak", [("bf16-mixed", 989.4), ("fp16-mixed", 989.4),
                                              ("fp32", 66.9), ("megatron-distopt", 989.4)])
 def test_peak_follows_the_recipe(precision, peak):
-    t = xlcalc.training_time("llama-7b", 1e9, "h100-sxm", 1, precision=precision)
+    t = xlcalc.training_time("llama-7b", 1e9, "h100-sxm", 1, precision=precision, goodput=1)
     assert t["peak_tflops"] == peak
     assert t["seconds"] == pytest.approx(6 * 6_738_415_616 * 1e9 / (peak * 1e12 * 0.4))
 
@@ -98,16 +98,19 @@ def test_megatron_flops_scaled_to_tokens_and_step_time():
     assert v["train_step_flops"] == pytest.approx(_model_flops(4, 48, 6144), rel=1e-12)
     assert v["train_step_time_s"] == pytest.approx(_model_flops(4, 48, 6144) /
                                                    (8 * A100_PEAK * 0.5), rel=1e-12)
-    # with full recomputation Megatron counts 4 passes instead of 3 (96 for 72)
+    # with full recomputation the layers run 4 passes instead of 3 (96 for 72) and the
+    # logits still 3 (Narayanan et al. 2021 eq. 3: 96·B·s·L·h²·(1 + s/(6h) + V/(16hL)))
     w = estimate(["train_step_flops"], model=_gpt(64, 6144, 48), batch=4, seq_len=S,
                  recompute="full")
-    assert w["train_step_flops"] == pytest.approx(_model_flops(4, 48, 6144) * 4 / 3)
+    L, h = 48, 6144
+    assert w["train_step_flops"] == pytest.approx(
+        96 * 4 * S * L * h ** 2 * (1 + S / (6 * h) + V / (16 * h * L)), rel=1e-12)
 
 
 def test_plan_time_uses_dp_tp_pp_gpus():
     v = estimate(["train_plan_time_s", "train_time_s"], model="llama-7b", tokens=1e12,
                  gpu="h100-sxm", mfu=0.4, recompute="none", precision="bf16-mixed",
-                 dp=16, tp=4, pp=2, batch=64, n_gpus=128)
+                 dp=16, tp=4, pp=2, cp=1, batch=64, n_gpus=128)
     assert v["train_plan_time_s"] == pytest.approx(v["train_time_s"])
     assert v["train_plan_time_s"] == pytest.approx(
         6 * 6_738_415_616 * 1e12 / (128 * 989.4e12 * 0.4))

@@ -120,14 +120,69 @@ def test_chinchilla_by_hand():
 
 
 def test_training_days_hours_cost_by_hand():
-    seconds = 6 * N70 * 2e12 / (1024 * 989.4e12 * 0.4)
+    # 6ND at 40 % of the peak; the wall clock ÷ the default goodput 0.9
+    seconds = 6 * N70 * 2e12 / (1024 * 989.4e12 * 0.4) / 0.9
     assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0) == pytest.approx(seconds / 86400)
+    assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0, None, None, None, 1.0) == pytest.approx(
+        seconds * 0.9 / 86400)
     assert u.TRAIN_GPU_HOURS(M70, 2e12, H100, 1024.0) == pytest.approx(seconds / 3600 * 1024)
     assert u.TRAIN_COST(M70, 2e12, H100, 1024.0, 2.5) == pytest.approx(
         seconds / 3600 * 1024 * 2.5)
     # full recomputation: 8ND
     assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0, 0.5, "full") == pytest.approx(
-        8 * N70 * 2e12 / (1024 * 989.4e12 * 0.5) / 86400)
+        8 * N70 * 2e12 / (1024 * 989.4e12 * 0.5) / 86400 / 0.9)
+
+
+def test_train_step_with_tokens_is_the_whole_run():
+    from xlcalc.training_plan import training_step
+    step = training_step(M70, H100, 1024, 4096, micro_batch=1, dp=32, tp=8, pp=4)
+    steps = 2e12 / (1024 * 4096)
+    #                    precision zero  dp   tp  pp  recompute micro_batch stack attention cp ep vp
+    table = u.TRAIN_STEP(M70, H100, 1024, 4096, None, None, 32, 8, 4, None, 1, None, None,
+                         None, None, None, 2e12)
+    rows = {r[0]: r[1] for r in table[1:]}
+    days = steps * step["step_s"] / 0.9 / 86400           # ÷ the default goodput 0.9
+    assert rows["steps"] == pytest.approx(steps, rel=1e-12)
+    assert rows["days"] == pytest.approx(days, rel=1e-12)
+    assert rows["gpu_hours"] == pytest.approx(days * 24 * 1024, rel=1e-12)
+    assert rows["step_s"] == pytest.approx(step["step_s"], rel=1e-12)
+
+
+def test_train_step_spills_the_step_table():
+    #                                            precision zero dp  tp    pp
+    table = u.TRAIN_STEP("llama-2-7b", H100, 64, 4096, None, None, 8, None, 2, None, 1)
+    assert table[0] == ["quantity", "value", "unit"]
+    rows = {r[0]: r[1] for r in table[1:]}
+    # 1F1B over 2 stages with 64/8 = 8 micro-batches: bubble = compute / 8
+    assert rows["bubble_s"] == pytest.approx(rows["compute_s"] / 8)
+    assert rows["step_s"] == pytest.approx(rows["compute_s"] + rows["bubble_s"] +
+                                           rows["exposed_comm_s"])
+    assert "days" not in rows                          # no tokens: one step only
+    assert u.TRAIN_STEP("llama-2-7b", H100, 64, 4096, None, None, 8, None, None, None, None,
+                        "hff").startswith("#VALUE! unknown stack 'hff'")
+
+
+def test_train_step_takes_train_mems_arguments_in_its_order():
+    """The arguments TRAIN_STEP shares with TRAIN_MEM come in TRAIN_MEM's order, so one
+    row of plan cells feeds both."""
+    step = list(inspect.signature(u.TRAIN_STEP).parameters)
+    mem = list(inspect.signature(u.TRAIN_MEM).parameters)
+    shared = [p for p in mem if p in step]
+    assert shared == [p for p in step if p in mem]
+    assert len(shared) >= 12
+
+
+def test_train_mem_takes_the_plan_at_its_end():
+    base = u.TRAIN_MEM("llama-2-7b", 8, 4096, None, None, None, 8, None, None, None,
+                       "activations")
+    hf = u.TRAIN_MEM("llama-2-7b", 8, 4096, None, None, None, 8, None, None, None,
+                     "activations", None, None, "hf", "sdpa")
+    cp2 = u.TRAIN_MEM("llama-2-7b", 8, 4096, None, None, None, 8, None, None, None,
+                      "activations", None, None, None, None, 2)
+    assert hf > base and cp2 == pytest.approx(base / 2)
+    lora = u.TRAIN_MEM("llama-2-7b", 8, 4096, None, None, None, 8, None, None, None,
+                       "optimizer", None, None, None, None, None, None, "lora", 16)
+    assert lora == pytest.approx(8 * 39_976_960 / 1e9)
 
 
 def test_infer_memory_parts_by_hand_and_fit():
@@ -394,7 +449,8 @@ def test_defaults_are_the_cores():
     train_api = inspect.signature(training.train_memory).parameters
     for p in _optional(u.TRAIN_MEM):
         if p.name in train_api:
-            assert p.default == train_api[p.name].default, p.name
+            api = train_api[p.name].default      # None: the glossary's default
+            assert p.default == (TERMS[p.name].default if api is None else api), p.name
             if p.name in TERMS:
                 assert p.default == TERMS[p.name].default, p.name
 

@@ -57,6 +57,7 @@ EXAMPLES = {
     "TRAIN_GPU_HOURS": '=TRAIN_GPU_HOURS("llama-2-70b", 2E+12, "h100-sxm", 1024)',
     "TRAIN_COST": '=TRAIN_COST("llama-2-70b", 2E+12, "h100-sxm", 1024, 2.5)',
     "TRAIN_MFU": '=TRAIN_MFU("llama-2-7b", 1024, 4096, 10, "h100-sxm", 64)',
+    "TRAIN_STEP": '=TRAIN_STEP("llama-2-7b", "h100-sxm", 64, 4096, , , 8)',
     "GEMM_MS": '=GEMM_MS(16, 4096, 4096, "a100-40gb", "fp16")',
     "CRITICAL_BATCH": '=CRITICAL_BATCH("llama-3.1-8b", "a100-80gb", 1024)',
     "SEED_CHECK": '=SEED_CHECK("llama-70b-inference")',

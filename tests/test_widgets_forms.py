@@ -20,6 +20,7 @@ from xlcalc.glossary import TERMS, check  # noqa: E402
 from xlcalc.serving import (gpus_needed, inference_latency, inference_memory,  # noqa: E402
                             serving_capacity)
 from xlcalc.training import train_memory, training_time  # noqa: E402
+from xlcalc.training_plan import training_step  # noqa: E402
 from xlcalc.widgets import PASTED, InferenceForm, PlannerForm, TrainingForm  # noqa: E402
 from xlcalc.widgets.export import catalogue, evaluate_formula, formula_args  # noqa: E402
 from xlcalc.widgets import controls as C  # noqa: E402
@@ -70,17 +71,23 @@ def expected_inference(v: dict) -> dict:
 
 
 def expected_training(v: dict) -> dict:
+    plan = {k: v[k] for k in ("stack", "attention", "cp", "ep", "finetune", "lora_rank")}
     mem = train_memory(v["model"], v["batch"], v["seq_len"], precision=v["precision"],
                        optimizer=v["optimizer"], zero=v["zero"], dp=v["dp"], tp=v["tp"],
                        pp=v["pp"], recompute=v["recompute"], gpu=v["gpu"],
-                       activation_rule=v["activation_rule"])
-    n = v["dp"] * v["tp"] * v["pp"]      # the plan's GPUs, written out by hand
+                       activation_rule=v["activation_rule"], **plan)
+    step = training_step(v["model"], v["gpu"], v["batch"], v["seq_len"], dp=v["dp"],
+                         tp=v["tp"], pp=v["pp"], zero=v["zero"], precision=v["precision"],
+                         recompute=v["recompute"], compute_eff=v["compute_eff"], **plan)
+    n = v["dp"] * v["tp"] * v["pp"] * v["cp"]      # the plan's GPUs, written out by hand
     time = training_time(v["model"], v["tokens"], v["gpu"], n, mfu=v["mfu"],
                          recompute=v["recompute"], precision=v["precision"],
                          price_per_gpu_hour=v["price_per_gpu_hour"])
-    return {"parts": {p: mem[p] / 1e9 for p in ("weights", "master_weights", "gradients",
-                                                "optimizer", "activations", "reserve",
-                                                "total")},
+    return {"parts": {p: mem[p] / 1e9 for p in ("weights", "adapters", "master_weights",
+                                                "gradients", "optimizer", "activations",
+                                                "reserve", "total")},
+            "step_s": step["step_s"], "step_mfu": step["mfu"],
+            "step_tokens_per_s_per_gpu": step["tokens_per_s_per_gpu"],
             "share": mem["share"], "fits": bool(mem["fits"]),
             "headroom_gb": mem["headroom"] / 1e9, "gpus_needed": mem["gpus_needed"],
             "n_gpus": n, "train_days": time["days"], "gpu_hours": time["gpu_hours"],
@@ -302,6 +309,13 @@ TRAINING_EFFECTS = {
     "pp": ({}, 2, ["total_gb", "n_gpus"]),
     "mfu": ({}, 0.5, ["train_days"]),
     "price_per_gpu_hour": ({}, 4.0, ["cost"]),
+    "stack": ({"recompute": "none"}, "hf", ["total_gb", "step_s"]),
+    "attention": ({"recompute": "none"}, "eager", ["total_gb", "step_s"]),
+    "finetune": ({}, "lora", ["total_gb"]),
+    "lora_rank": ({"finetune": "lora"}, 64, ["total_gb"]),
+    "cp": ({}, 2, ["total_gb", "n_gpus", "step_s"]),
+    "ep": ({"model": "mixtral-8x7b", "dp": 8, "batch": 64}, 8, ["total_gb", "step_s"]),
+    "compute_eff": ({}, 0.7, ["step_s", "step_tokens_per_s_per_gpu"]),
 }
 
 

@@ -173,9 +173,6 @@ def test_seed_001_flops():
            2 * 64 * 256 / (2 * 8 * 128 * 2))
 
 
-@pytest.mark.xfail(strict=True, reason="the Megatron FLOPs node still counts the logits as "
-                   "recomputed (8bshV); the fix (6bshV, Narayanan et al. 2021 eq. 3) lands "
-                   "with issue 13 — remove this mark then")
 def test_seed_001_megatron_with_checkpointing_counts_the_logits_twice():
     r = _rows("seed-001-resources")
     blsh2, bshv = L * s * h * h, s * h * V

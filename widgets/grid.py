@@ -81,9 +81,9 @@ def _training_outputs():
         _output("total_gb", "train_total_bytes", "Memory per GPU", "GB"),
         _output("headroom_gb", "train_headroom_bytes", "Headroom", "GB"),
         _output("fits", "train_fits", "Fits"),
-        _output("train_days", "train_time_s", "Wall-clock time", "days"),
-        _output("gpu_hours", "train_gpu_hours", "GPU-hours", "GPU-h"),
-        _output("train_cost", "train_cost", "Cost", "$"),
+        _output("train_days", "train_wall_s", "Wall-clock time (÷ goodput)", "days"),
+        _output("gpu_hours", "train_wall_gpu_hours", "GPU-hours", "GPU-h"),
+        _output("train_cost", "train_wall_cost", "Cost", "$"),
     )
 
 

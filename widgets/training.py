@@ -9,6 +9,7 @@ from xlcalc.glossary import TERMS
 from xlcalc.hardware import load_gpu
 from xlcalc.models import load_model
 from xlcalc.training import TRAINING_DEFAULTS, train_memory, training_time
+from xlcalc.training_plan import STEP_DEFAULTS, training_step
 from xlcalc.units import to_unit
 
 from . import controls as C
@@ -23,17 +24,22 @@ __all__ = ["TrainingForm", "TRAINING_FORM_DEFAULTS"]
 #: BF16 mixed, AdamW, full recomputation) with 140 B tokens (Chinchilla) to train on
 TRAINING_FORM_DEFAULTS = dict(model="llama-7b", gpu="h100-sxm", batch=32, seq_len=2048,
                               precision="bf16-mixed", optimizer="adamw", zero=0,
-                              recompute="full", dp=1, tp=1, pp=1, tokens=140e9, mfu=0.4,
+                              recompute="full", dp=1, tp=1, pp=1, cp=1, ep=1,
+                              stack="megatron", attention="flash", finetune="full",
+                              lora_rank=16, tokens=140e9, mfu=0.4, compute_eff=0.55,
                               price_per_gpu_hour=2.5, activation_rule="korthikanti")
 
-_PARTS = ("weights", "master_weights", "gradients", "optimizer", "activations", "reserve")
+_PARTS = ("weights", "adapters", "master_weights", "gradients", "optimizer", "activations",
+          "reserve")
 
 
 class TrainingForm(PlanForm):
-    """Training plan: memory per GPU (weights, master weights, gradients, optimizer
-    states, activations, reserve) against the GPU, the fewest GPUs, and the run's
-    wall-clock days, GPU-hours and cost on the plan's ``dp × tp × pp`` GPUs — from
-    :func:`xlcalc.train_memory` and :func:`xlcalc.training_time`.
+    """Training plan: memory per GPU (weights, LoRA adapters, master weights, gradients,
+    optimizer states, activations, reserve) against the GPU for the training stack and
+    attention kernel, the fewest GPUs, the step as it runs (compute, pipeline bubble,
+    exposed communication, tokens/s, MFU) and the run's wall-clock days, GPU-hours and cost
+    on the plan's ``dp × tp × pp × cp`` GPUs — from :func:`xlcalc.train_memory`,
+    :func:`xlcalc.training_step` and :func:`xlcalc.training_time`.
 
     ``batch`` is the global batch (split over ``dp`` replicas, so ``dp`` offers its
     divisors); ``zero`` shards model states over ``dp``."""
@@ -47,10 +53,11 @@ class TrainingForm(PlanForm):
     groups = (
         ("Model and hardware", ("model", "gpu")),
         ("Workload", ("batch", "seq_len", "tokens")),
+        ("Training stack", ("stack", "attention", "finetune", "lora_rank")),
         ("Precision and memory savers", ("precision", "optimizer", "zero", "recompute",
                                          "activation_rule")),
-        ("Parallelism", ("dp", "tp", "pp")),
-        ("Efficiency and price", ("mfu", "price_per_gpu_hour")),
+        ("Parallelism", ("dp", "tp", "pp", "cp", "ep")),
+        ("Efficiency and price", ("mfu", "compute_eff", "price_per_gpu_hour")),
     )
     formulas = (
         # TRAIN_MEM has no activation_rule argument: it uses the glossary's default rule
@@ -82,10 +89,18 @@ class TrainingForm(PlanForm):
             "zero": C.toggle("zero", value=d["zero"]),
             "recompute": C.toggle("recompute", value=d["recompute"]),
             "activation_rule": C.choice("activation_rule", d["activation_rule"]),
+            "stack": C.toggle("stack", value=d["stack"]),
+            "attention": C.toggle("attention", value=d["attention"]),
+            "finetune": C.toggle("finetune", value=d["finetune"]),
+            "lora_rank": C.int_dropdown("lora_rank", [4, 8, 16, 32, 64, 128, 256],
+                                        d["lora_rank"]),
             "dp": C.int_dropdown("dp", C.nice_log_ints(1, d["batch"]), d["dp"]),
             "tp": C.int_dropdown("tp", [1, 2, 4, 8], d["tp"]),
             "pp": C.int_dropdown("pp", [1, 2, 4, 8], d["pp"]),
+            "cp": C.int_dropdown("cp", [1, 2, 4, 8], d["cp"]),
+            "ep": C.int_dropdown("ep", [1, 2, 4, 8, 16, 32, 64], d["ep"]),
             "mfu": C.fraction_slider("mfu", d["mfu"]),
+            "compute_eff": C.fraction_slider("compute_eff", d["compute_eff"]),
             "price_per_gpu_hour": C.real_box("price_per_gpu_hour", d["price_per_gpu_hour"]),
         }
 
@@ -108,12 +123,20 @@ class TrainingForm(PlanForm):
     def compute(self, inputs: dict) -> Plan:
         i = dict(inputs)
         model, gpu = load_model(i["model"]), load_gpu(i["gpu"])
+        plan = dict(stack=i["stack"], attention=i["attention"], cp=i["cp"], ep=i["ep"],
+                    finetune=i["finetune"], lora_rank=i["lora_rank"])
         mem = train_memory(model, i["batch"], i["seq_len"], precision=i["precision"],
                            optimizer=i["optimizer"], zero=i["zero"], dp=i["dp"], tp=i["tp"],
                            pp=i["pp"], recompute=i["recompute"], gpu=gpu,
-                           activation_rule=i["activation_rule"])
-        n_gpus = estimate("train_world_size", dp=i["dp"], tp=i["tp"],
-                          pp=i["pp"])["train_world_size"]
+                           activation_rule=i["activation_rule"], **plan)
+        n_gpus = estimate("train_world_size", dp=i["dp"], tp=i["tp"], pp=i["pp"],
+                          cp=i["cp"])["train_world_size"]
+        step = training_step(model, gpu, i["batch"], i["seq_len"], dp=i["dp"], tp=i["tp"],
+                             pp=i["pp"], cp=i["cp"], ep=i["ep"], zero=i["zero"],
+                             precision=i["precision"], recompute=i["recompute"],
+                             stack=i["stack"], attention=i["attention"],
+                             finetune=i["finetune"], lora_rank=i["lora_rank"],
+                             compute_eff=i["compute_eff"])
         time = training_time(model, i["tokens"], gpu, n_gpus, mfu=i["mfu"],
                              recompute=i["recompute"], precision=i["precision"],
                              price_per_gpu_hour=i["price_per_gpu_hour"])
@@ -133,6 +156,11 @@ class TrainingForm(PlanForm):
             "tokens_per_s_per_gpu": float(time["tokens_per_s_per_gpu"]),
             "flops": float(time["flops"]),
             "params": float(params(model)["total"]),
+            "step_s": float(step["step_s"]),
+            "step_bubble_s": float(step["bubble_s"]),
+            "step_exposed_comm_s": float(step["exposed_comm_s"]),
+            "step_tokens_per_s_per_gpu": float(step["tokens_per_s_per_gpu"]),
+            "step_mfu": float(step["mfu"]),
         }
         fits = fig["fits"]
         cards = [
@@ -144,7 +172,13 @@ class TrainingForm(PlanForm):
             Card("gpus_needed", "GPUs needed", fig["gpus_needed"], "",
                  "fewest, states fully sharded"),
             Card("n_gpus", "GPUs in this plan", fig["n_gpus"], "",
-                 f"dp {i['dp']} × tp {i['tp']} × pp {i['pp']}"),
+                 f"dp {i['dp']} × tp {i['tp']} × pp {i['pp']} × cp {i['cp']}"),
+            Card("step_s", "Step time", fig["step_s"], "s",
+                 f"bubble {fmt(fig['step_bubble_s'])} s, exposed comm "
+                 f"{fmt(fig['step_exposed_comm_s'])} s"),
+            Card("step_tokens_per_s_per_gpu", "Tokens/s per GPU (step)",
+                 fig["step_tokens_per_s_per_gpu"], "",
+                 f"MFU {fig['step_mfu']:.0%} at compute_eff {i['compute_eff']:.0%}"),
             Card("train_days", "Training time", fig["train_days"], "days",
                  f"{fmt(i['tokens'] / 1e9)} B tokens at MFU {i['mfu']:.0%}"),
             Card("gpu_hours", "GPU-hours", fig["gpu_hours"], "h",
@@ -181,7 +215,7 @@ class TrainingForm(PlanForm):
     def _sweep_inputs(self, inputs: dict) -> dict:
         """The training inputs the form computes with: its values and every other training
         input at its glossary default (as :func:`xlcalc.train_memory` fills them)."""
-        ctx = {n: TERMS[n].default for n in TRAINING_DEFAULTS}
+        ctx = {n: TERMS[n].default for n in (*TRAINING_DEFAULTS, *STEP_DEFAULTS)}
         ctx.update(inputs)
         return ctx
 
@@ -192,7 +226,8 @@ class TrainingForm(PlanForm):
         i["model"], i["gpu"] = load_model(i["model"]), load_gpu(i["gpu"])
         i[axis] = self.sweep_values(axis)
         targets = ["train_total_bytes", "train_headroom_bytes", "train_fits",
-                   "train_gpus_needed", "train_world_size", "train_days", "train_cost"]
+                   "train_gpus_needed", "train_world_size", "train_wall_days",
+                   "train_wall_cost"]
         frame = sweep(targets, bind={"n_gpus": "train_world_size"}, **i)
         return pd.DataFrame({
             axis: frame[axis].astype(int),
@@ -201,8 +236,8 @@ class TrainingForm(PlanForm):
             "fits": frame["train_fits"].astype(bool),
             "gpus_needed": frame["train_gpus_needed"],
             "n_gpus": frame["train_world_size"],
-            "train_days": frame["train_days"],
-            "cost": frame["train_cost"],
+            "train_days": frame["train_wall_days"],
+            "cost": frame["train_wall_cost"],
         })
 
     def sweep_panels(self):

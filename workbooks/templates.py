@@ -86,11 +86,23 @@ def _training_sections():
             Output("headroom_gb", "train_headroom_bytes", "Headroom", "GB"),
             Output("gpus_needed", "train_gpus_needed", "Fewest GPUs that fit", "GPUs"),
         )),
+        Section("Step time (as it runs)", (
+            Output("step_compute_s", "train_compute_s", "Compute per step", "s"),
+            Output("step_bubble_s", "train_bubble_s", "Pipeline bubble", "s"),
+            Output("step_dp_comm_s", "train_dp_comm_s", "Data-parallel communication", "s"),
+            Output("step_tp_comm_s", "train_tp_comm_s", "Tensor-parallel communication", "s"),
+            Output("step_exposed_comm_s", "train_exposed_comm_s", "Exposed communication", "s"),
+            Output("step_s", "train_step_s", "Step time", "s"),
+            Output("step_tokens_per_s_per_gpu", "train_step_tokens_per_s_per_gpu",
+                   "Tokens/s per GPU (step model)", "tokens/s"),
+            Output("step_mfu", "train_step_mfu", "MFU (step model)", ""),
+            Output("run_days", "train_run_days", "Whole run (step model, goodput)", "days"),
+        )),
         Section("Time and cost", (
             Output("train_flops", "train_flops", "Training FLOPs", "ZFLOPs"),
-            Output("train_days", "train_time_s", "Wall-clock time", "days"),
-            Output("gpu_hours", "train_gpu_hours", "GPU-hours", "GPU-h"),
-            Output("train_cost", "train_cost", "Cost", "$"),
+            Output("train_days", "train_wall_s", "Wall-clock time (÷ goodput)", "days"),
+            Output("gpu_hours", "train_wall_gpu_hours", "GPU-hours", "GPU-h"),
+            Output("train_cost", "train_wall_cost", "Cost", "$"),
             Output("tokens_per_s_per_gpu", "train_tokens_per_s_per_gpu", "Tokens/s per GPU",
                    "tokens/s"),
             Output("chinchilla_tokens", "chinchilla_tokens", "Chinchilla tokens (20/param)",
@@ -99,7 +111,17 @@ def _training_sections():
     )
 
 
+def _step_inputs() -> dict:
+    """The step model's efficiencies and links at their glossary defaults."""
+    from xlcalc.glossary import TERMS
+    from xlcalc.graph import load_all
+    from xlcalc.training_plan import STEP_DEFAULTS
+    load_all()
+    return {name: TERMS[name].default for name in STEP_DEFAULTS}
+
+
 def _training(name, title, description, inputs, examples=()):
+    inputs = dict(inputs, **{k: v for k, v in _step_inputs().items() if k not in inputs})
     return WorkbookSpec(
         name=name, title=title, description=description, inputs=inputs,
         sections=_training_sections(),
@@ -155,6 +177,7 @@ def _capacity_planner():
                                       "tp", "pp", "dtype", "kv_dtype", "mfu", "bw_eff")}
     inputs.update({k: v for k, v in serving.items() if k not in inputs})
     training = {name: TERMS[name].default for name in TRAINING_DEFAULTS}
+    training.update(_step_inputs())
     training.update(batch=512, micro_batch=1, seq_len=4096, dp=64, zero=1,
                     recompute="selective", tokens=1e12, n_gpus=64, mfu=0.4,
                     price_per_gpu_hour=2.5)

@@ -12,6 +12,7 @@ layer breakdown).  Keyword ``overrides`` set any graph name; a misspelt one is a
 
 from __future__ import annotations
 
+from .errors import checked_keywords
 from .estimate import breakdown
 from .serving import _check_supported, _inputs as _serving_inputs
 from .training import TRAINING_DEFAULTS, _inputs as _training_inputs
@@ -100,6 +101,7 @@ def _serving(given, check=True):
     return ctx
 
 
+@checked_keywords
 def gemm_roofline(m, n, k, gpu, dtype="bf16", mfu=0.5, bw_eff=1.0):
     """Roofline of one GEMM ``[m, k] · [k, n]`` in ``dtype`` on ``gpu`` (seed 002 §1.10):
     ``flops`` (2mnk), ``bytes`` ((mk + kn + mn) × dtype bytes), ``intensity``, the GPU's
@@ -110,6 +112,7 @@ def gemm_roofline(m, n, k, gpu, dtype="bf16", mfu=0.5, bw_eff=1.0):
     return breakdown(GEMM_PARTS, name="GEMM roofline", **ctx)
 
 
+@checked_keywords
 def critical_batch(model, gpu, context_len, batch=1, tp=1, dtype="bf16", kv_dtype="bf16",
                    mfu=0.5, bw_eff=1.0, **overrides):
     """Where decode turns compute-bound (seed 001 §4.4, seed 000 §2.3): the
@@ -123,6 +126,7 @@ def critical_batch(model, gpu, context_len, batch=1, tp=1, dtype="bf16", kv_dtyp
     return breakdown(CRITICAL_BATCH_PARTS, name="decode roofline", **ctx)
 
 
+@checked_keywords
 def layer_flops(model, batch, prompt_len, context_len=None, **overrides):
     """FLOPs of one layer part by part (seed 000 §2.2, seed 001 §4.2 and §4.4): rows
     ``qkv``, ``scores``, ``attention_v``, ``o_proj``, ``mlp`` and their sum ``layer`` (a
@@ -142,6 +146,7 @@ def layer_flops(model, batch, prompt_len, context_len=None, **overrides):
                         index=pd.Index(list(LAYER_FLOPS_PARTS), name="part"))
 
 
+@checked_keywords
 def kv_cache_savings(model, prompt_len, output_len, batch=1, **overrides):
     """What the KV cache saves over generating ``output_len`` tokens after a
     ``prompt_len``-token prompt (seed 000 §2.4, seed 001 §4.4): FLOPs with and without it,
@@ -152,6 +157,7 @@ def kv_cache_savings(model, prompt_len, output_len, batch=1, **overrides):
     return breakdown(KV_SAVINGS_PARTS, name="KV cache savings", **ctx)
 
 
+@checked_keywords
 def mla_decode_flops(model, batch, context_len, **overrides):
     """Decode FLOPs of an MLA model three ways (seed 002 §1.5, DeepSeek-V2 §2.1.2):
     ``decode_flops`` as xlcalc counts it (keys and values as if materialised),
@@ -162,6 +168,7 @@ def mla_decode_flops(model, batch, context_len, **overrides):
     return breakdown(MLA_PARTS, name="MLA decode FLOPs", **ctx)
 
 
+@checked_keywords
 def prefix_caching(model, batch, prompt_len, prefix_len, hit_rate, kv_dtype="bf16", tp=1,
                    block_size=16, **overrides):
     """What prefix caching saves (seed 000 §6.4): of ``batch`` requests with
@@ -174,6 +181,7 @@ def prefix_caching(model, batch, prompt_len, prefix_len, hit_rate, kv_dtype="bf1
     return breakdown(PREFIX_PARTS, name="prefix caching", **ctx)
 
 
+@checked_keywords
 def checkpointing(model, seq_len, micro_batch=1, precision="bf16-mixed", tp=1, pp=1,
                   **overrides):
     """√N activation checkpointing (seed 000 §4.3, Chen et al. 2016) for one micro-batch on
@@ -187,6 +195,7 @@ def checkpointing(model, seq_len, micro_batch=1, precision="bf16-mixed", tp=1, p
     return breakdown(CHECKPOINT_PARTS, name="activation checkpointing", **ctx)
 
 
+@checked_keywords
 def allreduce_algorithms(size_bytes, n, gpu, gpus_per_node=8, link_eff=1.0,
                          link_latency_us=8.0):
     """Ring, tree and hierarchical all-reduce of ``size_bytes`` over ``n`` GPUs of ``gpu``
@@ -198,6 +207,7 @@ def allreduce_algorithms(size_bytes, n, gpu, gpus_per_node=8, link_eff=1.0,
     return breakdown(ALLREDUCE_PARTS, name="all-reduce", **ctx)
 
 
+@checked_keywords
 def attention_traffic(model, gpu, batch, seq_len, dtype="bf16", tp=1, flash_block_size=128,
                       mfu=0.5, bw_eff=1.0, **overrides):
     """Eager attention against FlashAttention-2 in one layer's forward pass (seed 004, seed
@@ -209,6 +219,7 @@ def attention_traffic(model, gpu, batch, seq_len, dtype="bf16", tp=1, flash_bloc
     return breakdown(ATTENTION_PARTS, name="attention HBM traffic", **ctx)
 
 
+@checked_keywords
 def operator_traffic(operator, elements, gpu, dtype="bf16", mfu=0.5, bw_eff=1.0):
     """HBM traffic of an element-wise or reduction ``operator`` (``operators`` table:
     elementwise, residual-add, rmsnorm, layernorm, softmax-naive/-safe/-online) over
@@ -219,6 +230,7 @@ def operator_traffic(operator, elements, gpu, dtype="bf16", mfu=0.5, bw_eff=1.0)
     return breakdown(OPERATOR_PARTS, name="operator traffic", **ctx)
 
 
+@checked_keywords
 def compute_comm_ratio(work_flops, message_bytes, gpu, link_gb_per_s, dtype="bf16", mfu=0.5,
                        link_eff=1.0):
     """Compute-to-communication ratio (seed 002 §七): ``ccr`` = FLOPs per byte

@@ -7,6 +7,7 @@ numbers in SI units (parameters, bytes, FLOPs) or a pandas breakdown.
 
 from __future__ import annotations
 
+from .errors import checked_keywords
 from .estimate import breakdown, estimate
 
 __all__ = ["params", "params_shortcuts", "kv_cache_bytes", "kv_cache_bytes_per_token",
@@ -37,6 +38,7 @@ _SHORTCUTS = {
 }
 
 
+@checked_keywords
 def params(model):
     """Parameters by part (``embedding``, ``attention``, ``mlp``, ``norm``, ``lm_head``,
     ``total``, ``active``, ``non_embedding``, ``mtp``, ``vision``) as a pandas Series.
@@ -50,11 +52,13 @@ def params(model):
     return s.astype("int64")
 
 
+@checked_keywords
 def params_shortcuts(model):
     """The exact count beside the seeds' approximations (Series of parameter counts)."""
     return breakdown(_SHORTCUTS, name="parameters", model=model)
 
 
+@checked_keywords
 def kv_cache_bytes(model, batch, seq_len, kv_dtype="bf16", tp=1, block_size=1):
     """KV-cache bytes on one GPU for ``batch`` sequences of ``seq_len`` tokens.
 
@@ -66,18 +70,21 @@ def kv_cache_bytes(model, batch, seq_len, kv_dtype="bf16", tp=1, block_size=1):
                     kv_dtype=kv_dtype, tp=tp, block_size=block_size)["kv_cache_bytes"]
 
 
+@checked_keywords
 def kv_cache_bytes_per_token(model, kv_dtype="bf16", tp=1):
     """KV bytes one token adds on one GPU across all layers (ignoring windows)."""
     return estimate("kv_cache_bytes_per_token", model=model, kv_dtype=kv_dtype,
                     tp=tp)["kv_cache_bytes_per_token"]
 
 
+@checked_keywords
 def forward_flops_per_token(model, context_len=1):
     """Forward FLOPs of one token attending to ``context_len`` tokens."""
     return estimate("forward_flops_per_token", model=model,
                     context_len=context_len)["forward_flops_per_token"]
 
 
+@checked_keywords
 def prefill_flops(model, batch, prompt_len, method="exact"):
     """FLOPs to prefill ``batch`` prompts of ``prompt_len`` tokens.
 
@@ -89,6 +96,7 @@ def prefill_flops(model, batch, prompt_len, method="exact"):
     return estimate(node, model=model, batch=batch, prompt_len=prompt_len)[node]
 
 
+@checked_keywords
 def decode_flops(model, batch, context_len):
     """FLOPs of one decode step for ``batch`` sequences attending to ``context_len``."""
     return estimate("decode_flops", model=model, batch=batch,
@@ -102,6 +110,7 @@ TRAINING_FLOPS_METHODS = {
 }
 
 
+@checked_keywords
 def training_flops(model, tokens, method="6nd"):
     """Training FLOPs for ``tokens`` tokens: ``6nd`` (6·N·D) or ``8nd`` (with full
     recomputation).  Per-iteration Megatron counts: :func:`megatron_flops`."""
@@ -109,6 +118,7 @@ def training_flops(model, tokens, method="6nd"):
     return estimate(node, model=model, tokens=tokens)[node]
 
 
+@checked_keywords
 def megatron_flops(model, batch, seq_len, recompute=False, glu=False):
     """FLOPs of one training iteration by Megatron's formula (72/96·B·s·L·h²·(…) or
     the GQA/SwiGLU/MoE generalisation with ``glu=True``)."""

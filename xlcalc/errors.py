@@ -45,3 +45,40 @@ def unknown_choice(argument: str, value, choices) -> XlcalcError:
         shown = ", ".join(choices[:12]) + (", …" if len(choices) > 12 else "")
         hint = f"valid: {shown}"
     return XlcalcError(f"unknown {argument} {_show(value)}; {hint}", argument)
+
+
+def _graph_names() -> set:
+    """Every input and quantity name of the formula graph (imported late: the graph
+    imports this module)."""
+    from . import graph
+    from .glossary import TERMS
+    graph.load_all()
+    return set(TERMS) | set(graph.NODES)
+
+
+def checked_keywords(fn):
+    """Decorate a public function so that an unknown keyword argument is an
+    :class:`XlcalcError` naming it and suggesting the closest names, never silently
+    ignored (``train_memory(..., ep2=2)`` → ``unknown argument 'ep2'; did you mean
+    'ep'?``).  A function with ``**overrides`` also accepts any graph name (an input
+    or a quantity of :mod:`xlcalc.graph`), which is what its overrides set."""
+    import functools
+    import inspect
+    params = inspect.signature(fn).parameters
+    named = frozenset(n for n, p in params.items()
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    open_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for key in kwargs:
+            if key not in named:
+                allowed = set(named) | (_graph_names() if open_kw else set())
+                if key not in allowed:
+                    close = difflib.get_close_matches(key, sorted(named), n=3, cutoff=0.6)
+                    raise unknown_choice("argument", key,
+                                         close or sorted(allowed))
+        return fn(*args, **kwargs)
+
+    wrapper.__wrapped__ = fn
+    return wrapper

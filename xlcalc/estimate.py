@@ -13,6 +13,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from . import graph
+from .errors import checked_keywords
 from .hardware import Accelerator, load_gpu
 from .models import Model, load_model
 
@@ -68,6 +69,7 @@ def _is_spec(value) -> bool:
     return not isinstance(value, (np.ndarray, graph.Factor)) and not hasattr(value, "excel")
 
 
+@checked_keywords
 def estimate(targets: str | Iterable[str], *, bind: Mapping | None = None, **inputs) -> dict:
     """Values of the named quantities for the given inputs (dict name → value).
 
@@ -84,6 +86,7 @@ def estimate(targets: str | Iterable[str], *, bind: Mapping | None = None, **inp
     return graph.evaluate(targets if not isinstance(targets, str) else (targets,), ctx)
 
 
+@checked_keywords
 def breakdown(parts: Mapping[str, str], name: str = "", **inputs):
     """A pandas Series (label → value) of several quantities computed together.
 
@@ -101,6 +104,7 @@ def breakdown(parts: Mapping[str, str], name: str = "", **inputs):
                      name=name or None)
 
 
+@checked_keywords
 def sweep(targets: str | Iterable[str], *, bind: Mapping | None = None, **axes):
     """Evaluate ``targets`` over every combination of the given input values.
 

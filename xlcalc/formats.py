@@ -24,7 +24,7 @@ import functools
 import json
 from pathlib import Path
 
-from .errors import unknown_choice
+from .errors import checked_keywords, unknown_choice
 
 __all__ = ["DTYPES", "KV_DTYPES", "COMPUTE_DTYPES", "dtype_bytes", "dtypes_table",
            "kv_dtypes_table", "compute_dtypes_table", "FORMAT_TABLES"]
@@ -60,6 +60,7 @@ def COMPUTE_DTYPES() -> tuple:
     return tuple(_rows("compute_dtypes"))
 
 
+@checked_keywords
 def dtype_bytes(dtype: str) -> float:
     """Bytes of one weight value of a storage format, scales not counted (``int4`` and
     ``nvfp4`` are 0.5; the seeds' 每参数字节数)."""

@@ -398,4 +398,31 @@ register_terms(
     _int("vision_proj_out", "output width of the vision projector (the text width)", "",
          minimum=0, group="model"),
     _flag("vision_proj_bias", "1 when the projector's linears have biases"),
+    # how transformers runs the family (the hf training stack's activations)
+    _int("mlp_act_saved", "tensors of the MLP width the activation function keeps besides its "
+         "output in transformers (SiLU/GELU 1, ReLU 0, GPT-2's gelu_new 4)", "", minimum=0,
+         group="model"),
+    _flag("norm_fp32_scale", "1 when the norm multiplies by (1 + weight) in fp32 (Gemma)"),
+    _flag("attn_softcap", "1 when attention logits are soft-capped, tanh(x/c)·c (Gemma-2); "
+          "transformers then runs eager attention"),
+    _flag("final_softcap", "1 when the output logits are soft-capped (Gemma-2)"),
+    _flag("attn_softmax_fp32", "1 when transformers' eager attention takes the softmax in fp32 "
+          "(0: in the model dtype, GPT-2 and Falcon)"),
+    _flag("attn_sdpa_math", "1 when transformers' sdpa runs the math path with fp32 scores "
+          "(q and v head widths differ: MLA; Falcon's expanded MQA with a float mask)"),
+    _flag("qkv_fused", "1 when q, k and v come from one fused projection (GPT-2, Falcon, Phi-3)"),
+    _int("moe_groups", "expert groups of group-limited routing (DeepSeek n_group; 0: none)", "",
+         minimum=0, group="model"),
+    _int("moe_topk_groups", "groups each token may route to (DeepSeek topk_group)", "",
+         minimum=0, group="model"),
+    _flag("moe_router_fp32", "1 when the router scores in fp32 from an fp32 copy of its input "
+          "(DeepSeek-V3)"),
+    _flag("moe_router_topk_softmax", "1 when the router softmaxes only its top-k logits, in "
+          "the model dtype (gpt-oss)"),
+    _flag("moe_dense_experts", "1 when transformers runs every expert on every token, the "
+          "unrouted ones weighted 0 (Llama 4)"),
+    _flag("attn_qk_l2norm", "1 when queries and keys of the chunked (RoPE) layers are "
+          "L2-normalised without weights (Llama 4)"),
+    _int("rope_tables", "rotary cos/sin tables transformers computes per forward (Gemma 3: "
+         "2, local and global bases)", "", minimum=0, group="model"),
 )

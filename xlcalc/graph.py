@@ -55,9 +55,12 @@ FORMULA_MODULES = [
     "xlcalc.formulas.disagg",
     "xlcalc.formulas.cost",
     "xlcalc.formulas.training_memory",
+    "xlcalc.formulas.training_finetune",
     "xlcalc.formulas.activations",
+    "xlcalc.formulas.activations_hf",
     "xlcalc.formulas.training_time",
     "xlcalc.formulas.training_comm",
+    "xlcalc.formulas.training_step",
     "xlcalc.formulas.layer_flops",
     "xlcalc.formulas.roofline",
     "xlcalc.formulas.prefix_cache",
@@ -307,8 +310,10 @@ def _plan(targets: tuple, available: frozenset):
                     except RuntimeError:
                         continue
                     if all(d in available or d in NODES for d in deps):
-                        extra.extend(d for d in deps if d not in order and d not in extra)
-    order = extra + order if extra else order
+                        extra.append(other)
+    if extra:
+        # one evaluation order for both: a partner may share dependencies with the targets
+        order = dependencies(list(extra) + list(targets), available)
     missing = [n for n in order if n not in available and n not in NODES]
     inputs, lookups, formulas = [], [], []
     for n in order:

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import XlcalcError, invalid, unknown_choice
+from .errors import XlcalcError, checked_keywords, invalid, unknown_choice
 from .formats import DTYPES, dtype_bytes, dtypes_table
 
 __all__ = ["Accelerator", "load_gpu", "gpu_names", "gpu_aliases", "canonical_gpu_name",
@@ -143,6 +143,7 @@ def _preset(name: str) -> Accelerator:
     return _from_mapping(dict(_raw(name)), name)
 
 
+@checked_keywords
 def load_gpu(spec) -> Accelerator:
     """An :class:`Accelerator` from a preset name (case-insensitive, or an alias such as
     ``H100``), a dict of fields, or ``[field, value]`` rows (a ``preset`` row starts from

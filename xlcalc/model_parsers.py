@@ -159,7 +159,11 @@ def base_fields(*, vocab, hidden, layers, heads, kv_heads, head_dim, inter, max_
         vision_patch_inputs=0, vision_patch_bias=0, vision_position_embeddings=0,
         vision_extra_vectors=0, vision_mlp_gated=0, vision_bias=0, vision_norm_bias=0,
         vision_proj_norm=0, vision_proj_norm_bias=0, vision_proj_in=0, vision_proj_mid1=0,
-        vision_proj_mid2=0, vision_proj_out=0, vision_proj_bias=0)
+        vision_proj_mid2=0, vision_proj_out=0, vision_proj_bias=0,
+        mlp_act_saved=1, norm_fp32_scale=0, attn_softcap=0, final_softcap=0,
+        attn_softmax_fp32=1, attn_sdpa_math=0, qkv_fused=0, moe_groups=0, moe_topk_groups=0,
+        moe_router_fp32=0, moe_router_topk_softmax=0, moe_dense_experts=0, attn_qk_l2norm=0,
+        rope_tables=1)
 
 
 def _head_dim(c: Config, hidden: int, heads: int) -> int:
@@ -801,7 +805,69 @@ def parse(config: dict, model_type: str) -> tuple[dict, set]:
     """Normalised fields of ``config`` (a text model of ``model_type``) and the keys read."""
     c = Config(config, ALIASES.get(model_type, model_type))
     fields = PARSERS[model_type](c)
+    _training_fields(c, ALIASES.get(model_type, model_type), fields)
     return fields, c.read
+
+
+# ------------------------------------------ how transformers' modules run a family
+
+#: Tensors of the MLP width an activation function of transformers keeps for backward
+#: besides its output (measured: tests/data/activation_measurements.json): SiLU and the
+#: GELUs save their input; ReLU only its output (the next projection's input); GPT-2's
+#: ``gelu_new`` is written in Python (x, tanh(…), 0.5·x and 1 + tanh(…)).
+ACTIVATION_SAVED = {"silu": 1, "swish": 1, "gelu": 1, "gelu_pytorch_tanh": 1, "gelu_new": 4,
+                    "relu": 0}
+#: the config key naming the MLP activation and its default, where not ``hidden_act``/silu
+_ACTIVATION_KEY = {"gpt2": ("activation_function", "gelu_new"),
+                   "opt": ("activation_function", "relu"), "falcon": (None, "gelu"),
+                   "gemma2": ("hidden_activation", "gelu_pytorch_tanh"),
+                   "gemma3_text": ("hidden_activation", "gelu_pytorch_tanh")}
+#: RMSNorm multiplying by (1 + weight) in fp32 (the normalised tensor kept in fp32)
+_NORM_FP32_SCALE = {"gemma2", "gemma3_text", "qwen3_next", "qwen3_5_text",
+                    "qwen3_5_moe_text", "gpt_oss"}
+#: eager attention taking the softmax in the model dtype (legacy modeling code; gpt-oss's
+#: softmax over the sink column; Llama 4)
+_SOFTMAX_MODEL_DTYPE = {"gpt2", "falcon", "gpt_oss", "llama4_text"}
+#: one fused query_key_value / qkv_proj, sliced into q, k and v
+_QKV_FUSED = {"gpt2", "falcon", "phi3"}
+#: DeepSeek-V3-style routers: group-limited top-k scored in fp32 from an fp32 input copy
+_GROUP_ROUTER = {"deepseek_v3", "deepseek_v32", "glm4_moe"}
+
+
+def _training_fields(c: Config, model_type: str, f: dict) -> None:
+    """The fields the ``hf`` training stack reads (xlcalc.formulas.activations_hf): what
+    transformers' modules of this family keep for backward, from the measurements in
+    ``tests/data/``."""
+    key, default = _ACTIVATION_KEY.get(model_type, ("hidden_act", "silu"))
+    act = (c.text(key) if key else None) or default
+    if model_type == "gemma2" or model_type == "gemma3_text":
+        act = c.text("hidden_activation") or c.text("hidden_act") or default
+    f["mlp_act_saved"] = ACTIVATION_SAVED.get(act.lower(), 1)
+    f["norm_fp32_scale"] = int(model_type in _NORM_FP32_SCALE)
+    f["attn_softcap"] = int(c.number("attn_logit_softcapping") is not None) \
+        if model_type in ("gemma2", "gemma3_text") else 0
+    f["final_softcap"] = int(c.number("final_logit_softcapping") is not None) \
+        if model_type in ("gemma2", "gemma3_text") else 0
+    f["attn_softmax_fp32"] = int(model_type not in _SOFTMAX_MODEL_DTYPE)
+    # sdpa's math path: q and v head widths differ (MLA), Falcon's expanded MQA
+    f["attn_sdpa_math"] = int(model_type == "falcon" or f["kv_lora_rank"] > 0)
+    f["qkv_fused"] = int(model_type in _QKV_FUSED)
+    if model_type == "gpt_oss":
+        # clamped GLU: the clamps, sigmoid, GLU and (up + 1) keep five tensors of the
+        # expert width; the router softmaxes its top-k logits only, in the model dtype
+        f.update(mlp_act_saved=4, moe_router_topk_softmax=1)
+    if model_type == "llama4_text":
+        # every expert runs every token (scores zero the unrouted ones); queries and keys
+        # of the RoPE (chunked) layers are L2-normalised in fp32
+        f.update(moe_dense_experts=int(f["num_experts"] > 0),
+                 attn_qk_l2norm=c.flag("use_qk_norm", True))
+    if model_type == "gemma3_text" and f["num_sliding_layers"] and \
+            f["num_sliding_layers"] < f["num_layers"]:
+        f["rope_tables"] = 2     # local (sliding) and global rotary bases: two cos/sin
+    group = model_type in _GROUP_ROUTER and f["num_experts"] > 0
+    f["moe_router_fp32"] = int(group)
+    f["moe_groups"] = c.int("n_group", default=1) if group else 0
+    f["moe_topk_groups"] = c.int("topk_group", default=1) if group else 0
 
 
 # -------------------------------------------------------------------- vision towers

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import XlcalcError, invalid, unknown_choice
+from .errors import XlcalcError, checked_keywords, invalid, unknown_choice
 from .glossary import check, check_relations
 from .model_parsers import (PARSERS, SUPPORTED_MODEL_TYPES, WRAPPERS, Config, base_fields,
                             known_keys, parse, parse_vision)
@@ -61,6 +61,10 @@ MODEL_FIELDS = (
     "vision_extra_vectors", "vision_mlp_gated", "vision_bias", "vision_norm_bias",
     "vision_proj_norm", "vision_proj_norm_bias", "vision_proj_in", "vision_proj_mid1",
     "vision_proj_mid2", "vision_proj_out", "vision_proj_bias",
+    # how transformers' modules run this family (what the hf training stack keeps)
+    "mlp_act_saved", "norm_fp32_scale", "attn_softcap", "final_softcap", "attn_softmax_fp32",
+    "attn_sdpa_math", "qkv_fused", "moe_groups", "moe_topk_groups", "moe_router_fp32",
+    "moe_router_topk_softmax", "moe_dense_experts", "attn_qk_l2norm", "rope_tables",
 )
 
 
@@ -176,6 +180,7 @@ def _preset(name: str) -> Model:
     return _from_config(config, name, source=config.get("xlcalc_source", str(path)))
 
 
+@checked_keywords
 def load_model(spec) -> Model:
     """A :class:`Model` from a preset name or Hub repo id, a ``config.json`` path, a dict,
     rows, or the text of a ``config.json`` (a string starting with ``{``).

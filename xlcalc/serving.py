@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import invalid, unknown_choice
+from .errors import checked_keywords, invalid, unknown_choice
 from .estimate import breakdown, estimate, resolve, sweep
 from .glossary import TERMS
 from .graph import load_all
@@ -248,6 +248,7 @@ def _with_bool(result, key):
 
 # ------------------------------------------------------------------------- memory
 
+@checked_keywords
 def inference_memory(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1,
                      gpu=None, *, block_size=None, gpu_memory_utilization=None,
                      infer_reserve_bytes=None, max_num_batched_tokens=None,
@@ -276,6 +277,7 @@ def inference_memory(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1,
     return _with_bool(result, "fits")
 
 
+@checked_keywords
 def weights_memory(model, dtype="bf16", tp=1, pp=1, *, quant_group_size=None, **overrides):
     """Weight bytes on the busiest GPU (``WEIGHTS_MEM``): the layers at ``dtype`` split
     ``tp`` ways, the busiest of ``pp`` stages."""
@@ -284,6 +286,7 @@ def weights_memory(model, dtype="bf16", tp=1, pp=1, *, quant_group_size=None, **
     return estimate("infer_weights_bytes", **ctx)["infer_weights_bytes"]
 
 
+@checked_keywords
 def gpus_needed(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", *, block_size=None,
                 gpu_memory_utilization=None, infer_reserve_bytes=None,
                 max_num_batched_tokens=None, flash_attention=None, gpus_per_node=None,
@@ -306,6 +309,7 @@ def gpus_needed(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", *, bl
 
 # ------------------------------------------------------------------------ latency
 
+@checked_keywords
 def inference_latency(model, gpu, batch, prompt_len, output_len, tp=1, pp=1, dtype="bf16",
                       kv_dtype="bf16", mfu=0.5, bw_eff=1.0, *, compute_dtype=None,
                       link_eff=None, link_latency_us=None, comm_overlap=None,
@@ -335,6 +339,7 @@ def inference_latency(model, gpu, batch, prompt_len, output_len, tp=1, pp=1, dty
     return breakdown(LATENCY_PARTS, name="inference latency", **ctx)
 
 
+@checked_keywords
 def prefill_time(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=0.5, *, pp=1,
                  kv_dtype="bf16", compute_dtype=None, bw_eff=1.0, link_eff=None,
                  link_latency_us=None, comm_overlap=None, gpus_per_node=None, **overrides):
@@ -351,6 +356,7 @@ def prefill_time(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=0.5, *, 
     return estimate("ttft_s", **ctx)["ttft_s"]
 
 
+@checked_keywords
 def decode_step(model, gpu, batch, context_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf16",
                 mfu=0.5, bw_eff=1.0, *, compute_dtype=None, link_eff=None, link_latency_us=None,
                 gpus_per_node=None, **overrides):
@@ -369,6 +375,7 @@ def decode_step(model, gpu, batch, context_len, tp=1, pp=1, dtype="bf16", kv_dty
 
 # ----------------------------------------------------------------------- capacity
 
+@checked_keywords
 def serving_capacity(model, gpu, seq_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf16",
                      n_gpus=None, concurrent_users=None, *, block_size=16,
                      gpu_memory_utilization=None, infer_reserve_bytes=None,
@@ -393,6 +400,7 @@ def serving_capacity(model, gpu, seq_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf
     return _with_bool(breakdown(parts, name="serving capacity", **ctx), "fits")
 
 
+@checked_keywords
 def max_batch(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16", *, block_size=16,
               **options):
     """Most concurrent sequences of ``seq_len`` tokens that fit on ``n_gpus`` GPUs serving
@@ -404,6 +412,7 @@ def max_batch(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16", *, b
 
 # -------------------------------------------------------------------------- comm
 
+@checked_keywords
 def comm(model, batch, seq_len, tp=1, pp=1, gpu=None, dtype="bf16", *, link_eff=None,
          link_latency_us=None, gpus_per_node=None, **overrides):
     """Tensor- and pipeline-parallel traffic of one pass of ``batch`` sequences of
@@ -418,6 +427,7 @@ def comm(model, batch, seq_len, tp=1, pp=1, gpu=None, dtype="bf16", *, link_eff=
     return breakdown(parts, name="communication per pass", **ctx)
 
 
+@checked_keywords
 def allreduce_bytes(size_bytes, n):
     """Bytes each of ``n`` ranks sends in a ring all-reduce of ``size_bytes``
     (``ALLREDUCE_BYTES``): ``2(n − 1)/n × size_bytes``."""
@@ -425,6 +435,7 @@ def allreduce_bytes(size_bytes, n):
                     n_gpus=n)["ring_allreduce_bytes"]
 
 
+@checked_keywords
 def transfer_time(size_bytes, link_gb_per_s, link_latency_us=None, link_eff=None):
     """Seconds to move ``size_bytes`` over a link of ``link_gb_per_s`` GB/s (``COMM_MS`` in
     seconds): bytes / (link × ``link_eff``, default 1) + ``link_latency_us`` (default 8)."""
@@ -433,6 +444,7 @@ def transfer_time(size_bytes, link_gb_per_s, link_latency_us=None, link_eff=None
     return estimate("transfer_s", **ctx)["transfer_s"]
 
 
+@checked_keywords
 def tp_comm_bytes(model, batch, tokens, tp, dtype="bf16"):
     """Tensor-parallel bytes each GPU sends for one pass of ``batch`` sequences of
     ``tokens`` tokens through all layers (``TP_COMM``)."""
@@ -440,6 +452,7 @@ def tp_comm_bytes(model, batch, tokens, tp, dtype="bf16"):
                     dtype=dtype)["tp_comm_bytes"]
 
 
+@checked_keywords
 def kv_transfer(model, prompt_len, request_rate=None, kv_dtype="bf16", gpu=None, tp=1, *,
                 link_eff=None, link_latency_us=None):
     """Disaggregated prefill/decode (seed 002 §五, DistServe): KV bytes per request, and at
@@ -455,6 +468,7 @@ def kv_transfer(model, prompt_len, request_rate=None, kv_dtype="bf16", gpu=None,
     return breakdown(parts, name="KV transfer", **ctx)
 
 
+@checked_keywords
 def speculative_decoding(acceptance_rate, draft_len, draft_cost_ratio=0.05):
     """Speculative decoding (seed 000 §6.3; Leviathan et al. 2023): expected tokens per
     target step ``(1 − α^(γ+1))/(1 − α)`` and the expected decode speed-up
@@ -466,6 +480,7 @@ def speculative_decoding(acceptance_rate, draft_len, draft_cost_ratio=0.05):
 
 # ------------------------------------------------------------- sweeps of the plan
 
+@checked_keywords
 def quantization_effect(model, gpu, batch, prompt_len, output_len, tp=1, dtypes=None,
                         kv_dtype="bf16", mfu=0.5, bw_eff=1.0, **options):
     """Quantization's effect: weights per GPU, total memory at ``prompt_len + output_len``
@@ -488,6 +503,7 @@ def quantization_effect(model, gpu, batch, prompt_len, output_len, tp=1, dtypes=
     return frame[["dtype", *targets]]
 
 
+@checked_keywords
 def inference_plan_sweep(targets=INFERENCE_PLAN_NODES, **axes):
     """The full inference plan — memory and capacity at ``prompt_len + output_len`` tokens,
     latency for ``prompt_len`` in / ``output_len`` out — over every combination of the

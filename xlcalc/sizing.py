@@ -33,7 +33,7 @@ from collections import Counter
 import numpy as np
 
 from . import graph
-from .errors import XlcalcError, invalid, unknown_choice
+from .errors import XlcalcError, checked_keywords, invalid, unknown_choice
 from .estimate import estimate
 from .glossary import TERMS
 from .hardware import load_gpu
@@ -122,6 +122,7 @@ _SLA_PARTS = {"ttft_ms_max": "ttft_ms_max", "tpot_ms_max": "tpot_ms_max",
               "meets_sla": "serve_meets_sla"}
 _BOOLS = ("fits", "stable", "token_budget_ok", "meets_sla")
 
+@checked_keywords
 def gpu_prices():
     """The indicative price table (``xlcalc/presets/gpu_prices.json``): price per GPU-hour,
     its range, date, source and conditions, one row per GPU."""
@@ -149,6 +150,7 @@ def _check_targets(tpot_ms_max, tokens_per_s_per_user_min) -> None:
 
 # ------------------------------------------------------------------------- serve
 
+@checked_keywords
 def serve(model, gpu, isl, osl, *, tp=1, pp=1, ep=1, dp_attention=1, dtype="bf16",
           kv_dtype="bf16", concurrency=None, request_rate=None, replicas=None,
           engine="vllm", price_per_gpu_hour=None, ttft_ms_max=None, tpot_ms_max=None,
@@ -253,6 +255,7 @@ PLAN_DP_ATTENTION = (1, 2, 4, 8)
 PLAN_DTYPES = ("bf16", "fp8")
 
 
+@checked_keywords
 def plan_serving(model, isl, osl, *, request_rate=None, concurrency=None, ttft_ms_max,
                  tpot_ms_max=None, tokens_per_s_per_user_min=None, gpus=None,
                  dtypes=PLAN_DTYPES, kv_dtype="bf16", price_per_gpu_hour=None,

@@ -13,18 +13,20 @@ A plan that does not fit is a result (``fits`` False, negative ``headroom``), no
 
 from __future__ import annotations
 
+from .errors import checked_keywords
 from .estimate import breakdown, estimate, sweep
 from .glossary import TERMS
 from .graph import load_all
 
-__all__ = ["train_memory", "train_fit_search", "training_time", "training_comm",
+__all__ = ["train_memory", "training_comm",
            "train_gpus_needed", "mfu_from_iteration", "train_plan_sweep",
-           "TRAIN_MEMORY_PARTS", "TRAIN_FIT_PARTS", "TRAIN_TIME_PARTS", "TRAIN_COMM_PARTS",
+           "TRAIN_MEMORY_PARTS", "TRAIN_FIT_PARTS", "TRAIN_COMM_PARTS",
            "TRAIN_PLAN_NODES", "TRAINING_DEFAULTS"]
 
 #: Labels of :func:`train_memory` (the ``part`` argument of TRAIN_MEM) and their nodes.
 TRAIN_MEMORY_PARTS = {
     "weights": "train_weights_bytes",
+    "adapters": "train_adapter_bytes",
     "master_weights": "train_master_weights_bytes",
     "gradients": "train_gradients_bytes",
     "optimizer": "train_optimizer_bytes",
@@ -42,26 +44,21 @@ TRAIN_FIT_PARTS = {
     "gpus_needed": "train_gpus_needed",
 }
 
-#: Labels of :func:`training_time` and their nodes (``cost`` only with a price).
-TRAIN_TIME_PARTS = {
-    "flops": "train_flops",
-    "peak_tflops": "train_peak_tflops",
-    "seconds": "train_time_s",
-    "days": "train_days",
-    "gpu_hours": "train_gpu_hours",
-    "tokens_per_s_per_gpu": "train_tokens_per_s_per_gpu",
-    "chinchilla_tokens": "chinchilla_tokens",
-}
-
 #: Labels of :func:`training_comm` and their nodes (per optimizer step, per GPU).
 TRAIN_COMM_PARTS = {
     "dp_bytes": "train_dp_comm_bytes",
     "tp_bytes": "train_tp_comm_bytes",
     "pp_bytes": "train_pp_comm_bytes",
+    "cp_bytes": "train_cp_comm_bytes",
+    "ep_bytes": "train_ep_comm_bytes",
     "dp_s": "train_dp_comm_s",
     "tp_s": "train_tp_comm_s",
     "pp_s": "train_pp_comm_s",
+    "cp_s": "train_cp_comm_s",
+    "ep_s": "train_ep_comm_s",
     "total_s": "train_comm_s",
+    "offload_bytes": "train_offload_bytes",
+    "offload_s": "train_offload_s",
 }
 
 #: What the training-plan sweep (and its benchmark) computes: memory and time.
@@ -70,9 +67,13 @@ TRAIN_PLAN_NODES = (*TRAIN_MEMORY_PARTS.values(), "train_fits", "train_headroom_
 
 #: Inputs every training plan reads, with their glossary defaults (documented there).
 TRAINING_DEFAULTS = ("precision", "optimizer", "zero", "dp", "tp", "pp", "recompute",
-                     "trainable_fraction", "train_reserve_bytes", "flash_attention",
+                     "trainable_fraction", "train_reserve_bytes", "stack", "attention", "cp",
+                     "ep", "offload", "finetune", "lora_rank", "lora_targets",
                      "sequence_parallel", "dropout", "vp", "activation_rule")
-_COMM_DEFAULTS = ("gpus_per_node", "link_eff", "link_latency_us")
+
+#: Added to :func:`train_memory` when something is offloaded to host memory.
+TRAIN_HOST_PARTS = {"host": "train_host_bytes", "host_per_node": "train_host_bytes_per_node"}
+_COMM_DEFAULTS = ("gpus_per_node", "link_eff", "link_latency_us", "host_link_gb_per_s")
 
 
 def _inputs(names, given: dict) -> dict:
@@ -86,83 +87,56 @@ def _inputs(names, given: dict) -> dict:
     return ctx
 
 
+@checked_keywords
 def train_memory(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", zero=0, dp=1,
-                 tp=1, pp=1, recompute="none", gpu=None, micro_batch=None, *,
-                 sequence_parallel=None, flash_attention=None, dropout=None, vp=None,
-                 trainable_fraction=None, train_reserve_bytes=None, activation_rule=None,
-                 **overrides):
+                 tp=1, pp=1, recompute="none", gpu=None, micro_batch=None, *, stack=None,
+                 attention=None, cp=None, ep=None, etp=None, dp_shard=None, offload=None,
+                 finetune=None, lora_rank=None, lora_targets=None, sequence_parallel=None,
+                 dropout=None, vp=None, trainable_fraction=None, train_reserve_bytes=None,
+                 activation_rule=None, gpus_per_node=None, flash_attention=None, **overrides):
     """Training memory on the busiest GPU (first pipeline stage), in bytes, by part:
     ``weights``, ``master_weights``, ``gradients``, ``optimizer``, ``activations``,
     ``reserve``, ``total``; with a ``gpu`` also ``gpu_memory``, ``fits``, ``headroom``,
     ``share`` (total ÷ GPU memory) and ``gpus_needed`` (fewest GPUs with the model states
     fully sharded, :func:`train_gpus_needed`).
 
-    ``precision``: fp32, fp16-mixed, bf16-mixed, seed-001, megatron-distopt; ``optimizer``:
-    adamw, adam, sgd, sgd-momentum, adam-8bit, adafactor, lion; ``zero`` 0-3 (FSDP full
-    sharding = 3); ``recompute``: none, selective, full.  Keyword-only switches default to
-    the glossary (FlashAttention on, no sequence parallelism, no dropout, plain 1F1B, all
-    parameters trained, 2 GB reserve, Korthikanti activations).  ``overrides`` set any
+    ``precision``: fp32, fp16-mixed, bf16-mixed, seed-001, megatron-distopt, fp8-delayed,
+    fp8-current, fp8-block, mxfp8; ``optimizer``: adamw, adamw-bf16, adam, sgd,
+    sgd-momentum, adam-8bit, adafactor, lion; ``zero`` 0-3 (FSDP full sharding = 3);
+    ``recompute``: none, selective, full.  ``stack``: megatron (Megatron-LM /
+    Transformer Engine, the default) or hf (transformers' modules); ``attention``: flash
+    (default), sdpa or eager; ``cp``: context-parallel degree; ``ep``/``etp``: expert-
+    parallel and expert-tensor-parallel degrees; ``dp_shard``: HSDP shard group (default
+    dp); ``offload``: none, optimizer, optimizer+params (adds ``host`` and
+    ``host_per_node``); ``finetune``: full, lora, qlora with ``lora_rank`` and
+    ``lora_targets`` (qv, attention, all-linear; ``adapters`` shows their weights).
+    Keyword-only switches
+    default to the glossary (no sequence parallelism, no dropout, plain 1F1B, all
+    parameters trained, 2 GB reserve, xlcalc's activation model; ``flash_attention`` 1/0 is
+    the older spelling of ``attention`` flash/eager).  ``overrides`` set any
     other graph name, e.g. ``params_total=7e9`` for a seed's nominal size.
     """
-    parts = dict(TRAIN_MEMORY_PARTS, **(TRAIN_FIT_PARTS if gpu is not None else {}))
-    ctx = _inputs(TRAINING_DEFAULTS, dict(
+    if flash_attention is not None:      # before the attention input: 1 flash, 0 eager
+        if attention is not None:
+            from .errors import invalid
+            raise invalid("flash_attention", flash_attention, "left out when attention is given")
+        attention = "flash" if flash_attention else "eager"
+    parts = dict(TRAIN_MEMORY_PARTS, **(TRAIN_FIT_PARTS if gpu is not None else {}),
+                 **(TRAIN_HOST_PARTS if offload not in (None, "none") else {}))
+    ctx = _inputs(TRAINING_DEFAULTS + (("gpus_per_node",) if offload not in (None, "none")
+                                       else ()), dict(
         model=model, batch=batch, seq_len=seq_len, precision=precision, optimizer=optimizer,
         zero=zero, dp=dp, tp=tp, pp=pp, recompute=recompute, gpu=gpu, micro_batch=micro_batch,
-        sequence_parallel=sequence_parallel, flash_attention=flash_attention, dropout=dropout,
-        vp=vp, trainable_fraction=trainable_fraction, train_reserve_bytes=train_reserve_bytes,
-        activation_rule=activation_rule, **overrides))
+        stack=stack, attention=attention, cp=cp, ep=ep, etp=etp, dp_shard=dp_shard,
+        offload=offload, finetune=finetune, lora_rank=lora_rank, lora_targets=lora_targets,
+        sequence_parallel=sequence_parallel, dropout=dropout, vp=vp,
+        trainable_fraction=trainable_fraction, train_reserve_bytes=train_reserve_bytes,
+        activation_rule=activation_rule, gpus_per_node=gpus_per_node, **overrides))
     result = breakdown(parts, name="training memory (bytes per GPU)", **ctx)
     if gpu is not None and "fits" in getattr(result, "index", ()):
         result = result.astype(object)
         result["fits"] = bool(result["fits"])
     return result
-
-
-def train_fit_search(model, batch, seq_len, gpu, precision="bf16-mixed", optimizer="adamw",
-                     tp=1, pp=1, dp=None, zero=(0, 1, 2, 3),
-                     recompute=("none", "selective", "full"), max_gpus=None, **options):
-    """Which data-parallel degree, ZeRO stage and recomputation make the plan fit: one
-    vectorised sweep over ``dp`` × ``zero`` × ``recompute`` (``dp`` defaults to every
-    divisor of ``batch``, up to ``max_gpus / (tp·pp)``), returned as a DataFrame with the
-    memory parts, ``gpus`` and ``fits``.  Rows are ordered by preference: fitting plans
-    first, then fewer GPUs, less recomputation (in the order given), lower ZeRO stage (less
-    communication) — the first row is the smallest plan that fits, if any does."""
-    if dp is None:
-        limit = batch if max_gpus is None else min(batch, max_gpus // (tp * pp))
-        dp = [d for d in range(1, int(limit) + 1) if batch % d == 0]
-    axes = _inputs(TRAINING_DEFAULTS, dict(
-        model=model, batch=batch, seq_len=seq_len, gpu=gpu, precision=precision,
-        optimizer=optimizer, tp=tp, pp=pp, dp=list(dp), zero=list(zero),
-        recompute=list(recompute), **options))
-    targets = [*TRAIN_MEMORY_PARTS.values(), "train_world_size", "train_headroom_bytes",
-               "train_fits"]
-    frame = sweep(targets, **axes)[["dp", "tp", "pp", "zero", "recompute", *targets]]
-    frame = frame.rename(columns={v: k for k, v in TRAIN_MEMORY_PARTS.items()} | {
-        "train_world_size": "gpus", "train_headroom_bytes": "headroom",
-        "train_fits": "fits"})
-    frame[["dp", "tp", "pp", "zero"]] = frame[["dp", "tp", "pp", "zero"]].astype(int)
-    frame["recompute_rank"] = frame["recompute"].astype(str).map(
-        {r: i for i, r in enumerate(recompute)})
-    frame = frame.sort_values(["fits", "gpus", "recompute_rank", "zero"],
-                              ascending=[False, True, True, True], kind="stable")
-    columns = ["dp", "tp", "pp", "zero", "recompute", "gpus", *TRAIN_MEMORY_PARTS, "headroom",
-               "fits"]
-    return frame[columns].reset_index(drop=True)
-
-
-def training_time(model, tokens, gpu, n_gpus, mfu=0.4, recompute="none",
-                  precision="bf16-mixed", price_per_gpu_hour=None, **overrides):
-    """Time and cost of training on ``tokens`` tokens with ``n_gpus`` GPUs at ``mfu`` of
-    the accelerator's dense peak for the precision: ``flops`` (6ND, 8ND with full
-    recomputation), ``peak_tflops``, ``seconds``, ``days``, ``gpu_hours``,
-    ``tokens_per_s_per_gpu``, ``chinchilla_tokens`` (20 per parameter, a reference) and,
-    with a price per GPU-hour, ``cost``."""
-    parts = dict(TRAIN_TIME_PARTS, **({"cost": "train_cost"} if price_per_gpu_hour is not None
-                                      else {}))
-    _check_supported(gpu, precision)
-    return breakdown(parts, name="training time", model=model, tokens=tokens, gpu=gpu,
-                     n_gpus=n_gpus, mfu=mfu, recompute=recompute, precision=precision,
-                     price_per_gpu_hour=price_per_gpu_hour, **overrides)
 
 
 def _check_supported(gpu, precision) -> None:
@@ -184,19 +158,24 @@ def _check_supported(gpu, precision) -> None:
                   f"a recipe {record.name} computes in ({', '.join(ok)})")
 
 
+@checked_keywords
 def training_comm(model, batch, seq_len, gpu, dp=1, tp=1, pp=1, zero=0, precision="bf16-mixed",
                   recompute="none", micro_batch=None, **options):
     """Communication per optimizer step on one GPU of the first pipeline stage: bytes sent
-    for data parallelism (gradient all-reduce, ZeRO reduce-scatter/all-gathers), tensor
-    parallelism (all-reduces per layer) and pipeline sends, and their seconds on the
-    intra-/inter-node links (``gpus_per_node``, ``link_eff``, ``link_latency_us`` from the
-    glossary unless given)."""
+    for data parallelism (gradient all-reduce, ZeRO reduce-scatter/all-gathers, HSDP),
+    tensor parallelism (all-reduces per layer), pipeline sends, context parallelism (ring
+    K/V exchange, ``cp``) and expert parallelism (all-to-alls, ``ep``), and their seconds on
+    the intra-/inter-node links (``gpus_per_node``, ``link_eff``, ``link_latency_us`` from
+    the glossary unless given), before any overlap (:func:`xlcalc.training_step` says what
+    is exposed); with ``offload`` the PCIe bytes and seconds to and from host memory
+    (``host_link_gb_per_s``)."""
     ctx = _inputs(TRAINING_DEFAULTS + _COMM_DEFAULTS, dict(
         model=model, batch=batch, seq_len=seq_len, gpu=gpu, dp=dp, tp=tp, pp=pp, zero=zero,
         precision=precision, recompute=recompute, micro_batch=micro_batch, **options))
     return breakdown(TRAIN_COMM_PARTS, name="training communication per step", **ctx)
 
 
+@checked_keywords
 def train_gpus_needed(model, gpu, batch, seq_len, precision="bf16-mixed", optimizer="adamw",
                       tp=1, pp=1, recompute="none", **options):
     """Fewest GPUs for the plan when the model states are fully sharded over data
@@ -208,6 +187,7 @@ def train_gpus_needed(model, gpu, batch, seq_len, precision="bf16-mixed", optimi
     return estimate("train_gpus_needed", **ctx)["train_gpus_needed"]
 
 
+@checked_keywords
 def mfu_from_iteration(model, batch, seq_len, iteration_time_s, gpu, n_gpus,
                        precision="bf16-mixed"):
     """Model FLOPs utilisation of a measured iteration (Korthikanti et al. 2022 Table 5):
@@ -219,7 +199,18 @@ def mfu_from_iteration(model, batch, seq_len, iteration_time_s, gpu, n_gpus,
                     precision=precision)["train_mfu_measured"]
 
 
+@checked_keywords
 def train_plan_sweep(targets=TRAIN_PLAN_NODES, **axes):
     """:func:`xlcalc.sweep` of the training plan (memory and time by default) over the
     given axes, the other training inputs at their glossary defaults."""
     return sweep(list(targets), **_inputs(TRAINING_DEFAULTS, axes))
+
+
+def __getattr__(name):
+    """The plan functions live in :mod:`xlcalc.training_plan` (step time, whole run, fit
+    search); ``xlcalc.training.training_time`` keeps working."""
+    if name in ("training_step", "training_time", "train_fit_search", "TRAIN_TIME_PARTS",
+                "TRAIN_STEP_PARTS", "TRAIN_RUN_PARTS"):
+        from . import training_plan
+        return getattr(training_plan, name)
+    raise AttributeError(f"module 'xlcalc.training' has no attribute {name!r}")

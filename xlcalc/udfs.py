@@ -533,14 +533,44 @@ def INFER_MEM(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1, 
     return _memory(v, _unit(unit))
 
 
-@excel_function(docs={"part": "weights, master_weights, gradients, optimizer, activations, "
-                              "reserve or total (default)",
+_TRAIN_PLAN_DOCS = {
+    "micro_batch": "sequences per micro-batch on one data-parallel rank (default: the "
+                   "replica's whole share, no gradient accumulation)",
+    "stack": "megatron (Megatron-LM / Transformer Engine, default) or hf (transformers' "
+             "modules: Trainer, TRL, axolotl)",
+    "attention": "flash (default), sdpa or eager",
+    "cp": "context-parallel degree (default 1)",
+    "ep": "expert-parallel degree (default 1)",
+    "finetune": "full (default), lora or qlora",
+    "lora_rank": "LoRA rank (default 16)",
+    "offload": "none (default), optimizer (ZeRO-Offload) or optimizer+params",
+}
+
+
+def _train_plan(micro_batch=None, stack=None, attention=None, cp=None, ep=None, finetune=None,
+                lora_rank=None, offload=None) -> dict:
+    """The trailing plan arguments of the training functions, None where empty."""
+    return dict(
+        micro_batch=None if _empty(micro_batch) else _number("micro_batch", micro_batch),
+        stack=None if _empty(stack) else _text("stack", stack),
+        attention=None if _empty(attention) else _text("attention", attention),
+        cp=None if _empty(cp) else _number("cp", cp),
+        ep=None if _empty(ep) else _number("ep", ep),
+        finetune=None if _empty(finetune) else _text("finetune", finetune),
+        lora_rank=None if _empty(lora_rank) else _number("lora_rank", lora_rank),
+        offload=None if _empty(offload) else _text("offload", offload))
+
+
+@excel_function(docs={"part": "weights, adapters, master_weights, gradients, optimizer, "
+                              "activations, reserve or total (default)",
                       "batch": "global batch: sequences per optimizer step, split over dp "
-                               "replicas (a positive integer)"})
+                               "replicas (a positive integer)", **_TRAIN_PLAN_DOCS})
 def TRAIN_MEM(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", zero=0, dp=1,
-              tp=1, pp=1, recompute="none", part="total", unit="GB"):
-    """Training memory per GPU (GB by default) on the busiest GPU: weights, master weights,
-    gradients, optimizer states, activations and reserve, or one of those parts."""
+              tp=1, pp=1, recompute="none", part="total", unit="GB", micro_batch=None,
+              stack="megatron", attention="flash", cp=1, ep=1, finetune="full", lora_rank=16,
+              offload="none"):
+    """Training memory per GPU (GB by default) on the busiest GPU: weights, adapters, master
+    weights, gradients, optimizer states, activations and reserve, or one of those parts."""
     parts = _train_parts()
     node = parts[_choice("part", part, parts, "total")]
     v = _training((node,), model=_model(model), batch=_number("batch", batch),
@@ -549,7 +579,9 @@ def TRAIN_MEM(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", 
                   optimizer=_text("optimizer", optimizer, "adamw"),
                   zero=_number("zero", zero, 0), dp=_number("dp", dp, 1),
                   tp=_number("tp", tp, 1), pp=_number("pp", pp, 1),
-                  recompute=_text("recompute", recompute, "none"))[node]
+                  recompute=_text("recompute", recompute, "none"),
+                  **_train_plan(micro_batch, stack, attention, cp, ep, finetune, lora_rank,
+                                offload))[node]
     return _memory(v, _unit(unit))
 
 
@@ -763,29 +795,35 @@ def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16", part
 _TRAIN_MFU = 0.4     # training.training_time's default (a test holds them equal)
 
 
-def _training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, price=None):
-    from .training import training_time
+def _training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, price=None,
+                   goodput=None):
+    from .training_plan import training_time
     return training_time(_model(model), _number("tokens", tokens), _gpu(gpu),
                          _number("n_gpus", n_gpus), mfu=_number("mfu", mfu, _TRAIN_MFU),
                          recompute=_text("recompute", recompute, "none"),
                          precision=_text("precision", precision, "bf16-mixed"),
-                         price_per_gpu_hour=price)
+                         price_per_gpu_hour=price,
+                         goodput=None if _empty(goodput) else _number("goodput", goodput))
 
 
 _TRAIN_TIME_DOCS = {
     "tokens": "training tokens (a positive number)",
     "mfu": "model FLOPs utilisation: achieved / the GPU's dense peak for the precision (a "
            "number in (0, 1]); default 0.4",
-    "precision": "training precision recipe: bf16-mixed (default), fp16-mixed, fp32 or "
-                 "megatron-distopt; it picks the GPU's peak"}
+    "precision": "training precision recipe: bf16-mixed (default), fp16-mixed, fp32, "
+                 "megatron-distopt, fp8-delayed, fp8-current, fp8-block or mxfp8; it "
+                 "picks the GPU's peak",
+    "goodput": "share of the wall clock spent training (restarts, evaluation); default 0.9"}
 
 
 @excel_function(docs=_TRAIN_TIME_DOCS)
 def TRAIN_DAYS(model, tokens, gpu, n_gpus, mfu=_TRAIN_MFU, recompute="none",
-               precision="bf16-mixed"):
+               precision="bf16-mixed", goodput=0.9):
     """Training wall-clock days: 6·N·D FLOPs (8·N·D with full recomputation) over n_gpus
-    GPUs at mfu of their dense peak (bf16 unless precision says otherwise)."""
-    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision)["days"])
+    GPUs at mfu of their dense peak (bf16 unless precision says otherwise), ÷ goodput.
+    TRAIN_STEP with tokens gives the days of a parallel plan from its step time."""
+    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, None,
+                                goodput)["days"])
 
 
 # ------------------------------------------------------------------ communication
@@ -929,19 +967,19 @@ def CHINCHILLA_TOKENS(model):
 
 @excel_function(docs=_TRAIN_TIME_DOCS)
 def TRAIN_GPU_HOURS(model, tokens, gpu, n_gpus, mfu=_TRAIN_MFU, recompute="none",
-                    precision="bf16-mixed"):
+                    precision="bf16-mixed", goodput=0.9):
     """GPU-hours of a training run: n_gpus × the hours of TRAIN_DAYS."""
-    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute,
-                                precision)["gpu_hours"])
+    return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, None,
+                                goodput)["gpu_hours"])
 
 
 @excel_function(docs=_TRAIN_TIME_DOCS)
 def TRAIN_COST(model, tokens, gpu, n_gpus, price_per_gpu_hour, mfu=_TRAIN_MFU,
-               recompute="none", precision="bf16-mixed"):
+               recompute="none", precision="bf16-mixed", goodput=0.9):
     """Cost of a training run: TRAIN_GPU_HOURS × price per GPU-hour."""
     price = _number("price_per_gpu_hour", price_per_gpu_hour)
     return float(_training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision,
-                                price)["cost"])
+                                price, goodput)["cost"])
 
 
 @excel_function(docs={"batch": "global batch of the measured iteration (a positive integer)"})
@@ -954,6 +992,44 @@ def TRAIN_MFU(model, batch, seq_len, iteration_time_s, gpu, n_gpus, precision="b
                                     _number("iteration_time_s", iteration_time_s), _gpu(gpu),
                                     _number("n_gpus", n_gpus),
                                     precision=_text("precision", precision, "bf16-mixed")))
+
+
+@excel_function(spill=True, docs={
+    "batch": "global batch: sequences per optimizer step (a positive integer)",
+    "precision": _TRAIN_TIME_DOCS["precision"], "zero": "ZeRO stage 0-3 (default 0)",
+    "dp": "data-parallel degree (default 1)", **_TRAIN_PLAN_DOCS,
+    "vp": "model chunks per GPU of the interleaved pipeline (default 1)",
+    "tokens": "optional training tokens: adds the whole run's steps, days and GPU-hours on "
+              "dp·tp·pp·cp GPUs",
+    "goodput": _TRAIN_TIME_DOCS["goodput"]})
+def TRAIN_STEP(model, gpu, batch, seq_len, precision="bf16-mixed", zero=0, dp=1, tp=1, pp=1,
+               recompute="none", micro_batch=None, stack="megatron", attention="flash", cp=1,
+               ep=1, vp=1, tokens=None, goodput=0.9):
+    """One optimizer step as it runs, as a table to spill (quantity, value, unit): compute,
+    bubble, communication by kind and exposed, step time, tokens/s per GPU, MFU; with
+    tokens also the run's steps, days and GPU-hours."""
+    # the arguments TRAIN_MEM also has come in TRAIN_MEM's order (one row of plan cells)
+    from .training_plan import TRAIN_STEP_UNITS, training_step, training_time
+    extra = _train_plan(micro_batch, stack, attention, cp, ep)
+    plan = dict(micro_batch=extra["micro_batch"], dp=_number("dp", dp, 1),
+                tp=_number("tp", tp, 1), pp=_number("pp", pp, 1), vp=_number("vp", vp, 1),
+                cp=extra["cp"] or 1, ep=extra["ep"] or 1, zero=_number("zero", zero, 0),
+                precision=_text("precision", precision, "bf16-mixed"),
+                recompute=_text("recompute", recompute, "none"),
+                stack=extra["stack"] or "megatron", attention=extra["attention"] or "flash")
+    model, gpu = _model(model), _gpu(gpu)
+    batch, seq_len = _number("batch", batch), _number("seq_len", seq_len)
+    s = training_step(model, gpu, batch, seq_len, **plan)
+    rows = [[k, float(v), TRAIN_STEP_UNITS.get(k, "s")] for k, v in s.items()]
+    if not _empty(tokens):
+        n_gpus = plan["dp"] * plan["tp"] * plan["pp"] * plan["cp"]
+        run = training_time(model, _number("tokens", tokens), gpu, n_gpus, batch=batch,
+                            seq_len=seq_len,
+                            goodput=None if _empty(goodput) else _number("goodput", goodput),
+                            **plan)
+        rows += [["steps", float(run["steps"]), ""], ["days", float(run["days"]), "days"],
+                 ["gpu_hours", float(run["gpu_hours"]), "GPU-hours"]]
+    return _table(("quantity", "value", "unit"), rows)
 
 
 # ------------------------------------------------------------------------ roofline

@@ -6,7 +6,7 @@ seeds do (DESIGN.md principle 7).
 
 from __future__ import annotations
 
-from .errors import unknown_choice
+from .errors import checked_keywords, unknown_choice
 
 #: bytes per unit, decimal and binary
 MEMORY_UNITS = {
@@ -27,6 +27,7 @@ def unit_factor(unit: str) -> float:
     return MEMORY_UNITS[key]
 
 
+@checked_keywords
 def to_unit(value_bytes, unit: str = "GB"):
     """Convert bytes to ``unit`` (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)."""
     return value_bytes / unit_factor(unit)

@@ -74,8 +74,29 @@ _EXAMPLES: dict[str, WorkedExample] = {}
 def register_example(example: WorkedExample) -> WorkedExample:
     if example.name in _EXAMPLES:
         raise RuntimeError(f"worked example {example.name!r} registered twice")
+    example = _with_defaults(example)
     _EXAMPLES[example.name] = example
     return example
+
+
+def _with_defaults(example: WorkedExample) -> WorkedExample:
+    """The example with every input its figures read and it does not give set to the
+    glossary default (a scenario stays complete when a formula gains an input with a
+    default, e.g. the training stack)."""
+    import dataclasses
+    from .glossary import TERMS
+    from .graph import dependencies
+    given = set(example.inputs)
+    missing = {}
+    for f in example.figures:
+        for name in dependencies([f.node], given | set(f.inputs)):
+            term = TERMS.get(name)
+            if name not in given and name not in f.inputs and term is not None and \
+                    term.default is not None:
+                missing[name] = term.default
+    if not missing:
+        return example
+    return dataclasses.replace(example, inputs={**example.inputs, **missing})
 
 
 def _load():

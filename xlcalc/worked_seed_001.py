@@ -26,13 +26,15 @@ SCENARIO = dict(
     model="gpt2", gpu="a100-80gb", batch=1, seq_len=1024, prompt_len=1024, output_len=1,
     context_len=1025, dtype="fp16", kv_dtype="fp16", tp=1, pp=1, block_size=1,
     mfu=0.5, bw_eff=1.0, gpu_memory_utilization=0.9, infer_reserve_bytes=1e9,
-    max_num_batched_tokens=8192, flash_attention=0, quant_group_size=128, gpus_per_node=8,
+    max_num_batched_tokens=8192, flash_attention=0, attention="eager", quant_group_size=128,
+    gpus_per_node=8,
     precision="bf16-mixed", optimizer="adamw", zero=0, dp=1, recompute="none",
     activation_rule="korthikanti", train_reserve_bytes=0.0, trainable_fraction=1.0,
     sequence_parallel=0, dropout=1, vp=1, tokens=1024)
 
 _LLAMA_7B_TRAIN = {"model": "llama-2-7b", "seq_len": 2048, "prompt_len": 2048,
-                   "flash_attention": 1, "dropout": 0, "dtype": "bf16", "kv_dtype": "bf16"}
+                   "flash_attention": 1, "attention": "flash", "dropout": 0, "dtype": "bf16",
+                   "kv_dtype": "bf16"}
 
 
 def _MEGATRON_SEED(coefficient):

@@ -20,7 +20,8 @@ SCENARIO = dict(
     context_len=2048, dtype="fp16", kv_dtype="fp16", tp=1, pp=1, block_size=1, mfu=0.5,
     bw_eff=1.0, link_eff=1.0, link_latency_us=8.0, gpus_per_node=8, comm_overlap=0.0,
     gpu_memory_utilization=0.9, infer_reserve_bytes=1e9, max_num_batched_tokens=8192,
-    flash_attention=1, quant_group_size=128, micro_batch=1, precision="fp16-mixed",
+    flash_attention=1, attention="flash", quant_group_size=128, micro_batch=1,
+    precision="fp16-mixed",
     optimizer="adamw", zero=0, dp=1, recompute="none", activation_rule="korthikanti",
     train_reserve_bytes=0.0, trainable_fraction=1.0, sequence_parallel=0, dropout=0, vp=1)
 

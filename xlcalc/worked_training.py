@@ -39,8 +39,8 @@ register_example(WorkedExample(
     inputs=dict(model="llama-7b", gpu="h100-sxm", batch=32, seq_len=2048,
                 precision="bf16-mixed", optimizer="adamw", zero=0, dp=1, tp=1, pp=1,
                 recompute="full", activation_rule="seed-000-recompute",
-                train_reserve_bytes=0.0, trainable_fraction=1.0, flash_attention=1,
-                sequence_parallel=0, dropout=0, vp=1),
+                train_reserve_bytes=0.0, trainable_fraction=1.0, stack="megatron",
+                attention="flash", cp=1, sequence_parallel=0, dropout=0, vp=1),
     figures=(
         SeedFigure("weights, BF16 (nominal 7 B)", "000 §七 example 2", 14,
                    "train_weights_bytes", "GB", GB, NOMINAL_7B,
@@ -102,8 +102,8 @@ register_example(WorkedExample(
     inputs=dict(model="llama-2-70b", gpu="h100-sxm", batch=1, seq_len=2048,
                 precision="bf16-mixed", optimizer="adamw", zero=0, dp=1, tp=1, pp=1,
                 recompute="none", activation_rule="seed-000", train_reserve_bytes=15e9,
-                trainable_fraction=1.0, flash_attention=1, sequence_parallel=0, dropout=0,
-                vp=1),
+                trainable_fraction=1.0, stack="megatron", attention="flash", cp=1,
+                sequence_parallel=0, dropout=0, vp=1),
     figures=(
         SeedFigure("weights, BF16 (nominal 70 B)", "000 §四 4.2", 140, "train_weights_bytes",
                    "GB", GB, NOMINAL_70B, "70e9 × 2 = 140 GB"),

@@ -1,5 +1,10 @@
-"""Training activations per GPU (Korthikanti et al. 2022, "Reducing Activation
-Recomputation in Large Transformer Models", arXiv:2205.05198 §4; seed ``001_*`` §3.3).
+"""Training activations per GPU: the bookkeeping every training stack shares (batch,
+micro-batches, context parallelism, pipeline in-flight micro-batches, the stack and
+attention-kernel tables) and the Megatron stack (Korthikanti et al. 2022, "Reducing
+Activation Recomputation in Large Transformer Models", arXiv:2205.05198 §4; seed ``001_*``
+§3.3).  The ``hf`` stack (transformers' modules, measured) is in
+:mod:`xlcalc.formulas.activations_hf`; ``stack`` picks one per plan, ``attention`` the
+kernel (``flash``, ``sdpa``, ``eager``).
 
 Notation as in the paper: s = ``seq_len``, b = ``micro_batch`` (sequences one data-parallel
 rank runs through the model at once), h = ``hidden_size``, a = ``num_heads``, L =
@@ -35,9 +40,13 @@ schedule (vp model chunks per GPU); plus the embedding dropout mask (sbh per mic
 in flight) and, with no pipeline, the final norm and output-layer inputs and the fp32
 logits, 4sbh(1 + v/h)/t in the paper's §4.3 (with sequence parallelism).
 
-Approximations stated: MLA models (DeepSeek) are counted as attention with ``head_dim``
-(q/k width) per head and their ``num_kv_heads``, not their compressed latents; MoE
-experts are not spread by expert parallelism (each GPU runs its tokens' top-k experts).
+MLA (DeepSeek): Q and K at the q/k head width, V and the attention output at
+``v_head_dim``, plus the two latents (each the input of its norm and of its up-projection,
+2e·sb·(r_q + r_kv)).  MoE: each GPU runs its tokens' top-k experts (balanced routing:
+expert parallelism moves the tokens, not the total).  Context parallelism (``cp``) gives
+each GPU s/cp tokens of every sequence: every term is ÷ cp (the s×s scores become
+(s/cp)×s).  Attention kernels: ``flash`` and ``sdpa`` (Transformer Engine's fused
+attention) store no s×s tensor; ``eager`` stores the scores.
 
 The global ``batch`` splits over ``dp`` replicas; each replica runs ``micro_batch``
 sequences at a time and accumulates gradients over ``batch / (dp · micro_batch)`` steps.
@@ -47,7 +56,7 @@ the seeds' examples.
 
 from __future__ import annotations
 
-from ..expr import minimum, where
+from ..expr import eq, minimum, where
 from ..glossary import Term, register_terms
 from ..graph import formula, lookup_node, register_table
 from .training_memory import load_training_table
@@ -60,6 +69,12 @@ register_table("activation_rules",
                lambda: load_training_table("activation_rules.json", "activation_rule"),
                "activation_rule", "which activation estimate the training total uses "
                "(presets/training/activation_rules.json)")
+register_table("training_stacks", lambda: load_training_table("stacks.json", "stack"),
+               "stack", "training stacks whose activations are counted "
+               "(presets/training/stacks.json)")
+register_table("attention_kernels",
+               lambda: load_training_table("attention_kernels.json", "attention"),
+               "attention", "attention kernels (presets/training/attention_kernels.json)")
 
 
 def _flag(name, description, default):
@@ -82,6 +97,17 @@ register_terms(
           "for LLaMA-style training without dropout", 0),
     Term("vp", "model chunks per GPU of the interleaved 1F1B pipeline schedule (1 = plain "
          "1F1B)", "", "int", 1, default=1, sample=(1, 2), maximum=1024),
+    Term("stack", "training implementation whose activations are counted: megatron "
+         "(Megatron-LM / Transformer Engine, fused kernels) or hf (transformers' modules: "
+         "Trainer, TRL, axolotl)", "", "choice", table="training_stacks", default="megatron"),
+    Term("attention", "attention kernel: flash (FlashAttention / TE fused), sdpa (PyTorch "
+         "scaled_dot_product_attention as transformers calls it) or eager", "", "choice",
+         table="attention_kernels", default="flash"),
+    Term("cp", "context-parallel degree: GPUs each sequence is split across (ring "
+         "attention)", "GPUs", "int", 1, default=1, sample=(1, 2, 4), maximum=65536,
+         relations=(("seq_len", lambda v, o: eq(o % v, 0),
+                     "a divisor of {other}={other_value} (each GPU takes seq_len/cp "
+                     "tokens)"),)),
 )
 
 _T = "recompute_modes table"
@@ -93,6 +119,13 @@ lookup_node("recompute_keep_input", "recompute_modes", "recompute", "keep_input"
             doc="1 when only each layer's input is stored (full recomputation)")
 lookup_node("recompute_extra_forward", "recompute_modes", "recompute", "extra_forward",
             source=_T, doc="extra forward passes the recomputation runs (1 for full)")
+lookup_node("stack_megatron", "training_stacks", "stack", "w_megatron", source="stacks table",
+            doc="1 when the Megatron (Transformer Engine) stack's activations are counted")
+lookup_node("stack_hf", "training_stacks", "stack", "w_hf", source="stacks table",
+            doc="1 when transformers' (hf) activations are counted")
+for _kernel in ("flash", "sdpa", "eager"):
+    lookup_node(f"attention_is_{_kernel}", "attention_kernels", "attention", _kernel,
+                source="attention_kernels table", doc=f"1 for the {_kernel} attention kernel")
 for _column in ("w_model", "w_seed_000", "w_seed_000_recompute", "w_seed_001"):
     lookup_node(f"activation_rule_{_column}", "activation_rules", "activation_rule", _column,
                 source="activation_rules table", doc=f"weight of {_column[2:]} in the total")
@@ -127,6 +160,12 @@ def train_sp_divisor(sequence_parallel, tp):
 
 # ------------------------------------------------------------------- one layer
 
+@formula("tokens", "context parallelism splits every sequence over cp GPUs")
+def act_tokens(micro_batch, seq_len, cp):
+    """Tokens of one micro-batch that one GPU holds: b·s/cp."""
+    return micro_batch * seq_len / cp
+
+
 @formula("elements", "Megatron num_floating_point_operations: MLP widths averaged over layers")
 def act_mlp_width(num_layers, num_dense_layers, intermediate_size, experts_per_token,
                   moe_intermediate_size, shared_expert_intermediate_size):
@@ -137,47 +176,68 @@ def act_mlp_width(num_layers, num_dense_layers, intermediate_size, experts_per_t
         num_layers
 
 
+@formula("elements", "DeepSeek-V2 §2.1: values of v_head_dim; other models head_dim")
+def attn_v_head_dim(head_dim, kv_lora_rank, v_head_dim):
+    """Width of one value head (and of the attention output per head): v_head_dim for
+    MLA, head_dim otherwise."""
+    return where(kv_lora_rank > 0, v_head_dim, head_dim)
+
+
 @formula(B, "Korthikanti et al. 2022 §4.1 (attention 11sbh, MLP 19sbh, norms 4sbh), "
-         "generalised to GQA, gated MLPs and no dropout")
-def act_layer_body_bytes(micro_batch, seq_len, hidden_size, num_heads, head_dim,
+         "generalised to GQA, MLA, gated MLPs, context parallelism and no dropout")
+def act_layer_body_bytes(act_tokens, hidden_size, num_heads, head_dim, attn_v_head_dim,
                          kv_heads_per_gpu, act_mlp_width, mlp_gated, dropout,
-                         precision_act_bytes, tp, train_sp_divisor):
-    """Activation bytes one layer stores for one micro-batch on one GPU, attention
-    scores excepted: (4e + 2·dropout)·sbh/sp + e·sb·(2ad/t + 2d·k_gpu + f(2 + gated)/t)."""
-    e, sb = precision_act_bytes, micro_batch * seq_len
-    replicated = (4 * e + 2 * dropout) * hidden_size / train_sp_divisor
-    split = 2 * num_heads * head_dim / tp + 2 * head_dim * kv_heads_per_gpu + \
-        act_mlp_width * (2 + mlp_gated) / tp
-    return sb * (replicated + e * split)
+                         precision_act_bytes, precision_gemm_input_bytes, tp, train_sp_divisor,
+                         q_lora_rank, kv_lora_rank):
+    """Activation bytes one layer of the Megatron stack stores for one micro-batch on one
+    GPU, attention scores excepted, t = b·s/cp tokens: the two norm inputs and the QKV
+    and MLP inputs (2e + 2g + 2·dropout)·th/sp; Q, K, V e·t(a·d/tp + k_gpu(d + d_v)); the
+    output projection's input g·t·a·d_v/tp; the MLP's e·t·f(1 + gated)/tp and its second
+    projection's input g·t·f/tp; MLA's latents 2e·t(r_q + r_kv)/sp.  g = e except for fp8
+    recipes, which keep the projections' inputs quantised (Transformer Engine)."""
+    e, g, t = precision_act_bytes, precision_gemm_input_bytes, act_tokens
+    replicated = (2 * e + 2 * g + 2 * dropout) * hidden_size / train_sp_divisor
+    qkv = e * (num_heads * head_dim / tp + kv_heads_per_gpu * (head_dim + attn_v_head_dim))
+    proj = g * num_heads * attn_v_head_dim / tp
+    mlp = act_mlp_width / tp * (e * (1 + mlp_gated) + g)
+    latents = 2 * e * (q_lora_rank + kv_lora_rank) / train_sp_divisor
+    return t * (replicated + qkv + proj + mlp + latents)
 
 
 @formula(B, "Korthikanti et al. 2022 §4.1 (5as²b); FlashAttention keeps the log-sum-exp")
-def act_layer_scores_bytes(micro_batch, seq_len, num_heads, flash_attention, dropout,
+def act_layer_scores_bytes(act_tokens, seq_len, num_heads, attention_is_eager, dropout,
                            precision_act_bytes, tp):
-    """Attention-core activations of one layer for one micro-batch on one GPU:
-    (e + dropout·(e + 1))·as²b/t, or 4·asb/t with FlashAttention."""
-    heads_sb = num_heads / tp * micro_batch * seq_len
+    """Attention-core activations of one Megatron layer for one micro-batch on one GPU:
+    (e + dropout·(e + 1))·a·s·t/tp (t = b·s/cp query rows against s keys), or the fp32
+    log-sum-exp 4·a·t/tp with FlashAttention / fused attention (``flash`` and ``sdpa``)."""
+    heads_t = num_heads / tp * act_tokens
     e = precision_act_bytes
-    return heads_sb * where(flash_attention > 0, 4, (e + dropout * (e + 1)) * seq_len)
+    return heads_t * where(attention_is_eager > 0, (e + dropout * (e + 1)) * seq_len, 4)
 
 
 @formula(B, "Korthikanti et al. 2022 §4.2.2 and Table 2 (full recomputation: 2sbh)")
-def act_layer_input_bytes(micro_batch, seq_len, hidden_size, precision_act_bytes,
-                          train_sp_divisor):
-    """The layer input that full recomputation keeps: e·sbh (÷ t with sequence
-    parallelism)."""
-    return precision_act_bytes * micro_batch * seq_len * hidden_size / train_sp_divisor
+def act_layer_input_bytes(act_tokens, hidden_size, precision_act_bytes, train_sp_divisor):
+    """The layer input that full recomputation keeps: e·th (÷ t with sequence
+    parallelism), t = b·s/cp tokens."""
+    return precision_act_bytes * act_tokens * hidden_size / train_sp_divisor
 
 
 @formula(B, "Korthikanti et al. 2022 Table 2, by recomputation mode")
-def train_act_per_layer_bytes(recompute_keep_layer, recompute_keep_scores, recompute_keep_input,
-                              act_layer_body_bytes, act_layer_scores_bytes,
-                              act_layer_input_bytes):
-    """Activation bytes per layer per micro-batch on one GPU under the recomputation
-    mode: everything (none), everything but the attention core (selective), or the
-    layer input only (full)."""
+def megatron_act_per_layer_bytes(recompute_keep_layer, recompute_keep_scores,
+                                 recompute_keep_input, act_layer_body_bytes,
+                                 act_layer_scores_bytes, act_layer_input_bytes):
+    """Megatron-stack activation bytes per layer per micro-batch on one GPU under the
+    recomputation mode: everything (none), everything but the attention core
+    (selective), or the layer input only (full)."""
     stored = act_layer_body_bytes + recompute_keep_scores * act_layer_scores_bytes
     return recompute_keep_layer * stored + recompute_keep_input * act_layer_input_bytes
+
+
+@formula(B, "stacks table: the chosen stack's count per layer")
+def train_act_per_layer_bytes(stack_megatron, stack_hf, megatron_act_per_layer_bytes,
+                              hf_act_per_layer_bytes):
+    """Activation bytes per layer per micro-batch on one GPU for the training stack."""
+    return stack_megatron * megatron_act_per_layer_bytes + stack_hf * hf_act_per_layer_bytes
 
 
 # ------------------------------------------------------------- pipeline and totals
@@ -191,22 +251,28 @@ def train_act_inflight(pp, vp, grad_accum_steps):
     return minimum(pp, grad_accum_steps) * interleave
 
 
-@formula(B, "Korthikanti et al. 2022 §4.3: embedding dropout sbhp/t")
-def train_act_embedding_bytes(micro_batch, seq_len, hidden_size, dropout, train_sp_divisor,
-                              train_act_inflight):
-    """Embedding-dropout masks on the first stage for the micro-batches in flight."""
-    return dropout * micro_batch * seq_len * hidden_size / train_sp_divisor * train_act_inflight
+@formula(B, "Korthikanti et al. 2022 §4.3: embedding dropout sbhp/t; hf: token ids, rotary "
+         "tables, masks kept for checkpointing")
+def train_act_embedding_bytes(act_tokens, hidden_size, dropout, train_sp_divisor,
+                              train_act_inflight, stack_megatron, stack_hf,
+                              hf_act_model_bytes):
+    """First-stage activations outside the layers for the micro-batches in flight: the
+    embedding-dropout masks (Megatron) or what transformers keeps before the first layer
+    (:func:`hf_act_model_bytes`)."""
+    megatron = dropout * act_tokens * hidden_size / train_sp_divisor
+    return (stack_megatron * megatron + stack_hf * hf_act_model_bytes) * train_act_inflight
 
 
 @formula(B, "Korthikanti et al. 2022 §4.3: 4sbh/t·(1 + v/h) when p = 1")
-def train_act_output_bytes(micro_batch, seq_len, hidden_size, vocab_size, precision_act_bytes,
-                           train_sp_divisor, tp, pp):
-    """Final-norm and output-layer inputs (e·sbh each, ÷ t with sequence parallelism)
-    and fp32 logits (4·sbv/t, vocab-parallel), on the first stage only when pp = 1."""
-    sb = micro_batch * seq_len
-    stored = 2 * precision_act_bytes * sb * hidden_size / train_sp_divisor + \
-        4 * sb * vocab_size / tp
-    return where(pp > 1, 0, stored)
+def train_act_output_bytes(act_tokens, hidden_size, vocab_size, precision_act_bytes,
+                           train_sp_divisor, tp, pp, stack_megatron, stack_hf,
+                           hf_act_output_bytes):
+    """Megatron: final-norm and output-layer inputs (e·th each, ÷ t with sequence
+    parallelism) and fp32 logits (4·tv/tp, vocab-parallel); hf:
+    :func:`hf_act_output_bytes`.  On the first stage only when pp = 1."""
+    megatron = 2 * precision_act_bytes * act_tokens * hidden_size / train_sp_divisor + \
+        4 * act_tokens * vocab_size / tp
+    return where(pp > 1, 0, stack_megatron * megatron + stack_hf * hf_act_output_bytes)
 
 
 @formula(B, "Korthikanti et al. 2022 §4 (first pipeline stage)")

@@ -66,11 +66,11 @@ def train_infer_memory_ratio(train_total_bytes, infer_total_bytes):
 derive("act_layer_scores_eager_bytes", act_layer_scores_bytes, B,
        "Korthikanti et al. 2022 §4.1: 5as²b with eager attention (fp16, dropout)",
        doc="Attention-core activations of one layer with eager attention (the s×s scores, "
-           "softmax output and dropout mask kept).", flash_attention=0)
+           "softmax output and dropout mask kept).", attention_is_eager=1)
 derive("act_layer_scores_flash_bytes", act_layer_scores_bytes, B,
        "FlashAttention keeps the log-sum-exp instead of the s×s scores",
        doc="Attention-core activations of one layer with FlashAttention (4 bytes of "
-           "log-sum-exp per head and token).", flash_attention=1)
+           "log-sum-exp per head and token).", attention_is_eager=0)
 
 
 @formula("×", "seed 004: FlashAttention 节约10倍以上内存; seed 000 §6.1: O(S²) → O(S)")

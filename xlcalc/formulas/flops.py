@@ -229,8 +229,11 @@ def training_flops_8nd(params_active, tokens):
 
 
 def _megatron(passes, batch, seq_len, num_layers, hidden_size, vocab_size):
+    """Narayanan et al. 2021 eq. (3): the layers run ``passes`` times (3, or 4 with full
+    recomputation), the logits three times whatever the recomputation (6·B·s·h·V)."""
     s, h, L = seq_len, hidden_size, num_layers
-    return 24 * passes * batch * s * L * h ** 2 * (1 + s / (6 * h) + vocab_size / (12 * h * L))
+    layers = 24 * passes * batch * s * L * h ** 2 * (1 + s / (6 * h))
+    return layers + 6 * batch * s * h * vocab_size
 
 
 @formula(F, "Narayanan et al. 2021 eq. (3) / Korthikanti et al. 2022 §6: 72·B·s·L·h²·(…)")
@@ -240,46 +243,70 @@ def megatron_training_flops(batch, seq_len, num_layers, hidden_size, vocab_size)
     return _megatron(3, batch, seq_len, num_layers, hidden_size, vocab_size)
 
 
-@formula(F, "Korthikanti et al. 2022 §6: 96·B·s·L·h²·(…) with full recomputation")
+@formula(F, "Narayanan et al. 2021 eq. (3): 96·B·s·L·h²·(1 + s/(6h) + V/(16hL))")
 def megatron_training_flops_recompute(batch, seq_len, num_layers, hidden_size, vocab_size):
-    """As :func:`megatron_training_flops` with the forward pass recomputed (4 passes)."""
+    """As :func:`megatron_training_flops` with the layers' forward pass recomputed (4
+    passes); the logits are not recomputed (6·B·s·h·V, not 8)."""
     return _megatron(4, batch, seq_len, num_layers, hidden_size, vocab_size)
 
 
-def _megatron_glu(passes, batch, seq_len, num_layers, hidden_size, num_heads, num_kv_heads,
-                  head_dim, intermediate_size, mlp_gated, num_dense_layers, experts_per_token,
-                  moe_intermediate_size, shared_expert_intermediate_size, vocab_size):
-    h, L = hidden_size, num_layers
-    attention = (1 + num_kv_heads / num_heads + seq_len / h) * (num_heads * head_dim / h)
-    mlp_width = (num_dense_layers * intermediate_size + (L - num_dense_layers) *
-                 (experts_per_token * moe_intermediate_size + shared_expert_intermediate_size)) / L
-    gated = where(mlp_gated > 0, 1.5, 1)
-    logits = vocab_size / (2 * L * h)
-    return 4 * passes * batch * seq_len * L * h ** 2 * (attention + mlp_width / h * gated + logits)
+@formula(F, "Megatron-LM num_floating_point_operations: MHA/GQA projections; MLA's "
+         "(q_lora_rank, kv_lora_rank, rope/nope/v head dims, latent norms)")
+def megatron_attention_proj_flops(hidden_size, num_heads, num_kv_heads, head_dim, q_lora_rank,
+                                  kv_lora_rank, qk_rope_head_dim, qk_nope_head_dim,
+                                  v_head_dim):
+    """Forward FLOPs per token of one layer's attention projections (2 per multiply-add).
+    GQA: 2h(ad + 2kd) + 2adh.  MLA (DeepSeek): query down/up 2r_q(h + a·d_qk + 1) (or
+    2h·a·d_qk without query compression), KV down/up 2r_kv(h + a(d_nope + d_v) + 1),
+    the shared rotary key 2h·d_rope and the output 2a·d_v·h; the +1 terms are the
+    latent norms, as Megatron-LM counts them."""
+    h, a = hidden_size, num_heads
+    dense = 2 * h * (a * head_dim + 2 * num_kv_heads * head_dim) + 2 * a * head_dim * h
+    d_qk = qk_nope_head_dim + qk_rope_head_dim
+    q = where(q_lora_rank > 0, 2 * q_lora_rank * (h + a * d_qk + 1), 2 * h * a * d_qk)
+    mla = q + 2 * kv_lora_rank * (h + a * (qk_nope_head_dim + v_head_dim) + 1) + \
+        2 * h * qk_rope_head_dim + 2 * a * v_head_dim * h
+    return where(kv_lora_rank > 0, mla, dense)
 
 
-@formula(F, "Megatron-LM training.py num_floating_point_operations (GQA, SwiGLU, MoE)")
-def megatron_training_flops_glu(batch, seq_len, num_layers, hidden_size, num_heads,
-                                num_kv_heads, head_dim, intermediate_size, mlp_gated,
-                                num_dense_layers, experts_per_token, moe_intermediate_size,
-                                shared_expert_intermediate_size, vocab_size):
-    """12·B·s·L·h²·(attention + MLP + logits) with the query projection ratio a·d/h, the
-    KV group ratio k/a, 3/2 for gated MLPs and top-k experts; MLP widths are averaged
-    over dense and MoE layers.  Three passes (forward + backward); full s×s attention."""
-    return _megatron_glu(3, batch, seq_len, num_layers, hidden_size, num_heads, num_kv_heads,
-                         head_dim, intermediate_size, mlp_gated, num_dense_layers,
-                         experts_per_token, moe_intermediate_size,
-                         shared_expert_intermediate_size, vocab_size)
+@formula(F, "Megatron-LM num_floating_point_operations (ffn_expansion_factor 3 for SwiGLU)")
+def megatron_mlp_flops(hidden_size, mlp_gated, act_mlp_width):
+    """Forward FLOPs per token of one layer's MLP, averaged over dense and MoE layers:
+    2h·f·(3 gated, 2 plain) with f the width a token passes through (top-k experts and
+    shared experts in MoE layers)."""
+    return 2 * hidden_size * act_mlp_width * where(mlp_gated > 0, 3, 2)
 
 
-@formula(F, "as megatron_training_flops_glu with the forward pass recomputed (16 for 12)")
-def megatron_training_flops_glu_recompute(batch, seq_len, num_layers, hidden_size, num_heads,
-                                          num_kv_heads, head_dim, intermediate_size, mlp_gated,
-                                          num_dense_layers, experts_per_token,
-                                          moe_intermediate_size,
-                                          shared_expert_intermediate_size, vocab_size):
-    """Megatron's GQA/SwiGLU/MoE count with full recomputation (four passes)."""
-    return _megatron_glu(4, batch, seq_len, num_layers, hidden_size, num_heads, num_kv_heads,
-                         head_dim, intermediate_size, mlp_gated, num_dense_layers,
-                         experts_per_token, moe_intermediate_size,
-                         shared_expert_intermediate_size, vocab_size)
+def _megatron_glu(passes, batch, seq_len, num_layers, num_heads, attention_head_width,
+                  megatron_attention_proj_flops, megatron_mlp_flops, hidden_size, vocab_size):
+    """Layers ``passes`` times, logits three times; full s×s attention (2·s·a·(d_qk + d_v)
+    per token per layer, the convention of Narayanan et al. 2021 and Korthikanti et al.
+    2022 §6; Megatron-LM's code now halves it for the causal mask)."""
+    core = 2 * seq_len * num_heads * attention_head_width
+    layer = megatron_attention_proj_flops + core + megatron_mlp_flops
+    tokens = batch * seq_len
+    return tokens * (passes * num_layers * layer + 3 * 2 * hidden_size * vocab_size)
+
+
+@formula(F, "Megatron-LM training.py num_floating_point_operations (GQA, SwiGLU, MoE, MLA)")
+def megatron_training_flops_glu(batch, seq_len, num_layers, num_heads, attention_head_width,
+                                megatron_attention_proj_flops, megatron_mlp_flops, hidden_size,
+                                vocab_size):
+    """FLOPs of one training iteration (forward + backward: 3 passes): per token and layer
+    the attention projections (GQA or MLA), the attention core over the full s×s and the
+    MLP (gated ×3/2, top-k experts and shared experts averaged over the layers), plus
+    the logits 6·h·V.  For a GPT it is 72·B·s·L·h²·(1 + s/(6h) + V/(12hL))."""
+    return _megatron_glu(3, batch, seq_len, num_layers, num_heads, attention_head_width,
+                         megatron_attention_proj_flops, megatron_mlp_flops, hidden_size,
+                         vocab_size)
+
+
+@formula(F, "as megatron_training_flops_glu with the layers' forward pass recomputed "
+         "(Narayanan et al. 2021 eq. 3: the logits are not)")
+def megatron_training_flops_glu_recompute(batch, seq_len, num_layers, num_heads,
+                                          attention_head_width, megatron_attention_proj_flops,
+                                          megatron_mlp_flops, hidden_size, vocab_size):
+    """Megatron's count with full recomputation: the layers four times, logits three."""
+    return _megatron_glu(4, batch, seq_len, num_layers, num_heads, attention_head_width,
+                         megatron_attention_proj_flops, megatron_mlp_flops, hidden_size,
+                         vocab_size)

@@ -39,14 +39,20 @@ B = "bytes"
 S = "s"
 
 register_terms(
+    # one term for serving and training (each relation is checked where its partner is
+    # computed: moe_group_gpus when serving, train_expert_ranks when training)
     Term("ep", "expert-parallel degree: routed experts split into ep groups of "
-         "num_experts/ep (1: experts tensor-parallel over the stage's GPUs)", "GPUs",
+         "num_experts/ep (1: experts tensor-parallel over the stage's GPUs; in training "
+         "the ep ranks are drawn from the data- and context-parallel GPUs)", "GPUs",
          sample=(1, 2, 8), default=1, maximum=65536,
          relations=(("num_experts", lambda v, o: _divides(o, v),
                      "a divisor of num_experts={other_value} (any ep for a dense model)"),
                     ("moe_group_gpus", lambda v, o: _divides(o, v),
                      "a divisor of tp × dp_attention = {other_value} (the GPUs of one "
-                     "pipeline stage)"))),
+                     "pipeline stage)"),
+                    ("train_expert_ranks", lambda v, o: _divides(o, v),
+                     "a divisor of tp·cp·dp/etp={other_value} (expert parallelism draws "
+                     "its ranks from the data- and context-parallel GPUs)"))),
     Term("dp_attention", "attention data-parallel ranks per serving instance (DeepSeek/SGLang "
          "DP attention: each rank holds the KV cache of its own sequences)", "ranks",
          sample=(1, 2, 8), default=1, maximum=65536),

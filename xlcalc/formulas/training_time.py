@@ -121,3 +121,32 @@ def train_mfu_measured(megatron_training_flops_glu, iteration_time_s, n_gpus,
     (Megatron's count without recomputation, 72·B·s·L·h²·(1 + s/6h + V/12hL) for a GPT)
     ÷ (seconds × GPUs × peak)."""
     return megatron_training_flops_glu / (iteration_time_s * n_gpus * train_peak_tflops * 1e12)
+
+
+# --------------------------------------------------------------- the run's wall clock
+
+@formula(S, "Dubey et al. 2024 (Llama 3) §3.3.4: > 90 % effective training time")
+def train_wall_s(train_time_s, goodput):
+    """Wall-clock seconds of the run at ``mfu``: the training time ÷ ``goodput``
+    (restarts, evaluation and checkpoints)."""
+    return train_time_s / goodput
+
+
+# the run's days, GPU-hours and cost: the same formulas as above, on the wall clock
+derive("train_wall_days", train_days, "days", "… / 86400",
+       doc="Wall-clock days of the run, goodput included.", train_time_s="train_wall_s")
+derive("train_wall_gpu_hours", train_gpu_hours, "GPU-hours", "GPUs × wall-clock hours",
+       doc="GPU-hours the run holds its GPUs, goodput included.", train_time_s="train_wall_s")
+derive("train_wall_cost", train_cost, "$", "GPU-hours × price per GPU-hour",
+       doc="Cost of the run, goodput included.", train_gpu_hours="train_wall_gpu_hours")
+
+
+@formula(F, "steps × the executed FLOPs of one step")
+def train_run_flops(train_steps, train_step_flops):
+    """FLOPs the run executes (Megatron's count per step, recomputation included)."""
+    return train_steps * train_step_flops
+
+
+derive("train_run_cost", train_cost, "$", "GPU-hours × price per GPU-hour",
+       doc="Cost of the run on the step model, goodput included.",
+       train_gpu_hours="train_run_gpu_hours")
