@@ -211,8 +211,8 @@ register_terms(
          sample=(512, 768, 4096)),
     Term("tokens", "number of tokens processed (e.g. training tokens)", "tokens", "real", 0,
          minimum_open=True, sample=(1e9, 1e12, 2e12)),
-    _int("block_size", "KV-cache allocation unit: 1 = exact, 16 = vLLM's pages", "tokens",
-         sample=(1, 16, 32), default=1),
+    _int("block_size", "KV-cache allocation unit: 1 = exact, 16 = vLLM's pages (default: "
+         "the engine's)", "tokens", sample=(1, 16, 32)),
     _int("n_gpus", "number of accelerators", "GPUs", sample=(1, 8, 64)),
     _int("tp", "tensor-parallel degree (GPUs a layer is split across)", "GPUs",
          sample=(1, 2, 8), default=1,
@@ -229,9 +229,12 @@ register_terms(
          relations=(("batch", lambda v, o: _divides(o, v),
                      "a divisor of {other}={other_value} (each data-parallel replica takes "
                      "batch/dp sequences)"),)),
-    Term("mfu", "model FLOPs utilisation: achieved / dense peak FLOP/s", "", "fraction",
-         sample=(0.3, 0.4, 0.5), group="efficiency"),
-    Term("bw_eff", "memory-bandwidth efficiency: achieved / peak HBM bandwidth", "", "fraction",
+    Term("mfu", "model FLOPs utilisation: achieved / dense peak FLOP/s (serving: 0, the "
+         "default, runs GEMMs on the GPU family's calibrated curve by size and attention at "
+         "its fused kernel's efficiency; > 0 runs every FLOP at that share)", "", "real", 0,
+         maximum=1, default=0.0, sample=(0.0, 0.3, 0.5), group="efficiency"),
+    Term("bw_eff", "memory-bandwidth efficiency: achieved / peak HBM bandwidth (default: the "
+         "GPU family's sustained STREAM-triad share)", "", "fraction",
          sample=(0.6, 0.8, 1.0), group="efficiency"),
     Term("dtype", "storage format of the weights (bf16, fp8, int4 GPTQ/AWQ, nvfp4, mxfp4, GGUF "
          "q4_k_m …)", "", "choice", table="dtypes", default="bf16"),

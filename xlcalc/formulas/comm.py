@@ -35,12 +35,13 @@ register_terms(
     Term("link_gb_per_s", "bandwidth of the link one GPU uses, per direction (NVLink 4: 450; "
          "400 Gb/s InfiniBand: 50)", "GB/s", "real", 0, minimum_open=True,
          sample=(50, 100, 450), group="hardware"),
-    Term("link_eff", "link efficiency: achieved / peak link bandwidth (1 = the spec-sheet "
-         "figure, as the seeds compute; NCCL reaches about 0.7-0.85 on NVLink)", "",
-         "fraction", default=1.0, sample=(0.7, 0.85, 1.0), group="efficiency"),
+    Term("link_eff", "link efficiency: achieved bus bandwidth / peak link bandwidth (1 = the "
+         "spec-sheet figure, as the seeds compute; default: the GPU family's measured "
+         "NCCL/RCCL all-reduce figure, above 1 with NVLink SHARP)", "", "real", 0,
+         minimum_open=True, maximum=2, sample=(0.7, 0.85, 1.0), group="efficiency"),
     Term("link_latency_us", "fixed start-up time of one collective or transfer (8 us in "
-         "seed 003 §六 after kipp.ly)", "us", "real", 0, default=8.0, sample=(0, 8, 20),
-         group="efficiency"),
+         "seed 003 §六 after kipp.ly; default: the GPU family's smallest NCCL/RCCL all-reduce)",
+         "us", "real", 0, sample=(0, 8, 20), group="efficiency"),
     Term("gpus_per_node", "GPUs that share one NVLink domain (a server)", "GPUs",
          sample=(4, 8), default=8, group="hardware"),
     Term("comm_overlap", "fraction of prefill tensor-parallel communication hidden behind "
