@@ -37,7 +37,8 @@ ENGINE_COLUMNS = (
     "reserve_min_prefill_tokens", "reserve_per_decode_seq_bytes", "reserve_per_rank_bytes",
     "reserve_floor_bytes", "reserve_floor_above_bytes", "kv_free_fraction", "context_bytes",
     "activation_counted", "sampler_bytes_per_logit", "non_torch_bytes", "non_torch_tp_bytes",
-    "step_overhead_s", "block_size",
+    "allreduce_latency_us", "kernel_eff", "step_overhead_s", "request_overhead_s",
+    "block_size",
 )
 #: Memory tiers an engine's batching defaults may depend on (SGLang has five).
 TIERS = 5

@@ -39,8 +39,8 @@ input                      default         why
 ``comm_overlap``           0               prefill TP all-reduces exposed (vLLM)
 ``gpus_per_node``          8               one NVLink domain
 ``flash_attention``        1               FlashAttention (no s×s scores in HBM)
-``flops_convention``       useful          causal attention pairs (what FlashAttention
-                                           executes); ``executed``: the full masked s²
+``flops_executed``         0 (useful)      causal attention pairs (what FlashAttention
+                                           executes); 1: the full masked s² (eager)
 ``quant_group_size``       128             GPTQ/AWQ int4 groups (one 16-bit scale each)
 =========================  ==============  ==============================================
 
@@ -193,7 +193,7 @@ INFERENCE_PLAN_NODES = (*INFER_MEMORY_PARTS.values(), "infer_fits", "infer_headr
 SERVING_DEFAULTS = {
     "engine": "vllm", "dtype": "bf16", "kv_dtype": "bf16", "compute_dtype": "auto", "tp": 1,
     "pp": 1, "mfu": 0.0, "comm_overlap": 0.0, "gpus_per_node": 8, "flash_attention": 1,
-    "quant_group_size": 128, "flops_convention": "useful", "dp_attention": 1,
+    "quant_group_size": 128, "dp_attention": 1,
     "draft_params": 0.0, "draft_layers": 0,
 }
 

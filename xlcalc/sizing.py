@@ -79,6 +79,8 @@ SERVE_PARTS = {
 #: Added for aggregated serving: the parts of TTFT and of a step.
 _AGG_PARTS = {
     "prefill_s_unqueued": "agg_prefill_s",
+    "join_wait_s": "agg_join_wait_s",
+    "ttft_admitted_s": "agg_ttft_admitted_s",
     "slot_wait_s": "agg_slot_wait_s",
     "prefill_wait_s": "agg_prefill_wait_s",
     "prefill_chunks": "agg_chunks",

@@ -79,67 +79,83 @@ def _dtype(row, key):
     return _DTYPES[value]
 
 
+_FLAGS = {"mem_fraction_static": "gpu_memory_utilization",
+          "gpu_memory_utilization": "gpu_memory_utilization",
+          "tokens_per_block": "block_size",
+          "max_num_seqs": "max_num_seqs",
+          "max_num_batched_tokens": "max_num_batched_tokens",
+          "kv_cache_free_gpu_mem_fraction": "engine_kv_free_fraction"}
+
+
+def _engine(row) -> str:
+    return row["engine"] if row["engine"] in ("vllm", "sglang", "trt-llm") else "vllm"
+
+
 def _serving_context(row) -> dict:
-    """Model, GPU, engine and flags of a serving row as engine-node inputs."""
-    flags = row.get("flags", {})
-    ctx = dict(model=_model(row), gpu=row["gpu"], engine=row["engine"] if row["engine"] in
-               ("vllm", "sglang", "trt-llm") else "vllm",
-               tp=row["parallelism"].get("tp", 1), pp=row["parallelism"].get("pp", 1),
-               dtype=_dtype(row, "weights"), kv_dtype=_dtype(row, "kv_cache"),
-               quant_group_size=128)
+    """Model, GPU, engine, parallelism, precision and the flags the row states, as
+    graph inputs (the engine's own defaults for everything the row does not state)."""
+    par = row["parallelism"]
+    ctx = dict(model=_model(row), gpu=row["gpu"], engine=_engine(row), tp=par.get("tp", 1),
+               pp=par.get("pp", 1), dtype=_dtype(row, "weights"),
+               kv_dtype=_dtype(row, "kv_cache"), quant_group_size=128)
     if row.get("gpu_memory_reported_gib"):
         ctx["gpu_memory_bytes"] = row["gpu_memory_reported_gib"] * GiB
-    renames = {"mem_fraction_static": "engine_memory_fraction",
-               "tokens_per_block": "engine_block_size",
-               "max_num_seqs": "engine_max_num_seqs",
-               "max_num_batched_tokens": "engine_max_num_batched_tokens",
-               "kv_cache_free_gpu_mem_fraction": "engine_kv_free_fraction"}
-    ctx.update({renames[k]: v for k, v in flags.items() if k in renames})
+    ctx.update({_FLAGS[k]: v for k, v in row.get("flags", {}).items() if k in _FLAGS})
     return ctx
 
 
 def _kv_capacity(row):
+    from .serving import SERVING_DEFAULTS
     from .estimate import estimate
-    ctx = _serving_context(row)
-    r = estimate(["engine_kv_budget_bytes", "engine_kv_tokens", "engine_kv_blocks"],
+    ctx = dict(SERVING_DEFAULTS, **_serving_context(row))
+    r = estimate(["kv_budget_bytes", "kv_tokens_fit", "kv_num_blocks"],
                  seq_len=row.get("seq_len") or 4096, **ctx)
-    return {"available_kv_bytes": r["engine_kv_budget_bytes"] / GiB,
-            "kv_tokens": r["engine_kv_tokens"],
-            "kv_blocks": r["engine_kv_blocks"]}[row["metric"]]
+    return {"available_kv_bytes": r["kv_budget_bytes"] / GiB,
+            "kv_tokens": r["kv_tokens_fit"],
+            "kv_blocks": r["kv_num_blocks"]}[row["metric"]]
 
 
-def _max_load_batch(ctx, isl, osl):
-    from .estimate import estimate
-    r = estimate(["engine_kv_tokens", "engine_max_num_seqs"], seq_len=isl + osl, **ctx)
-    return max(1, min(math.floor(r["engine_kv_tokens"] / (isl + osl)), r["engine_max_num_seqs"]))
-
-
-def _latency(ctx, batch, isl, osl):
-    from .serving import inference_latency
-    keep = {k: v for k, v in ctx.items() if not k.startswith("engine") and k != "gpu_memory_bytes"}
-    return inference_latency(batch=batch, prompt_len=isl, output_len=osl, **keep)
+def _serve(row, **load):
+    """:func:`xlcalc.serve` at the row's conditions (one replica)."""
+    from .sizing import serve
+    ctx = _serving_context(row)
+    model, gpu = ctx.pop("model"), ctx.pop("gpu")
+    return serve(model, gpu, row["isl"], row["osl"], replicas=1, **ctx, **load)
 
 
 def _serving_throughput(row):
-    ctx = _serving_context(row)
-    batch = _max_load_batch(ctx, row["isl"], row["osl"])
-    return float(_latency(ctx, batch, row["isl"], row["osl"])["tokens_per_s"])
+    """Output tokens/s of one replica at maximum load: the running batch the engine's KV
+    cache and batch limits allow (or the row's concurrency), steady-state continuous
+    batching with chunked prefill."""
+    return float(_serve(row, concurrency=row.get("concurrency"))["output_tokens_per_s"])
 
 
-def _serving_latency(row):
-    ctx = _serving_context(row)
-    isl, osl, rate = row["isl"], row["osl"], float(row["request_rate"])
-    if row["metric"] == "ttft_ms":
-        return float(_latency(ctx, 1, isl, osl)["ttft_s"]) * 1e3
-    cap = _max_load_batch(ctx, isl, osl)
+def _in_flight(row, rate):
+    """Requests in flight at ``rate`` requests/s (Little's law: rate × end-to-end time, the
+    end-to-end time taken at that many in flight): the fixed point, at least 1 and at
+    most what the engine holds."""
+    most = _serve(row)["max_concurrency"]
     c = 1
-    for _ in range(20):       # Little's law: concurrency = rate × end-to-end time
-        e2e = float(_latency(ctx, c, isl, osl)["e2e_s"])
-        nxt = min(max(1, round(rate * e2e)), cap)
+    for _ in range(30):
+        s = _serve(row, concurrency=c)
+        nxt = int(min(max(1, round(rate * s["e2e_s"])), most))
         if nxt == c:
             break
         c = nxt
-    return float(_latency(ctx, c, isl, osl)["tpot_s"]) * 1e3
+    return c
+
+
+def _serving_latency(row):
+    """TTFT or inter-token latency at a request rate: the running batch is the in-flight
+    count (Little's law); the engine admits each request at once (its slots far exceed
+    what is in flight), so TTFT is its time once admitted (``ttft_admitted_s``: the
+    chunked prefill, the waits for the iteration in progress and the prefill lane, the
+    engine's per-request overhead)."""
+    rate = float(row["request_rate"])
+    s = _serve(row, concurrency=_in_flight(row, rate), request_rate=rate)
+    if row["metric"] == "ttft_ms":
+        return float(s["ttft_admitted_s"]) * 1e3
+    return float(s["tpot_ms"])
 
 
 def _training_context(row):

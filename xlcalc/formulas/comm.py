@@ -154,9 +154,11 @@ def tp_comm_s(num_layers, batch, seq_len, hidden_size, act_dtype_bytes, tp, tp_l
 
 formula(S, "seed 000 附录A: TP通信/层 = 2 × AllReduce(batch × seq × hidden × 2)")(tp_comm_s)
 derive("prefill_tp_comm_s", tp_comm_s, S, "seed 000 §七 example 1: TP all-reduces of the "
-       "prompt's activations", seq_len="prompt_len")
+       "prompt's activations (the engine's all-reduce latency)", seq_len="prompt_len",
+       link_latency_us="tp_allreduce_latency_us")
 derive("decode_tp_comm_s", tp_comm_s, S, "seed 003 §六 (kipp.ly): per-token all-reduces, "
-       "latency-dominated", seq_len=1)
+       "latency-dominated (the engine's all-reduce latency)", seq_len=1,
+       link_latency_us="tp_allreduce_latency_us")
 
 
 # --------------------------------------------------------- pipeline parallelism

@@ -63,7 +63,7 @@ def pd_prefill_s(prefill_linear_flops_per_request, prefill_attention_flops_per_r
                  model_weights_bytes, kv_transfer_bytes, prefill_tp, peak_tflops, gemm_eff,
                  attention_compute_eff, gemm_fixed_s, step_gemms, hbm_bytes_per_s,
                  num_layers, prompt_len, hidden_size, act_dtype_bytes, gpus_per_node,
-                 intra_node_gb_per_s, inter_node_gb_per_s, link_eff, link_latency_us,
+                 intra_node_gb_per_s, inter_node_gb_per_s, link_eff, tp_allreduce_latency_us,
                  engine_step_overhead_s):
     """One prompt's prefill on a prefill worker: its GEMMs on ``prefill_tp`` GPUs at the
     achieved rate plus their fixed times and its attention at the fused kernel's rate
@@ -77,7 +77,7 @@ def pd_prefill_s(prefill_linear_flops_per_request, prefill_attention_flops_per_r
     memory = (model_weights_bytes + kv_transfer_bytes) / prefill_tp / hbm_bytes_per_s
     link = where(prefill_tp <= gpus_per_node, intra_node_gb_per_s, inter_node_gb_per_s)
     comm = tp_comm_s(num_layers, 1, prompt_len, hidden_size, act_dtype_bytes, prefill_tp,
-                     link, link_eff, link_latency_us)
+                     link, link_eff, tp_allreduce_latency_us)
     return maximum(compute, memory) + comm + engine_step_overhead_s
 
 
@@ -171,9 +171,10 @@ def pd_decode_wait_s(pd_offered_rate, replicas, pd_slot_s, concurrency):
 
 
 @formula(S, "DistServe: TTFT = prefill queue + prefill + KV transfer")
-def pd_ttft_s(pd_prefill_wait_s, pd_prefill_s, pd_kv_transfer_s):
-    """Mean time to first token of disaggregated serving."""
-    return pd_prefill_wait_s + pd_prefill_s + pd_kv_transfer_s
+def pd_ttft_s(pd_prefill_wait_s, pd_prefill_s, pd_kv_transfer_s, engine_request_overhead_s):
+    """Mean time to first token of disaggregated serving (with the engine's per-request
+    overhead)."""
+    return pd_prefill_wait_s + pd_prefill_s + pd_kv_transfer_s + engine_request_overhead_s
 
 
 @formula(S, "TTFT + decode slot wait + (output_len − 1) × TPOT")

@@ -74,11 +74,12 @@ def gemm_eff_max(peak_tflops, peak_tflops_16bit, gemm_eff_8bit, gemm_eff_16bit):
     return where(peak_tflops > 1.5 * peak_tflops_16bit, gemm_eff_8bit, gemm_eff_16bit)
 
 
-@formula("", "mfu when given, else the calibrated plateau")
-def gemm_eff(mfu, gemm_eff_max):
+@formula("", "mfu when given, else the calibrated plateau as the engine reaches it")
+def gemm_eff(mfu, gemm_eff_max, engine_kernel_eff):
     """Share of the peak the GEMMs' FLOPs run at beyond their fixed time: ``mfu`` when it
-    is given (> 0), else the family's calibrated plateau."""
-    return where(mfu > 0, mfu, gemm_eff_max)
+    is given (> 0), else the family's calibrated plateau times the share of the kernels'
+    rates the engine reaches end to end (``engine_kernel_eff``)."""
+    return where(mfu > 0, mfu, gemm_eff_max * engine_kernel_eff)
 
 
 @formula("s", "Calculon-style curve: the fixed time of one GEMM (0 with an explicit mfu)")
@@ -89,11 +90,11 @@ def gemm_fixed_s(mfu, gemm_fixed_us):
 
 
 @formula("", "mfu when given, else the family's best fused attention kernel")
-def attention_compute_eff(mfu, attention_eff):
+def attention_compute_eff(mfu, attention_eff, engine_kernel_eff):
     """Share of the peak attention's score and value products run at: ``mfu`` when given,
     else the family's measured fused-kernel efficiency (prefill; decode attention is
-    memory-bound)."""
-    return where(mfu > 0, mfu, attention_eff)
+    memory-bound) times ``engine_kernel_eff``."""
+    return where(mfu > 0, mfu, attention_eff * engine_kernel_eff)
 
 
 def gemm_seconds(flops, launches, rate, fixed_s):
@@ -113,10 +114,11 @@ def gemm_curve_eff(gemm_eff, gemm_fixed_s, peak_tflops, gemm_flops):
 # ---------------------------------------------------------------- HBM and links
 
 @formula("", "STREAM triad share of the datasheet bandwidth", input_default=True)
-def bw_eff(hbm_eff_calibrated):
+def bw_eff(hbm_eff_calibrated, engine_kernel_eff):
     """Share of the datasheet HBM bandwidth memory-bound phases reach: the family's
-    sustained (triad) share unless ``bw_eff`` is given."""
-    return hbm_eff_calibrated
+    sustained (triad) share times the share of the kernels' rates the engine reaches end
+    to end, unless ``bw_eff`` is given."""
+    return hbm_eff_calibrated * engine_kernel_eff
 
 
 @formula("", "nccl-tests/rccl-tests all-reduce busBW over the link", input_default=True)

@@ -52,8 +52,10 @@ register_terms(
 )
 
 _UNITS = {"reserve_min_prefill_tokens": "tokens", "block_size": "tokens", "step_overhead_s": "s",
+          "request_overhead_s": "s",
           "sampler_bytes_per_logit": B, "memory_fraction": "", "reserve_rule": "",
-          "kv_free_fraction": "", "activation_counted": ""}
+          "kv_free_fraction": "", "activation_counted": "", "kernel_eff": "",
+          "allreduce_latency_us": "us"}
 # memory_fraction and non_torch_bytes are read as *_preset: formulas own the plain names
 _RENAMED = {"memory_fraction": "engine_memory_fraction_preset",
             "non_torch_bytes": "engine_non_torch_bytes_preset"}
@@ -195,6 +197,17 @@ def infer_non_torch_bytes(infer_reserve_bytes, engine_comm_buffer_bytes):
     """Memory outside torch on the busiest GPU: the reserve plus the communication buffers
     of a multi-GPU replica (vLLM's logged "non-torch memory")."""
     return infer_reserve_bytes + engine_comm_buffer_bytes
+
+
+# --------------------------------------------------------------- custom all-reduce
+
+@formula("us", "vLLM/SGLang/TensorRT-LLM custom all-reduce kernels (SGLang PR #2904)")
+def tp_allreduce_latency_us(engine_allreduce_latency_us, link_latency_us):
+    """Start-up time of one tensor-parallel all-reduce of a serving step: the engine's
+    custom all-reduce kernel (one-shot over NVLink, a few microseconds) where it has one,
+    else the collective's own latency (``link_latency_us``: NCCL/RCCL)."""
+    return where(engine_allreduce_latency_us > 0, engine_allreduce_latency_us,
+                 link_latency_us)
 
 
 # ------------------------------------------------------------------ block size

@@ -10,51 +10,40 @@ DeepSeek-V3.2's sparse layers to ``index_topk`` tokens chosen by an indexer that
 every token.  Linear-attention layers cost a fixed amount per token.  Element-wise work
 (norms, activations, softmax) is left out, as in every source.
 
-**FLOPs conventions** (the ``flops_convention`` input, a row of the
-``flops_conventions`` table): ``useful`` (the default) counts the (query, key) pairs
+**FLOPs conventions** (the ``flops_executed`` input): ``0``, useful (the default), counts
+the (query, key) pairs
 attention needs — the causal half, each layer kind at its reach (window, chunk, top-k) —
 which is also what FlashAttention-style kernels with causal/window block skipping
-execute, so serving times use it; ``executed`` counts what a masked kernel computes (eager
-or masked-sdpa attention, ``torch.utils.flop_counter``): the full ``s²`` in every
+execute, so serving times use it; ``1``, executed, counts what a masked kernel computes
+(eager or masked-sdpa attention, ``torch.utils.flop_counter``): the full ``s²`` in every
 attention layer.  The convention applies to the exact counts here (prefill, training
 forward) and to the times computed from them.  xlcalc's MFU figures are FLOPs in the
-selected convention over peak × time (``useful`` by default: model FLOPs, no masked
-half); Megatron's formulas (:func:`megatron_training_flops` …) always count the full
+selected convention over peak × time (useful by default: model FLOPs, no masked half);
+Megatron's formulas (:func:`megatron_training_flops` …) always count the full
 ``s²``, as Megatron-LM reports its TFLOP/s.  Decode attention has nothing masked: both
 conventions agree.
 """
 
 from ..expr import floor, minimum, where
 from ..glossary import Term, register_terms
-from ..graph import derive, formula, lookup_node, register_table
+from ..graph import derive, formula
 
 F = "FLOPs"
 
 
-def _conventions():
-    """The two FLOPs conventions (a documented table: which pairs attention counts)."""
-    import pandas as pd
-    frame = pd.DataFrame({"executed": [0.0, 1.0],
-                          "meaning": ["causal half and each layer kind's reach: what attention "
-                                      "needs (FlashAttention block skipping executes it)",
-                                      "the full s² of every attention layer: what a masked "
-                                      "(eager / sdpa with a mask) kernel computes"]},
-                         index=["useful", "executed"])
-    frame.index.name = "flops_convention"
-    return frame
-
-
-register_table("flops_conventions", _conventions, "flops_convention",
-               "FLOPs conventions: useful (causal, windowed) or executed (full masked s²)")
 register_terms(
-    Term("flops_convention", "which attention FLOPs are counted: useful (causal half, "
-         "windows; the default, what FlashAttention executes) or executed (the full masked "
-         "s², eager attention)", "", "choice", table="flops_conventions", default="useful",
-         group="efficiency"),
+    Term("flops_executed", "FLOPs convention of attention: 0 (the default) counts the useful "
+         "pairs (causal half, windows: what FlashAttention executes), 1 the full masked s² "
+         "of every attention layer (what eager / masked-sdpa attention executes)", "", "flag",
+         0, sample=(0, 1), group="efficiency"),
 )
-lookup_node("flops_executed", "flops_conventions", "flops_convention", "executed", unit="",
-            doc="1 when attention FLOPs count the full masked s² (executed), 0 for the "
-            "useful causal pairs", source="xlcalc.formulas.flops (FLOPs conventions)")
+
+
+@formula("", "FLOPs convention: useful unless flops_executed is given", input_default=True)
+def flops_executed():
+    """The FLOPs convention when not given: 0, the useful pairs (xlcalc's default; MFU
+    figures computed from these counts are model FLOPs without the masked half)."""
+    return 0
 
 
 @formula("parameters", "weights a token multiplies: attention, active MLP, LM head")
@@ -169,13 +158,13 @@ def decode_flops(batch, forward_flops_per_token):
 
 
 @formula("token pairs", "causal masking per layer kind: window-, chunk- or top-k-capped; "
-                        "or the full masked s² (flops_convention executed)")
+                        "or the full masked s² (flops_executed)")
 def attention_pairs(seq_len, num_full_layers, num_sliding_layers, sliding_window,
                     num_chunked_layers, attention_chunk_size, index_topk, flops_executed):
     """(query, key) pairs the main attention of one ``seq_len``-token sequence computes,
     summed over layers: the useful causal pairs of each layer kind (DeepSeek-V3.2: each
     query attends to at most ``index_topk``), or ``s²`` per attention layer when the
-    ``executed`` convention counts what a masked kernel computes."""
+    executed convention (``flops_executed`` = 1) counts what a masked kernel computes."""
     full = where(index_topk > 0, _causal_window_pairs(seq_len, index_topk),
                  _causal_pairs(seq_len))
     useful = num_full_layers * full + \
@@ -193,7 +182,7 @@ derive("prefill_attention_pairs", attention_pairs, "token pairs",
 @formula("token pairs", "DeepSeek-V3.2: the indexer scores every causal pair")
 def index_pairs(seq_len, num_attention_layers, index_head_dim, flops_executed):
     """(query, key) pairs DeepSeek-V3.2's indexer scores for one sequence, summed over
-    layers (the causal half, or ``s²`` in the ``executed`` convention; 0 without an
+    layers (the causal half, or ``s²`` in the executed convention; 0 without an
     indexer)."""
     pairs = where(flops_executed > 0, seq_len * seq_len, _causal_pairs(seq_len))
     return where(index_head_dim > 0, num_attention_layers, 0) * pairs
@@ -212,7 +201,7 @@ def prefill_linear_flops(batch, prompt_len, params_matmul_active, vocab_size, hi
     return batch * (2 * prompt_len * (params_matmul_active - lm_head) + 2 * lm_head)
 
 
-@formula(F, "causal attention per kind (flops_convention), the indexer, linear layers' state")
+@formula(F, "causal attention per kind (flops_executed), the indexer, linear layers' state")
 def prefill_attention_flops(batch, prompt_len, num_heads, attention_head_width,
                             prefill_attention_pairs, index_num_heads, index_head_dim,
                             prefill_index_pairs, linear_mixer_flops_per_token):
@@ -227,8 +216,8 @@ def prefill_attention_flops(batch, prompt_len, num_heads, attention_head_width,
 @formula(F, "exact prefill: GEMMs + attention")
 def prefill_flops(prefill_linear_flops, prefill_attention_flops):
     """FLOPs to prefill ``batch`` prompts of ``prompt_len`` tokens: the GEMMs (LM head for
-    the last token only) plus attention (causal per layer kind in the ``useful``
-    convention), the indexer and the linear layers' state."""
+    the last token only) plus attention (causal per layer kind in the useful convention),
+    the indexer and the linear layers' state."""
     return prefill_linear_flops + prefill_attention_flops
 
 

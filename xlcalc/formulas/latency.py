@@ -149,11 +149,12 @@ def prefill_comm_s(prefill_tp_comm_s, prefill_pp_comm_s, comm_overlap):
 
 
 @formula(S, "seed 000 §七: Prefill延迟 = compute (+ communication); the engine's step overhead")
-def ttft_s(prefill_compute_s, prefill_memory_s, prefill_comm_s, engine_step_overhead_s):
+def ttft_s(prefill_compute_s, prefill_memory_s, prefill_comm_s, engine_step_overhead_s,
+           engine_request_overhead_s):
     """Time to first token: ``max(compute, memory) + communication`` of the prefill, plus
-    the engine's overhead of one step."""
+    the engine's overhead of one step and of one request."""
     return maximum(prefill_compute_s, prefill_memory_s) + prefill_comm_s + \
-        engine_step_overhead_s
+        engine_step_overhead_s + engine_request_overhead_s
 
 
 # ------------------------------------------------------------------ decode step

@@ -306,16 +306,17 @@ def serve_step_bytes(serve_decode_tokens, serve_prefill_tokens, serve_micro_batc
 
 def serve_step_comm_s(serve_decode_tokens, serve_prefill_tokens, stage_layers, num_layers,
                       moe_layers, hidden_size, act_dtype_bytes, tp, tp_link_gb_per_s,
-                      link_eff, link_latency_us, dp_attention, experts_per_token, ep,
+                      link_eff, link_latency_us, tp_allreduce_latency_us, dp_attention, experts_per_token, ep,
                       moe_group_gpus, moe_imbalance, moe_link_gb_per_s):
     """Seconds one stage's micro-step waits for traffic: per layer the attention output's
-    tensor-parallel all-reduce, then the dense MLP's all-reduce or the MoE layer's
-    all-to-alls and expert all-reduce (:mod:`.moe_serving`)."""
+    tensor-parallel all-reduce (the engine's custom all-reduce latency), then the dense
+    MLP's all-reduce or the MoE layer's all-to-alls and expert all-reduce
+    (:mod:`.moe_serving`, the collectives' own latency)."""
     tokens = serve_decode_tokens + serve_prefill_tokens
     each = ring_allreduce_bytes(tokens * hidden_size * act_dtype_bytes, tp)
     moe_share = moe_layers / num_layers
     dense = _collectives_s(stage_layers * (2 - moe_share), each, tp > 1, tp_link_gb_per_s,
-                           link_eff, link_latency_us)
+                           link_eff, tp_allreduce_latency_us)
     moe = stage_layers * moe_share * moe_layer_comm_s(
         tokens, dp_attention, experts_per_token, hidden_size, act_dtype_bytes, tp, ep,
         moe_group_gpus, moe_imbalance, moe_link_gb_per_s, link_eff, link_latency_us)
@@ -419,10 +420,15 @@ def agg_prefill_s(agg_chunks, pp, serve_chunk_stage_step_s, serve_decode_tokens,
     return (agg_chunks + pp - 1) * serve_chunk_stage_step_s + sends
 
 
-@formula(S, "the prefill lane is busy chunks × one stage step per request")
-def agg_prefill_busy_s(agg_chunks, serve_chunk_stage_step_s):
-    """Time one prompt occupies the prefill lane (its chunks, FCFS)."""
-    return agg_chunks * serve_chunk_stage_step_s
+@formula(S, "the prefill lane: a prompt's share of the steps' prefill token budget")
+def agg_prefill_busy_s(prompt_len, serve_token_budget, serve_decode_tokens,
+                       serve_chunk_stage_step_s):
+    """Time one prompt occupies the prefill lane (FCFS): its tokens over the prefill tokens
+    a step has room for (the token budget less the running decodes), in steps — short
+    prompts share one step's budget (vLLM/SARATHI schedule several prefills per step),
+    long ones take their chunks."""
+    room = maximum(serve_token_budget - serve_decode_tokens, 1)
+    return prompt_len / room * serve_chunk_stage_step_s
 
 
 @formula(S, "a slot is held from admission to the last token")
@@ -501,10 +507,29 @@ def agg_prefill_wait_s(agg_replica_rate, agg_prefill_busy_s):
     return md1_wait_s(agg_replica_rate, agg_prefill_busy_s)
 
 
-@formula(S, "TTFT = queueing + chunked prefill")
-def agg_ttft_s(agg_prefill_s, agg_slot_wait_s, agg_prefill_wait_s):
+@formula(S, "Orca (Yu et al., OSDI 2022): iteration-level scheduling admits a request at the "
+            "next iteration")
+def agg_join_wait_s(agg_step_s):
+    """Mean wait of an arriving request for the iteration in progress to end (continuous
+    batching admits new requests between iterations): half a step."""
+    return agg_step_s / 2
+
+
+@formula(S, "TTFT once a slot is free: the iteration in progress, the prefill lane, the "
+            "chunked prefill, the engine's per-request overhead")
+def agg_ttft_admitted_s(agg_prefill_s, agg_join_wait_s, agg_prefill_wait_s,
+                        engine_request_overhead_s):
+    """Mean time to first token of a request the engine admits at once (no wait for a slot
+    of the running batch): the wait for the iteration in progress, the prefill lane's
+    wait, the chunked prefill and the engine's per-request overhead (API server,
+    tokenisation, the first token's streaming)."""
+    return agg_prefill_s + agg_join_wait_s + agg_prefill_wait_s + engine_request_overhead_s
+
+
+@formula(S, "TTFT = queueing for a slot + TTFT once admitted")
+def agg_ttft_s(agg_ttft_admitted_s, agg_slot_wait_s):
     """Mean time to first token of aggregated serving at the offered load."""
-    return agg_prefill_s + agg_slot_wait_s + agg_prefill_wait_s
+    return agg_ttft_admitted_s + agg_slot_wait_s
 
 
 @formula(S, "TTFT + (output_len − 1) × TPOT")

@@ -1,0 +1,86 @@
+"""Fit the serving engines' end-to-end constants on the CALIBRATION half of the validation
+rows (never the held-out half), and print them for xlcalc/presets/engines/*.json.
+
+Run from the repository root: ``python tools/fit_engine_calibration.py`` (minutes).
+
+What is fitted, and why only these: every kernel rate the serving model uses is measured
+data (presets/efficiency: GEMM plateau and fixed time, fused attention, STREAM bandwidth,
+NCCL/RCCL collectives; the engines' custom all-reduce latency).  What no kernel benchmark
+shows is how much of those rates an engine reaches end to end (norms, RoPE, activation
+quantisation, sampling, scheduling gaps) and what a request costs outside the GPU (API
+server, tokenisation, streaming the first token).  Three numbers stand for that:
+
+* ``kernel_eff`` — the share of the calibrated kernel rates (compute and HBM) reached;
+* ``step_overhead_s`` — time each engine step adds;
+* ``request_overhead_s`` — time each request adds to its first token.
+
+They are fitted together on every calibration serving row (throughput at maximum load,
+TTFT and inter-token latency at a request rate), pooled over the engines: the calibration
+half holds one vLLM serving row and none of SGLang, too few to fit an engine alone, so
+vLLM, SGLang and TensorRT-LLM share the pooled values.  Loss: the sum of |log(estimate /
+measured)| (robust to one outlying row); a coarse grid, then coordinate refinement.  The
+``seed`` engine keeps 1 and 0 (the tutorials' plain roofline).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from xlcalc import validation as V
+
+KINDS = ("serving_throughput", "serving_latency")
+NAMES = ("engine_kernel_eff", "engine_step_overhead_s", "engine_request_overhead_s")
+
+
+def calibration_rows():
+    return [r for r in V.load_measurements()["rows"]
+            if r["kind"] in KINDS and not r["held_out"]]
+
+
+def loss(params, rows) -> float:
+    """Σ |log(estimate / measured)| over ``rows`` with the engine constants ``params``."""
+    original = V._serving_context
+
+    def context(row):
+        ctx = original(row)
+        ctx.update(zip(NAMES, params))
+        return ctx
+
+    V._serving_context = context
+    try:
+        total = 0.0
+        for row in rows:
+            value, why = V.estimate_row(row)
+            if value is None:
+                raise RuntimeError(f"{row['id']}: {why}")
+            total += abs(math.log(value / row["value"]))
+        return total
+    finally:
+        V._serving_context = original
+
+
+def fit(rows):
+    grid = (tuple(0.40 + 0.025 * i for i in range(21)), tuple(1e-3 * i for i in range(5)),
+            tuple(2e-3 * i for i in range(9)))
+    best = min((loss(p, rows), p) for p in itertools.product(*grid))
+    steps = (0.0125, 0.25e-3, 1e-3)
+    improved = True
+    while improved:
+        improved = False
+        for i, step in enumerate(steps):
+            for sign in (-1, 1):
+                p = list(best[1])
+                p[i] = max(0.0, p[i] + sign * step)
+                trial = (loss(tuple(p), rows), tuple(p))
+                if trial[0] < best[0] - 1e-9:
+                    best, improved = trial, True
+    return best
+
+
+if __name__ == "__main__":
+    rows = calibration_rows()
+    value, params = fit(rows)
+    print(f"{len(rows)} calibration rows; sum |log error| = {value:.4f}")
+    for name, p in zip(NAMES, params):
+        print(f"{name} = {p:.6g}")
