@@ -269,7 +269,7 @@ def test_compute_comm_ratio_and_prefill_link_utilisation():
     assert got["link_utilisation"] == pytest.approx(got["gb_per_s_needed"] / 450)
     # seed 000 §七 example 1's prefill: 563.51 TFLOPs / 8 GPUs over 18.79 GB per GPU
     ex = dict(xlcalc.serving.SERVING_DEFAULTS, model="llama-2-70b", gpu="h100-sxm", tp=8,
-              batch=8, prompt_len=512)
+              batch=8, prompt_len=512, mfu=0.5)                 # the seed's 50 %
     v = estimate(["prefill_tp_compute_comm_ratio", "prefill_tp_link_utilisation",
                   "prefill_flops"], **ex)
     tp_bytes = 2 * 80 * 2 * 7 / 8 * 8 * 512 * 8192 * 2

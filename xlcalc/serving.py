@@ -113,6 +113,10 @@ LATENCY_PARTS = {
     "decode_bound": "decode_last_bound",
     "tp_link": "tp_link",
     "compute_dtype": "compute_dtype_used",
+    "gemm_eff": "gemm_eff",
+    "attention_eff": "attention_compute_eff",
+    "bw_eff": "bw_eff",
+    "link_eff": "link_eff",
     "warning": "generation_warning",
 }
 
