@@ -229,9 +229,8 @@ register_terms(
          relations=(("batch", lambda v, o: _divides(o, v),
                      "a divisor of {other}={other_value} (each data-parallel replica takes "
                      "batch/dp sequences)"),)),
-    Term("mfu", "model FLOPs utilisation: achieved / dense peak FLOP/s (serving: 0, the "
-         "default, runs GEMMs on the GPU family's calibrated curve by size and attention at "
-         "its fused kernel's efficiency; > 0 runs every FLOP at that share)", "", "real", 0,
+    Term("mfu", "achieved / dense peak FLOP/s; 0 (serving's default): calibrated, GEMMs on "
+         "the GPU family's measured curve by size", "", "real", 0,
          maximum=1, default=0.0, sample=(0.0, 0.3, 0.5), group="efficiency"),
     Term("bw_eff", "memory-bandwidth efficiency: achieved / peak HBM bandwidth (default: the "
          "GPU family's sustained STREAM-triad share)", "", "fraction",
