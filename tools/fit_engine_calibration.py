@@ -1,7 +1,8 @@
 """Fit the serving engines' end-to-end constants on the CALIBRATION half of the validation
 rows (never the held-out half), and print them for xlcalc/presets/engines/*.json.
 
-Run from the repository root: ``python tools/fit_engine_calibration.py`` (minutes).
+Run from the repository root: ``python tools/fit_engine_calibration.py`` (minutes);
+``--training`` fits the training step's share instead (seconds).
 
 What is fitted, and why only these: every kernel rate the serving model uses is measured
 data (presets/efficiency: GEMM plateau and fixed time, fused attention, STREAM bandwidth,
@@ -20,6 +21,12 @@ half holds one vLLM serving row and none of SGLang, too few to fit an engine alo
 vLLM, SGLang and TensorRT-LLM share the pooled values.  Loss: the sum of |log(estimate /
 measured)| (robust to one outlying row); a coarse grid, then coordinate refinement.  The
 ``seed`` engine keeps 1 and 0 (the tutorials' plain roofline).
+
+Training (``--training``): ``training_share``, the share of the GPU family's GEMM plateau a
+training step reaches end to end (attention, element-wise kernels, communication, pipeline
+bubbles and the optimizer are in no GEMM benchmark): today's training API prices 6ND at
+that rate.  Fitted the same way on the calibration half's training throughput and MFU rows,
+stored in ``xlcalc/presets/training/step_share.json``.
 """
 
 from __future__ import annotations
@@ -78,7 +85,43 @@ def fit(rows):
     return best
 
 
+TRAINING_KINDS = ("training_throughput", "training_mfu")
+
+
+def training_loss(share, rows) -> float:
+    """Σ |log(estimate / measured)| over ``rows`` with the training share ``share``."""
+    original = V._training_context
+
+    def context(row):
+        return dict(original(row), training_share=share)
+
+    V._training_context = context
+    try:
+        total = 0.0
+        for row in rows:
+            value, why = V.estimate_row(row)
+            if value is None:
+                raise RuntimeError(f"{row['id']}: {why}")
+            total += abs(math.log(value / row["value"]))
+        return total
+    finally:
+        V._training_context = original
+
+
+def fit_training(rows):
+    grid = tuple(0.30 + 0.0125 * i for i in range(49))
+    return min((training_loss(s, rows), s) for s in grid)
+
+
 if __name__ == "__main__":
+    import sys
+    if "--training" in sys.argv:
+        rows = [r for r in V.load_measurements()["rows"]
+                if r["kind"] in TRAINING_KINDS and not r["held_out"]]
+        value, share = fit_training(rows)
+        print(f"{len(rows)} calibration rows; sum |log error| = {value:.4f}")
+        print(f"training_share = {share:.6g}")
+        sys.exit()
     rows = calibration_rows()
     value, params = fit(rows)
     print(f"{len(rows)} calibration rows; sum |log error| = {value:.4f}")

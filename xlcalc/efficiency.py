@@ -38,7 +38,9 @@ hand — no fitting against validation rows happens here:
 
 A family without a measurement of a column takes the median over the measured families
 (the ``generic`` row, also used by a custom accelerator that names no family); the
-``sources`` column says which.
+``sources`` column says which.  ``training_share`` (the same in every row) is fitted on the
+calibration half of the validation rows (``presets/training/step_share.json``, with its
+tool): the share of the GEMM plateau a training step reaches end to end.
 """
 
 from __future__ import annotations
@@ -223,6 +225,9 @@ def calibration_table():
                              f"({', '.join(sorted(measured[c]))})")
         row["sources"] = "; ".join(notes)
         rows[family] = row
+    share = json.loads((PRESET_DIR.parent / "training" / "step_share.json").read_text())
+    for row in rows.values():
+        row["training_share"] = float(share["value"])
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "family"
     return frame

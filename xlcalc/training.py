@@ -46,6 +46,7 @@ TRAIN_FIT_PARTS = {
 TRAIN_TIME_PARTS = {
     "flops": "train_flops",
     "peak_tflops": "train_peak_tflops",
+    "mfu": "train_mfu",
     "seconds": "train_time_s",
     "days": "train_days",
     "gpu_hours": "train_gpu_hours",
@@ -71,7 +72,7 @@ TRAIN_PLAN_NODES = (*TRAIN_MEMORY_PARTS.values(), "train_fits", "train_headroom_
 #: Inputs every training plan reads, with their glossary defaults (documented there).
 TRAINING_DEFAULTS = ("precision", "optimizer", "zero", "dp", "tp", "pp", "recompute",
                      "trainable_fraction", "train_reserve_bytes", "flash_attention",
-                     "sequence_parallel", "dropout", "vp", "activation_rule")
+                     "sequence_parallel", "dropout", "vp", "activation_rule", "mfu")
 _COMM_DEFAULTS = ("gpus_per_node", "link_eff", "link_latency_us")
 
 
@@ -150,19 +151,22 @@ def train_fit_search(model, batch, seq_len, gpu, precision="bf16-mixed", optimiz
     return frame[columns].reset_index(drop=True)
 
 
-def training_time(model, tokens, gpu, n_gpus, mfu=0.4, recompute="none",
+def training_time(model, tokens, gpu, n_gpus, mfu=None, recompute="none",
                   precision="bf16-mixed", price_per_gpu_hour=None, **overrides):
     """Time and cost of training on ``tokens`` tokens with ``n_gpus`` GPUs at ``mfu`` of
-    the accelerator's dense peak for the precision: ``flops`` (6ND, 8ND with full
-    recomputation), ``peak_tflops``, ``seconds``, ``days``, ``gpu_hours``,
-    ``tokens_per_s_per_gpu``, ``chinchilla_tokens`` (20 per parameter, a reference) and,
-    with a price per GPU-hour, ``cost``."""
+    the accelerator's dense peak for the precision (not given: calibrated, the GPU
+    family's GEMM plateau times the training step's end-to-end share fitted on published
+    runs, ``train_mfu``): ``flops`` (6ND, 8ND with full recomputation), ``peak_tflops``,
+    ``mfu``, ``seconds``, ``days``, ``gpu_hours``, ``tokens_per_s_per_gpu``,
+    ``chinchilla_tokens`` (20 per parameter, a reference) and, with a price per GPU-hour,
+    ``cost``."""
     parts = dict(TRAIN_TIME_PARTS, **({"cost": "train_cost"} if price_per_gpu_hour is not None
                                       else {}))
     _check_supported(gpu, precision)
+    ctx = _inputs(("mfu",), dict(mfu=mfu))
     return breakdown(parts, name="training time", model=model, tokens=tokens, gpu=gpu,
-                     n_gpus=n_gpus, mfu=mfu, recompute=recompute, precision=precision,
-                     price_per_gpu_hour=price_per_gpu_hour, **overrides)
+                     n_gpus=n_gpus, recompute=recompute, precision=precision,
+                     price_per_gpu_hour=price_per_gpu_hour, **ctx, **overrides)
 
 
 def _check_supported(gpu, precision) -> None:

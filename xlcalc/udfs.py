@@ -285,10 +285,10 @@ def _check_length(name: str, text: str) -> None:
 
 
 def _optional(name: str, value):
-    """A numeric argument whose empty cell means "the calibrated / the engine's default"
-    (None for the core, which then computes it)."""
+    """A numeric argument whose empty cell (or 0, as an empty cell reads in a formula)
+    means "the calibrated / the engine's default": None for the core, which computes it."""
     value = _scalar(value)
-    if value is None or value == "":
+    if value is None or value == "" or (isinstance(value, (int, float)) and value == 0):
         return None
     return _number(name, value)
 

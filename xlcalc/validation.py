@@ -1,26 +1,30 @@
 """xlcalc against published measurements: ``xlcalc validate`` and ``docs/validation.md``.
 
 Each row of ``presets/validation/measurements.json`` is recomputed with today's formulas
-and their default calibration (the public API's defaults: ``mfu`` 0.5 for serving and
-0.4 for training, ``bw_eff`` 1.0, the engine presets), and compared with the published
-figure: ``error = estimate / measured − 1``.  Rows are never tuned one by one; a row
-xlcalc cannot estimate yet says why.  The summary gives, per kind and per half
-(calibration / held-out, assigned in the data file before any estimate), the rows
-estimated and the median and worst absolute error.
+and their default calibration — the public API's defaults: the engine presets, the GPU
+families' measured efficiencies (``presets/efficiency``), the engines' end-to-end
+constants and the training step's share fitted on the calibration half
+(``tools/fit_engine_calibration.py``) — and compared with the published figure:
+``error = estimate / measured − 1``.  Rows are never tuned one by one; a row xlcalc cannot
+estimate says why, and a row that misses says why (``notes.json``, written after its
+estimate).  The summary gives, per kind and per half (calibration / held-out, assigned in
+the data file before any estimate), the rows estimated and the median and worst absolute
+error.
 
 How each kind is estimated (see :func:`estimate_row`):
 
-* ``kv_capacity`` — the engine nodes (:mod:`xlcalc.formulas.engines`) with the engine,
-  GPU total and flags the log states;
-* ``serving_throughput`` — a batch of as many requests as the engine's KV cache holds at
-  ISL + OSL (at most its ``max_num_seqs``), generated as one static batch by the
-  roofline latency model (``tokens_per_s``);
-* ``serving_latency`` — TTFT of one prompt; inter-token latency = TPOT at the
-  concurrency Little's law gives at the request rate (fixed point of c = rate × e2e(c));
-* ``training_throughput`` — tokens/s per GPU, or seconds per iteration, at the default
-  ``mfu`` (FLOPs 6ND, 8ND with full recomputation);
-* ``training_mfu`` — the default ``mfu`` itself (xlcalc counts recomputed FLOPs, as the
-  published hardware-FLOPs figures do);
+* ``kv_capacity`` — the engine's KV budget, tokens or blocks (:mod:`xlcalc.formulas.capacity`)
+  with the engine, GPU total and flags the log states;
+* ``serving_throughput`` — :func:`xlcalc.serve` at the row's conditions (engine,
+  parallelism, precision, ISL/OSL, the row's flags): output tokens/s of one replica at
+  maximum load (the running batch the engine's KV cache and batch limits allow);
+* ``serving_latency`` — :func:`xlcalc.serve` at the in-flight count Little's law gives at
+  the request rate (fixed point of c = rate × e2e(c)): its TPOT, or its TTFT once admitted;
+* ``training_throughput`` — tokens/s per GPU, or seconds per iteration, from today's
+  training API (6ND, 8ND with full recomputation, at the calibrated ``train_mfu``; issue 13's
+  ``training_step`` replaces it when it lands);
+* ``training_mfu`` — the calibrated ``train_mfu`` itself (xlcalc counts recomputed FLOPs,
+  as the published hardware-FLOPs figures do);
 * ``training_memory`` — :func:`xlcalc.train_memory` parts on the busiest GPU.
 """
 
@@ -41,18 +45,19 @@ GOALS = {"kv_capacity": 0.05, "training_memory": 0.05, "serving_throughput": 0.1
          "serving_latency": 0.15, "training_throughput": 0.15, "training_mfu": 0.15}
 WORST = 0.35
 _KIND_NOTES = {
-    "serving_throughput": "roofline at the uncalibrated defaults (HBM at 100 % of the datasheet, "
-                          "mfu 0.5) for one static batch: no kernel, scheduling or sampling overhead "
-                          "(measured HBM reaches 83-89 % of spec, presets/efficiency/hbm.json)",
-    "serving_latency": "roofline at the uncalibrated defaults (HBM at 100 %, mfu 0.5): TTFT and "
-                       "inter-token latency without launch, scheduling or queueing overhead",
-    "training_throughput": "the default mfu 0.4 against what this run achieved",
-    "training_mfu": "the default mfu 0.4 (xlcalc counts recomputed FLOPs, as this figure does)",
+    "serving_throughput": "steady-state continuous batching at maximum load with calibrated "
+                          "kernel rates: finite benchmark runs (their ramp and drain), the "
+                          "engine's own batch heuristics and tensor-parallel costs at large "
+                          "batches are not modelled",
+    "serving_latency": "the in-flight batch from Little's law and calibrated kernel rates; the "
+                       "published figures are integers of milliseconds",
+    "training_throughput": "today's training API: 6ND at the calibrated rate, no communication, "
+                           "pipeline bubble or stack-specific kernels (issue 13's training_step)",
+    "training_mfu": "the calibrated rate for the GPU family (one share for every run size)",
     "kv_capacity": "",
     "training_memory": "",
 }
 GiB = 2 ** 30
-TRAIN_MFU = 0.4          # xlcalc.training_time's default
 _DTYPES = {"bf16": "bf16", "fp16": "fp16", "fp8": "fp8", "int8": "int8"}
 _RECOMPUTE = {"none": "none", "selective": "selective", "full": "full",
               "selective+sequence-parallel": "selective"}
@@ -165,6 +170,8 @@ def _training_context(row):
 
 
 def _training_throughput(row):
+    """Tokens/s per GPU, or seconds per iteration, from today's training API: 6ND (8ND
+    with full recomputation) at the calibrated rate (``train_mfu``)."""
     from .training import training_time
     ctx = _training_context(row)
     if row["metric"] == "tokens_per_s_per_gpu":
@@ -174,7 +181,11 @@ def _training_throughput(row):
 
 
 def _training_mfu(row):
-    return TRAIN_MFU
+    """The calibrated share of the peak a training step's executed FLOPs reach on the row's
+    GPU and recipe (xlcalc counts recomputed FLOPs, as hardware-FLOPs figures do)."""
+    from .estimate import estimate
+    ctx = _training_context(row)
+    return float(estimate("train_mfu", mfu=0.0, gpu=ctx.pop("gpu"), **ctx)["train_mfu"])
 
 
 def _training_memory(row):
@@ -299,10 +310,15 @@ def markdown(table=None) -> str:
              "`xlcalc/presets/validation/measurements.json`: each row's model, hardware, engine "
              "and version, parallelism, precision, lengths, batch or load, conditions, source "
              "(URL or repo + path + commit) and date are there. Estimates use today's formulas "
-             "with their default calibration (serving `mfu` 0.5 and `bw_eff` 1.0, training "
-             "`mfu` 0.4, the engine presets of `xlcalc/presets/engines/`). Error = estimate / "
-             "measured − 1. The held-out half was fixed by a stated rule before any estimate "
-             "and is never used to calibrate.", "",
+             "with their default calibration: the engine presets of `xlcalc/presets/engines/` "
+             "(memory rules, custom all-reduce latency, and the end-to-end constants fitted on "
+             "the calibration half by `tools/fit_engine_calibration.py`), the GPU families' "
+             "measured efficiencies of `xlcalc/presets/efficiency/` (GEMM plateau and fixed "
+             "time, fused attention, STREAM bandwidth, NCCL/RCCL collectives) and the "
+             "training step's fitted share of the GEMM plateau. Serving rows go through "
+             "`xlcalc.serve` at the row's conditions. Error = estimate / measured − 1. The "
+             "held-out half was fixed by a stated rule before any estimate and is never used "
+             "to calibrate.", "",
              "**" + headline(table) + "**", "",
              "## Summary", "",
              "| kind | half | rows | estimated | median abs error | worst abs error | goal (median) |",

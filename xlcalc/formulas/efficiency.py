@@ -55,6 +55,9 @@ _RENAMED = {"link_eff": "link_eff_calibrated", "hbm_eff": "hbm_eff_calibrated",
 for _column in CALIBRATION_COLUMNS:
     lookup_node(_RENAMED.get(_column, _column), "efficiency", "gpu_family", _column,
                 unit=_UNITS.get(_column, ""), source=_T, doc=_DOCS[_column])
+lookup_node("training_share", "efficiency", "gpu_family", "training_share", unit="",
+            source="presets/training/step_share.json (fitted on the calibration half)",
+            doc="share of the GEMM plateau a training step reaches end to end")
 
 
 # ------------------------------------------------------------------------ GEMMs
@@ -136,3 +139,16 @@ def link_latency_us(link_latency_us_calibrated):
     return link_latency_us_calibrated
 
 
+
+
+# --------------------------------------------------------------------- training
+
+@formula("", "the GEMM plateau at the recipe's peak × the training step's end-to-end share")
+def train_mfu(mfu, train_peak_tflops, peak_tflops_16bit, gemm_eff_8bit, gemm_eff_16bit,
+              training_share):
+    """Share of the dense peak a training step's executed FLOPs run at: ``mfu`` when given
+    (> 0), else the family's GEMM plateau for the recipe's peak (8-bit or 16-bit tensor
+    cores) times ``training_share`` (fitted on the calibration half of the validation
+    rows: attention, element-wise kernels, communication, bubbles and the optimizer)."""
+    plateau = where(train_peak_tflops > 1.5 * peak_tflops_16bit, gemm_eff_8bit, gemm_eff_16bit)
+    return where(mfu > 0, mfu, plateau * training_share)
