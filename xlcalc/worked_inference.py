@@ -19,7 +19,7 @@ are complete serving inputs, so a workbook can use them as its live inputs.
 
 from __future__ import annotations
 
-from .worked import SeedFigure, WorkedExample, register_example
+from .worked import SEED_ENGINE, SeedFigure, WorkedExample, register_example
 
 GB, MS, GIB, MIB = 1e9, 1e-3, 2.0 ** 30, 2.0 ** 20
 NOMINAL_70B = {"params_total": 70e9}
@@ -28,10 +28,9 @@ _EXACT_70B = ("nominal vs exact count: the seed uses the nominal 70 B; Llama-2-7
 # The seeds' engine (exact tokens, no profiled peak, no overheads) at the flat figures
 # xlcalc used before the engine presets (vLLM's 0.9 utilisation, a 1 GB reserve, 8,192
 # tokens per pass): the tutorials' arithmetic, stated in full so a workbook shows it.
-_ENGINE = dict(engine="seed", block_size=1, gpu_memory_utilization=0.9,
+_ENGINE = dict(SEED_ENGINE, block_size=1, gpu_memory_utilization=0.9,
                infer_reserve_bytes=1e9, max_num_batched_tokens=8192, flash_attention=1,
-               quant_group_size=128, gpus_per_node=8, compute_dtype="auto", dp_attention=1,
-               draft_params=0.0, draft_layers=0)
+               quant_group_size=128, gpus_per_node=8, compute_dtype="auto")
 _SEED_COMM = {"comm_overlap": 1.0, "link_latency_us": 0.0}   # seed 000 §七's assumptions
 # seed 000 §2.4 / §4.1 scenario; the seed plans with 80 GB per H100 (CUDA reports 79.22 GiB)
 _MEM_41 = {"tp": 1, "batch": 8, "seq_len": 4096, "gpu_memory_bytes": 80e9}
