@@ -18,7 +18,7 @@ GiB = 2 ** 30
 MiB = 2 ** 20
 H100_REPORTED = 79.18 * GiB     # "Free memory on device 78.57/79.18 GiB" (vLLM, llm-d log)
 BASE = dict(quant_group_size=128, pp=1, dtype="bf16", kv_dtype="bf16", dp_attention=1,
-            draft_params=0)
+            draft_params=0, gpu_memory_utilization=0)       # 0: the engine's fraction
 
 
 def within(value, expected, rel=0.02):
@@ -38,7 +38,9 @@ def test_presets_state_version_date_rule_and_sources():
                 assert value.get("source") or value.get("note"), (name, column)
             src = value.get("source")
             if src and name != "seed":      # the seed's sources are the tutorials themselves
-                assert src.get("url") or src.get("commit"), (name, column, src)
+                # a published figure names its URL or commit; a fitted one its tool and data
+                assert src.get("url") or src.get("commit") or \
+                    (src.get("tool") and src.get("data")), (name, column, src)
         if name != "seed":
             assert data["published_log_lines"], name
             for line in data["published_log_lines"]:
@@ -99,7 +101,7 @@ def test_sglang_kv_pool_llama_3_1_8b_h100():
     0.88 × (79.18 − 0.61) − 14.96 = 54.18 GiB; 131,072 B per token → 443,850 tokens."""
     r = estimate(["kv_budget_bytes", "kv_tokens_fit"], model="llama-3.1-8b",
                  gpu="h100-sxm", engine="sglang", tp=1, seq_len=4096,
-                 gpu_memory_utilization=0.88, gpu_memory_bytes=H100_REPORTED, **BASE)
+                 gpu_memory_bytes=H100_REPORTED, **dict(BASE, gpu_memory_utilization=0.88))
     assert within(r["kv_budget_bytes"], 2 * 27.13 * GiB)
     assert within(r["kv_tokens_fit"], 444500)
 
@@ -112,16 +114,16 @@ def test_sglang_mem_fraction_static_rule():
     At TP=8 the graph batch is 512 and the parallel term 1024 MiB: 14,848 MiB → 0.817."""
     common = dict(model="llama-3.1-8b", gpu="h100-sxm", engine="sglang", pp=1,
                   gpu_memory_bytes=H100_REPORTED)
-    one = estimate(["gpu_memory_utilization", "engine_reserved_bytes",
+    one = estimate(["engine_memory_fraction", "engine_reserved_bytes",
                     "max_num_batched_tokens", "max_num_seqs"], tp=1, **common)
     assert one["max_num_batched_tokens"] == 8192 and one["max_num_seqs"] == 256
     assert one["engine_reserved_bytes"] == 13440 * MiB
     g = H100_REPORTED / MiB
-    assert one["gpu_memory_utilization"] == round((g - 13440) / g, 3) == 0.834
-    assert within(one["gpu_memory_utilization"], 0.835, 0.002)
-    eight = estimate(["gpu_memory_utilization", "engine_reserved_bytes"], tp=8, **common)
+    assert one["engine_memory_fraction"] == round((g - 13440) / g, 3) == 0.834
+    assert within(one["engine_memory_fraction"], 0.835, 0.002)
+    eight = estimate(["engine_memory_fraction", "engine_reserved_bytes"], tp=8, **common)
     assert eight["engine_reserved_bytes"] == (512 + 1.5 * 8192 + 2 * 512 + 8 * 128) * MiB
-    assert eight["gpu_memory_utilization"] == round((g - 14848) / g, 3)
+    assert eight["engine_memory_fraction"] == round((g - 14848) / g, 3)
 
 
 def test_sglang_floor_on_large_gpus_and_tiers_on_small():

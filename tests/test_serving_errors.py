@@ -35,7 +35,7 @@ def test_context_beyond_the_model_maximum_is_a_warning_not_an_error():
     (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, link_eff=2.5),
      "link_eff"),
     (lambda: xlcalc.inference_memory("llama-2-7b", 1, 10, gpu="h100-sxm",
-                                     gpu_memory_utilization=0), "gpu_memory_utilization"),
+                                     gpu_memory_utilization=1.5), "gpu_memory_utilization"),
     (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, comm_overlap=1.5),
      "comm_overlap"),
     (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 0, 10), "prompt_len"),

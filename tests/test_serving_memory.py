@@ -207,12 +207,16 @@ def test_links_follow_the_node_boundary():
 
 def test_serving_terms_document_their_defaults():
     graph.load_all()
-    for name in ("flash_attention", "quant_group_size", "comm_overlap", "gpus_per_node"):
+    for name in ("flash_attention", "quant_group_size", "comm_overlap", "gpus_per_node",
+                 "mfu", "bw_eff", "gpu_memory_utilization"):
         assert TERMS[name].default == SERVING_DEFAULTS[name], name
         assert TERMS[name].sample, name
+    # 0 means "the default": the calibrated efficiencies, the engine's fraction
+    assert SERVING_DEFAULTS["mfu"] == SERVING_DEFAULTS["bw_eff"] == \
+        SERVING_DEFAULTS["gpu_memory_utilization"] == 0
     # defaults that are the engine's or the GPU family's: nodes computing the input
-    for name in ("gpu_memory_utilization", "infer_reserve_bytes", "max_num_batched_tokens",
-                 "max_num_seqs", "block_size", "bw_eff", "link_eff", "link_latency_us"):
+    for name in ("infer_reserve_bytes", "max_num_batched_tokens", "max_num_seqs", "block_size",
+                 "link_eff", "link_latency_us"):
         assert TERMS[name].default is None and name not in SERVING_DEFAULTS, name
         assert graph.node(name).kind == "formula", name
         assert TERMS[name].sample, name

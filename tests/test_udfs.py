@@ -129,10 +129,19 @@ def test_chinchilla_by_hand():
 
 def test_training_days_hours_cost_by_hand():
     seconds = 6 * N70 * 2e12 / (1024 * 989.4e12 * 0.4)
-    assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0) == pytest.approx(seconds / 86400)
-    assert u.TRAIN_GPU_HOURS(M70, 2e12, H100, 1024.0) == pytest.approx(seconds / 3600 * 1024)
-    assert u.TRAIN_COST(M70, 2e12, H100, 1024.0, 2.5) == pytest.approx(
+    assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0, 0.4) == pytest.approx(seconds / 86400)
+    assert u.TRAIN_GPU_HOURS(M70, 2e12, H100, 1024.0, 0.4) == pytest.approx(
+        seconds / 3600 * 1024)
+    assert u.TRAIN_COST(M70, 2e12, H100, 1024.0, 2.5, 0.4) == pytest.approx(
         seconds / 3600 * 1024 * 2.5)
+    # the default (an empty mfu): the Hopper 16-bit GEMM plateau × the fitted training share
+    import json
+    from pathlib import Path
+    share = json.loads((Path(__file__).parent.parent / "xlcalc" / "presets" / "training" /
+                        "step_share.json").read_text())["value"]
+    rate = (794.5 / 989 + 828.6 / 989) / 2 * share
+    assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0) == pytest.approx(
+        6 * N70 * 2e12 / (1024 * 989.4e12 * rate) / 86400)
     # full recomputation: 8ND
     assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0, 0.5, "full") == pytest.approx(
         8 * N70 * 2e12 / (1024 * 989.4e12 * 0.5) / 86400)
@@ -408,7 +417,7 @@ def test_defaults_are_the_cores():
                 assert p.default == d[p.name], (name, p.name)
     # 0 / empty: the calibrated efficiencies, as the API's None
     assert inspect.signature(u.PREFILL_MS).parameters["mfu"].default == d["mfu"] == 0
-    assert inspect.signature(u.DECODE_MS).parameters["bw_eff"].default is None
+    assert inspect.signature(u.DECODE_MS).parameters["bw_eff"].default == d["bw_eff"] == 0
     assert inspect.signature(serving.decode_step).parameters["bw_eff"].default is None
     for name in serving_fns:
         params = inspect.signature(u.CATALOGUE[name]).parameters
@@ -420,7 +429,7 @@ def test_defaults_are_the_cores():
     api_mfu = inspect.signature(training.training_time).parameters["mfu"].default
     for name in ("TRAIN_DAYS", "TRAIN_GPU_HOURS", "TRAIN_COST"):
         params = inspect.signature(u.CATALOGUE[name]).parameters
-        assert params["mfu"].default == api_mfu == 0.4
+        assert params["mfu"].default == 0 and api_mfu is None    # both: calibrated
         assert params["recompute"].default == TERMS["recompute"].default
         assert params["precision"].default == TERMS["precision"].default
     train_api = inspect.signature(training.train_memory).parameters

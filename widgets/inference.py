@@ -25,8 +25,7 @@ INFERENCE_DEFAULTS = dict(model="llama-2-70b", gpu="h100-sxm", batch=8, prompt_l
                           output_len=256, tp=8, pp=1, dtype="bf16", kv_dtype="bf16",
                           compute_dtype="auto", engine=SERVING_DEFAULTS["engine"], mfu=0.0,
                           bw_eff=0.0, gpu_memory_utilization=0.0)
-#: controls whose 0 means "not given": the calibrated or the engine's value
-_DEFAULT_AT_ZERO = ("bw_eff", "gpu_memory_utilization")
+
 
 _PARTS = ("weights", "kv_cache", "activations", "reserve")
 _LABELS = {"weights": "weights", "kv_cache": "KV cache", "activations": "activations",
@@ -61,7 +60,8 @@ class InferenceForm(PlanForm):
         ("Engine and efficiency", ("engine", "mfu", "bw_eff", "gpu_memory_utilization")),
     )
     formulas = (
-        FormulaSpec("INFER_MEM", "total_gb", "memory per GPU (GB)"),
+        FormulaSpec("INFER_MEM", "total_gb", "memory per GPU (GB)",
+                    args={"part": "total", "unit": "GB"}),
         FormulaSpec("KV_CACHE", "kv_cache_gb", "KV cache per GPU (GB)", requires={"pp": 1}),
         FormulaSpec("WEIGHTS_MEM", "weights_gb", "weights per GPU (GB)"),
         FormulaSpec("PREFILL_MS", "ttft_ms", "time to first token (ms)",
@@ -71,7 +71,7 @@ class InferenceForm(PlanForm):
         FormulaSpec("MAX_BATCH", "max_batch", "most concurrent sequences",
                     requires={"pp": 1, "gpu_memory_utilization": 0.0}),
         FormulaSpec("GPUS_NEEDED", "gpus_needed", "fewest GPUs",
-                    args={"mode": "inference"},
+                    args={"mode": "inference", "part": "gpus"},
                     requires={"kv_dtype": "bf16", "gpu_memory_utilization": 0.0}),
         FormulaSpec("LLM_PARAMS", "params", "parameters"),
     )
@@ -104,7 +104,7 @@ class InferenceForm(PlanForm):
     # ------------------------------------------------------------------ plan
 
     def compute(self, inputs: dict) -> Plan:
-        i = _given(inputs)
+        i = dict(inputs)
         model, gpu = load_model(i["model"]), load_gpu(i["gpu"])
         util = i["gpu_memory_utilization"]
         seq_len = estimate("total_len", prompt_len=i["prompt_len"],
@@ -172,7 +172,7 @@ class InferenceForm(PlanForm):
                      budget_gb=fig["budget_gb"], capacity_label=gpu.name,
                      title=(f"{fmt(fig['total_gb'])} GB of {fmt(fig['gpu_memory_gb'])} GB "
                             f"per GPU — {'fits' if fig['fits'] else 'does NOT fit'}"))
-        context = dict(inputs, model=i["model"] if isinstance(i["model"], str) else model,
+        context = dict(i, model=i["model"] if isinstance(i["model"], str) else model,
                        gpu=gpu.name, seq_len=seq_len, n_gpus=i["tp"])
         warning = lat["warning"] or ""
         return Plan(table, fig, cards, chart, context, warning)
@@ -191,7 +191,7 @@ class InferenceForm(PlanForm):
     def compute_sweep(self, inputs: dict, axis: str):
         """One vectorised :func:`~xlcalc.inference_plan_sweep` over ``axis``: memory,
         latency and capacity as the plan computes them (the engine's KV pages)."""
-        i = {k: v for k, v in _given(inputs).items() if v is not None}
+        i = dict(inputs)
         i["model"], i["gpu"] = load_model(i["model"]), load_gpu(i["gpu"])
         i[axis] = self.sweep_values(axis)
         targets = ("infer_total_bytes", "infer_headroom_bytes", "infer_fits", "ttft_s",
@@ -223,7 +223,7 @@ class InferenceForm(PlanForm):
         from xlcalc.serving import _inputs
         from workbooks.templates import template
         ctx = self.plan.context if self.plan else self.inputs
-        given = {k: v for k, v in _given(ctx).items() if k in self.controls or k == "model"}
+        given = {k: v for k, v in ctx.items() if k in self.controls or k == "model"}
         out, computed = {}, []
         for name in template(self.template).inputs:
             if name in given and given[name] is not None:
@@ -238,12 +238,6 @@ class InferenceForm(PlanForm):
             values = estimate(computed, **plan)
             out.update({name: values[name] for name in computed})
         return out
-
-
-def _given(inputs: dict) -> dict:
-    """The form's values as the core takes them: a 0 in a control whose 0 means "the
-    default" (:data:`_DEFAULT_AT_ZERO`) is None — the calibrated or the engine's value."""
-    return {k: (None if k in _DEFAULT_AT_ZERO and not v else v) for k, v in inputs.items()}
 
 
 def _breakdown(parts, names, gpu_bytes) -> pd.DataFrame:

@@ -232,9 +232,9 @@ register_terms(
     Term("mfu", "achieved / dense peak FLOP/s; 0 (serving's default): calibrated, GEMMs on "
          "the GPU family's measured curve by size", "", "real", 0,
          maximum=1, default=0.0, sample=(0.0, 0.3, 0.5), group="efficiency"),
-    Term("bw_eff", "memory-bandwidth efficiency: achieved / peak HBM bandwidth (default: the "
-         "GPU family's sustained STREAM-triad share)", "", "fraction",
-         sample=(0.6, 0.8, 1.0), group="efficiency"),
+    Term("bw_eff", "achieved / peak HBM bandwidth; 0 (serving's default): calibrated, the GPU "
+         "family's sustained share", "", "real", 0, maximum=1, default=0.0,
+         sample=(0.0, 0.6, 1.0), group="efficiency"),
     Term("dtype", "storage format of the weights (bf16, fp8, int4 GPTQ/AWQ, nvfp4, mxfp4, GGUF "
          "q4_k_m …)", "", "choice", table="dtypes", default="bf16"),
     Term("kv_dtype", "storage format of the KV cache (bf16, fp8, int8, nvfp4, fp8_ds_mla …)",

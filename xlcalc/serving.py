@@ -25,11 +25,12 @@ input                      default         why
                                            (plateau + fixed time per GEMM), attention at its
                                            fused kernel's efficiency; > 0: every FLOP at
                                            that share of the peak (the seeds' 0.5)
-``bw_eff``                 the family's    sustained (STREAM triad) share of the datasheet
-                                           HBM bandwidth (0.88 on Hopper)
+``bw_eff``                 0 (calibrated)  the family's sustained (STREAM triad) share of
+                                           the datasheet HBM bandwidth (0.88 on Hopper)
+                                           times the engine's end-to-end share
 ``link_eff``               the family's    NCCL/RCCL all-reduce bus bandwidth share
 ``link_latency_us``        the family's    smallest NCCL/RCCL all-reduce (28 µs on Hopper)
-``gpu_memory_utilization`` the engine's    vLLM 0.9 of the reported total; SGLang its
+``gpu_memory_utilization`` 0 (engine's)   vLLM 0.9 of the reported total; SGLang its
                                            ``mem_fraction_static`` rule; 1 for the seeds
 ``infer_reserve_bytes``    the engine's    vLLM's non-torch memory (0.13 GiB; +0.42 GiB of
                                            communication buffers when tp × pp > 1)
@@ -115,7 +116,7 @@ LATENCY_PARTS = {
     "compute_dtype": "compute_dtype_used",
     "gemm_eff": "gemm_eff",
     "attention_eff": "attention_compute_eff",
-    "bw_eff": "bw_eff",
+    "bw_eff": "bw_eff_used",
     "link_eff": "link_eff",
     "warning": "generation_warning",
 }
@@ -196,7 +197,8 @@ INFERENCE_PLAN_NODES = (*INFER_MEMORY_PARTS.values(), "infer_fits", "infer_headr
 #: Inputs every serving plan reads and their defaults (see the module docstring).
 SERVING_DEFAULTS = {
     "engine": "vllm", "dtype": "bf16", "kv_dtype": "bf16", "compute_dtype": "auto", "tp": 1,
-    "pp": 1, "mfu": 0.0, "comm_overlap": 0.0, "gpus_per_node": 8, "flash_attention": 1,
+    "pp": 1, "mfu": 0.0, "bw_eff": 0.0, "gpu_memory_utilization": 0.0, "comm_overlap": 0.0,
+    "gpus_per_node": 8, "flash_attention": 1,
     "quant_group_size": 128, "dp_attention": 1,
     "draft_params": 0.0, "draft_layers": 0,
 }

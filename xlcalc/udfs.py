@@ -524,16 +524,17 @@ def _train_parts():
 
 @excel_function(docs={"part": "weights, kv_cache, activations, reserve or total (default)"})
 def INFER_MEM(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1, part="total",
-              unit="GB", engine="vllm"):
+              unit="GB", engine="vllm", gpu=None):
     """Inference memory per GPU (GB by default) for batch sequences of seq_len tokens as the
     engine (vllm by default) holds it: weights + KV cache (its pages) + activation peak +
-    its reserve, or one of those parts."""
+    its reserve, or one of those parts (the engine's defaults for gpu, or its largest)."""
     parts = _infer_parts()
     node = parts[_choice("part", part, parts, "total")]
     v = _serving((node,), model=_model(model), batch=_number("batch", batch),
                  seq_len=_number("seq_len", seq_len), dtype=_text("dtype", dtype, "bf16"),
                  kv_dtype=_text("kv_dtype", kv_dtype, "bf16"), tp=_number("tp", tp, 1),
-                 pp=_number("pp", pp, 1), engine=_engine(engine))[node]
+                 pp=_number("pp", pp, 1), engine=_engine(engine),
+                 gpu=None if _empty(gpu) else _gpu(gpu))[node]
     return _memory(v, _unit(unit))
 
 
@@ -617,7 +618,7 @@ def LLM_FLOPS(model, tokens, mode="forward", seq_len=None):
 # ----------------------------------------------------------------------- latency
 
 _MFU = SERVING_DEFAULTS["mfu"]      # 0: the calibrated efficiencies
-_BW_EFF = None                      # empty: the GPU family's, times the engine's share
+_BW_EFF = SERVING_DEFAULTS["bw_eff"]   # 0: the GPU family's, times the engine's share
 
 
 @excel_function()
@@ -745,7 +746,7 @@ def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16", part
 
 # ---------------------------------------------------------------------- training
 
-_TRAIN_MFU = 0.4     # training.training_time's default (a test holds them equal)
+_TRAIN_MFU = 0.0     # calibrated, as training.training_time's None (a test holds them equal)
 
 
 def _training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, price=None):

@@ -21,9 +21,11 @@ through the nodes here:
   of the scale-up link, ``link_latency_us`` to its smallest-message time (NCCL/RCCL).
 
 Explicit values win: ``mfu`` > 0 runs every FLOP at that share of the peak with no fixed
-GEMM time (the plain roofline of the seeds); a given ``bw_eff``, ``link_eff`` or
-``link_latency_us`` replaces the calibrated one.  ``mfu`` is 0 by default, meaning "the
-calibrated curve": the one input whose default is a curve rather than a number.
+GEMM time (the plain roofline of the seeds); ``bw_eff`` > 0 replaces the calibrated HBM
+share; a given ``link_eff`` or ``link_latency_us`` replaces the calibrated one.  ``mfu``
+and ``bw_eff`` are 0 by default, meaning "calibrated" (an empty cell in a workbook or an
+Excel function reads 0): ``mfu``'s default is a curve rather than a number, and both
+depend on the engine as well as the GPU family.
 """
 
 from ..efficiency import CALIBRATION_COLUMNS, calibration_table
@@ -116,12 +118,19 @@ def gemm_curve_eff(gemm_eff, gemm_fixed_s, peak_tflops, gemm_flops):
 
 # ---------------------------------------------------------------- HBM and links
 
-@formula("", "STREAM triad share of the datasheet bandwidth", input_default=True)
-def bw_eff(hbm_eff_calibrated, engine_kernel_eff):
-    """Share of the datasheet HBM bandwidth memory-bound phases reach: the family's
-    sustained (triad) share times the share of the kernels' rates the engine reaches end
-    to end, unless ``bw_eff`` is given."""
+@formula("", "STREAM triad share of the datasheet bandwidth × the engine's share")
+def bw_eff_calibrated(hbm_eff_calibrated, engine_kernel_eff):
+    """The calibrated share of the datasheet HBM bandwidth memory-bound phases reach: the
+    family's sustained (triad) share times the share of the kernels' rates the engine
+    reaches end to end."""
     return hbm_eff_calibrated * engine_kernel_eff
+
+
+@formula("", "bw_eff when given, else the calibrated share")
+def bw_eff_used(bw_eff, bw_eff_calibrated):
+    """Share of the datasheet HBM bandwidth the plan's memory traffic moves at: ``bw_eff``
+    when given (> 0), else :func:`bw_eff_calibrated`."""
+    return where(bw_eff > 0, bw_eff, bw_eff_calibrated)
 
 
 @formula("", "nccl-tests/rccl-tests all-reduce busBW over the link", input_default=True)

@@ -26,10 +26,11 @@ memory tiers.  Blocks are ``block_size`` tokens (vLLM 16, SGLang pages of 1, Ten
 32).  The memory total is ``gpu_memory_bytes``: give the total the driver reports
 (``torch.cuda.mem_get_info()[1]``) to compare with an engine's log.
 
-The engine's numbers are the defaults of the serving inputs every face shows —
-``gpu_memory_utilization``, ``max_num_batched_tokens``, ``max_num_seqs``,
-``infer_reserve_bytes``, ``block_size`` — each a node that computes the input from the
-engine unless it is given (a given value wins).  The KV budget, blocks, tokens and
+The engine's numbers are the defaults of the serving inputs every face shows:
+``max_num_batched_tokens``, ``max_num_seqs``, ``infer_reserve_bytes``, ``block_size`` are
+nodes that compute the input from the engine unless it is given (a given value wins);
+``gpu_memory_utilization`` is 0 by default, meaning the engine's own fraction
+(:func:`memory_fraction_used`), so that an empty workbook cell reads as "the engine's".  The KV budget, blocks, tokens and
 concurrency themselves live in :mod:`.capacity` (the one KV arithmetic of inference
 memory, capacity and the serving plans), the budget and the activations in
 :mod:`.inference_memory`.  The default engine is ``vllm``.
@@ -145,12 +146,12 @@ def engine_reserved_bytes(gpu_memory_bytes, max_num_batched_tokens, max_num_seqs
 
 
 @formula("", "SGLang: mem_fraction_static = round((gpu_mem − reserved_mem) / gpu_mem, 3); "
-         "vLLM: gpu_memory_utilization 0.9", input_default=True)
-def gpu_memory_utilization(gpu_memory_bytes, engine_reserved_bytes, engine_reserve_rule,
+         "vLLM: gpu_memory_utilization 0.9")
+def engine_memory_fraction(gpu_memory_bytes, engine_reserved_bytes, engine_reserve_rule,
                            engine_memory_fraction_preset):
     """Share of the memory an engine budgets for weights and KV (and, in vLLM, the
-    activations), unless given: SGLang's ``mem_fraction_static`` from its reserve, rounded
-    to three decimals; the preset's fixed fraction for the others (vLLM's
+    activations): SGLang's ``mem_fraction_static`` from its reserve, rounded to three
+    decimals; the preset's fixed fraction for the others (vLLM's
     ``gpu_memory_utilization`` 0.9, all of it for TensorRT-LLM — which then keeps 10 % of
     the free memory back — and for the seeds)."""
     rule = floor((gpu_memory_bytes - engine_reserved_bytes) / gpu_memory_bytes * 1000 + 0.5) / 1000
@@ -197,6 +198,13 @@ def infer_non_torch_bytes(infer_reserve_bytes, engine_comm_buffer_bytes):
     """Memory outside torch on the busiest GPU: the reserve plus the communication buffers
     of a multi-GPU replica (vLLM's logged "non-torch memory")."""
     return infer_reserve_bytes + engine_comm_buffer_bytes
+
+
+@formula("", "gpu_memory_utilization when given, else the engine's")
+def memory_fraction_used(gpu_memory_utilization, engine_memory_fraction):
+    """Share of the memory the plan's engine budgets: ``gpu_memory_utilization`` when
+    given (> 0), else the engine's (:func:`engine_memory_fraction`)."""
+    return where(gpu_memory_utilization > 0, gpu_memory_utilization, engine_memory_fraction)
 
 
 # --------------------------------------------------------------- custom all-reduce

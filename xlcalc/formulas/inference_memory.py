@@ -41,8 +41,9 @@ B = "bytes"
 
 register_terms(
     Term("gpu_memory_utilization", "share of each GPU's memory the engine may use (vLLM's "
-         "gpu_memory_utilization, SGLang's mem_fraction_static; default: the engine's)", "",
-         "fraction", sample=(0.8, 0.9, 0.95), group="efficiency"),
+         "gpu_memory_utilization, SGLang's mem_fraction_static); 0 (the default): the "
+         "engine's", "", "real", 0, maximum=1, default=0.0, sample=(0.0, 0.8, 0.95),
+         group="efficiency"),
     Term("infer_reserve_bytes", "engine memory per GPU outside weights, KV cache and "
          "activations within its budget: cuBLAS/attention workspaces, NCCL buffers (vLLM's "
          "non-torch memory; default: the engine's)", B, "real", 0,
@@ -217,11 +218,11 @@ def infer_total_bytes(infer_weights_bytes, serve_draft_weights_bytes, infer_kv_c
 
 @formula(B, "vLLM: gpu_memory_utilization × total; SGLang: mem_fraction_static × free at "
             "start")
-def infer_budget_bytes(gpu_memory_bytes, engine_context_bytes, gpu_memory_utilization):
+def infer_budget_bytes(gpu_memory_bytes, engine_context_bytes, memory_fraction_used):
     """Bytes the engine may use on one GPU: ``gpu_memory_utilization × (memory − context)``
-    (vLLM: 0.9 of the total the driver reports; SGLang: ``mem_fraction_static`` of the
-    memory free after the CUDA context)."""
-    return gpu_memory_utilization * (gpu_memory_bytes - engine_context_bytes)
+    (the engine's fraction unless given: vLLM 0.9 of the total the driver reports;
+    SGLang ``mem_fraction_static`` of the memory free after the CUDA context)."""
+    return memory_fraction_used * (gpu_memory_bytes - engine_context_bytes)
 
 
 def _headroom(budget, total, kv, free_fraction):

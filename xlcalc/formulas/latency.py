@@ -66,9 +66,9 @@ def tp_attention_flops_per_s(tp, peak_tflops, attention_compute_eff):
 
 
 @formula("bytes/s", "seed 000 §七: HBM 3.35 TB/s")
-def hbm_bytes_per_s(memory_bandwidth_gb_per_s, bw_eff):
+def hbm_bytes_per_s(memory_bandwidth_gb_per_s, bw_eff_used):
     """Achieved HBM bandwidth of one GPU: ``bandwidth × bw_eff``."""
-    return memory_bandwidth_gb_per_s * 1e9 * bw_eff
+    return memory_bandwidth_gb_per_s * 1e9 * bw_eff_used
 
 
 @formula("FLOP/byte", "seed 000 §2.3: 990 TFLOP/s / 3.35 TB/s ≈ 295")
@@ -78,10 +78,10 @@ def ridge_intensity(peak_tflops, memory_bandwidth_gb_per_s):
 
 
 @formula("FLOP/byte", "the ridge at the achieved rates")
-def ridge_intensity_effective(ridge_intensity, gemm_eff, bw_eff):
+def ridge_intensity_effective(ridge_intensity, gemm_eff, bw_eff_used):
     """The ridge point at the achieved GEMM rate (``mfu``, or the calibrated plateau) and
     ``bw_eff``: a phase above it is compute-bound."""
-    return ridge_intensity * gemm_eff / bw_eff
+    return ridge_intensity * gemm_eff / bw_eff_used
 
 
 @formula("GEMMs", "one forward pass: every layer's GEMMs and the LM head")
