@@ -41,3 +41,49 @@ def llm_analysis_model(model_name: str, max_seq_len: int | None = None,
                        expansion_ratio=ffn / f["hidden_size"],
                        moe_num_experts=max(f["num_experts"], 1),
                        moe_top_k=max(f["experts_per_token"], 1))
+
+
+# ------------------------------------------------------------- honest timing
+
+def warm_llm_analysis() -> float:
+    """Import llm-analysis before anything is timed (it imports transformers: seconds that
+    a warm process never pays again); returns the seconds the import took."""
+    import logging
+    import time
+    t0 = time.perf_counter()
+    import llm_analysis.analysis  # noqa: F401
+    import llm_analysis.config  # noqa: F401
+    logging.disable(logging.WARNING)     # it warns on most configurations
+    return time.perf_counter() - t0
+
+
+def interleaved_rates(contenders, repeat: int) -> dict:
+    """Configurations per second of each ``(label, fn)``, ``fn()`` returning how many
+    configurations it computed: one call each per round, rounds interleaved, so every
+    contender sees the same machine load.  Call each once untimed first (warm-up)."""
+    import time
+    rates = {label: [] for label, _ in contenders}
+    for _ in range(repeat):
+        for label, fn in contenders:
+            t0 = time.perf_counter()
+            n = fn()
+            rates[label].append(n / (time.perf_counter() - t0))
+    return rates
+
+
+def print_rates(rates: dict, baseline: str) -> dict:
+    """Median (min–max) rate of each contender and its median per-round ratio against
+    ``baseline`` (measured in the same round); returns the median ratios."""
+    import statistics
+    ratios = {}
+    for label, values in rates.items():
+        print(f"  {label}: median {statistics.median(values):,.0f} configurations/s "
+              f"(min {min(values):,.0f}, max {max(values):,.0f}, {len(values)} rounds)")
+    for label, values in rates.items():
+        if label == baseline:
+            continue
+        per_round = [a / b for a, b in zip(values, rates[baseline])]
+        ratios[label] = statistics.median(per_round)
+        print(f"  ratio {label} / {baseline}: median {ratios[label]:,.0f}x "
+              f"(rounds {min(per_round):,.0f}x–{max(per_round):,.0f}x)")
+    return ratios

@@ -5,27 +5,27 @@ xlcalc side: :func:`xlcalc.serving.inference_plan_sweep` over model presets × b
 prompt length × output length × tensor-parallel degree × weight dtype on one H100 SXM:
 per-GPU weights, KV cache, activations, reserve, total, fit and headroom (at prompt +
 output tokens), TTFT, TPOT, end-to-end latency (closed-form sum over the decode steps),
-tokens/s, and the vLLM-style capacity (KV blocks, concurrent sequences).  The median of
-several runs is reported (machines here are shared and noisy).
+tokens/s, and the vLLM-style capacity (KV blocks, concurrent sequences).
 
 llm-analysis side (PyPI ``llm-analysis==0.2.2``): one ``LLMAnalysis(...).inference(...)``
 per configuration — it has no vectorised path — on a random sample of the same grid, in
 the same process.  Prints configurations/second for both and their ratio, and one
-configuration's figures from both.
+configuration's figures from both.  llm-analysis is imported and both warmed up before
+anything is timed; they run in interleaved rounds (same machine load); figures are medians
+over the rounds, ratios taken within each round.
 
-    python bench/bench_inference.py [--repeat 5] [--sample 300]
+    python bench/bench_inference.py [--repeat 7] [--sample 100]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import statistics
-import time
 
 import numpy as np
 
-from _common import grid_models as _grid_models, llm_analysis_model
+from _common import grid_models as _grid_models
+from _common import interleaved_rates, llm_analysis_model, print_rates, warm_llm_analysis
 from xlcalc.serving import INFERENCE_PLAN_NODES, inference_plan_sweep
 
 GPU = "h100-sxm"
@@ -62,15 +62,6 @@ def n_configs(axes):
                         for v in axes.values()]))
 
 
-def time_xlcalc(axes, repeat):
-    times, frame = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        frame = inference_plan_sweep(**axes)
-        times.append(time.perf_counter() - t0)
-    return frame, times
-
-
 def llm_analysis_inference(model_name, batch, prompt_len, output_len, tp, dtype):
     """llm-analysis's inference() for one configuration (same model fields, a gated MLP
     as its parameter-equivalent 1.5× wider two-matrix MLP, H100 SXM, MFU 0.5, HBM
@@ -87,28 +78,30 @@ def llm_analysis_inference(model_name, batch, prompt_len, output_len, tp, dtype)
                               num_tokens_to_generate=output_len)
 
 
-def time_llm_analysis(axes, sample, rng):
-    logging.disable(logging.CRITICAL)   # llm-analysis logs every step at INFO
-    picks = [(str(rng.choice(axes["model"])), int(rng.choice(axes["batch"])),
-              int(rng.choice(axes["prompt_len"])), int(rng.choice(axes["output_len"])),
-              int(rng.choice(axes["tp"])), str(rng.choice(axes["dtype"])))
-             for _ in range(sample)]
+def llm_analysis_picks(axes, sample, rng):
+    return [(str(rng.choice(axes["model"])), int(rng.choice(axes["batch"])),
+             int(rng.choice(axes["prompt_len"])), int(rng.choice(axes["output_len"])),
+             int(rng.choice(axes["tp"])), str(rng.choice(axes["dtype"])))
+            for _ in range(sample)]
+
+
+def run_llm_analysis(picks) -> int:
+    """llm-analysis on each pick; returns how many it refused (an assertion for a plan
+    that does not fit, where xlcalc reports fits=False)."""
     rejected = 0
-    t0 = time.perf_counter()
     for p in picks:
         try:
             llm_analysis_inference(*p)
-        except AssertionError:   # llm-analysis refuses plans that do not fit (xlcalc: fits=False)
+        except AssertionError:
             rejected += 1
-    elapsed = time.perf_counter() - t0
-    logging.disable(logging.NOTSET)
-    return elapsed, rejected
+    return rejected
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--sample", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--sample", type=int, default=100,
+                        help="llm-analysis configurations per round")
     args = parser.parse_args(argv)
     axes = grid()
     n = n_configs(axes)
@@ -116,18 +109,25 @@ def main(argv=None):
           f"{len(axes['prompt_len'])} prompt_len x {len(axes['output_len'])} output_len x "
           f"{len(axes['tp'])} tp x {len(axes['dtype'])} dtype on {GPU} = {n:,} configurations")
     print(f"plan: {', '.join(INFERENCE_PLAN_NODES)}")
-    frame, times = time_xlcalc(axes, args.repeat)
-    med = statistics.median(times)
-    print(f"xlcalc inference_plan_sweep: median {med:.3f} s over {args.repeat} runs "
-          f"(min {min(times):.3f}; first, cold: {times[0]:.3f}) -> {n / med:,.0f} "
-          f"configurations/s ({len(frame):,} rows x {frame.shape[1]} columns)")
-    rng = np.random.default_rng(0)
-    t, rejected = time_llm_analysis(axes, args.sample, rng)
-    rate = args.sample / t
-    print(f"llm-analysis inference(): {args.sample:,} sampled configurations in {t:.2f} s "
-          f"-> {rate:,.0f} configurations/s ({rejected} refused as not fitting, by an "
-          f"assertion)")
-    print(f"ratio xlcalc / llm-analysis: {n / med / rate:,.0f}x")
+    print(f"llm-analysis import (transformers), untimed: {warm_llm_analysis():.1f} s")
+    logging.disable(logging.CRITICAL)   # llm-analysis logs every step at INFO
+    picks = llm_analysis_picks(axes, args.sample, np.random.default_rng(0))
+    rejected = run_llm_analysis(picks)                    # warm-up, untimed
+    out = {"frame": inference_plan_sweep(**axes)}         # warm-up, untimed
+
+    def xlcalc_run():
+        out["frame"] = inference_plan_sweep(**axes)
+        return n
+
+    def la_run():
+        run_llm_analysis(picks)
+        return len(picks)
+
+    print(f"configurations/s, {args.repeat} interleaved rounds (llm-analysis refuses "
+          f"{rejected} of its {len(picks)} by an assertion: plans that do not fit):")
+    ratios = print_rates(interleaved_rates([("xlcalc", xlcalc_run), ("llm-analysis", la_run)],
+                                           args.repeat), "llm-analysis")
+    frame = out["frame"]
     one = frame[(frame.model == "llama-2-70b") & (frame.batch == 8) & (frame.tp == 8) &
                 (frame.prompt_len == 512) & (frame.output_len == 256) & (frame.dtype == "bf16")]
     if len(one):
@@ -146,7 +146,7 @@ def main(argv=None):
               f"{la['total_latency']:.3f} s")
         print(f"  tokens/s     xlcalc {row.tokens_per_s:,.0f}      llm-analysis "
               f"{la['total_tokens_per_sec']:,.0f}")
-    return med
+    return ratios
 
 
 if __name__ == "__main__":

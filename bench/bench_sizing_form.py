@@ -33,7 +33,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     with contextlib.redirect_stdout(io.StringIO()):
-        from widgets import SizingForm
+        from xlcalc.widgets import SizingForm
         start = time.perf_counter()
         form = SizingForm()
         first = time.perf_counter() - start

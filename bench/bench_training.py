@@ -9,16 +9,16 @@ grid structure to exploit), and, in the same process, the same quantities from
 llm-analysis (PyPI ``llm-analysis``: one ``LLMAnalysis(...).training(...)`` per
 configuration, it has no vectorised path) on a random sample of the grid.  Prints
 configurations per second for each and the ratios, plus one configuration side by side.
-Medians over repeated runs (machines here are shared and noisy).
+llm-analysis is imported and every contender warmed up before anything is timed; the
+contenders run in interleaved rounds (same machine load); figures are medians over the
+rounds, ratios taken within each round (machines here are shared and noisy).
 
-    python bench/bench_training.py [--repeat 5] [--sample 2000]
+    python bench/bench_training.py [--repeat 7] [--sample 300]
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import statistics
 import time
 
 import numpy as np
@@ -26,7 +26,8 @@ import numpy as np
 import xlcalc
 from xlcalc.models import load_model
 
-from _common import grid_models, llm_analysis_model
+from _common import (grid_models, interleaved_rates, llm_analysis_model, print_rates,
+                     warm_llm_analysis)
 from xlcalc.training import TRAIN_PLAN_NODES
 
 FIXED = dict(gpu="h100-sxm", tokens=1e12, mfu=0.4)
@@ -44,15 +45,6 @@ def grid():
         pp=[1, 2, 4, 8],
         recompute=["none", "selective", "full"],
     )
-
-
-def time_grid(axes, repeat):
-    times, frame = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        frame = xlcalc.train_plan_sweep(**axes, **FIXED)
-        times.append(time.perf_counter() - t0)
-    return frame, times
 
 
 def random_configs(axes, n, rng):
@@ -115,48 +107,48 @@ def llm_analysis_plan(model_name, batch, seq_len, precision, zero, dp, tp, pp, r
             r["total_training_latency"])
 
 
-def time_llm_analysis(axes, sample, rng):
+def llm_analysis_rows(axes, sample, rng):
     pick = random_configs(axes, sample, rng)
-    rows = [tuple(pick[k][i].item() if hasattr(pick[k][i], "item") else pick[k][i]
+    return [tuple(pick[k][i].item() if hasattr(pick[k][i], "item") else pick[k][i]
                   for k in axes) for i in range(sample)]
-    refused, refused_s = 0, 0.0
-    t0 = time.perf_counter()
-    for row in rows:
-        t1 = time.perf_counter()
-        if llm_analysis_plan(*row) is None:
-            refused += 1
-            refused_s += time.perf_counter() - t1
-    return time.perf_counter() - t0, refused, refused_s
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--sample", type=int, default=300,
+                        help="llm-analysis configurations per round")
     args = parser.parse_args(argv)
-    logging.disable(logging.WARNING)      # llm-analysis warns on most configurations
     axes = grid()
     n = int(np.prod([len(v) for v in axes.values()]))
     print("grid: " + " x ".join(f"{len(v)} {k}" for k, v in axes.items()) +
           f" = {n:,} configurations; quantities: {', '.join(TRAIN_PLAN_NODES)}")
-    xlcalc.train_plan_sweep(**{k: v[:1] for k, v in axes.items()}, **FIXED)   # warm-up
-    frame, times = time_grid(axes, args.repeat)
-    med = statistics.median(times)
-    print(f"xlcalc grid sweep (DataFrame out): median {med:.3f} s over {args.repeat} runs "
-          f"(min {min(times):.3f}, max {max(times):.3f}) -> {n / med:,.0f} configurations/s")
+    print(f"llm-analysis import (transformers), untimed: {warm_llm_analysis():.1f} s")
     rng = np.random.default_rng(0)
-    flat = time_flat(axes, n, args.repeat, rng)
-    fmed = statistics.median(flat)
-    print(f"xlcalc flat: {n:,} independent random configurations, median {fmed:.3f} s "
-          f"(min {min(flat):.3f}, max {max(flat):.3f}) -> {n / fmed:,.0f} configurations/s")
-    t, refused, refused_s = time_llm_analysis(axes, args.sample, rng)
-    rate = args.sample / t
-    done = (args.sample - refused) / (t - refused_s)
-    print(f"llm-analysis: {args.sample:,} sampled configurations in {t:.2f} s "
-          f"({refused:,} refused as not fitting, an assertion) -> {rate:,.0f} configurations/s "
-          f"overall, {done:,.0f}/s on the {args.sample - refused:,} it completes")
-    print(f"ratio xlcalc / llm-analysis: {n / med / rate:,.0f}x (grid), "
-          f"{n / fmed / rate:,.0f}x (flat)")
+    rows = llm_analysis_rows(axes, args.sample, rng)
+    refused = sum(llm_analysis_plan(*row) is None for row in rows)     # also its warm-up
+    out = {}
+
+    def grid_run():
+        out["frame"] = xlcalc.train_plan_sweep(**axes, **FIXED)
+        return n
+
+    def flat_run():
+        time_flat(axes, n, 1, rng)
+        return n
+
+    def la_run():
+        for row in rows:
+            llm_analysis_plan(*row)
+        return len(rows)
+
+    contenders = [("xlcalc grid", grid_run), ("xlcalc flat", flat_run), ("llm-analysis", la_run)]
+    for _, fn in contenders[:2]:       # warm-up, untimed
+        fn()
+    print(f"configurations/s, {args.repeat} interleaved rounds (llm-analysis refuses "
+          f"{refused} of its {len(rows)} by an assertion: plans that do not fit):")
+    ratios = print_rates(interleaved_rates(contenders, args.repeat), "llm-analysis")
+    frame = out["frame"]
     print(f"plans that fit on an 80 GB H100 (xlcalc): {frame.train_fits.mean():.1%}")
     cfg = ("llama-2-7b", 256, 4096, "fp16-mixed", 1, 32, 1, 1, "full")
     one = xlcalc.train_memory(cfg[0], cfg[1], cfg[2], cfg[3], zero=cfg[4], dp=cfg[5],
@@ -169,7 +161,7 @@ def main(argv=None):
           f"master+optimizer {(one['master_weights'] + one['optimizer']) / 1e9:.2f} / "
           f"{la[2] / 1e9:.2f}, activations {one['activations'] / 1e9:.2f} / {la[3] / 1e9:.2f}; "
           f"days {days:.1f} / {la[4] / 86400:.1f}")
-    return med
+    return ratios
 
 
 if __name__ == "__main__":

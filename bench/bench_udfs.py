@@ -4,8 +4,8 @@ Excel (classic xlwings, xlwings Lite) calls a UDF once per cell and recalculatio
 Excel-shaped arguments (floats for integers, strings, None for empty cells).  This script
 times, in one process:
 
-1. **One scalar call**: ``KV_CACHE("llama-2-70b", 8.0, 4096.0)`` (preset model, target
-   ≤ 20 µs median) and a few other functions, each beside the core API call it wraps
+1. **One scalar call**: ``KV_CACHE("llama-2-70b", 8.0, 4096.0)`` (preset model, targets:
+   UDF ≤ 8 µs and the core call ≤ 5 µs median on this project's machine) and a few other functions, each beside the core API call it wraps
    (``xlcalc.kv_cache_bytes`` …) measured in interleaved blocks, so that both see the
    same machine load.  Median of the per-call times of many blocks.
 2. **A 10,000-call sheet recalculation**: 10,000 cells with varied arguments (33 model
@@ -69,11 +69,11 @@ SCALAR = [
      lambda: serving.weights_memory("llama-2-70b", "bf16", 8.0) / GB),
     ("INFER_MEM", ("llama-2-70b", 8.0, 4096.0, None, None, 8.0),
      lambda: serving.inference_memory("llama-2-70b", 8.0, 4096.0, tp=8.0)["total"] / GB),
-    ("MAX_BATCH", ("llama-2-70b", "h100-sxm", 4096.0, 8.0),
+    ("MAX_BATCH", ("llama-2-70b", "h100-sxm", 4096.0, None, None, 8.0),
      lambda: serving.max_batch("llama-2-70b", "h100-sxm", 4096.0, 8.0)),
-    ("PREFILL_MS", ("llama-2-70b", "h100-sxm", 8.0, 512.0, 8.0),
+    ("PREFILL_MS", ("llama-2-70b", "h100-sxm", 8.0, 512.0, None, 8.0),
      lambda: serving.prefill_time("llama-2-70b", "h100-sxm", 8.0, 512.0, 8.0) * 1e3),
-    ("GEN_SECONDS", ("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, 8.0),
+    ("GEN_SECONDS", ("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, None, None, 8.0),
      lambda: serving.inference_latency("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0,
                                        8.0)["e2e_s"]),
     ("TRAIN_MEM", ("llama-2-7b", 8.0, 4096.0),
@@ -149,10 +149,10 @@ def planning_sheet(n, rng):
                           lambda m=m, b=b, s=s, tp=tp:
                           serving.inference_memory(m, b, s, tp=tp)["total"] / GB))
         elif kind == 5:
-            cells.append(("MAX_BATCH", (m, g, s, tp),
+            cells.append(("MAX_BATCH", (m, g, s, None, None, tp),
                           lambda m=m, g=g, s=s, tp=tp: serving.max_batch(m, g, s, tp)))
         elif kind == 6:
-            cells.append(("PREFILL_MS", (m, g, b, s, tp),
+            cells.append(("PREFILL_MS", (m, g, b, s, None, tp),
                           lambda m=m, g=g, b=b, s=s, tp=tp:
                           serving.prefill_time(m, g, b, s, tp) * 1e3))
         else:

@@ -71,7 +71,7 @@ def main(argv=None):
 
     with _quiet():
         start = time.perf_counter()
-        from widgets import InferenceForm, TrainingForm
+        from xlcalc.widgets import InferenceForm, TrainingForm
         import_s = time.perf_counter() - start
         forms = {}
         first = {}
@@ -80,7 +80,7 @@ def main(argv=None):
             forms[cls.__name__] = cls()
             first[cls.__name__] = time.perf_counter() - start
 
-    print(f"import widgets (xlcalc, ipywidgets, matplotlib): {import_s * 1e3:.0f} ms")
+    print(f"import xlcalc.widgets (xlcalc, ipywidgets, matplotlib): {import_s * 1e3:.0f} ms")
     all_medians = []
     for label, changes in (("InferenceForm", INFERENCE_CHANGES),
                            ("TrainingForm", TRAINING_CHANGES)):

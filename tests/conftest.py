@@ -27,7 +27,7 @@ def require_tool(name: str, path: str | None = None, why: str = "") -> str:
 @pytest.fixture(scope="session")
 def soffice():
     """LibreOffice's soffice (Debian package libreoffice-calc-nogui)."""
-    from workbooks.libreoffice import soffice_path
+    from xlcalc.workbooks.libreoffice import soffice_path
     return require_tool("soffice", soffice_path(), "independent recalculation engine")
 
 

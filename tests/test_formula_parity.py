@@ -100,7 +100,7 @@ def test_formula_parity_formulas_package(cases):
 
 def test_formula_parity_libreoffice(cases, tmp_path, soffice):
     import openpyxl
-    from workbooks.libreoffice import recalculate
+    from xlcalc.workbooks.libreoffice import recalculate
     wb = openpyxl.Workbook()
     ws = wb.active
     expected = []

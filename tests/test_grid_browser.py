@@ -12,7 +12,7 @@ import nbformat
 
 from browser import (browser, chromium, open_notebook, page, screenshot,  # noqa: F401
                      value, voila, wait_change)
-from widgets.grid import COLUMN_HEADER, ROW, ROW_HEADER, ScenarioGrid
+from xlcalc.widgets.grid import COLUMN_HEADER, ROW, ROW_HEADER, ScenarioGrid
 from xlcalc.serving import inference_memory
 
 RED = (0xFF, 0xC7, 0xCE)
@@ -21,7 +21,7 @@ YELLOW = (0xFF, 0xF2, 0xCC)
 
 def _notebook(folder):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from widgets import ScenarioGrid\n\ngrid = ScenarioGrid()\ngrid")],
+        "from xlcalc.widgets import ScenarioGrid\n\ngrid = ScenarioGrid()\ngrid")],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}})
     nbformat.write(nb, folder / "grid.ipynb")

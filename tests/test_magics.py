@@ -55,12 +55,12 @@ SAME_AS_EXCEL = [
     ('=LLM_PARAMS("mixtral-8x7b", "active")', lambda: udfs.LLM_PARAMS("mixtral-8x7b", "active")),
     ('=LLM_MODEL("llama-2-70b", "model_type")', lambda: udfs.LLM_MODEL("llama-2-70b", "model_type")),
     ('=GPU_SPEC("h100-sxm", "memory_gb")', lambda: udfs.GPU_SPEC("h100-sxm", "memory_gb")),
-    ('=PREFILL_MS("llama-2-70b", "h100-sxm", 8, 512, 8)',
-     lambda: udfs.PREFILL_MS("llama-2-70b", "h100-sxm", 8.0, 512.0, 8.0)),
-    ('=TOKENS_PER_S("llama-2-70b", "h100-sxm", 8, 512, 256, 8)',
-     lambda: udfs.TOKENS_PER_S("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, 8.0)),
-    ('=MAX_BATCH("llama-2-70b", "h100-sxm", 4096, 8)',
-     lambda: udfs.MAX_BATCH("llama-2-70b", "h100-sxm", 4096.0, 8.0)),
+    ('=PREFILL_MS("llama-2-70b", "h100-sxm", 8, 512, , 8)',
+     lambda: udfs.PREFILL_MS("llama-2-70b", "h100-sxm", 8.0, 512.0, None, 8.0)),
+    ('=TOKENS_PER_S("llama-2-70b", "h100-sxm", 8, 512, 256, , , 8)',
+     lambda: udfs.TOKENS_PER_S("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, None, None, 8.0)),
+    ('=MAX_BATCH("llama-2-70b", "h100-sxm", 4096, , , 8)',
+     lambda: udfs.MAX_BATCH("llama-2-70b", "h100-sxm", 4096.0, None, None, 8.0)),
     ('=INFER_FITS("llama-2-70b", "h100-sxm", 8, 4096)',
      lambda: udfs.INFER_FITS("llama-2-70b", "h100-sxm", 8.0, 4096.0)),
     ('=TRAIN_DAYS("llama-2-7b", 2E12, "a100-80gb", 1024)',
@@ -102,8 +102,8 @@ def test_error_texts_name_the_argument(shell):
 @pytest.mark.parametrize("formula,excel", [
     ('=MEM_TABLE("llama-2-70b", "inference", 8, 4096, "h100-sxm")',
      lambda: udfs.MEM_TABLE("llama-2-70b", "inference", 8.0, 4096.0, "h100-sxm")),
-    ('=LATENCY_TABLE("llama-2-70b", "h100-sxm", 8, 512, 256, 8)',
-     lambda: udfs.LATENCY_TABLE("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, 8.0)),
+    ('=LATENCY_TABLE("llama-2-70b", "h100-sxm", 8, 512, 256, , , 8)',
+     lambda: udfs.LATENCY_TABLE("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, None, None, 8.0)),
     ("=GPU_LIST()", lambda: udfs.GPU_LIST()),
 ])
 def test_a_spilled_table_is_a_dataframe_header_row_first(shell, formula, excel):
@@ -385,3 +385,24 @@ def test_every_catalogue_function_through_xl(shell):
             assert list(shown.columns) == expected[0]
         else:
             assert shown == expected
+
+
+def test_sheet_refuses_to_shadow_builtins_and_variables(shell):
+    """``max = MAX_BATCH(…)`` would replace Python's max() in the notebook: refused, as is a
+    notebook variable no sheet made, unless the cell asks with --replace."""
+    import builtins
+    _, error = run(shell, '%%xlsheet\nmax = MAX_BATCH("llama-2-70b", "h100-sxm", 4096)\n')
+    assert isinstance(error, UsageError) and "max is a Python builtin" in str(error)
+    assert shell.user_ns.get("max", builtins.max) is builtins.max
+    run(shell, "planned_gpus = 16")
+    _, error = run(shell, "%%xlsheet\nplanned_gpus = 8\n")
+    assert isinstance(error, UsageError) and "already a variable in the notebook" in str(error)
+    assert shell.user_ns["planned_gpus"] == 16
+    sheet = shell.run_cell_magic("xlsheet", "--replace", "planned_gpus = 8\n")
+    assert sheet.errors == [] and shell.user_ns["planned_gpus"] == 8
+    # a sheet may rerun: the names it made are its own
+    shell.run_cell_magic("xlsheet", "", "sheet_made = 1\n")
+    shell.run_cell_magic("xlsheet", "", "sheet_made = 2\n")
+    assert shell.user_ns["sheet_made"] == 2
+    with pytest.raises(UsageError, match="takes only --replace"):
+        shell.run_cell_magic("xlsheet", "--force", "a = 1\n")

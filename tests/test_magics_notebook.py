@@ -52,7 +52,7 @@ def test_xl_cells_show_the_excel_functions_values(executed):
     assert _plain(_cell(executed, "%xl =ROUNDUP(")) == "2.0"
     table = _cell(executed, "%xl =LATENCY_TABLE(")
     assert "text/html" in table.outputs[0]["data"]            # a DataFrame
-    first = udfs.LATENCY_TABLE("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, 8.0)[1]
+    first = udfs.LATENCY_TABLE("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, None, None, 8.0)[1]
     assert first[0] in _plain(table)
     assert _plain(_cell(executed, '%xl =KV_CACHE("llama-2-70b", 8, 4096, "bf16", 3)')) == \
         repr("#VALUE! tp must be a divisor of num_heads=64, got 3")
@@ -68,17 +68,17 @@ def test_sheet_cell_and_its_names(executed):
 
 
 def test_grid_cells(executed):
-    grid = _cell(executed, "from widgets import ScenarioGrid")
+    grid = _cell(executed, "from xlcalc.widgets import ScenarioGrid")
     assert "application/vnd.jupyter.widget-view+json" in grid.outputs[0]["data"]
     data = _plain(_cell(executed, 'grid.edit(3, "tp", 4)'))
     assert "a100-80gb" in data and "True" in data
 
 
 def test_xl_formula_equals_the_workbook_after_libreoffice(executed, tmp_path, soffice):
-    from workbooks.libreoffice import recalculate
+    from xlcalc.workbooks.libreoffice import recalculate
     report = json.loads(_plain(_cell(executed, "import json")))
     expected = {"memory": udfs.INFER_MEM("llama-2-70b", 8.0, 768.0, "bf16", "bf16", 8.0),
-                "throughput": udfs.TOKENS_PER_S("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0,
+                "throughput": udfs.TOKENS_PER_S("llama-2-70b", "h100-sxm", 8.0, 512.0, 256.0, None, None,
                                                 8.0)}
     assert report["xl"] == expected                 # %xl gave the Excel functions' numbers
     [out] = recalculate([report["workbook"]], tmp_path / "lo")

@@ -11,7 +11,7 @@ import math
 
 from browser import (browser, chromium, open_notebook, page, screenshot, select,  # noqa: F401
                      slider_keys, text, value, voila, wait_change)
-from widgets.sizing import SIZING_DEFAULTS, SIZING_GRID
+from xlcalc.widgets.sizing import SIZING_DEFAULTS, SIZING_GRID
 import xlcalc
 
 RED = (0xB4, 0x23, 0x18)

@@ -91,6 +91,20 @@ def test_serve_udf_is_the_core_series():
     assert {k: v for k, v in got[1:]} == core.to_dict()
 
 
+def test_serve_and_cost_udfs_take_the_plan_arguments_in_the_catalogue_order():
+    # dtype, kv_dtype, then tp, pp (as in INFER_MEM): =SERVE(…, "fp8", "fp8", 2, , , , 64, 20)
+    got = u.SERVE("llama-3.1-8b", "h100-sxm", 2048.0, 256.0, "fp8", "fp8", 2.0, None, None,
+                  None, 64.0, 20.0)
+    core = xlcalc.serve("llama-3.1-8b", "h100-sxm", 2048, 256, dtype="fp8", kv_dtype="fp8",
+                        tp=2, concurrency=64, request_rate=20.0)
+    assert {k: v for k, v in got[1:]} == core.to_dict()
+    assert core["gpus"] == 2                       # one replica of tp 2 (the order took)
+    priced = xlcalc.serve("llama-3.1-8b", "h100-sxm", 2048, 256, dtype="fp8", tp=2,
+                          concurrency=64, request_rate=20.0, price_per_gpu_hour=2.95)
+    assert u.COST_PER_M_TOKENS("llama-3.1-8b", "h100-sxm", 2048.0, 256.0, 2.95, "fp8", 2.0,
+                               64.0, 20.0) == priced["cost_per_m_output_tokens"]
+
+
 def test_serve_udf_errors_name_excel_arguments():
     assert u.SERVE("llama-3.1-8b", "h100-sxm", 0.0, 256.0) == \
         "#VALUE! isl must be a positive integer, got 0"

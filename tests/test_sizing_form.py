@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 import xlcalc  # noqa: E402
-from widgets import SizingForm  # noqa: E402
-from widgets.sizing import SIZING_DEFAULTS, SIZING_GRID  # noqa: E402
+from xlcalc.widgets import SizingForm  # noqa: E402
+from xlcalc.widgets.sizing import SIZING_DEFAULTS, SIZING_GRID  # noqa: E402
 
 
 def quiet():

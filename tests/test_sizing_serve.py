@@ -406,3 +406,18 @@ def test_linear_layers_add_a_fixed_state_per_sequence():
     longer = serve("qwen3-next-80b-a3b", "h200", 4 * isl, 4 * osl, concurrency=c)
     assert longer["kv_cache_per_gpu"] - s["kv_cache_per_gpu"] == \
         approx(c * 12 * (_paged(4 * (isl + osl)) - _paged(isl + osl)) * 2 * 2 * 256 * 2)
+
+
+def test_visited_experts_by_hand_and_past_the_underflow():
+    """1 − (1 − k/E)^tokens, by hand; a step so long that the power underflows (a 2e7-token
+    prefill step of a 256-expert top-8 model: 0.96875^2e7) visits every expert, and the
+    Excel text caps the exponent there (LibreOffice's ^ is #NUM! on underflow, see
+    tests/test_formula_parity.py)."""
+    from xlcalc import expr as X
+    from xlcalc.formulas.moe_serving import visited_fraction
+    assert visited_fraction(10, 256, 8) == pytest.approx(1 - (1 - 8 / 256) ** 10, rel=1e-12)
+    assert visited_fraction(1, 8, 2) == pytest.approx(0.25)
+    assert visited_fraction(2e7, 256, 8) == 1.0 and visited_fraction(5, 0, 0) == 1
+    assert visited_fraction(0, 8, 8) == 0 and visited_fraction(3, 8, 8) == 1
+    text = visited_fraction(X.Name("t"), X.Name("E"), X.Name("k")).excel()
+    assert "^MIN(t,700/" in text

@@ -15,8 +15,8 @@ import openpyxl
 import pytest
 
 import xlcalc
-from workbooks.sizing import SIZING_AXES
-from workbooks.templates import TEMPLATE_DIR, template
+from xlcalc.workbooks.sizing import SIZING_AXES
+from xlcalc.workbooks.templates import TEMPLATE_DIR, template
 
 NAME = "serving-sizing"
 LOADS = ("request_rate", "prompt_len", "output_len", "ttft_ms_max", "tpot_ms_max")
@@ -43,7 +43,7 @@ def _input_cells(wb):
 
 @pytest.fixture(scope="module")
 def recalculated(tmp_path_factory, soffice):
-    from workbooks.libreoffice import recalculate
+    from xlcalc.workbooks.libreoffice import recalculate
     src = tmp_path_factory.mktemp("sizing")
     rng = np.random.default_rng(14)
     own = {k: template(NAME).inputs[k] for k in LOADS}

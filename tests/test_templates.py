@@ -13,8 +13,8 @@ import openpyxl
 import pytest
 
 import xlcalc
-from workbooks.generator import build
-from workbooks.templates import TEMPLATE_DIR, TEMPLATES, template
+from xlcalc.workbooks.generator import build
+from xlcalc.workbooks.templates import TEMPLATE_DIR, TEMPLATES, template
 from xlcalc import serving, training
 from xlcalc.errors import XlcalcError
 from xlcalc.glossary import TERMS
@@ -81,7 +81,7 @@ def _input_cells(wb):
 def recalculated(tmp_path_factory, soffice):
     """Every template with its own inputs and random input sets, recalculated by
     LibreOffice in one call; yields (file, expected cached values per cell)."""
-    from workbooks.libreoffice import recalculate
+    from xlcalc.workbooks.libreoffice import recalculate
     src = tmp_path_factory.mktemp("src")
     rng = np.random.default_rng(7)
     cases = []
@@ -114,7 +114,7 @@ def _close(a, b) -> bool:
 
 def test_templates_are_up_to_date(tmp_path):
     """Regenerating gives the same sheets, cells, formulas, cached values and names."""
-    from workbooks.templates import regenerate
+    from xlcalc.workbooks.templates import regenerate
     fresh = regenerate(tmp_path)
     for path in fresh:
         committed = TEMPLATE_DIR / path.name
@@ -204,7 +204,7 @@ def test_training_outputs_equal_the_core(recalculated):
 
 
 def test_templates_render_to_pdf(tmp_path, soffice):
-    from workbooks.libreoffice import to_pdf
+    from xlcalc.workbooks.libreoffice import to_pdf
     pdfs = to_pdf([TEMPLATE_DIR / f"{n}.xlsx" for n in TEMPLATES], tmp_path)
     for pdf in pdfs:
         data = pdf.read_bytes()

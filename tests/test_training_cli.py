@@ -51,10 +51,12 @@ def test_train_mem_bad_input_exits_2(capsys, argv, message):
 def test_train_fit_first_row_is_the_smallest_fitting_plan(capsys):
     code, out, _ = run(capsys, "train-fit", "llama-7b", "--batch", "32", "--seq-len", "2048",
                        "--gpu", "h100-sxm", "--json")
-    rows = json.loads(out)
+    data = json.loads(out)           # a table of plans: {"verdict", "fits", "plans"}
+    rows = data["plans"]
     # at the H100's reported 79.22 GiB, ZeRO-2 over two GPUs (82.7e9 bytes each, see
     # test_fit_search_finds_the_smallest_plan_and_lists_every_option) is the smallest plan
     assert code == 0 and rows[0]["fits"] and rows[0]["gpus"] == 2 and rows[0]["zero"] == 2
+    assert data["fits"] is True and data["verdict"].startswith("FITS")
 
 
 def test_train_time(capsys):

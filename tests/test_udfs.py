@@ -117,10 +117,10 @@ def test_max_batch_by_hand():
     expected = math.floor((0.9 * H100_GB * 1e9 - weights - max(forward, sampler) - non_torch)
                           / kv_sequence)
     assert sampler > forward and expected == 342
-    assert u.MAX_BATCH(M70, H100, 4096.0, 8.0) == expected
+    assert u.MAX_BATCH(M70, H100, 4096.0, None, None, 8.0) == expected
     # the seeds' engine: all of the memory less the weights, exact tokens
     seed = math.floor((H100_GB * 1e9 - weights) / kv_sequence)
-    assert u.MAX_BATCH(M70, H100, 4096.0, 8.0, "bf16", "bf16", "seed") == seed
+    assert u.MAX_BATCH(M70, H100, 4096.0, "bf16", "bf16", 8.0, "seed") == seed
 
 
 def test_chinchilla_by_hand():
@@ -189,10 +189,10 @@ def test_mem_table_shares_by_hand():
 
 def test_latency_relations_of_the_catalogue():
     """TOKENS_PER_S = batch × output / GEN_SECONDS; TPOT = (e2e − TTFT)/(output − 1)."""
-    args = (M70, H100, 8.0, 512.0, 256.0, 8.0)
+    args = (M70, H100, 8.0, 512.0, 256.0, None, None, 8.0)
     e2e = u.GEN_SECONDS(*args)
     assert u.TOKENS_PER_S(*args) == pytest.approx(8 * 256 / e2e)
-    ttft = u.PREFILL_MS(M70, H100, 8.0, 512.0, 8.0)
+    ttft = u.PREFILL_MS(M70, H100, 8.0, 512.0, None, 8.0)
     assert u.TPOT_MS(*args) == pytest.approx((e2e * 1e3 - ttft) / 255)
     table = {r[0]: r[1] for r in u.LATENCY_TABLE(*args)[1:]}
     assert table["ttft_ms"] == pytest.approx(ttft)
@@ -217,22 +217,23 @@ def test_decode_is_memory_bound_by_hand():
     message = 1 * 1 * 8192 * 2
     comm = 2 * 80 * (2 * 7 / 8 * message / (450e9 * link) + 9.1e-6)
     expected_ms = ((weights + kv) / (3350e9 * hbm * share) + comm) * 1e3
-    assert u.DECODE_MS(M70, H100, 1.0, 1024.0, 8.0) == pytest.approx(expected_ms, rel=1e-9)
+    assert u.DECODE_MS(M70, H100, 1.0, 1024.0, None, None, 8.0) == \
+        pytest.approx(expected_ms, rel=1e-9)
     # an explicit bw_eff replaces the calibrated bandwidth
     plain = ((weights + kv) / 3350e9 + comm) * 1e3
-    assert u.DECODE_MS(M70, H100, 1.0, 1024.0, 8.0, None, None, 1.0) == \
+    assert u.DECODE_MS(M70, H100, 1.0, 1024.0, None, None, 8.0, 1.0) == \
         pytest.approx(plain, rel=1e-9)
 
 
 def test_capacity_relations():
     users = 10000.0
-    per_replica = u.CAPACITY("llama-2-13b", "a100-80gb", 2048.0, users, 2.0, None, None,
+    per_replica = u.CAPACITY("llama-2-13b", "a100-80gb", 2048.0, users, None, None, 2.0,
                              "max_sequences")
-    assert per_replica == u.MAX_BATCH("llama-2-13b", "a100-80gb", 2048.0, 2.0)
-    replicas = u.CAPACITY("llama-2-13b", "a100-80gb", 2048.0, users, 2.0, None, None,
+    assert per_replica == u.MAX_BATCH("llama-2-13b", "a100-80gb", 2048.0, None, None, 2.0)
+    replicas = u.CAPACITY("llama-2-13b", "a100-80gb", 2048.0, users, None, None, 2.0,
                           "replicas_needed")
     assert replicas == math.ceil(users / per_replica)
-    assert u.CAPACITY("llama-2-13b", "a100-80gb", 2048.0, users, 2.0) == \
+    assert u.CAPACITY("llama-2-13b", "a100-80gb", 2048.0, users, None, None, 2.0) == \
         math.ceil(replicas * 2 / 8)
 
 
@@ -260,22 +261,22 @@ CORE = {
     "LLM_FLOPS": ((M70, 4096.0, "training", 2048.0),
                   lambda m, t, mode, s: basics.estimate("training_flops", model=m, tokens=t,
                                                         seq_len=s)["training_flops"]),
-    "PREFILL_MS": ((M70, H100, 4.0, 1024.0, 4.0, "fp8", 0.4),
-                   lambda m, g, b, p, tp, d, mfu: serving.prefill_time(m, g, b, p, tp, d,
+    "PREFILL_MS": ((M70, H100, 4.0, 1024.0, "fp8", 4.0, 0.4),
+                   lambda m, g, b, p, d, tp, mfu: serving.prefill_time(m, g, b, p, tp, d,
                                                                        mfu) * 1e3),
-    "DECODE_MS": ((M70, H100, 16.0, 3000.0, 4.0, "int8", "fp8", 0.8),
-                  lambda m, g, b, c, tp, d, kv, bw:
+    "DECODE_MS": ((M70, H100, 16.0, 3000.0, "int8", "fp8", 4.0, 0.8),
+                  lambda m, g, b, c, d, kv, tp, bw:
                   serving.decode_step(m, g, b, c, tp=tp, dtype=d, kv_dtype=kv,
                                       bw_eff=bw)["step_s"] * 1e3),
-    "GEN_SECONDS": ((M70, H100, 8.0, 512.0, 256.0, 8.0, "bf16", "bf16", 0.5, 0.9),
-                    lambda m, g, b, p, o, tp, d, kv, mfu, bw:
+    "GEN_SECONDS": ((M70, H100, 8.0, 512.0, 256.0, "bf16", "bf16", 8.0, 0.5, 0.9),
+                    lambda m, g, b, p, o, d, kv, tp, mfu, bw:
                     serving.inference_latency(m, g, b, p, o, tp, 1, d, kv, mfu, bw)["e2e_s"]),
-    "TOKENS_PER_S": ((M70, H100, 8.0, 512.0, 256.0, 8.0, "fp8", "fp8", 0.3, 0.7),
-                     lambda m, g, b, p, o, tp, d, kv, mfu, bw:
+    "TOKENS_PER_S": ((M70, H100, 8.0, 512.0, 256.0, "fp8", "fp8", 8.0, 0.3, 0.7),
+                     lambda m, g, b, p, o, d, kv, tp, mfu, bw:
                      serving.inference_latency(m, g, b, p, o, tp, 1, d, kv, mfu,
                                                bw)["tokens_per_s"]),
-    "MAX_BATCH": ((M70, "a100-80gb", 8192.0, 4.0, "int8", "fp8"),
-                  lambda m, g, s, n, d, kv: serving.max_batch(m, g, s, n, d, kv)),
+    "MAX_BATCH": ((M70, "a100-80gb", 8192.0, "int8", "fp8", 4.0),
+                  lambda m, g, s, d, kv, n: serving.max_batch(m, g, s, n, d, kv)),
     "GPUS_NEEDED": ((M70, "a100-40gb", 32.0, 8192.0, "inference", "int8"),
                     lambda m, g, b, s, mode, d: serving.gpus_needed(m, g, b, s, d)["gpus_needed"]),
     "TRAIN_DAYS": ((M70, 1e12, "a100-80gb", 512.0, 0.35, "selective"),
@@ -284,16 +285,16 @@ CORE = {
     "COMM_MS": ((5e8, 50.0, 12.0), lambda b, g, lat: serving.transfer_time(b, g, lat) * 1e3),
     "TP_COMM": ((M70, 4.0, 1.0, 8.0, "fp32", "KB"),
                 lambda m, b, t, tp, d, unit: serving.tp_comm_bytes(m, b, t, tp, d) / 1e3),
-    "TPOT_MS": ((M70, H100, 8.0, 512.0, 256.0, 8.0),
-                lambda m, g, b, p, o, tp: serving.inference_latency(m, g, b, p, o, tp)["tpot_s"] * 1e3),
+    "TPOT_MS": ((M70, H100, 8.0, 512.0, 256.0, "bf16", "bf16", 8.0),
+                lambda m, g, b, p, o, d, kv, tp: serving.inference_latency(m, g, b, p, o, tp)["tpot_s"] * 1e3),
     "INFER_FITS": ((M70, "a100-80gb", 8.0, 4096.0, "int4", "fp8", 2.0, 1.0),
                    lambda m, g, b, s, d, kv, tp, pp:
                    bool(serving.inference_memory(m, b, s, d, kv, tp, pp, g)["fits"])),
     "INFER_HEADROOM": ((M70, "a100-80gb", 8.0, 4096.0, "int4", "fp8", 2.0, 1.0, "GiB"),
                        lambda m, g, b, s, d, kv, tp, pp, unit:
                        serving.inference_memory(m, b, s, d, kv, tp, pp, g)["headroom"] / 2 ** 30),
-    "CAPACITY": ((M70, H100, 4096.0, 5000.0, 4.0, "fp8", "fp8", "kv_tokens"),
-                 lambda m, g, s, users, tp, d, kv, part:
+    "CAPACITY": ((M70, H100, 4096.0, 5000.0, "fp8", "fp8", 4.0, "kv_tokens"),
+                 lambda m, g, s, users, d, kv, tp, part:
                  serving.serving_capacity(m, g, s, tp, 1, d, kv,
                                           concurrent_users=users)[part]),
     "KV_PER_TOKEN": ((M70, "fp8", 8.0, "KiB"),
@@ -368,7 +369,7 @@ def test_two_column_range_gpu():
     assert u.INFER_FITS(M70, gpu, 1.0, 4096.0, "fp8") is True
     one_row = ["preset", H100]                                  # a 1×2 range arrives 1-D
     assert u.GPU_SPEC(one_row, "memory_gb") == 80.0
-    ms = u.DECODE_MS(M70, gpu, 1.0, 1024.0, 8.0)
+    ms = u.DECODE_MS(M70, gpu, 1.0, 1024.0, None, None, 8.0)
     assert ms == pytest.approx(serving.decode_step(M70, {"preset": H100, "memory_gb": 141,
                                                          "memory_bandwidth_gb_per_s": 4800},
                                                    1, 1024, 8)["step_s"] * 1e3)
@@ -441,7 +442,9 @@ def test_defaults_are_the_cores():
 
 
 def test_catalogue_signatures_are_the_public_interface():
-    """Names and argument orders of issue 5's table (extra trailing options allowed)."""
+    """Names and argument orders of issue 5's table (extra trailing options allowed), with
+    issue 16's one order of the optional dtype/tp/pp arguments (the latency functions took
+    tp before dtype, the memory functions after it: now every function takes dtype first)."""
     expected = {
         "LLM_PARAMS": "model part", "LLM_MODEL": "model field", "LLM_MODELS": "",
         "GPU_SPEC": "gpu field", "GPU_LIST": "",
@@ -451,11 +454,11 @@ def test_catalogue_signatures_are_the_public_interface():
         "TRAIN_MEM": "model batch seq_len precision optimizer zero dp tp pp recompute part unit",
         "MEM_TABLE": "model mode batch seq_len gpu",
         "LLM_FLOPS": "model tokens mode seq_len",
-        "PREFILL_MS": "model gpu batch prompt_len tp dtype mfu",
-        "DECODE_MS": "model gpu batch context_len tp dtype kv_dtype bw_eff",
-        "GEN_SECONDS": "model gpu batch prompt_len output_len tp dtype kv_dtype mfu bw_eff",
-        "TOKENS_PER_S": "model gpu batch prompt_len output_len tp dtype kv_dtype mfu bw_eff",
-        "MAX_BATCH": "model gpu seq_len n_gpus dtype kv_dtype",
+        "PREFILL_MS": "model gpu batch prompt_len dtype tp mfu",
+        "DECODE_MS": "model gpu batch context_len dtype kv_dtype tp bw_eff",
+        "GEN_SECONDS": "model gpu batch prompt_len output_len dtype kv_dtype tp mfu bw_eff",
+        "TOKENS_PER_S": "model gpu batch prompt_len output_len dtype kv_dtype tp mfu bw_eff",
+        "MAX_BATCH": "model gpu seq_len dtype kv_dtype n_gpus",
         "GPUS_NEEDED": "model gpu batch seq_len mode dtype",
         "TRAIN_DAYS": "model tokens gpu n_gpus mfu recompute",
         "ALLREDUCE_BYTES": "size_bytes n", "COMM_MS": "bytes gbytes_per_s latency_us",
@@ -542,7 +545,7 @@ def test_seed_check_is_the_worked_comparison():
 
 
 def test_latency_table_lists_every_part():
-    table = u.LATENCY_TABLE(M70, H100, 8.0, 512.0, 256.0, 8.0)
+    table = u.LATENCY_TABLE(M70, H100, 8.0, 512.0, 256.0, None, None, 8.0)
     assert table[0] == ["quantity", "value", "unit"]
     assert len(table) == len(serving.LATENCY_PARTS) + 1
     assert {r[2] for r in table[1:]} <= {"ms", "tokens/s", "FLOPs", "FLOP/byte", ""}
@@ -558,10 +561,10 @@ def test_latency_table_lists_every_part():
     (lambda: u.KV_CACHE(M70, 8.0, 4096.0, "bf17"), "#VALUE! unknown kv_dtype 'bf17'"),
     (lambda: u.KV_CACHE(M70, 8.0, 4096.0, None, None, "GBs"), "#VALUE! unknown unit 'GBs'"),
     (lambda: u.KV_CACHE(None, 8.0, 4096.0), "#VALUE! model is required"),
-    (lambda: u.KV_CACHE(M70, None, 4096.0), "#VALUE! batch is required (a positive integer)"),
+    (lambda: u.KV_CACHE(M70, None, 4096.0), "#VALUE! batch is required (a positive integer up to 10,000,000)"),
     (lambda: u.KV_CACHE(M70, [[1.0, 2.0]], 4096.0), "#VALUE! batch must be a single value"),
-    (lambda: u.KV_CACHE(M70, 1e300, 1e300), "#NUM! KV_CACHE has no finite result for"),
-    (lambda: u.MAX_BATCH(M70, H100, 4096.0, 3.0), "#VALUE! n_gpus must be a divisor of num_heads=64, got 3"),
+    (lambda: u.KV_CACHE(M70, 1e300, 1e300), "#VALUE! batch must be at most 10,000,000, got 1e+300"),
+    (lambda: u.MAX_BATCH(M70, H100, 4096.0, None, None, 3.0), "#VALUE! n_gpus must be a divisor of num_heads=64, got 3"),
     (lambda: u.TP_COMM(M70, 1.0, 0.0, 4.0), "#VALUE! tokens must be a positive integer, got 0"),
     (lambda: u.ALLREDUCE_BYTES(1e9, 0.0), "#VALUE! n must be a positive integer, got 0"),
     (lambda: u.ALLREDUCE_BYTES(-5.0, 4.0), "#VALUE! size_bytes must be a positive number, got -5"),
@@ -602,7 +605,9 @@ def test_float_overflow_in_the_core_is_a_num_error(monkeypatch):
     got = u.KV_CACHE(M70, 8.0, 4096.0)
     assert got.startswith("#NUM! KV_CACHE has no finite result for model='llama-2-70b', "
                           "batch=8, seq_len=4096")
-    assert u.TRAIN_DAYS(M70, 1e9, H100, 1e300).startswith("#NUM! TRAIN_DAYS")
+    # sizes a planner would never type are refused before they can overflow
+    assert u.TRAIN_DAYS(M70, 1e9, H100, 1e300) == \
+        "#VALUE! n_gpus must be at most 10,000,000, got 1e+300"
 
 
 def test_range_model_in_the_tables():
@@ -614,7 +619,35 @@ def test_range_model_in_the_tables():
         assert gb == pytest.approx(series[label] / 1e9)
     assert u.MEM_TABLE([["preset", M70]], "training", 8.0, 4096.0) == \
         u.MEM_TABLE(M70, "training", 8.0, 4096.0)
-    latency = {r[0]: r[1] for r in u.LATENCY_TABLE(rows, H100, 8.0, 512.0, 256.0, 8.0)[1:]}
+    latency = {r[0]: r[1] for r in u.LATENCY_TABLE(rows, H100, 8.0, 512.0, 256.0, None, None, 8.0)[1:]}
     core = serving.inference_latency(model, H100, 8, 512, 256, 8)
     assert latency["e2e_ms"] == pytest.approx(core["e2e_s"] * 1e3)
     assert latency["tokens_per_s"] == pytest.approx(core["tokens_per_s"])
+
+
+def test_optional_arguments_follow_one_order():
+    """dtype, kv_dtype, then tp (n_gpus), pp, then mfu, bw_eff, part, unit: one rule in every
+    function, so =PREFILL_MS(…, "fp8", 8) and =INFER_MEM(…, "fp8", , 8) read alike."""
+    for name, fn in u.CATALOGUE.items():
+        params = inspect.signature(fn).parameters.values()
+        optional = [p.name for p in params if p.default is not inspect.Parameter.empty
+                    and p.name in u.ARGUMENT_ORDER]
+        ranks = [u.ARGUMENT_ORDER.index(p) for p in optional]
+        assert ranks == sorted(ranks), (name, optional)
+
+
+def test_mem_table_takes_the_plan_arguments():
+    """MEM_TABLE prices the same plan as INFER_MEM / TRAIN_MEM, argument for argument."""
+    rows = u.MEM_TABLE(M70, "inference", 8.0, 4096.0, H100, "fp8", "fp8", 8.0)
+    total = {r[0]: r[1] for r in rows[1:]}["total"]
+    assert total == pytest.approx(u.INFER_MEM(M70, 8.0, 4096.0, "fp8", "fp8", 8.0))
+    # weights at tp = 8: 68,976,648,192 parameters at 1 byte (fp8), embedding + LM head 16-bit
+    single = {r[0]: r[1] for r in u.MEM_TABLE(M70, "inference", 8.0, 4096.0)[1:]}
+    assert single["weights"] == pytest.approx(2 * 68_976_648_192 / 1e9)
+    rows = u.MEM_TABLE("llama-2-7b", "training", 32.0, 2048.0, None, None, None, 1.0, 1.0,
+                       None, None, 2.0, 8.0, "selective")
+    total = {r[0]: r[1] for r in rows[1:]}["total"]
+    assert total == pytest.approx(u.TRAIN_MEM("llama-2-7b", 32.0, 2048.0, None, None, 2.0, 8.0,
+                                              None, None, "selective"))
+    assert u.MEM_TABLE(M70, "inference", 8.0, 4096.0, None, None, None, None, None, None,
+                       None, 3.0).startswith("#VALUE! zero applies to mode training only")

@@ -20,10 +20,11 @@ from xlcalc.glossary import TERMS, check  # noqa: E402
 from xlcalc.serving import (gpus_needed, inference_latency, inference_memory,  # noqa: E402
                             serving_capacity)
 from xlcalc.training import train_memory, training_time  # noqa: E402
-from widgets import PASTED, InferenceForm, PlannerForm, TrainingForm  # noqa: E402
-from widgets.export import catalogue, evaluate_formula, formula_args  # noqa: E402
-from widgets.inference import INFERENCE_DEFAULTS  # noqa: E402
-from widgets.training import TRAINING_FORM_DEFAULTS  # noqa: E402
+from xlcalc.widgets import PASTED, InferenceForm, PlannerForm, TrainingForm  # noqa: E402
+from xlcalc.widgets.export import catalogue, evaluate_formula, formula_args  # noqa: E402
+from xlcalc.widgets import controls as C  # noqa: E402
+from xlcalc.widgets.inference import INFERENCE_DEFAULTS  # noqa: E402
+from xlcalc.widgets.training import TRAINING_FORM_DEFAULTS  # noqa: E402
 
 PRESETS = Path(__file__).resolve().parent.parent / "xlcalc" / "presets" / "models"
 REL = 1e-12
@@ -205,7 +206,7 @@ def test_headline_cards_show_the_figures(inference):
                 "gpus_needed", "e2e_s"):
         assert f'data-name="{key}"' in html
     assert f'data-value="{float(inference.figures["ttft_ms"])!r}"' in html
-    from widgets.render import fmt
+    from xlcalc.widgets.render import fmt
     for key in ("ttft_ms", "tpot_ms"):                # the calibrated figures, as shown
         assert fmt(inference.figures[key]) in html
     assert "(vllm)" in html                           # the engine is stated
@@ -258,7 +259,7 @@ def test_kv_cache_formula_text(inference):
 def test_formula_args_drop_trailing_defaults_only():
     def F(model, batch, seq_len, kv_dtype="bf16", tp=1, unit="GB"):
         return 0
-    from widgets.export import FormulaSpec
+    from xlcalc.widgets.export import FormulaSpec
     spec = FormulaSpec("F", "x", "x")
     ctx = dict(model="m", batch=8, seq_len=4096, kv_dtype="bf16", tp=1)
     assert formula_args(spec, ctx, {"F": F}) == ["m", 8, 4096]
@@ -331,6 +332,10 @@ def test_every_control_changes_the_output_it_should(cls, name):
     if isinstance(new, str) and new.startswith("CONFIG:"):
         widget.value = _config_text(new.split(":", 1)[1])     # as typed into the box
         assert form.controls["model"].value == PASTED
+    elif name == "activation_rule":
+        # the tutorials' own rules are not offered in the dropdown; code may set one
+        assert new not in C.options_of(widget)
+        form.set(activation_rule=new)
     else:
         widget.value = new                                    # as the user sets it
     assert form.renders > renders
@@ -461,7 +466,7 @@ def test_sweep_tab_error_and_empty_paste():
 
 @pytest.mark.parametrize("axis", ["batch", "prompt_len", "output_len", "tp"])
 def test_inference_sweep_row_equals_the_plan(axis, monkeypatch):
-    import widgets.inference as mod
+    import xlcalc.widgets.inference as mod
     calls = []
     real = mod.inference_plan_sweep
     monkeypatch.setattr(mod, "inference_plan_sweep",
@@ -479,7 +484,7 @@ def test_inference_sweep_row_equals_the_plan(axis, monkeypatch):
 
 @pytest.mark.parametrize("axis", ["batch", "seq_len", "tp", "dp"])
 def test_training_sweep_row_equals_the_plan(axis, monkeypatch):
-    import widgets.training as mod
+    import xlcalc.widgets.training as mod
     calls = []
     real = mod.sweep
     monkeypatch.setattr(mod, "sweep", lambda *a, **k: calls.append(k) or real(*a, **k))
@@ -512,11 +517,12 @@ def _named(workbook, name):
     return workbook[sheet][cell.replace("$", "")].value
 
 
-def test_inference_workbook_export(tmp_path):
+def test_inference_workbook_export(tmp_path, monkeypatch):
     openpyxl = pytest.importorskip("openpyxl")
+    monkeypatch.chdir(tmp_path)              # a local notebook writes in its working folder
     form = InferenceForm(model="llama-3-8b", gpu="l40s", tp=2, batch=32, prompt_len=2048,
                          output_len=512, mfu=0.4, gpu_memory_utilization=0.85)
-    form.workbook_path.value = str(tmp_path / "plan.xlsx")
+    form.workbook_path.value = "plan.xlsx"
     form.workbook_button.click()
     assert "wrote" in form.workbook_status.value, form.workbook_status.value
     wb = openpyxl.load_workbook(tmp_path / "plan.xlsx", data_only=True)
@@ -541,10 +547,11 @@ def test_training_workbook_export(tmp_path):
         assert close(_named(wb, name), form.figures[key], 1e-9), name
 
 
-def test_export_refuses_invalid_input(tmp_path):
+def test_export_refuses_invalid_input(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     form = InferenceForm()
     form.controls["config_json"].value = "{not json"
-    form.workbook_path.value = str(tmp_path / "bad.xlsx")
+    form.workbook_path.value = "bad.xlsx"
     form.workbook_button.click()
     assert "xl-error" in form.workbook_status.value and "not valid JSON" in \
         form.workbook_status.value
@@ -579,3 +586,52 @@ def test_render_is_fast_enough(inference):
         inference.controls["batch"].value = value
         times.append(time.perf_counter() - start)
     assert sorted(times)[len(times) // 2] < 0.25
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("../../x.xlsx", "without folders"), ("/tmp/x.xlsx", "without folders"),
+    ("sub/x.xlsx", "without folders"), ("notes.txt", "must end in .xlsx"),
+    ("", "without folders")])
+def test_local_export_writes_a_bare_name_in_the_working_folder(tmp_path, monkeypatch,
+                                                               typed, message):
+    """What a browser user types is a file name in the notebook's folder, never a path;
+    a .txt name does not get xlsx bytes."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    form = InferenceForm()
+    form.workbook_path.value = typed
+    form.workbook_button.click()
+    assert message in form.workbook_status.value, form.workbook_status.value
+    assert list(tmp_path.rglob("*.xlsx")) == [] and list(work.iterdir()) == []
+
+
+def test_local_export_never_overwrites_without_asking(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plan.xlsx").write_bytes(b"mine")
+    form = InferenceForm()
+    form.workbook_path.value = "plan.xlsx"
+    form.workbook_button.click()
+    assert "already exists" in form.workbook_status.value
+    assert (tmp_path / "plan.xlsx").read_bytes() == b"mine"
+    form.workbook_replace.value = True
+    form.workbook_button.click()
+    assert "wrote" in form.workbook_status.value
+    assert (tmp_path / "plan.xlsx").read_bytes()[:2] == b"PK"       # an xlsx (zip) file
+
+
+def test_served_export_is_a_download_of_bytes(tmp_path, monkeypatch):
+    """Under Voilà the file-name box is hidden and the button hands the browser the bytes
+    (no file is written on the server)."""
+    import base64
+    import re
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SERVER_SOFTWARE", "voila/0.5")
+    form = InferenceForm()
+    assert form.workbook_path.layout.display == "none"
+    form.workbook_button.click()
+    link = form.workbook_status.value
+    href = re.search(r'href="data:[^;]+;base64,([^"]+)"', link).group(1)
+    assert base64.b64decode(href)[:2] == b"PK"
+    assert 'download="llama-70b-inference-plan.xlsx"' in link
+    assert list(tmp_path.iterdir()) == []

@@ -7,8 +7,8 @@ import openpyxl
 import pytest
 
 import xlcalc
-from workbooks.generator import build, write
-from workbooks.spec import Output, Section, WorkbookSpec
+from xlcalc.workbooks.generator import build, write
+from xlcalc.workbooks.spec import Output, Section, WorkbookSpec
 
 SPEC = WorkbookSpec(
     name="kv-demo", title="KV-cache planner", description="Parameters and KV cache per GPU.",
@@ -121,7 +121,7 @@ def _named(wb_values, wb_formulas, name):
 
 
 def test_libreoffice_recalculation_matches_and_reacts(built, tmp_path, soffice):
-    from workbooks.libreoffice import recalculate
+    from xlcalc.workbooks.libreoffice import recalculate
     # change inputs in the file (no cached values then) and let LibreOffice recalculate
     wb = openpyxl.load_workbook(built)
     ws = wb["Inputs"]
@@ -158,8 +158,8 @@ def test_scenarios_sheet_rows_are_live(tmp_path, soffice):
 
     import pandas as pd
 
-    from workbooks.libreoffice import recalculate
-    from workbooks.templates import template
+    from xlcalc.workbooks.libreoffice import recalculate
+    from xlcalc.workbooks.templates import template
     from xlcalc import serving
     frame = pd.DataFrame({"model": ["llama-2-70b", "llama-3-8b"], "batch": [8, 64],
                           "tp": [8, 1]})

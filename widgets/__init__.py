@@ -9,7 +9,11 @@ breakdown DataFrame and ``form.figures`` the headline figures, all computed by t
 ipywidgets is imported only here (DESIGN.md principle 2).
 """
 
-from .base import PASTED, Plan, PlanForm
+from xlcalc.extras import require
+
+require("ipywidgets", "matplotlib", "jinja2", "IPython", face="the Jupyter forms (xlcalc.widgets)")
+
+from .base import PASTED, Plan, PlanForm  # noqa: E402
 from .grid import ScenarioGrid
 from .inference import InferenceForm
 from .planner import PlannerForm

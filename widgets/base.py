@@ -36,6 +36,7 @@ from xlcalc.hardware import gpu_names, load_gpu
 from xlcalc.models import load_model, preset_names
 
 from . import controls as C
+from . import download as D
 from . import export as E
 from .render import (CSS, MemoryChart, SweepChart, cards_html, fmt, message_html,
                      style_table)
@@ -476,19 +477,31 @@ class PlanForm(w.VBox):
                                f"{json.dumps(text)});"))
         self.copy_status.value = '<span class="xl-sub">copied</span>' if text else ""
 
-    def write_workbook(self, path=None) -> Path:
-        """Write the current plan as a planning workbook (the ``template`` of this form,
-        its Inputs set to the form's values); returns the path."""
-        from workbooks.templates import write_template
-        path = Path(path or self.workbook_path.value or f"{self.template}-plan.xlsx")
+    def workbook_bytes(self) -> bytes:
+        """The current plan as a planning workbook (the ``template`` of this form, its
+        Inputs set to the form's values), as the bytes of an .xlsx file."""
+        from xlcalc.workbooks.templates import template_bytes
         if self.error:
             raise XlcalcError(self.error)
-        write_template(self.template, path, self.workbook_inputs())
-        return path.resolve()
+        return template_bytes(self.template, self.workbook_inputs())
+
+    def write_workbook(self, path=None, overwrite: bool = False) -> Path:
+        """Write the current plan as a planning workbook; returns the path.  ``path``
+        (Python) may be anywhere but must end in .xlsx; without it, the file name typed
+        in the Export tab, in the working folder.  An existing file is replaced only
+        with ``overwrite`` (the tab's 'replace' box)."""
+        target = D.check_target(path, overwrite) if path is not None else \
+            D.local_file(self.workbook_path.value, overwrite or self.workbook_replace.value)
+        target.write_bytes(self.workbook_bytes())
+        return target.resolve()
 
     def _on_write(self, button=None) -> None:
         self.workbook_status.value = '<span class="xl-sub">writing…</span>'
         try:
+            if D.served():               # the browser's user gets the bytes, not a path
+                self.workbook_status.value = D.download_html(
+                    self.workbook_bytes(), f"{self.template}-plan.xlsx")
+                return
             path = self.write_workbook()
         except XlcalcError as e:
             self.workbook_status.value = message_html(str(e))
@@ -497,9 +510,10 @@ class PlanForm(w.VBox):
             self.workbook_status.value = message_html(f"{type(e).__name__}: {e}")
         else:
             self.workbook_status.value = (
-                f'<span class="xl-sub" data-name="workbook_path">wrote <code>{path}</code> — '
-                f'open it in Excel or LibreOffice: the Inputs sheet holds this plan, every '
-                f'result is a live formula</span>')
+                f'<span class="xl-sub" data-name="workbook_path" data-value="{html.escape(path.name)}">'
+                f'wrote <code>{html.escape(path.name)}</code> in the working folder — open it '
+                f'in Excel or LibreOffice: the Inputs sheet holds this plan, every result is '
+                f'a live formula</span>')
 
     # -------------------------------------------------------------- layout
 
@@ -519,11 +533,17 @@ class PlanForm(w.VBox):
         self.sweep_table = w.HTML()
         self.sweep_box = w.VBox([self.sweep_chart, self.sweep_table])
 
+        served = D.served()
         self.workbook_path = w.Text(value=f"{self.template}-plan.xlsx", description="file",
                                     style={"description_width": "40px"},
-                                    layout=w.Layout(width="360px"))
-        self.workbook_button = w.Button(description="Write planning workbook", icon="download",
-                                        button_style="primary", layout=w.Layout(width="220px"))
+                                    layout=w.Layout(width="300px",
+                                                    display="none" if served else None))
+        self.workbook_replace = w.Checkbox(value=False, description="replace",
+                                           indent=False, layout=w.Layout(
+                                               width="90px", display="none" if served else None))
+        self.workbook_button = w.Button(
+            description="Download planning workbook" if served else "Write planning workbook",
+            icon="download", button_style="primary", layout=w.Layout(width="240px"))
         self.workbook_button.on_click(self._on_write)
         self.workbook_status = w.HTML()
         self.formula_function = w.Dropdown(options=[], description="function",
@@ -562,7 +582,8 @@ class PlanForm(w.VBox):
         export_tab = w.VBox([
             w.HTML('<div class="xl-head">Planning workbook</div><div class="xl-sub">The '
                    f'“{self.template}” template with this plan on its Inputs sheet.</div>'),
-            w.HBox([self.workbook_path, self.workbook_button]), self.workbook_status,
+            w.HBox([self.workbook_path, self.workbook_replace, self.workbook_button]),
+            self.workbook_status,
             w.HTML('<div class="xl-head">Excel formula</div><div class="xl-sub">The same '
                    'figure from the xlcalc Excel functions (xlwings).</div>'),
             self.formula_function, self.formula, self.formula_value,

@@ -81,11 +81,12 @@ def _default(name: str, value):
 
 
 def choices(name: str) -> list[str]:
-    """The allowed names of a choice term: the keys of its table."""
+    """The names a planner picks from for a choice term: the offered keys of its table (a
+    source tutorial's own rule, ``seed-001``, is not offered; the worked examples use it)."""
     t = term(name)
     if t.kind != "choice":
         raise invalid(name, t.kind, "a choice term")
-    return [str(k) for k in table(t.table).frame().index]
+    return [str(k) for k in table(t.table).offered()]
 
 
 def int_slider(name: str, value=None, lo=None, hi=None) -> w.SelectionSlider:
@@ -204,6 +205,14 @@ def set_control(name: str, widget, value) -> None:
         if t is not None and t.kind == "int":
             check(name, value)
             raise invalid(name, value, "one of " + ", ".join(str(v) for v in offered))
+        if t is not None and t.kind == "choice" and isinstance(value, str) and \
+                isinstance(widget, w.Dropdown) and \
+                value.strip().lower() in table(t.table).frame().index:
+            # a valid key the dropdown does not offer (a source tutorial's own rule, set
+            # in code to reproduce a worked example) is shown while it is chosen
+            widget.options = [*widget.options, value]
+            widget.value = value
+            return
         raise unknown_choice(name, value, [str(v) for v in offered])
     if isinstance(widget, w.Checkbox):
         widget.value = bool(value)

@@ -1,4 +1,4 @@
-"""Export the current plan: as a planning workbook (``workbooks.templates``) and as the
+"""Export the current plan: as a planning workbook (``xlcalc.workbooks.templates``) and as the
 equivalent Excel formula (the catalogue of :mod:`xlcalc.udfs`).
 
 A formula is built from the Excel function's own signature: its arguments are glossary

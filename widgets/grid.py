@@ -12,14 +12,19 @@ sheet.  Rows are added, duplicated and deleted with the toolbar (or :meth:`add_r
 :meth:`duplicate_row`, :meth:`delete_row`); ``grid.data`` is the table as a DataFrame.
 
 The grid is built on a planning-workbook template (``workbooks.templates``): the inputs
-that are not columns take the template's values, the bound inputs (``seq_len`` =
+that are not columns take the template's values — on a serving template the planner's
+defaults instead of the worked example's tutorial settings (engine vllm, calibrated
+efficiencies; :func:`_planner_inputs`) — the bound inputs (``seq_len`` =
 ``prompt_len + output_len``) are the template's, and :meth:`ScenarioGrid.to_workbook`
 writes that template with a live ``Scenarios`` sheet, one row per scenario (the
 workbooks generator writes every formula; nothing here writes formula text).
 
 A value the core rejects (a ``tp`` that does not divide the heads, an unknown model) is
 not accepted: the cell goes back to its previous value and the core's message is shown
-above the grid (``grid.error``), as Excel's data validation would refuse it.
+above the grid (``grid.error``), as Excel's data validation would refuse it.  A row that
+is valid input by input but cannot be computed as a whole (bf16 on a V100, which has no
+bf16 peak) is never a silent row of NaN: its ``problem`` column holds the core's message,
+the row is red, and :meth:`ScenarioGrid.to_workbook` names it instead of writing.
 """
 
 from __future__ import annotations
@@ -37,10 +42,12 @@ import pandas as pd
 
 from xlcalc import estimate as core
 from xlcalc.errors import XlcalcError, invalid
-from xlcalc.glossary import TERMS
+from xlcalc.glossary import TERMS, check
 from xlcalc.graph import Factor, load_all
+from xlcalc.serving import SERVING_DEFAULTS
 from xlcalc.units import display_factor
 
+from .download import check_target, download_html, local_file, served
 from .render import CSS, fmt
 
 __all__ = ["ScenarioGrid", "INFERENCE_OUTPUTS", "TRAINING_OUTPUTS"]
@@ -56,7 +63,7 @@ _BAD_TEXT = "#9C0006"
 
 
 def _output(*args, **kwargs):
-    from workbooks.spec import Output
+    from xlcalc.workbooks.spec import Output
     return Output(*args, **kwargs)
 
 
@@ -116,6 +123,27 @@ _DEFAULT_SCENARIOS = {
 #: recompute modes, so it uses xlcalc's own activation model
 _DEFAULT_INPUTS = {"llama-7b-training": {"activation_rule": "korthikanti"}}
 
+
+def _planner_inputs(inputs: dict) -> dict:
+    """A serving template's other inputs as a planner's grid starts: the serving defaults
+    (engine vllm, calibrated efficiencies, the engine's memory fraction — as the Excel
+    functions and the inference form default) instead of a worked example's tutorial
+    settings, and the inputs whose default the engine or the GPU family computes
+    (``block_size``, ``infer_reserve_bytes``, ``link_eff`` …) left to the core, which
+    computes them per row (the exported workbook computes them as formulas)."""
+    from xlcalc.graph import NODES
+    if "engine" not in inputs:
+        return dict(inputs)
+    out = {}
+    for name, value in inputs.items():
+        if name in SERVING_DEFAULTS:
+            out[name] = SERVING_DEFAULTS[name]
+        elif TERMS[name].default is None and getattr(NODES.get(name), "kind", "") == "formula":
+            continue                      # the engine's or the GPU family's, row by row
+        else:
+            out[name] = value
+    return out
+
 #: d3 number formats of the output columns by unit; large values lose their decimals
 _FORMATS = {"GB": ",.1f", "ms": ",.1f", "s": ",.2f", "tokens/s": ",.0f", "days": ",.1f",
             "GPU-h": ",.0f", "$": "$,.0f", "sequences": ",.0f", "GPUs": ",.0f"}
@@ -135,15 +163,15 @@ class ScenarioGrid(w.VBox):
 
     def __init__(self, scenarios=None, outputs=None, template: str = "llama-70b-inference",
                  inputs: dict | None = None):
-        from workbooks.templates import template as load_template
+        from xlcalc.workbooks.templates import template as load_template
         load_all()
         super().__init__()
         self.template = template
         self.spec = load_template(template)
-        self.inputs = dict(self.spec.inputs)
+        self.inputs = _planner_inputs(self.spec.inputs)
         given = dict(_DEFAULT_INPUTS.get(template, {}), **(inputs or {}))
         for name, value in given.items():
-            if name not in self.inputs:
+            if name not in self.spec.inputs:
                 raise invalid(name, value, f"an input of template {template!r}: "
                               + ", ".join(self.inputs))
             self.inputs[name] = value
@@ -194,7 +222,12 @@ class ScenarioGrid(w.VBox):
                 raise XlcalcError(f"{column} is computed; change an input: "
                                   + ", ".join(self.columns), column)
             raise invalid("column", column, "a column of the grid: " + ", ".join(self.columns))
-        value = self._coerce(column, value)
+        try:
+            value = self._coerce(column, value)
+        except XlcalcError as e:          # refused as the browser's edit would be
+            self.error = f"scenario {index + 1}, {column}: {e}"
+            self._refresh(error=self.error)
+            raise XlcalcError(self.error, column) from None
         self.error = ""
         self.datagrid.set_cell_value_by_index(column, index, value)
         if self.error:
@@ -261,13 +294,29 @@ class ScenarioGrid(w.VBox):
             inputs=dict(self.inputs), worked_examples=(),
             scenarios=self._inputs.copy(), scenario_outputs=tuple(self.outputs))
 
-    def to_workbook(self, path=None) -> Path:
-        """Write the grid as a planning workbook (``Scenarios`` sheet: one row per
-        scenario, live formulas written by the workbooks generator); returns the path."""
-        from workbooks.generator import write
-        path = Path(path or self.workbook_path.value or f"{self.template}-scenarios.xlsx")
-        write(self.workbook_spec(), path)
-        return path.resolve()
+    def workbook_bytes(self) -> bytes:
+        """The grid as a planning workbook (``Scenarios`` sheet: one row per scenario,
+        live formulas written by the workbooks generator), as the bytes of an .xlsx file.
+        A row that cannot be computed is named, and nothing is built."""
+        from xlcalc.workbooks.generator import to_bytes
+        self._check_computable()
+        return to_bytes(self.workbook_spec())
+
+    def to_workbook(self, path=None, overwrite: bool = False) -> Path:
+        """Write the grid as a planning workbook; returns the path.  ``path`` (Python) may
+        be anywhere but must end in .xlsx; without it, the file name typed above the grid,
+        in the working folder.  An existing file is replaced only with ``overwrite``."""
+        target = check_target(path, overwrite) if path is not None else \
+            local_file(self.workbook_path.value, overwrite or self.workbook_replace.value)
+        target.write_bytes(self.workbook_bytes())
+        return target.resolve()
+
+    def _check_computable(self) -> None:
+        problems = [(i + 1, p) for i, p in enumerate(self._results["problem"]) if p]
+        if problems:
+            row, problem = problems[0]
+            raise XlcalcError(f"scenario {row} cannot be computed: {problem}; change it or "
+                              "delete the row before exporting", "scenario")
 
     # ------------------------------------------------------------------ computing
 
@@ -322,20 +371,21 @@ class ScenarioGrid(w.VBox):
         if term.kind == "choice":
             if value is None or (isinstance(value, float) and math.isnan(value)) or \
                     not str(value).strip():
-                raise invalid(column, value, term.allowed)
+                raise invalid(column, value, term.rejection(value))
             return str(value).strip()
         if isinstance(value, bool) or value is None:
-            raise invalid(column, value, term.allowed)
+            raise invalid(column, value, term.rejection(value))
         if isinstance(value, str):
             try:
                 value = float(value.replace(",", "").strip())
             except ValueError:
-                raise invalid(column, value, term.allowed) from None
+                raise invalid(column, value, term.rejection(value)) from None
         value = float(value)
+        check(column, value)          # the glossary's domain (1e300 is refused, not stored)
         if term.kind in ("int", "flag") and value.is_integer():
             return int(value)
         if term.kind in ("int", "flag"):
-            raise invalid(column, value, term.allowed)
+            raise invalid(column, value, term.rejection(value))
         return value
 
     def _typed(self, frame) -> pd.DataFrame:
@@ -381,6 +431,7 @@ class ScenarioGrid(w.VBox):
         self.last_compute_s = time.perf_counter() - start
         n = len(frame)
         out = {}
+        numeric = np.zeros(n, dtype=bool)     # rows with a value that is not a number
         for o in self.outputs:
             v = values[o.node]
             if isinstance(v, Factor):
@@ -390,9 +441,24 @@ class ScenarioGrid(w.VBox):
                 out[o.name] = v.astype(bool)
             elif v.dtype.kind in "fiu":
                 out[o.name] = v.astype(np.float64) / display_factor(o.unit)
+                numeric |= ~np.isfinite(out[o.name])
             else:
                 out[o.name] = v.astype(object)
+        out["problem"] = [self._row_problem(frame, i) if numeric[i] else "" for i in range(n)]
         return pd.DataFrame(out, index=frame.index)
+
+    def _row_problem(self, frame, i: int) -> str:
+        """Why row ``i`` has no number: the core's message for the row alone, computed with
+        scalar inputs (where a combination the tables lack is an error, not NaN)."""
+        row = frame.iloc[i]
+        ctx = dict(self.inputs, **{c: (row[c].item() if isinstance(row[c], np.generic)
+                                       else row[c]) for c in self.columns})
+        try:
+            for o in self.outputs:
+                core.estimate([o.node], bind=dict(self.spec.bind), **ctx)
+        except XlcalcError as e:
+            return str(e)
+        return "not computable for these inputs (a result is not a finite number)"
 
     def _blame(self, frame, error: XlcalcError) -> XlcalcError:
         """The scenario a core error comes from (an error path only: each row alone)."""
@@ -470,11 +536,15 @@ class ScenarioGrid(w.VBox):
         self.add_button.on_click(lambda b: self._guarded(self.add_row))
         self.duplicate_button.on_click(lambda b: self._guarded(self.duplicate_row))
         self.delete_button.on_click(lambda b: self._guarded(self.delete_row))
+        hidden = "none" if served() else None     # a served dashboard: a download only
         self.workbook_path = w.Text(value=f"{self.template}-scenarios.xlsx",
-                                    layout=w.Layout(width="300px"))
-        self.workbook_button = w.Button(description="Export workbook", icon="download",
+                                    layout=w.Layout(width="260px", display=hidden))
+        self.workbook_replace = w.Checkbox(value=False, description="replace", indent=False,
+                                           layout=w.Layout(width="90px", display=hidden))
+        self.workbook_button = w.Button(description="Download workbook" if hidden else
+                                        "Export workbook", icon="download",
                                         button_style="primary",
-                                        layout=w.Layout(width="170px"))
+                                        layout=w.Layout(width="180px"))
         self.workbook_button.on_click(self._on_export)
         self.status = w.HTML()
         self.workbook_status = w.HTML()
@@ -486,7 +556,7 @@ class ScenarioGrid(w.VBox):
             'vectorised core call. Red rows do not fit on the GPU.</div>')
         toolbar = w.HBox([self.add_button, self.duplicate_button, self.delete_button,
                           w.HTML(layout=w.Layout(flex="1 1 auto")),
-                          self.workbook_path, self.workbook_button],
+                          self.workbook_path, self.workbook_replace, self.workbook_button],
                          layout=w.Layout(align_items="center"))
         self.children = [header, toolbar, self.status, self.datagrid, self.workbook_status]
         self.add_class("xl-form")
@@ -501,6 +571,10 @@ class ScenarioGrid(w.VBox):
 
     def _on_export(self, button=None) -> None:
         try:
+            if served():                  # the browser's user gets the bytes, not a path
+                self.workbook_status.value = download_html(
+                    self.workbook_bytes(), f"{self.template}-scenarios.xlsx", "grid_download")
+                return
             path = self.to_workbook()
         except XlcalcError as e:
             self.workbook_status.value = _message(str(e))
@@ -510,9 +584,9 @@ class ScenarioGrid(w.VBox):
             self.workbook_status.value = _message(f"{type(e).__name__}: {e}")
             return
         self.workbook_status.value = (
-            f'<span class="xl-sub" data-name="grid_workbook" data-value="{html.escape(str(path))}">'
-            f'wrote <code>{html.escape(str(path))}</code>: its Scenarios sheet has these '
-            f'{len(self._inputs)} rows with live formulas</span>')
+            f'<span class="xl-sub" data-name="grid_workbook" data-value="{html.escape(path.name)}">'
+            f'wrote <code>{html.escape(path.name)}</code> in the working folder: its Scenarios '
+            f'sheet has these {len(self._inputs)} rows with live formulas</span>')
 
     def _display_frame(self) -> pd.DataFrame:
         frame = self.data
@@ -529,6 +603,7 @@ class ScenarioGrid(w.VBox):
         least = {"model": 104, "gpu": 86}
         widths = {c: width(c, least.get(c, 58)) for c in self.columns}
         widths.update({o.name: width(o.name, 66) for o in self.outputs})
+        widths["problem"] = 240
         if self.fit_output is not None:
             widths[self.fit_output.name] = 100
         widths["scenario"] = ROW_HEADER
@@ -543,9 +618,10 @@ class ScenarioGrid(w.VBox):
         fit = self.fit_output.name if self.fit_output is not None else None
 
         def fill(ok_colour):
-            if fit is None:
-                return ok_colour
-            return VegaExpr(f"cell.metadata.data['{fit}'] ? '{ok_colour}' : '{_BAD_FILL}'")
+            ok = "cell.metadata.data['problem'] == ''"
+            if fit is not None:
+                ok += f" && cell.metadata.data['{fit}']"
+            return VegaExpr(f"{ok} ? '{ok_colour}' : '{_BAD_FILL}'")
 
         renderers = {c: TextRenderer(background_color=fill(_INPUT_FILL),
                                      horizontal_alignment="left" if TERMS[c].kind == "choice"
@@ -563,6 +639,8 @@ class ScenarioGrid(w.VBox):
                 renderers[o.name] = TextRenderer(
                     background_color=fill("#FFFFFF"), horizontal_alignment="right",
                     format=VegaExpr(f"abs(cell.value) >= {_LARGE} ? ',.0f' : '{fmt_}'"))
+        renderers["problem"] = TextRenderer(background_color=fill("#FFFFFF"),
+                                            text_color=_BAD_TEXT, horizontal_alignment="left")
         return renderers
 
     def _refresh(self, message: str = "", error: str = "") -> None:
@@ -584,6 +662,12 @@ class ScenarioGrid(w.VBox):
     def _summary(self) -> str:
         bad = self._not_fitting()
         n = len(self._inputs)
+        problems = [(i + 1, p) for i, p in enumerate(self._results["problem"]) if p]
+        if problems:
+            listed = "; ".join(f"scenario {r}: {html.escape(p)}" for r, p in problems)
+            return (f'{n} scenarios recomputed in one core call · <b data-name='
+                    f'"grid_problems" data-value="{len(problems)}">{len(problems)} cannot be '
+                    f'computed</b> ({listed})')
         fits = (f'<b data-name="grid_not_fitting" data-value="{len(bad)}">{len(bad)}</b> '
                 f'do not fit ({", ".join(f"scenario {r}" for r in bad)})' if bad else
                 '<b data-name="grid_not_fitting" data-value="0">all fit</b>')

@@ -221,7 +221,7 @@ class InferenceForm(PlanForm):
         input at the value the form computes with (a default that is the engine's or the
         GPU family's — the controls at 0 — is evaluated for the plan)."""
         from xlcalc.serving import _inputs
-        from workbooks.templates import template
+        from xlcalc.workbooks.templates import template
         ctx = self.plan.context if self.plan else self.inputs
         given = {k: v for k, v in ctx.items() if k in self.controls or k == "model"}
         out, computed = {}, []

@@ -214,7 +214,7 @@ class TrainingForm(PlanForm):
     def workbook_inputs(self) -> dict:
         """The template's inputs from this form: the controls' values, ``n_gpus`` = the
         plan's GPUs, every other training input at its glossary default."""
-        from workbooks.templates import template
+        from xlcalc.workbooks.templates import template
         ctx = self.plan.context if self.plan else self.inputs
         defaults = self._sweep_inputs({})
         out = {}

@@ -78,10 +78,16 @@ def fill(data: bytes, values: dict) -> bytes:
     return out.getvalue()
 
 
-def save_with_values(workbook, values: dict, path: Path) -> Path:
-    """Save an openpyxl workbook with cached formula values."""
+def workbook_bytes(workbook, values: dict) -> bytes:
+    """The .xlsx file of an openpyxl workbook with cached formula values, in memory (a
+    browser download)."""
     buf = io.BytesIO()
     workbook.save(buf)
+    return fill(buf.getvalue(), values)
+
+
+def save_with_values(workbook, values: dict, path: Path) -> Path:
+    """Save an openpyxl workbook with cached formula values."""
     path = Path(path)
-    path.write_bytes(fill(buf.getvalue(), values))
+    path.write_bytes(workbook_bytes(workbook, values))
     return path

@@ -19,8 +19,11 @@ def _setup(p):
 
 
 def _value(text: str):
+    """A --set value: a number as a planner writes it (``16``, ``8k``, ``2T``, ``1.5e12``),
+    else text (a preset name)."""
+    from xlcalc.cli import parse_count
     try:
-        number = float(text)
+        number = parse_count(text)
     except ValueError:
         return text
     return int(number) if number.is_integer() else number
@@ -31,7 +34,8 @@ def cmd_workbook(args):
     import pandas as pd
     from .templates import TEMPLATES, regenerate, template, write_template
     if args.list:
-        return pd.DataFrame([{"workbook": n, "title": template(n).title} for n in TEMPLATES])
+        return pd.DataFrame([{"workbook": n, "title": template(n).title_for()}
+                             for n in TEMPLATES])
     if args.all:
         paths = regenerate(args.output) if args.output else regenerate()
         return pd.Series({p.stem: str(p) for p in paths}, name="written")

@@ -31,7 +31,11 @@ from typing import Callable
 import numpy as np
 
 import xlcalc
-from xlcalc import expr as X
+from xlcalc.extras import require
+
+require("openpyxl", face="the planning workbooks")
+
+from xlcalc import expr as X  # noqa: E402
 from xlcalc import graph
 from xlcalc.errors import XlcalcError, invalid
 from xlcalc.estimate import estimate, resolve
@@ -40,10 +44,10 @@ from xlcalc.units import display_factor
 from xlcalc.worked import (computed_value, example as worked_example, row_status,
                            seed_shown)
 
-from .cached import save_with_values
-from .spec import WorkbookSpec
+from .cached import save_with_values, workbook_bytes
+from .spec import WorkbookSpec, title_parts
 
-__all__ = ["build", "write", "BuiltWorkbook"]
+__all__ = ["build", "write", "to_bytes", "BuiltWorkbook"]
 
 # --------------------------------------------------------------------------- style
 
@@ -255,6 +259,8 @@ class _Builder:
         ctx = resolve(self.inputs)
         for tname in needed:
             frame = graph.table(tname).frame().copy()
+            offered = graph.table(tname).offered()     # dropdown rows first (one range)
+            frame = frame.loc[offered + [k for k in frame.index if k not in offered]]
             for key in ("model", "gpu"):
                 rec = ctx.get(key)
                 if TERMS[key].table == tname and hasattr(rec, "fields") and \
@@ -321,7 +327,14 @@ class _Builder:
         last_col = get_column_letter(len(columns) + 1)
         sheet = _quote(ws.title)
         ws.freeze_panes = "B2"
-        return {"keys": f"{sheet}!$A$2:$A${last_row}",
+        table = graph.table(tname)
+        n_offered = len(frame)
+        if "offer" in frame.columns:
+            n_offered = sum(1 for k in frame.index if k in set(table.offered()))
+            self.note(ws, last_row + 2, 1, "offer 0: a source tutorial's own rule, kept for "
+                      "the worked examples; accepted when typed, not in the dropdowns.", 18)
+        return {"offered": f"{sheet}!$A$2:$A${n_offered + 1}",
+                "keys": f"{sheet}!$A$2:$A${last_row}",
                 "body": f"{sheet}!$B$2:${last_col}${last_row}",
                 "header": f"{sheet}!$B$1:${last_col}$1"}
 
@@ -335,9 +348,31 @@ class _Builder:
                      for name in side.inputs]
         return rows
 
+    def title(self, ws):
+        """The workbook's title in A1: a live formula over the inputs it names."""
+        from openpyxl.styles import Font
+        parts = title_parts(self.spec.title)
+        names = tuple(n for _, n in parts if n is not None)
+        if not names:
+            return self.text(ws, 1, 1, self.spec.title, bold=True)
+
+        def title(*values):
+            it = iter(values)
+            out = []
+            for literal, name in parts:
+                if literal:
+                    out.append(literal)
+                if name is not None:
+                    v = next(it)
+                    out.append(int(v) if isinstance(v, float) and v.is_integer() else v)
+            return X.concat(*out)
+        c, _ = self.formula(ws, 1, 1, Cell(title, names))
+        c.font = Font(bold=True)
+        return c
+
     def _write_inputs(self, ws):
         from openpyxl.styles import Protection
-        self.text(ws, 1, 1, self.spec.title, bold=True)
+        self.title(ws)
         self.text(ws, 2, 1, "Change the yellow cells; every other sheet follows. "
                   "Each value cell is a defined name you can use in your own formulas.")
         self.header(ws, 4, ["Input", "Value", "Unit", "Description"], [30, 22, 12, 90])
@@ -378,7 +413,7 @@ class _Builder:
         from openpyxl.worksheet.datavalidation import DataValidation
         t = TERMS[name]
         if t.kind == "choice":
-            dv = DataValidation(type="list", formula1="=" + self.table_refs[t.table]["keys"],
+            dv = DataValidation(type="list", formula1="=" + self.table_refs[t.table]["offered"],
                                 allow_blank=False)
         else:
             rule = in_domain(t, X.Ref(coordinate)).excel()
@@ -455,7 +490,7 @@ class _Builder:
         from openpyxl.formatting.rule import FormulaRule
         from openpyxl.styles import PatternFill
         spec = self.spec
-        self.text(ws, 1, 1, spec.title, bold=True)
+        self.title(ws)
         self.text(ws, 2, 1, spec.description, wrap=False)
         self.header(ws, 4, ["Result", "Value", "Share of GPU memory", "Note"], [34, 24, 20, 80])
         self.text(ws, 5, 1, "Input check", bold=True)
@@ -494,7 +529,8 @@ class _Builder:
                     self.values[out.name] = v
                     self.define(out.name, ws, row, 2)
                 if out.part and capacity_name:
-                    self.formula(ws, row, 3, Cell(_share, (out.name, capacity_name)), "0.0%")
+                    self.formula(ws, row, 3, Cell(_share, ("input_problems", out.name,
+                                                           capacity_name)), "0.0%")
                 if out.part or out.chart:
                     part_rows.append(row)
                 self.note(ws, row, 4, out.note or _describe(out.node), 80)
@@ -522,7 +558,8 @@ class _Builder:
         for fit, fit_name in fits:
             row += 2
             self.text(ws, row, 1, fit.label, bold=True)
-            c, _ = self.formula(ws, row, 2, Cell(_verdict(fit.yes, fit.no), (fit_name,)))
+            c, _ = self.formula(ws, row, 2, Cell(_verdict(fit.yes, fit.no),
+                                                 ("input_problems", fit_name)))
             good = X.eq(X.Ref(c.coordinate), fit.yes).excel()
             bad = X.eq(X.Ref(c.coordinate), fit.no).excel()
             ws.conditional_formatting.add(c.coordinate, FormulaRule(
@@ -641,7 +678,11 @@ class _Builder:
                     if out.node in scope.cells else (X.Name(out.node), self.values[out.node])
                 is_flag = isinstance(value, (bool, np.bool_))
                 expr_ = ref if factor == 1 or is_flag else ref / factor
-                c = ws.cell(row=r, column=first_out + k, value="=" + X.as_expr(expr_).excel())
+                # every row reads the Inputs too: no figure (nor a chart point) from a
+                # value the input check rejects (the generator itself writes valid inputs
+                # only, so the cached value is the figure)
+                c = ws.cell(row=r, column=first_out + k,
+                            value="=" + X.as_expr(guard(expr_)).excel())
                 shown = value if factor == 1 or is_flag else value / factor
                 shown = shown.item() if isinstance(shown, np.generic) else shown
                 self.cached[(ws.title, c.coordinate)] = shown
@@ -725,12 +766,13 @@ class _Builder:
     def _write_example(self, ws, ex, rows):
         from openpyxl.styles import Alignment, Protection
         block = self.example_blocks[self.examples.index(ex)]
-        self.text(ws, 1, 1, f"Worked example: {ex.title}", bold=True)
-        self.text(ws, 2, 1, f"Seed {ex.seed}. Each row: the figure the seed prints, the same "
-                  "quantity computed live from the seed's scenario (below) and the row's own "
-                  "inputs (columns I onwards), and why they differ when they do. The yellow "
-                  "cells are editable; the Inputs sheet does not change this comparison.")
-        self.header(ws, 4, ["Seed scenario input", "Value"], None)
+        self.text(ws, 1, 1, f"Worked example from the source tutorials: {ex.title}", bold=True)
+        self.text(ws, 2, 1, f"Source tutorial {ex.seed}. Each row: the figure the tutorial "
+                  "prints, the same quantity computed live from the tutorial's scenario "
+                  "(below) and the row's own inputs (columns I onwards), and why they differ "
+                  "when they do. The yellow cells are editable; the Inputs sheet does not "
+                  "change this comparison.")
+        self.header(ws, 4, ["Tutorial scenario input", "Value"], None)
         for i, (name, value) in enumerate(block.items(), start=5):
             self.text(ws, i, 1, name)
             c = self.text(ws, i, 2, value.name if hasattr(value, "fields") else value,
@@ -741,8 +783,9 @@ class _Builder:
                 ws.add_data_validation(dv)
                 dv.add(c.coordinate)
         head = 6 + len(block)
-        self.header(ws, head, ["item", "seed section", "seed value", "computed value", "unit",
-                               "status", "note", "row inputs"], [34, 16, 14, 16, 10, 10, 90, 16])
+        self.header(ws, head, ["item", "tutorial section", "tutorial value", "computed value",
+                               "unit", "status", "note", "row inputs"],
+                    [34, 16, 14, 16, 10, 10, 90, 16])
         for i, (fig, scope, own) in enumerate(rows, start=head + 1):
             self.text(ws, i, 1, fig.item)
             self.text(ws, i, 2, fig.section)
@@ -778,7 +821,7 @@ class _Builder:
         ws.freeze_panes = f"B{head + 1}"
 
     def _write_about(self, ws):
-        self.text(ws, 1, 1, self.spec.title, bold=True)
+        self.title(ws)
         lines = [
             self.spec.description,
             "",
@@ -845,17 +888,32 @@ def _display_cell(node: str, unit: str) -> Cell:
 
     def display(problems, value):
         shown = value if factor == 1 else value / factor
-        return X.where(X.eq(problems, ""), X.iferror(shown, "not computable"), "check inputs")
+        return X.where(X.eq(problems, ""), X.iferror(shown, "not computable"), CHECK_INPUTS)
     return Cell(display, ("input_problems", node))
 
 
-def _share(part, capacity):
-    return part / capacity
+#: what every Results cell shows while an input is invalid (the message is on the Input
+#: check line): never a verdict or a figure computed from a value the check rejects
+CHECK_INPUTS = "check inputs"
+
+
+def guard(expr, problems=None):
+    """``expr`` while every input is valid, "check inputs" otherwise (a cell template code
+    adds, e.g. the serving-sizing answer, follows the same rule as the Results cells)."""
+    problems = X.Name("input_problems") if problems is None else problems
+    return X.where(X.eq(problems, ""), expr, CHECK_INPUTS)
+
+
+def _share(problems, part, capacity):
+    return X.where(X.eq(problems, ""), X.iferror(part / capacity, CHECK_INPUTS), CHECK_INPUTS)
 
 
 def _verdict(yes, no):
-    def verdict(flag):
-        return X.where(flag, yes, no)
+    """The fits line: yes/no only when every input is valid (a green "fits" for batch 0
+    would be a lie), "check inputs" otherwise."""
+    def verdict(problems, flag):
+        return X.where(X.eq(problems, ""), X.iferror(X.where(flag, yes, no), CHECK_INPUTS),
+                       CHECK_INPUTS)
     return verdict
 
 
@@ -1000,6 +1058,12 @@ def build(spec: WorkbookSpec, inputs: dict | None = None) -> BuiltWorkbook:
                           ", ".join(merged))
         merged[k] = v
     return _Builder(spec, merged).build()
+
+
+def to_bytes(spec: WorkbookSpec, inputs: dict | None = None) -> bytes:
+    """The .xlsx file (with cached values) in memory: what a browser download hands over."""
+    built = build(spec, inputs)
+    return workbook_bytes(built.workbook, built.values)
 
 
 def write(spec: WorkbookSpec, path, inputs: dict | None = None) -> BuiltWorkbook:

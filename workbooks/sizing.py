@@ -29,6 +29,7 @@ import numpy as np
 from xlcalc import expr as X
 from xlcalc.sizing import SERVE_DEFAULTS, pareto_flags
 
+from .generator import guard
 from .spec import Output, Section, WorkbookSpec
 
 __all__ = ["serving_sizing", "SIZING_AXES"]
@@ -100,7 +101,9 @@ def serving_sizing() -> WorkbookSpec:
                  "draft_layers", "concurrent_users", "flash_attention", "quant_group_size"):
         inputs[name] = SERVE_DEFAULTS[name]
     return WorkbookSpec(
-        name="serving-sizing", title="Serving sizing: the cheapest fleet for a load",
+        name="serving-sizing",
+        title="Serving sizing for {model}: {request_rate} requests/s, {prompt_len} tokens in / "
+              "{output_len} out, TTFT ≤ {ttft_ms_max} ms, TPOT ≤ {tpot_ms_max} ms",
         description="Type the load and the latency targets; every candidate fleet below is "
         "recomputed live and the cheapest one that meets every target is picked.",
         inputs=inputs,
@@ -195,25 +198,36 @@ def _extras(b):
     p_r = grid.range(pareto_col)
     for i, r in enumerate(range(grid.first, grid.last + 1)):
         _put(b, ws, r, feasible_col,
-             X.where(grid.cell("meets_sla", r), grid.cell("cost_per_m", r), ""),
+             guard(X.where(grid.cell("meets_sla", r), grid.cell("cost_per_m", r), "")),
              float(cost[i]) if meets[i] else "", '#,##0.000')
         xi, yi = grid.cell("tokens_per_s_per_gpu", r), grid.cell("tokens_per_s_per_user", r)
         dominated = X.Call("SUMPRODUCT", fits_r * stable_r * ok_r * (X_ >= xi) * (Y_ >= yi) *
                            ((X_ > xi) + (Y_ > yi) > 0))
         ok_i = X.both(X.both(grid.cell("fits", r), grid.cell("stable", r)),
                       grid.cell("budget_ok", r))
-        _put(b, ws, r, pareto_col, X.where(X.both(ok_i, X.eq(dominated, 0)), 1, 0),
+        _put(b, ws, r, pareto_col, guard(X.where(X.both(ok_i, X.eq(dominated, 0)), 1, 0)),
              int(pareto[i]))
         pi = grid.cell(pareto_col, r)
         before = X.Call("SUMPRODUCT", p_r * (Y_ > yi)) + \
             X.Call("SUMPRODUCT", p_r * X.eq(Y_, yi) * (ids_r < X.Ref(f"$A{r}")))
-        _put(b, ws, r, rank_col, X.where(X.eq(pi, 1), before + 1, 0), int(rank[i]))
+        _put(b, ws, r, rank_col, guard(X.where(X.eq(pi, 1), before + 1, 0)), int(rank[i]))
     _answer(b, grid, v, meets, cost, feasible_col)
     _pareto_sheet(b, grid, x, y, pareto, rank, rank_col)
 
 
+#: the answer's verdict, as the other templates' "fits" / "does NOT fit" line
+MEETS, MISSES = "meets every target", "no candidate meets every target"
+
+
 def _answer(b, grid, v, meets, cost, feasible_col):
-    """The Answer block on Results: MIN / MATCH / INDEX over the candidate grid."""
+    """The Answer block on Results: a verdict, then MIN / MATCH / INDEX over the candidate
+    grid; every cell shows "check inputs" while the input check fails (the guard only
+    changes what Excel shows: the generator writes valid inputs, so the cached values are
+    the figures)."""
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import PatternFill
+
+    from .generator import _BAD_FILL, _GOOD_FILL
     ws = b.wb["Results"]
     row = ws.max_row + 2
     b.text(ws, row, 1, "Answer: the cheapest candidate that meets every target", bold=True,
@@ -224,13 +238,21 @@ def _answer(b, grid, v, meets, cost, feasible_col):
     best_cost = float(cost[meets].min()) if meets.any() else 0.0
     best_row = int(np.flatnonzero(meets & (cost == best_cost))[0]) + 1 if meets.any() else 0
     row += 1
+    b.text(ws, row, 1, "Verdict", bold=True)
+    c = _put(b, ws, row, 2, guard(X.where(X.Name("best_scenario") > 0, MEETS, MISSES)),
+             MEETS if best_row else MISSES)
+    for text, fill in ((MEETS, _GOOD_FILL), (MISSES, _BAD_FILL)):
+        ws.conditional_formatting.add(c.coordinate, FormulaRule(
+            formula=[X.eq(X.Ref(c.coordinate), text).excel()],
+            fill=PatternFill("solid", bgColor=fill)))
+    row += 1
     b.text(ws, row, 1, "Cheapest cost that meets the SLA ($/M output tokens)")
-    _put(b, ws, row, 2, X.Call("MIN", feasible), best_cost, '#,##0.000')
+    _put(b, ws, row, 2, guard(X.Call("MIN", feasible)), best_cost, '#,##0.000')
     b.define("best_cost_per_m_output_tokens", ws, row, 2)
     row += 1
     b.text(ws, row, 1, "Scenario (row of the Scenarios sheet)")
     match = X.iferror(X.Call("MATCH", X.Name("best_cost_per_m_output_tokens"), feasible, 0), 0)
-    _put(b, ws, row, 2, X.where(X.Name("best_cost_per_m_output_tokens") > 0, match, 0),
+    _put(b, ws, row, 2, guard(X.where(X.Name("best_cost_per_m_output_tokens") > 0, match, 0)),
          best_row)
     b.define("best_scenario", ws, row, 2)
     b.note(ws, row, 4, "0: no candidate meets every target (see the counts below)", 80)
@@ -243,7 +265,7 @@ def _answer(b, grid, v, meets, cost, feasible_col):
             shown = int(shown)
         src = grid.range(name)
         picked = X.Call("INDEX", src, X.Name("best_scenario"))
-        _put(b, ws, row, 2, X.where(X.Name("best_scenario") > 0, picked, "—"), shown,
+        _put(b, ws, row, 2, guard(X.where(X.Name("best_scenario") > 0, picked, "—")), shown,
              '#,##0.###')
         b.define(f"best_{name}", ws, row, 2)
     row += 2
@@ -264,7 +286,7 @@ def _answer(b, grid, v, meets, cost, feasible_col):
     for label, expr, value in checks:
         row += 1
         b.text(ws, row, 1, f"Candidates {label}")
-        _put(b, ws, row, 2, expr, value, "#,##0")
+        _put(b, ws, row, 2, guard(expr), value, "#,##0")
 
 
 def _pareto_sheet(b, grid, x, y, pareto, rank, rank_col):
@@ -287,9 +309,9 @@ def _pareto_sheet(b, grid, x, y, pareto, rank, rank_col):
         idx = int(order[min(k, max(count, 1)) - 1]) if count else None
         for col, name, values in ((2, "tokens_per_s_per_gpu", x), (3, "tokens_per_s_per_user", y)):
             value = float(values[idx]) if idx is not None else 0
-            _put(b, ws, r, col, X.iferror(X.Call("INDEX", grid.range(name), pick), 0), value,
-                 '#,##0.0')
-        _put(b, ws, r, 4, X.iferror(pick, 0), idx + 1 if idx is not None else 0)
+            _put(b, ws, r, col, guard(X.iferror(X.Call("INDEX", grid.range(name), pick), 0)),
+                 value, '#,##0.0')
+        _put(b, ws, r, 4, guard(X.iferror(pick, 0)), idx + 1 if idx is not None else 0)
     chart = ScatterChart()
     chart.title = "Pareto: tokens/s per GPU vs tokens/s per user"
     chart.x_axis.title = "tokens/s per GPU"

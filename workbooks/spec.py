@@ -6,6 +6,7 @@ whose every formula is rendered from the core's formula graph.
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 
 
@@ -56,8 +57,28 @@ class Side:
     fits: tuple = ()
 
 
+def title_parts(title: str) -> list:
+    """``"{model} on {gpu}"`` -> ``[("", "model"), (" on ", "gpu")]``: literal text and the
+    input whose live value follows it (None at the end)."""
+    return [(literal, name) for literal, name, _, _ in string.Formatter().parse(title)]
+
+
+def title_text(title: str, values: dict) -> str:
+    """The title with each ``{input}`` replaced by its value (8.0 shows as 8)."""
+    out = []
+    for literal, name in title_parts(title):
+        out.append(literal)
+        if name is not None:
+            v = values[name]
+            v = getattr(v, "name", v)
+            out.append(str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class WorkbookSpec:
+    """``title`` names inputs in braces (``"{model} inference on {gpu}"``): the sheets'
+    titles are live formulas over those inputs, so they follow any change of them."""
     name: str
     title: str
     description: str
@@ -75,3 +96,10 @@ class WorkbookSpec:
     sides: tuple = ()                            # Side input sets (see Side)
     extras: object = None        # callable(builder): template-specific cells, after the rest
     editable: dict = field(default_factory=dict)  # table name -> columns the user may edit
+
+    def title_for(self, inputs: dict | None = None) -> str:
+        """The title with the template's inputs (or ``inputs``) filled in."""
+        values = dict(self.inputs, **(inputs or {}))
+        for side in self.sides:
+            values.update({f"{side.name}_{k}": v for k, v in side.inputs.items()})
+        return title_text(self.title, values)

@@ -1,7 +1,7 @@
 """The planning-workbook templates: specs whose live inputs reproduce the seeds'
 worked examples (and a neutral general planner).
 
-``xlcalc workbook NAME -o FILE`` writes one; ``python -m workbooks.templates`` (or
+``xlcalc workbook NAME -o FILE`` writes one; ``python -m xlcalc.workbooks.templates`` (or
 ``xlcalc workbook --all -o templates/``) regenerates the committed files in
 ``templates/``; a test checks they are up to date.
 """
@@ -15,7 +15,7 @@ from xlcalc.worked import example
 
 from .spec import Fit, Output, Section, Side, WorkbookSpec
 
-__all__ = ["TEMPLATES", "template", "write_template", "regenerate"]
+__all__ = ["TEMPLATES", "template", "write_template", "template_bytes", "regenerate"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -112,10 +112,13 @@ def _llama_70b_inference():
     ex = example("llama-70b-inference")
     inputs = {k: v for k, v in ex.inputs.items() if k != "context_len"}
     return _inference(
-        "llama-70b-inference", "LLaMA-70B inference on 8×H100 (TP=8)",
-        "Seed 000 §七 example 1: batch 8, 512 tokens in / 256 out, prefill at 50 % MFU. "
-        "Change any input; the Worked example sheet shows every figure the seed prints "
-        "beside the live value.",
+        "llama-70b-inference",
+        "{model} inference on {gpu} (tp {tp}, pp {pp}): batch {batch}, {prompt_len} tokens in "
+        "/ {output_len} out",
+        "Serving plan: memory per GPU, latency and capacity. Change any input; every sheet "
+        "follows. It opens on worked example 1 of the source tutorials (LLaMA-2-70B on 8 H100, "
+        "tp 8); the Worked example sheets show each figure the tutorials print beside the "
+        "live value.",
         inputs, ("llama-70b-inference", "llama-70b-communication", "llama-13b-capacity",
                  "seed-000-more", "seed-002-notes", "seed-003-more", "seed-004-survey"))
 
@@ -129,9 +132,12 @@ def _llama_7b_training():
     inputs.update(activation_rule="korthikanti", train_reserve_bytes=2e9, tokens=140e9,
                   n_gpus=8, mfu=0.4, price_per_gpu_hour=2.5)
     return _training(
-        "llama-7b-training", "LLaMA-7B training memory (BF16 mixed, AdamW)",
-        "Seed 000 §七 example 2: batch 32 × 2048 tokens with activation recomputation. "
-        "Time and cost for 140 B tokens (Chinchilla) on 8 GPUs at 40 % MFU.",
+        "llama-7b-training",
+        "{model} training on {n_gpus} {gpu}: batch {batch} × {seq_len} tokens, {precision}, "
+        "{optimizer}, ZeRO {zero}, recompute {recompute}",
+        "Training plan: memory per GPU, time and cost. Change any input; every sheet follows. "
+        "It opens on worked example 2 of the source tutorials (LLaMA-7B, batch 32 × 2048 "
+        "tokens, full recomputation), priced for 140 B tokens on 8 GPUs at 40 % MFU.",
         inputs, ("llama-7b-training", "llama-70b-training-memory",
                  "llama-70b-pretraining-days", "seed-001-resources"))
 
@@ -155,7 +161,9 @@ def _capacity_planner():
     sections = _inference_sections()
     serving_sections = (sections[1], sections[2], sections[3])
     return WorkbookSpec(
-        name="capacity-planner", title="LLM capacity planner: serving and training",
+        name="capacity-planner",
+        title="Capacity plan for {model} on {gpu}: serving batch {batch} at tp {tp}; training "
+              "batch {training_batch} on {training_n_gpus} GPUs",
         description="Pick any model and accelerator. Serving (top) and training (below) "
         "have their own inputs; everything is recomputed live from the formulas.",
         inputs=inputs, sections=(sections[0],) + serving_sections,
@@ -194,8 +202,21 @@ def write_template(name: str, path, inputs: dict | None = None):
     return write(template(name), path, inputs)
 
 
-def regenerate(directory=TEMPLATE_DIR) -> list:
-    """Write every template into ``directory`` (the committed ``templates/``)."""
+def template_bytes(name: str, inputs: dict | None = None) -> bytes:
+    """Template ``name`` with ``inputs`` as an .xlsx file in memory (a browser download)."""
+    from .generator import to_bytes
+    return to_bytes(template(name), inputs)
+
+
+def regenerate(directory=None) -> list:
+    """Write every template into ``directory`` (default: the committed ``templates/`` of a
+    checkout; an installed xlcalc has none, so there a folder must be given)."""
+    if directory is None:
+        if not (TEMPLATE_DIR.parent / "pyproject.toml").exists():
+            from xlcalc.errors import XlcalcError
+            raise XlcalcError("outside a checkout of xlcalc, --all needs a folder: "
+                              "xlcalc workbook --all -o FOLDER", "output")
+        directory = TEMPLATE_DIR
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     out = []
@@ -206,6 +227,6 @@ def regenerate(directory=TEMPLATE_DIR) -> list:
     return out
 
 
-if __name__ == "__main__":   # python -m workbooks.templates
+if __name__ == "__main__":   # python -m xlcalc.workbooks.templates
     for p in regenerate():
         print(p)

@@ -1,13 +1,24 @@
 """xlcalc: LLM capacity planning — parameters, memory, FLOPs, latency, training time.
 
 One core (``xlcalc.formulas`` over ``xlcalc.graph``) and three faces: Excel
-functions (``xlcalc.udfs``), planning workbooks (``workbooks``) and Jupyter forms
-(``widgets``).  Public names are imported lazily so ``import xlcalc`` is cheap.
+functions (``xlcalc.udfs``), planning workbooks (``xlcalc.workbooks``) and Jupyter forms
+(``xlcalc.widgets``).  Public names are imported lazily so ``import xlcalc`` is cheap.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+
+# The design card keeps the faces' folders ``workbooks/`` and ``widgets/`` at the top of the
+# repository; a wheel installs them inside this package (pyproject ``package-dir``) so that
+# no top-level ``widgets``/``workbooks`` lands in site-packages.  In a checkout they sit
+# beside this folder: let ``xlcalc.widgets`` / ``xlcalc.workbooks`` resolve there too.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(_HERE)
+if not os.path.isdir(os.path.join(_HERE, "workbooks")) and \
+        os.path.isfile(os.path.join(_ROOT, "workbooks", "__init__.py")):
+    __path__.append(_ROOT)     # noqa: F821 (a package's own search path)
 
 __version__ = "0.1.0"
 

@@ -2,11 +2,16 @@
 
 Each subcommand is one function ``cmd_<name>(args) -> result`` registered in
 :data:`COMMANDS` with its argument setup; a result is a pandas Series/DataFrame or a
-dict, printed as a table or, with ``--json``, as JSON.  A result whose ``attrs`` carry a
-``verdict`` (``xlcalc plan``) prints it as its first line, and ``attrs["exit_status"]``
-is the exit status (1: the plan does not fit).  Bad input prints the
-library's message (``xlcalc: error: batch must be a positive integer, got 0``) and
-exits with status 2.
+dict, printed as a table or, with ``--json``, as JSON.  A plan command puts its verdict in
+the result's ``attrs`` (:func:`verdict`): it is printed first (``FITS: 18.58 of 72 GB per
+GPU`` / ``DOES NOT FIT: short by 12.3 GB per GPU``, ``xlcalc plan``'s ``fits: ...``) and
+a plan that does not fit exits with status 1 (``attrs["exit_status"]``, when a command
+sets one, is the exit status).  In ``--json`` a verdict leads: flat beside a plan's
+figures, or ``{"verdict", "fits", "plans"}`` around a table.  Bad input prints the
+library's message (``xlcalc: error: batch must be a positive integer, got 0``) and exits
+with status 2.  Every count accepts ``8k``, ``32k``, ``2T``, ``1.5e12`` (SI: k = 1,000;
+``8Ki`` = 8,192).  Numbers print one way: whole numbers in full, others to 4 significant
+digits.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import re
 import sys
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "parse_count", "fmt_number", "verdict"]
 
 #: name -> (setup(parser), run(args), help)
 COMMANDS: dict = {}
@@ -26,7 +33,7 @@ FAMILY_COMMANDS = ("xlcalc.cli_hardware", "xlcalc.cli_training", "xlcalc.cli_ser
                    "xlcalc.cli_sizing",
                    "xlcalc.cli_analysis",
                    "xlcalc.cli_validation",
-                   "workbooks.cli")
+                   "xlcalc.workbooks.cli")
 
 
 def command(name: str, help: str, setup=None):
@@ -37,16 +44,54 @@ def command(name: str, help: str, setup=None):
     return decorate
 
 
+#: count suffixes: SI (k, M, B or G, T) and binary (Ki, Mi, Gi)
+_SUFFIXES = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12,
+             "ki": 2 ** 10, "mi": 2 ** 20, "gi": 2 ** 30}
+_COUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]{0,2})\s*$", re.I)
+
+
+def parse_count(text: str) -> float:
+    """A number as a planner writes it: ``4096``, ``1.5e12``, ``8k`` (8,000), ``32k``,
+    ``2T`` (2e12), ``70B``, ``8Ki`` (8,192); ValueError for anything else."""
+    m = _COUNT.match(str(text).replace(",", "").replace("_", ""))
+    if m is None or m.group(2).lower() not in _SUFFIXES:
+        raise ValueError(f"not a number: {text!r} (e.g. 4096, 8k, 32Ki, 2T, 1.5e12)")
+    return float(m.group(1)) * _SUFFIXES[m.group(2).lower()]
+
+
 def _number(text, kind=float):
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        value = parse_count(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     if kind is int:
         if not value.is_integer():
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
         return int(value)
     return value
+
+
+def verdict(result, fits: bool, line: str):
+    """Attach a plan's verdict to a command's result: printed first, exit status 1 when
+    ``fits`` is False."""
+    result.attrs["fits"] = bool(fits)
+    result.attrs["verdict"] = line
+    return result
+
+
+def fmt_number(value) -> str:
+    """The CLI's one number format: whole numbers in full with thousands separators,
+    others (and whole numbers from 1e12 on) to 4 significant digits; NaN is n/a."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if hasattr(value, "item"):
+            return fmt_number(value.item())
+        return str(value)
+    x = float(value)
+    if x != x:
+        return "n/a"
+    if x.is_integer() and abs(x) < 1e12:
+        return f"{int(x):,}"
+    return f"{x:,.4g}"
 
 
 # ---------------------------------------------------------------------- commands
@@ -140,14 +185,38 @@ def _plain(v):
     return v
 
 
-def _print(result) -> None:
+def _text(result) -> str:
+    """The result as text: the verdict first, then warnings in full, then the table."""
     import pandas as pd
-    if isinstance(result, (pd.Series, pd.DataFrame)):
+    lines = []
+    attrs = getattr(result, "attrs", {})
+    if "verdict" in attrs:
+        lines.append(attrs["verdict"])
+    if isinstance(result, pd.Series):
+        warnings = [str(v) for k, v in result.items()
+                    if str(k).startswith("warning") and isinstance(v, str) and v]
+        lines += [f"WARNING: {w}" for w in warnings]
+        body = result[[not str(k).startswith("warning") for k in result.index]]
+        width = max((len(str(k)) for k in body.index), default=0)
+        lines += [f"{str(k):<{width}}  {fmt_number(v)}" for k, v in body.items()]
+    elif isinstance(result, pd.DataFrame):
         with pd.option_context("display.max_rows", 500, "display.max_columns", 50,
-                               "display.width", 200, "display.float_format", "{:,.6g}".format):
-            print(result.to_string())
+                               "display.width", 200, "display.max_colwidth", 200):
+            lines.append(result.to_string(float_format=fmt_number))
     else:
-        print(result)
+        lines.append(str(result))
+    return "\n".join(lines)
+
+
+def _write(text: str) -> None:
+    """Print; a reader that stopped early (``| head``) is not an error."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's own recipe: point stdout at devnull so the flush at exit stays quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,6 +245,7 @@ def _load_commands():
 
 def main(argv=None) -> int:
     from .errors import XlcalcError
+    from .extras import MissingDependency
     _load_commands()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -185,21 +255,33 @@ def main(argv=None) -> int:
     _, run, _ = COMMANDS[args.command]
     try:
         result = run(args)
-    except XlcalcError as e:
+    except (XlcalcError, MissingDependency) as e:
         print(f"xlcalc: error: {e}", file=sys.stderr)
         return 2
     attrs = getattr(result, "attrs", None) or {}
     if getattr(args, "json", False):
         out = _jsonable(result)
-        if "verdict" in attrs:
-            out = {"verdict": attrs["verdict"], "fits": attrs.get("exit_status", 0) == 0,
-                   "plans": out}
-        print(json.dumps(out, indent=2, default=str))
+        if "verdict" in attrs:                              # the verdict leads
+            if isinstance(out, dict):                        # flat beside the figures
+                out = {"verdict": attrs["verdict"], "fits": _fits(attrs),
+                       **{k: v for k, v in out.items() if k != "fits"}}
+            else:                                            # around a table of plans
+                out = {"verdict": attrs["verdict"], "fits": _fits(attrs), "plans": out}
+        _write(json.dumps(out, indent=2, default=str))
     else:
-        if "verdict" in attrs:            # a command that answers a question: answer first
-            print(attrs["verdict"])
-        _print(result)
-    return int(attrs.get("exit_status", 0))
+        _write(_text(result))
+    return _exit_status(attrs)
+
+
+def _exit_status(attrs) -> int:
+    """A command's own ``exit_status``, else 1 for a plan that does not fit, else 0."""
+    if "exit_status" in attrs:
+        return int(attrs["exit_status"])
+    return 1 if attrs.get("fits") is False else 0
+
+
+def _fits(attrs) -> bool:
+    return bool(attrs["fits"]) if "fits" in attrs else _exit_status(attrs) == 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,7 @@ are printed with every answer.
 
 from __future__ import annotations
 
-from .cli import _number, command
+from .cli import _number, command, fmt_number, verdict
 
 _INT = (lambda text: _number(text, int))
 _MEMORY = ("weights", "kv_cache", "activations", "reserve", "total", "budget", "headroom")
@@ -132,7 +132,24 @@ def cmd_infer(args):
     times = {"ttft_ms": latency["ttft_s"] * 1e3, "tpot_ms": latency["tpot_s"] * 1e3,
              "e2e_s": latency["e2e_s"]}
     rest = latency.drop(["ttft_s", "tpot_s", "e2e_s"]).to_dict()
-    return pd.Series({**head, **mem, **times, **rest}, name="inference plan")
+    result = pd.Series({**head, **mem, **times, **rest}, name="inference plan")
+    return memory_verdict(result, memory["fits"], memory["total"], memory["budget"],
+                          memory["headroom"], args.unit)
+
+
+def memory_verdict(result, fits, total, budget, headroom, unit, usable="usable "):
+    """``FITS: 18.58 of 72 GB per GPU`` / ``DOES NOT FIT: short by 12.3 GB per GPU``."""
+    from .units import to_unit
+
+    def show(v):
+        return fmt_number(to_unit(v, unit))
+    if fits:
+        line = f"FITS: {show(total)} of {show(budget)} {unit} {usable}per GPU " \
+               f"(headroom {show(headroom)} {unit})"
+    else:
+        line = f"DOES NOT FIT: short by {show(-headroom)} {unit} per GPU " \
+               f"({show(total)} needed, {show(budget)} {unit} {usable}per GPU)"
+    return verdict(result, fits, line)
 
 
 # ------------------------------------------------------------------------ capacity
@@ -144,7 +161,7 @@ def _setup_capacity(p):
     _parallel(p)
     _dtypes(p)
     p.add_argument("--n-gpus", type=_INT, default=None,
-                   help="GPUs available (adds replicas and the seed 003 §七 method)")
+                   help="GPUs available (adds replicas and the sequences they hold)")
     p.add_argument("--users", type=_INT, default=None,
                    help="concurrent users to serve (adds replicas/nodes needed)")
     p.add_argument("--block-size", type=_INT, default=None,
@@ -166,9 +183,32 @@ def cmd_capacity(args):
     head = {"model": args.model, "gpu": args.gpu, "engine": args.engine,
             "seq_len": args.seq_len, "tp": args.tp, "pp": args.pp, "dtype": args.dtype,
             "kv_dtype": args.kv_dtype}
-    return pd.Series({**head, **_in_unit(s, args.unit, ("kv_budget", "kv_per_sequence",
-                                                        "block_bytes"))},
-                     name="serving capacity")
+    result = pd.Series({**head, **_in_unit(s, args.unit, ("kv_budget", "kv_per_sequence",
+                                                          "block_bytes"))},
+                       name="serving capacity")
+    return verdict(result, s["fits"], _capacity_line(s, args))
+
+
+def _capacity_line(s, args) -> str:
+    from .units import to_unit
+
+    def gb(v):
+        return f"{fmt_number(to_unit(v, args.unit))} {args.unit}"
+    gpus = args.tp * args.pp
+    replica = f"a replica of {gpus} GPU{'s' if gpus > 1 else ''} (tp={args.tp}, pp={args.pp})"
+    if not s["fits"]:
+        why = (f"the weights, activations and reserve exceed the usable memory by "
+               f"{gb(-s['kv_budget'])} per GPU" if s["kv_budget"] < 0 else
+               f"{gb(s['kv_budget'])} of KV budget per GPU, one sequence needs "
+               f"{gb(s['kv_per_sequence'])}")
+        return f"DOES NOT FIT: not one sequence of {fmt_number(args.seq_len)} tokens fits " \
+               f"on {replica}: {why}"
+    line = f"FITS: {fmt_number(s['max_sequences'])} sequences of " \
+           f"{fmt_number(args.seq_len)} tokens on {replica}"
+    if "nodes_needed" in s:
+        line += f"; {fmt_number(args.users)} users need {fmt_number(s['replicas_needed'])} " \
+                f"replicas on {fmt_number(s['nodes_needed'])} nodes"
+    return line
 
 
 # ---------------------------------------------------------------------- gpus-needed
@@ -191,8 +231,16 @@ def cmd_gpus_needed(args):
     s = gpus_needed(args.model, args.gpu, args.batch, args.seq_len, args.dtype, args.kv_dtype,
                     gpus_per_node=args.gpus_per_node, **_engine_options(args))
     import pandas as pd
-    return pd.Series({"engine": args.engine, **_in_unit(s, args.unit, ("total_one_gpu",))},
-                     name="fewest GPUs")
+    result = pd.Series({"engine": args.engine, **_in_unit(s, args.unit, ("total_one_gpu",))},
+                       name="fewest GPUs")
+    n = s["gpus_needed"]
+    if n > 0:
+        line = f"FITS on {fmt_number(n)} GPUs (tp={fmt_number(s['tp'])} × " \
+               f"pp={fmt_number(s['pp'])})"
+    else:
+        line = "DOES NOT FIT: no tensor/pipeline split up to tp=" \
+               f"{fmt_number(s['tp_max'])} holds the plan"
+    return verdict(result, n > 0, line)
 
 
 # ---------------------------------------------------------------------------- comm

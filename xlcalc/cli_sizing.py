@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import _number, command
+from .cli import _number, command, verdict
 
 _INT = (lambda text: _number(text, int))
 
@@ -95,9 +95,7 @@ def cmd_plan(args):
     rows = frame[frame["pareto"]].sort_values("tokens_per_s_per_user") if args.pareto \
         else frame.head(args.top)
     table = table_of(rows)
-    table.attrs["verdict"] = frame.attrs["verdict"]
-    table.attrs["exit_status"] = 0 if bool(frame["meets_sla"].iloc[0]) else 1
-    return table
+    return verdict(table, bool(frame["meets_sla"].iloc[0]), frame.attrs["verdict"])
 
 
 def table_of(rows):

@@ -11,7 +11,7 @@ Memory is shown in ``--unit`` (GB = 1e9 bytes by default); ``--json`` prints JSO
 
 from __future__ import annotations
 
-from .cli import _number, command
+from .cli import _number, command, verdict
 
 _INT = (lambda text: _number(text, int))
 
@@ -26,8 +26,8 @@ def _model_workload(p, batch_required=True):
 def _plan_options(p, gpu_required=False):
     p.add_argument("--gpu", required=gpu_required, help="accelerator preset (adds fits/headroom)")
     p.add_argument("--precision", default="bf16-mixed",
-                   help="fp32, fp16-mixed, bf16-mixed, seed-001, megatron-distopt "
-                        "(default bf16-mixed)")
+                   help="fp32, fp16-mixed, bf16-mixed, megatron-distopt (default "
+                        "bf16-mixed)")
     p.add_argument("--optimizer", default="adamw",
                    help="adamw, adam, sgd, sgd-momentum, adam-8bit, adafactor, lion "
                         "(default adamw)")
@@ -47,7 +47,8 @@ def _plan_options(p, gpu_required=False):
     p.add_argument("--reserve-gb", type=_number, default=None,
                    help="per-GPU reserve in GB (default 2)")
     p.add_argument("--activation-rule", default=None,
-                   help="korthikanti (default), seed-000, seed-000-recompute, seed-001")
+                   help="activation estimate: korthikanti (default; the source tutorials' "
+                        "rules of thumb are shown in their worked examples)")
     p.add_argument("--unit", default="GB", help="memory unit (default GB = 1e9 bytes)")
 
 
@@ -89,7 +90,12 @@ def cmd_train_mem(args):
             "dp": args.dp, "tp": args.tp, "pp": args.pp, "recompute": args.recompute}
     body = {f"{k}_{args.unit}" if k in _BYTES else k: to_unit(v, args.unit) if k in _BYTES
             else v for k, v in s.items()}
-    return pd.Series({**head, **body}, name="training memory per GPU")
+    result = pd.Series({**head, **body}, name="training memory per GPU")
+    if "fits" not in s:
+        return result                      # no --gpu: nothing to fit against
+    from .cli_serving import memory_verdict
+    return memory_verdict(result, bool(s["fits"]), s["total"], s["gpu_memory"], s["headroom"],
+                          args.unit, usable="")
 
 
 def _setup_fit(p):
@@ -111,7 +117,15 @@ def cmd_train_fit(args):
     for column in _BYTES:
         if column in table:
             table[column] = to_unit(table[column], args.unit)
-    return table
+    fitting = table[table["fits"].astype(bool)] if "fits" in table else table.iloc[:0]
+    if len(fitting):
+        first = fitting.iloc[0]
+        line = f"FITS: on {first['gpus']:,.0f} GPUs with dp={first['dp']:,.0f}, " \
+               f"ZeRO {first['zero']:,.0f}, recompute {first['recompute']} (first row)"
+    else:
+        line = "DOES NOT FIT: no plan in the table fits; more GPUs (--max-gpus), tp/pp or a " \
+               "smaller batch"
+    return verdict(table, len(fitting) > 0, line)
 
 
 def _setup_time(p):

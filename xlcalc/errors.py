@@ -23,7 +23,7 @@ class XlcalcError(ValueError):
 
 
 def _show(value) -> str:
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))   # Excel sends 8.0 for 8: show what the user typed
     if isinstance(value, str):
         return repr(value)

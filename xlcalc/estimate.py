@@ -19,19 +19,41 @@ from .models import Model, load_model
 __all__ = ["estimate", "breakdown", "sweep", "resolve"]
 
 
+_PRESETS: dict = {}     # (kind, name as typed) -> loaded preset: recalculations repeat names
+
+
+def _load(kind: str, spec):
+    """``load_model``/``load_gpu`` with presets named by text remembered per spelling
+    (a preset file does not change while the process runs; a config path is re-read)."""
+    if type(spec) is str:
+        hit = _PRESETS.get((kind, spec))
+        if hit is not None:
+            return hit
+    from .hardware import gpu_names
+    from .models import preset_names
+    record = load_model(spec) if kind == "model" else load_gpu(spec)
+    if type(spec) is str and len(_PRESETS) < 4096 and spec.strip().lower() in \
+            (preset_names() if kind == "model" else gpu_names()):
+        _PRESETS[(kind, spec)] = record
+    return record
+
+
 def resolve(inputs: Mapping) -> dict:
     """Replace a ``model``/``gpu`` spec by its loaded record (names stay lookups
     when they are arrays, so that sweeps over presets stay vectorised)."""
     ctx = dict(inputs)
-    if "model" in ctx and _is_spec(ctx["model"]):
-        ctx["model"] = load_model(ctx["model"])
-    if "gpu" in ctx and _is_spec(ctx["gpu"]):
-        ctx["gpu"] = load_gpu(ctx["gpu"])
+    model, gpu = ctx.get("model"), ctx.get("gpu")
+    if model is not None and _is_spec(model):
+        ctx["model"] = _load("model", model)
+    if gpu is not None and _is_spec(gpu):
+        ctx["gpu"] = _load("gpu", gpu)
     return ctx
 
 
 def _is_spec(value) -> bool:
     """A single model/gpu spec to load (not an array/factor of them, not a formula)."""
+    if type(value) is str:
+        return True
     if isinstance(value, (Model, Accelerator)):
         return False       # already loaded (and hasattr on a Model costs an exception)
     return not isinstance(value, (np.ndarray, graph.Factor)) and not hasattr(value, "excel")
@@ -42,7 +64,11 @@ def estimate(targets: str | Iterable[str], *, bind: Mapping | None = None, **inp
 
     ``bind`` maps an input to a node computed from the other inputs first, as in
     :func:`sweep` (``{"seq_len": "total_len"}``: memory at prompt + output tokens)."""
-    ctx = resolve({k: v for k, v in inputs.items() if v is not None})
+    for v in inputs.values():
+        if v is None:
+            inputs = {k: v for k, v in inputs.items() if v is not None}
+            break
+    ctx = resolve(inputs)
     if bind:
         bound = graph.evaluate(tuple(bind.values()), ctx)
         ctx.update({name: bound[node] for name, node in bind.items()})

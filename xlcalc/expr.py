@@ -24,6 +24,7 @@ helper           Python / numpy              Excel
 ``isnumber``     finite number               ``ISNUMBER(x)``
 ``iferror``      x                           ``IFERROR(x,alt)``
 ``concat``       str join                    ``a&b&c``
+``not_available``  NaN                       ``NA()``
 ===============  ==========================  ===========================
 
 No Excel formula text is written anywhere else in the product: workbooks render
@@ -40,7 +41,7 @@ import numpy as np
 __all__ = [
     "Expr", "Name", "Ref", "Text", "Call", "as_expr", "is_expr",
     "where", "maximum", "minimum", "ceil", "floor", "sqrt", "log",
-    "eq", "ne", "both", "either", "isnumber", "iferror", "concat",
+    "eq", "ne", "both", "either", "isnumber", "iferror", "concat", "not_available",
 ]
 
 # Excel operator precedence, low to high (comparison < & < +- < */ < ^ < unary -).
@@ -267,6 +268,8 @@ def minimum(a, b):
 
 def ceil(x):
     """Round up to the next integer (Excel ``-INT(-x)``: exact for every sign)."""
+    if type(x) is float:
+        return float(math.ceil(x)) if x - x == 0.0 else x   # NaN/inf as numpy
     if is_expr(x):
         return Neg(Call("INT", Neg(x)))
     if _is_scalar(x):
@@ -276,6 +279,8 @@ def ceil(x):
 
 def floor(x):
     """Round down to the integer below (Excel ``INT``)."""
+    if type(x) is float:
+        return float(math.floor(x)) if x - x == 0.0 else x
     if is_expr(x):
         return Call("INT", x)
     if _is_scalar(x):
@@ -369,6 +374,15 @@ def iferror(x, fallback):
     if is_expr(x, fallback):
         return Call("IFERROR", x, fallback)
     return x
+
+
+def not_available(like):
+    """A quantity that has no value here (nodes needed when not one sequence fits): NaN in
+    Python, ``NA()`` in Excel (so that a sheet shows ``#N/A``, never a made-up 0).  ``like``
+    is any argument of the formula: it only decides which of the two is built."""
+    if is_expr(like):
+        return Call("NA")
+    return float("nan")
 
 
 def concat(*parts):

@@ -18,6 +18,7 @@ Kinds of term:
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, field
 
@@ -46,28 +47,62 @@ class Term:
 
     @property
     def allowed(self) -> str:
-        """Plain-words statement of the allowed values, used in error messages."""
+        """Plain-words statement of the allowed values (documentation, workbook checks and
+        validation prompts): ``a positive integer up to 10,000,000``."""
+        low = self.allowed_below
+        if self.maximum is None or self.kind in ("flag", "fraction", "choice"):
+            return low
+        if self.kind == "int" and self.maximum < 1000:          # a small range: 0..3
+            return f"an integer >= {_fmt(self.minimum)} and <= {_fmt(self.maximum)}"
+        if low.startswith(("a positive", "a non-negative")):
+            return f"{low} up to {_fmt_bound(self.maximum)}"
+        return f"{low} and <= {_fmt_bound(self.maximum)}"
+
+    @property
+    def allowed_below(self) -> str:
+        """The domain without its upper bound (what a value below or off the domain is
+        told)."""
         if self.kind == "flag":
             return "0 or 1"
         if self.kind == "fraction":
             return "a number in (0, 1]"
         if self.kind == "choice":
             return f"one of the {self.table} names"
-        top = f" and <= {_fmt(self.maximum)}" if self.maximum is not None else ""
         if self.kind == "int":
-            if self.minimum == 1 and self.maximum is None:
+            if self.minimum == 1:
                 return "a positive integer"
-            if self.minimum == 0 and self.maximum is None:
+            if self.minimum == 0:
                 return "a non-negative integer"
-            return f"an integer >= {_fmt(self.minimum)}{top}"
+            return f"an integer >= {_fmt(self.minimum)}"
         if self.minimum == 0 and self.minimum_open:
-            return "a positive number" + top
+            return "a positive number"
         op = ">" if self.minimum_open else ">="
-        return f"a number {op} {_fmt(self.minimum)}{top}"
+        return f"a number {op} {_fmt(self.minimum)}"
+
+    def rejection(self, x) -> str:
+        """What a rejected value is told: ``at most 10,000,000`` when only the upper bound
+        is broken, else the domain (``a positive integer``)."""
+        if self.maximum is None or self.maximum < 1000 or self.kind not in ("int", "real"):
+            return self.allowed                  # no bound, or a small range said whole
+        if self.kind in ("int", "real") and \
+                isinstance(x, numbers.Real) and not isinstance(x, bool) and \
+                math.isfinite(x) and x > self.maximum:
+            rest = Term(self.name, "", kind=self.kind, minimum=self.minimum,
+                        minimum_open=self.minimum_open)
+            if in_domain(rest, float(x)):
+                return f"at most {_fmt_bound(self.maximum)}"
+        return self.allowed_below
 
 
 def _fmt(x) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _fmt_bound(x) -> str:
+    """An upper bound as a planner reads it: 10,000,000 or 1e16."""
+    if x < 1e9:
+        return f"{x:,.0f}" if float(x).is_integer() else str(x)
+    return f"{x:.0e}".replace("e+", "e")
 
 
 TERMS: dict[str, Term] = {}
@@ -90,12 +125,12 @@ def _divides(other_value, value):
     return eq(other_value % value, 0)
 
 
-def _fail_first(name, values, mask, allowed):
+def _fail_first(name, values, mask, t):
     bad = np.asarray(values)[~mask] if np.ndim(values) else values
     first = bad.flat[0] if isinstance(bad, np.ndarray) else bad
     if isinstance(first, np.generic):
         first = first.item()
-    raise invalid(name, first, allowed)
+    raise invalid(name, first, t.rejection(first))
 
 
 def check(name: str, value):
@@ -109,19 +144,19 @@ def check(name: str, value):
     if t.kind == "choice":
         return value
     if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
-        raise invalid(name, value, t.allowed)   # text is never silently parsed as a number
+        raise invalid(name, value, t.rejection(value))   # text is never parsed as a number
     if type(value) in (float, int) or isinstance(value, numbers.Real):
         x = float(value)
         if not in_domain(t, x):
-            raise invalid(name, value, t.allowed)
+            raise invalid(name, value, t.rejection(x))
         return x
     raw = np.asarray(value)
     if raw.dtype.kind not in "iuf":
-        raise invalid(name, value, t.allowed)
+        raise invalid(name, value, t.rejection(value))
     arr = raw.astype(np.float64)
     mask = _array_ok(t, arr)
     if not np.all(mask):
-        _fail_first(name, np.asarray(value, dtype=object) if arr.ndim else value, mask, t.allowed)
+        _fail_first(name, np.asarray(value, dtype=object) if arr.ndim else value, mask, t)
     return arr
 
 
@@ -193,39 +228,48 @@ def _shard_divides(other):
     return (other, lambda v, o: _divides(o, v), "a divisor of {other}={other_value}")
 
 
+# Upper bounds a planner accepts (far above any real plan, far below where a formula would
+# overflow to inf in a sheet): batch = 1e300 is a typing slip, not a plan.
+_COUNT_MAX = 1e7       # sequences in a batch, GPUs, replicas
+_LENGTH_MAX = 1e8      # tokens per sequence (today's longest contexts are ~1e7)
+_DEGREE_MAX = 65536    # a parallel degree or a KV block
+
 register_terms(
     # workload ---------------------------------------------------------------
     _int("batch", "sequences processed together (global batch for training)", "sequences",
-         sample=(1, 8, 32, 256)),
+         sample=(1, 8, 32, 256), maximum=_COUNT_MAX),
     _int("micro_batch", "sequences per micro-batch on one data-parallel rank", "sequences",
-         sample=(1, 2, 4),
+         sample=(1, 2, 4), maximum=_COUNT_MAX,
          relations=(("batch_per_replica", lambda v, o: both(v <= o, _divides(o, v)),
                      "a divisor of the per-replica batch batch/dp={other_value} (gradient "
                      "accumulation runs whole micro-batches)"),)),
     _int("seq_len", "tokens per sequence (prompt + generated for inference)", "tokens",
-         sample=(512, 2048, 4096, 32768)),
-    _int("prompt_len", "input (prompt) tokens per sequence", "tokens", sample=(128, 512, 2048)),
-    _int("output_len", "generated tokens per sequence", "tokens", sample=(1, 256, 1024)),
+         sample=(512, 2048, 4096, 32768), maximum=_LENGTH_MAX),
+    _int("prompt_len", "input (prompt) tokens per sequence", "tokens", sample=(128, 512, 2048),
+         maximum=_LENGTH_MAX),
+    _int("output_len", "generated tokens per sequence", "tokens", sample=(1, 256, 1024),
+         maximum=_LENGTH_MAX),
     _int("context_len", "tokens a decode step attends to (prompt + generated so far, "
          "the new token included)", "tokens",
-         sample=(512, 768, 4096)),
+         sample=(512, 768, 4096), maximum=_LENGTH_MAX),
     Term("tokens", "number of tokens processed (e.g. training tokens)", "tokens", "real", 0,
-         minimum_open=True, sample=(1e9, 1e12, 2e12)),
+         minimum_open=True, sample=(1e9, 1e12, 2e12), maximum=1e16),
     _int("block_size", "KV-cache allocation unit: 1 = exact, 16 = vLLM's pages (default: "
-         "the engine's)", "tokens", sample=(1, 16, 32)),
-    _int("n_gpus", "number of accelerators", "GPUs", sample=(1, 8, 64)),
+         "the engine's)", "tokens", sample=(1, 16, 32), maximum=_DEGREE_MAX),
+    _int("n_gpus", "number of accelerators", "GPUs", sample=(1, 8, 64), maximum=_COUNT_MAX),
     _int("tp", "tensor-parallel degree (GPUs a layer is split across)", "GPUs",
-         sample=(1, 2, 8), default=1,
+         sample=(1, 2, 8), default=1, maximum=_DEGREE_MAX,
          relations=(_shard_divides("num_heads"),
                     ("num_kv_heads",
                      lambda v, o: either(eq(o % v, 0), eq(v % o, 0)),
                      "a divisor or a multiple of {other}={other_value} (KV heads are split or "
                      "replicated across ranks)"))),
     _int("pp", "pipeline-parallel degree (stages the layers are split into)", "GPUs",
-         sample=(1, 2, 4), default=1,
+         sample=(1, 2, 4), default=1, maximum=_DEGREE_MAX,
          relations=(("num_layers", lambda v, o: v <= o,
                      "at most num_layers={other_value}"),)),
     _int("dp", "data-parallel degree (model replicas)", "GPUs", sample=(1, 8, 64), default=1,
+         maximum=_COUNT_MAX,
          relations=(("batch", lambda v, o: _divides(o, v),
                      "a divisor of {other}={other_value} (each data-parallel replica takes "
                      "batch/dp sequences)"),)),

@@ -131,6 +131,15 @@ class Table:
         self.frame()
         return self._rows
 
+    def offered(self) -> list:
+        """The keys a planner is offered (dropdowns, help texts).  A row with ``"offer": 0``
+        is a source tutorial's own rule (``seed-001``): the worked examples use it and it
+        is accepted when typed, but it is not a planner's choice."""
+        frame = self.frame()
+        if "offer" not in frame.columns:
+            return list(frame.index)
+        return [k for k, v in frame["offer"].items() if not v == 0]
+
 
 NODES: dict[str, Formula | Lookup] = {}
 TABLES: dict[str, Table] = {}
@@ -478,6 +487,110 @@ def _missing_required(n: Lookup, values) -> None:
         key=getattr(key, "name", key), supported=", ".join(supported)))
 
 
+# ------------------------------------------------------------ compiled scalar plans
+#
+# Excel recalculates one cell at a time: a scalar evaluation is the hot path of every UDF.
+# A plan (targets × the names given) is compiled once into straight-line Python -- one local
+# variable per node, each formula called with its arguments in place -- which does exactly
+# what the general loop of evaluate() does for scalars: validate each input (remembered per
+# value), look each table cell up (a missing required cell is the same error), check the
+# relations, run the formulas.  Arrays, factors and formulas (Expr) take the general loop.
+
+class _NotScalar(Exception):
+    """An input the compiled scalar plan does not take (array, factor, Excel expression)."""
+
+
+def _scalar_input(name, value):
+    t = type(value)
+    if t is not str and t is not int and t is not float and (
+            isinstance(value, (np.ndarray, list, tuple, Factor, X.Expr)) or
+            t.__module__.startswith("pandas")):
+        raise _NotScalar
+    term = TERMS.get(name)
+    if term is not None and term.kind == "choice":
+        if t is not str:
+            _RECORDS.add(t)      # a loaded record type: later calls take it directly
+        return value             # a key (or loaded record): its lookups check it
+    return _input_value(name, value)
+
+
+_RECORDS: set = set()
+def _scalar_row(n: Lookup, key):
+    """The mapping a scalar lookup reads: the table row a key names (:func:`_row`, aliases
+    and remembered spellings included), or a loaded record's values (a Model keeps its
+    floats in ``_values``, an Accelerator in ``fields``)."""
+    if type(key) is str:
+        return _ROWS.get((n.table, key)) or _row(n, key)
+    if isinstance(key, _VECTOR_KEYS):
+        raise _NotScalar
+    own = vars(key)
+    return own["_values"] if "_values" in own else key.fields
+
+
+_COMPILED: dict = {}
+
+
+def _compile(plan):
+    """Straight-line Python for a plan's scalar evaluation (see the section comment)."""
+    inputs_, lookups, formulas, related, missing, late = plan
+    var = {}
+    env = {"_scalar_input": _scalar_input, "_CHECKED": _CHECKED, "_row": _scalar_row,
+           "_RECORDS": _RECORDS, "_RELATED": _RELATED,
+           "_missing_required": _missing_required, "_check_related": _check_related,
+           "check_relations": check_relations, "_NotScalar": _NotScalar}
+    lines = ["def run(ctx):"]
+    rows = {}                   # key variable -> variable of the mapping it selects
+
+    def known():
+        return "{" + ", ".join(f"{n!r}: {v}" for n, v in var.items()) + "}"
+
+    for name in inputs_:
+        v = var[name] = f"v{len(var)}"
+        lines.append(f"    x = ctx[{name!r}]")
+        if name in TERMS and TERMS[name].kind == "choice":
+            lines.append(f"    {v} = x if type(x) is str or type(x) in _RECORDS "
+                         f"else _scalar_input({name!r}, x)")
+        else:        # a number validated before (an int equals its float in _CHECKED)
+            lines.append(f"    {v} = x if type(x) is float and ({name!r}, x) in _CHECKED "
+                         f"else float(x) if type(x) is int and ({name!r}, x) in _CHECKED "
+                         f"else _scalar_input({name!r}, x)")
+    lines.append("    try:")
+    for n in lookups:
+        v = var[n.name] = f"v{len(var)}"
+        key = var[n.key]        # an input or a looked-up text: a key or a loaded record
+        if key not in rows:
+            rows[key] = f"m{len(rows)}"
+            env[f"N{rows[key]}"] = n
+            lines.append(f"        {rows[key]} = _row(N{rows[key]}, {key})")
+        column = repr(n.column) if n.column_key is None else var[n.column_key]
+        lines.append(f"        {v} = {rows[key]}[{column}]")
+        if n.required is not None:
+            env[f"N{v}"] = n
+            lines.append(f"        if {v} != {v}: _missing_required(N{v}, {known()})")
+        if n.empty is not None:       # an empty cell reads as Excel reads it
+            lines.append(f"        if {v} != {v}: {v} = {float(n.empty)!r}")
+    if not lookups:
+        lines.append("        pass")
+    # a column the row lacks: the general path words the error
+    lines.append("    except KeyError:\n        raise _NotScalar from None")
+    for name in related:
+        order = [o for o, _, _ in TERMS[name].relations]
+        partners = [o for o in order if o in var]
+        args = "{" + ", ".join(f"{o!r}: {var[o]}" for o in [name, *partners]) + "}"
+        key = ", ".join([repr(name), var[name]] + [var.get(o, "None") for o in order])
+        # the key _check_related remembers a passed check under (scalars only)
+        lines.append(f"    if ({key}) not in _RELATED: _check_related({name!r}, {args})")
+    for n in formulas:
+        v = var[n.name] = f"v{len(var)}"
+        env[f"F{v}"] = n.fn
+        lines.append(f"    {v} = F{v}({', '.join(var[a] for a in n.args)})")
+    for name in late:
+        lines.append(f"    check_relations({name!r}, {var[name]}, {known()})")
+    lines.append(f"    return {known()}")
+    exec(compile("\n".join(lines), "<xlcalc plan>", "exec"), env)
+    return env["run"]
+
+
 def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
     """Compute the named quantities from the inputs in ``context`` / ``inputs``.
 
@@ -487,10 +600,28 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
     """
     if not _loaded:
         _ensure_loaded()
-    ctx = dict(context, **inputs) if context else inputs
-    if isinstance(targets, str):
+    ctx = (dict(context, **inputs) if inputs else context) if context else inputs
+    if type(targets) is str:
         targets = (targets,)
-    inputs_, lookups, formulas, related, missing, late = _plan(tuple(targets), frozenset(ctx))
+    targets = tuple(targets)
+    key = (targets, tuple(ctx))           # a call site names its inputs in one order
+    run = _COMPILED.get(key)
+    if run is None:
+        plan = _plan(targets, frozenset(ctx))
+        if plan[4]:                                  # missing inputs: the general message
+            return _evaluate(plan, targets, ctx)
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
+        run = _COMPILED[key] = _compile(plan)
+    try:
+        return run(ctx)
+    except _NotScalar:
+        return _evaluate(_plan(targets, frozenset(ctx)), targets, ctx)
+
+
+def _evaluate(plan, targets, ctx) -> dict:
+    """The general evaluation: scalars or broadcasting arrays, factors, expressions."""
+    inputs_, lookups, formulas, related, missing, late = plan
     if missing:
         raise XlcalcError(f"missing input {missing[0]!r} (needed for {', '.join(targets)})",
                           missing[0])

@@ -509,8 +509,24 @@ def _check_sheet_name(number: int, name: str) -> None:
                            f"reference or a constant (try {name}_)", name)
 
 
+def _check_not_shadowing(number: int, name: str, protected: Mapping | None,
+                         owned: frozenset) -> None:
+    """A sheet line must not silently replace a Python builtin (``max = MAX_BATCH(…)``
+    would break ``max()`` in the notebook) nor a notebook variable that no sheet made."""
+    import builtins
+    if name in vars(builtins):
+        raise FormulaError(f"line {number} ({name}): {name} is a Python builtin; a sheet "
+                           f"would replace it in the notebook: choose another name (e.g. "
+                           f"{name}_) or run %%xlsheet --replace", name)
+    if protected is not None and name in protected and name not in owned:
+        raise FormulaError(f"line {number} ({name}): {name} is already a variable in the "
+                           f"notebook; choose another name or run %%xlsheet --replace to "
+                           f"replace it", name)
+
+
 def evaluate_sheet(text: str, names: Mapping | None = None,
-                   protected: Mapping | None = None) -> SheetResult:
+                   protected: Mapping | None = None, replace: bool = True,
+                   owned=()) -> SheetResult:
     """Evaluate a ``%%xlsheet`` cell: one ``name = formula`` per line, each line may use
     the names of the lines above it (and, for a name no line defines, ``names``).
 
@@ -519,7 +535,9 @@ def evaluate_sheet(text: str, names: Mapping | None = None,
     evaluated in order.  A line whose value is an error keeps it (like a cell showing
     ``#VALUE!``) and is listed in ``errors``.  ``protected`` is the namespace the values
     will go to: a line may not replace something in it that is not data (a module, a
-    function), nor a name starting with ``_``.
+    function), nor a name starting with ``_``; with ``replace=False`` (the magic's default)
+    neither a Python builtin nor a variable of ``protected`` that no sheet made (``owned``:
+    the names earlier sheets wrote).
     """
     if not isinstance(text, str):
         raise FormulaError("a sheet is a text", "formula")
@@ -532,6 +550,8 @@ def evaluate_sheet(text: str, names: Mapping | None = None,
             raise FormulaError(f"line {number} ({name}): {name} is already defined on line "
                                f"{first[0]} (names ignore case)", name)
         line_of[upper] = (number, name)
+        if not replace:
+            _check_not_shadowing(number, name, protected, frozenset(owned))
         if protected is not None and name in protected:
             _check_replaceable(number, name, protected[name])
     compiled = []
@@ -664,13 +684,22 @@ def _magics_class():
         @cell_magic
         def xlsheet(self, line: str, cell: str):
             """A small sheet: one ``name = formula`` per line; a line may use the names
-            above it.  Shows name, formula and value; the values go into the notebook."""
+            above it.  Shows name, formula and value; the values go into the notebook.
+
+            A line may not replace a Python builtin (``max``) or a notebook variable that
+            no sheet made, unless the cell starts with ``%%xlsheet --replace``."""
+            options = line.split()
+            if any(o not in ("--replace", "-r") for o in options):
+                raise UsageError(f"%%xlsheet takes only --replace, got {line.strip()!r}")
             ns = self.shell.user_ns if self.shell else {}
+            owned = self.__dict__.setdefault("_sheet_names", set())
             try:
-                result = evaluate_sheet(cell, ns, protected=ns)
+                result = evaluate_sheet(cell, ns, protected=ns, replace=bool(options),
+                                        owned=owned)
             except FormulaError as e:
                 raise UsageError(str(e)) from None
             ns.update(result.values)
+            owned.update(result.values)
             return result
 
     _MAGICS_CLASS = XlMagics
@@ -685,7 +714,9 @@ def __getattr__(name):
 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext xlcalc``: register ``%xl`` and ``%%xlsheet``."""
-    functions()                       # a missing dependency shows at load time
+    from .extras import require
+    require("formulas", "xlwings", face="the %xl magics")    # one line naming the extra
+    functions()
     ipython.register_magics(_magics_class())
 
 

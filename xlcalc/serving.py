@@ -104,7 +104,6 @@ LATENCY_PARTS = {
     "prefill_comm_s": "prefill_comm_s",
     "decode_first_step_s": "decode_first_step_s",
     "decode_comm_s": "decode_comm_s",
-    "decode_step_seed_003_s": "decode_step_s_seed_003",
     "prefill_flops": "prefill_flops",
     "prefill_intensity": "prefill_intensity",
     "decode_intensity": "decode_last_intensity",
@@ -144,10 +143,12 @@ CAPACITY_PARTS = {
     "kv_tokens": "kv_tokens_fit",
     "max_concurrency_vllm": "max_concurrency",
     "block_waste_fraction": "kv_block_waste_fraction",
+    "fits": "capacity_fits",
     "warning": "context_warning",
 }
-_CAPACITY_GPUS = {"replicas": "replicas_fit", "max_sequences_total": "max_sequences_total",
-                  "seed_003_sequences": "max_sequences_seed_003"}
+# (the tutorials' all-memory method, max_sequences_seed_003, is a worked example:
+# ``xlcalc seed llama-13b-capacity``, not a planner's figure)
+_CAPACITY_GPUS = {"replicas": "replicas_fit", "max_sequences_total": "max_sequences_total"}
 _CAPACITY_USERS = {"replicas_needed": "replicas_needed", "nodes_needed": "nodes_needed"}
 
 #: Labels of :func:`gpus_needed` and their nodes.
@@ -427,9 +428,9 @@ def serving_capacity(model, gpu, seq_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf
     SGLang and TensorRT-LLM by their own rules), ``num_blocks`` of the engine's
     ``block_size`` tokens (vLLM 16), ``kv_tokens``,
     ``max_sequences`` (whole sequences) and vLLM's ``max_concurrency_vllm`` (num_blocks ×
-    block_size / seq_len).  With ``n_gpus``: ``replicas``, ``max_sequences_total`` and the
-    seed 003 §七 method on those GPUs (``seed_003_sequences``: all memory, no reserve, MHA
-    KV); with ``concurrent_users``: ``replicas_needed`` and ``nodes_needed``."""
+    block_size / seq_len); ``fits`` (at least one sequence per replica).  With ``n_gpus``:
+    ``replicas`` and ``max_sequences_total``; with ``concurrent_users``: ``replicas_needed``
+    and ``nodes_needed`` (NaN when the plan does not fit: no number of nodes serves it)."""
     parts = dict(CAPACITY_PARTS, **(_CAPACITY_GPUS if n_gpus is not None else {}),
                  **(_CAPACITY_USERS if concurrent_users is not None else {}))
     ctx = _inputs(dict(model=model, gpu=gpu, seq_len=seq_len, tp=tp, pp=pp, dtype=dtype,
@@ -439,7 +440,7 @@ def serving_capacity(model, gpu, seq_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf
                        max_num_batched_tokens=max_num_batched_tokens,
                        flash_attention=flash_attention, gpus_per_node=gpus_per_node,
                        **overrides))
-    return breakdown(parts, name="serving capacity", **ctx)
+    return _with_bool(breakdown(parts, name="serving capacity", **ctx), "fits")
 
 
 def max_batch(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16", *, engine=None,

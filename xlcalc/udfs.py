@@ -13,7 +13,11 @@ xlwings Lite's ``main.py``.  Each function is a thin wrapper over the core:
   GB, TB, KiB, MiB, GiB or TiB; latencies in ms; training time in days;
 * a function never raises into Excel: invalid input returns a text starting with
   ``#`` that names the argument, its value and what is allowed;
-* a table spills as a dynamic array, header row first.
+* a table spills as a dynamic array, header row first;
+* optional arguments come in one order in every function (:data:`ARGUMENT_ORDER`): the
+  storage types (``dtype``, then ``kv_dtype``), then the parallel split (``tp`` -- ``n_gpus``
+  in MAX_BATCH -- then ``pp``), then efficiencies (``mfu``, ``bw_eff``), then ``part``, then
+  ``unit``; a test keeps every function to it.
 
 The same functions serve ``%xl`` formulas in Jupyter (:mod:`xlcalc.magics`).
 """
@@ -25,7 +29,10 @@ import inspect
 import math
 import re
 
-import xlwings as xw
+from .extras import require
+
+require("xlwings", face="the Excel functions (xlcalc.udfs)")
+import xlwings as xw  # noqa: E402
 
 from .errors import XlcalcError, invalid, unknown_choice
 from .estimate import estimate
@@ -36,6 +43,9 @@ from .serving import SERVING_DEFAULTS
 from .units import display_factor, to_unit, unit_factor
 
 CATEGORY = "xlcalc"
+
+#: the order of the optional plan arguments wherever a function has them (module docstring)
+ARGUMENT_ORDER = ("dtype", "kv_dtype", "tp", "n_gpus", "pp", "mfu", "bw_eff", "part", "unit")
 
 #: every registered Excel function, in catalogue order (name -> function)
 CATALOGUE: dict = {}
@@ -300,7 +310,7 @@ def _engine(value):
 
 def _number(name: str, value, default=None):
     """A numeric argument: an empty cell takes the default; the core validates."""
-    if type(value) is float:
+    if type(value) is float or type(value) is int:
         return value
     value = _scalar(value)
     if value is None or value == "":
@@ -524,7 +534,7 @@ def _train_parts():
 
 @excel_function(docs={"part": "weights, kv_cache, activations, reserve or total (default)"})
 def INFER_MEM(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1, part="total",
-              unit="GB", engine="vllm", gpu=None):
+              unit="GB", gpu=None, engine="vllm"):
     """Inference memory per GPU (GB by default) for batch sequences of seq_len tokens as the
     engine (vllm by default) holds it: weights + KV cache (its pages) + activation peak +
     its reserve, or one of those parts (the engine's defaults for gpu, or its largest)."""
@@ -559,6 +569,9 @@ def TRAIN_MEM(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", 
 
 
 _MEM_MODES = ("inference", "training")
+_MEM_TABLE_DEFAULTS = {"dtype": "bf16", "kv_dtype": "bf16", "engine": SERVING_DEFAULTS["engine"],
+                       "precision": "bf16-mixed", "optimizer": "adamw", "zero": 0.0, "dp": 1.0,
+                       "recompute": "none"}
 
 
 @excel_function(spill=True, docs={
@@ -566,19 +579,46 @@ _MEM_MODES = ("inference", "training")
             "master weights, gradients, optimizer, activations, reserve)",
     "batch": "sequences (the global batch when training; a positive integer)",
     "gpu": "optional accelerator preset name or two-column range: fills the share-of-GPU "
-           "column"})
-def MEM_TABLE(model, mode, batch, seq_len, gpu=None, engine="vllm"):
+           "column",
+    "dtype": "inference: storage type of the weights (default bf16)",
+    "kv_dtype": "inference: storage type of the KV cache (default bf16)",
+    "precision": "training: precision recipe (default bf16-mixed)",
+    "optimizer": "training: optimizer (default adamw)",
+    "zero": "training: ZeRO stage 0-3 (default 0)",
+    "dp": "training: data-parallel degree (default 1)",
+    "recompute": "training: none (default), selective or full",
+    "engine": "inference: serving engine whose memory rules apply (default vllm)"})
+def MEM_TABLE(model, mode, batch, seq_len, gpu=None, dtype="bf16", kv_dtype="bf16", tp=1,
+              pp=1, precision="bf16-mixed", optimizer="adamw", zero=0, dp=1,
+              recompute="none", engine="vllm"):
     """Memory breakdown per GPU as a table to spill: part, GB, share of the total and,
-    with a gpu, share of its memory (defaults of INFER_MEM, engine vllm, / TRAIN_MEM)."""
+    with a gpu, share of its memory; the plan arguments are INFER_MEM's (inference, engine
+    vllm unless named) and TRAIN_MEM's (training)."""
     from .serving import inference_memory
     from .training import train_memory
     mode = _choice("mode", mode, _MEM_MODES)
     m, g = _model(model), (None if _empty(gpu) else _gpu(gpu))
     b, s = _number("batch", batch), _number("seq_len", seq_len)
+    tp, pp = _number("tp", tp, 1), _number("pp", pp, 1)
+    infer = {"dtype": _text("dtype", dtype, "bf16"),
+             "kv_dtype": _text("kv_dtype", kv_dtype, "bf16"), "engine": _engine(engine)}
+    train = {"precision": _text("precision", precision, "bf16-mixed"),
+             "optimizer": _text("optimizer", optimizer, "adamw"),
+             "zero": _number("zero", zero, 0), "dp": _number("dp", dp, 1),
+             "recompute": _text("recompute", recompute, "none")}
+    other, other_mode = (train, "training") if mode == "inference" else (infer, "inference")
+    for name, value in other.items():      # an argument of the other mode is never ignored
+        if value != _MEM_TABLE_DEFAULTS[name]:
+            raise XlcalcError(f"{name} applies to mode {other_mode} only; leave it empty in "
+                              f"mode {mode}, got {_show_arg(value)}", name)
     if mode == "inference":
-        parts, values = _infer_parts(), inference_memory(m, b, s, gpu=g, engine=_engine(engine))
+        parts = _infer_parts()
+        values = inference_memory(m, b, s, infer["dtype"], infer["kv_dtype"], tp, pp, gpu=g,
+                                  engine=infer["engine"])
     else:
-        parts, values = _train_parts(), train_memory(m, b, s)
+        parts = _train_parts()
+        values = train_memory(m, b, s, train["precision"], train["optimizer"], train["zero"],
+                              train["dp"], tp, pp, train["recompute"])
     gpu_bytes = None if g is None else estimate(("gpu_memory_bytes",), gpu=g)["gpu_memory_bytes"]
     total = float(values["total"])
     rows = []
@@ -622,11 +662,11 @@ _BW_EFF = SERVING_DEFAULTS["bw_eff"]   # 0: the GPU family's, times the engine's
 
 
 @excel_function()
-def PREFILL_MS(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=_MFU,
+def PREFILL_MS(model, gpu, batch, prompt_len, dtype="bf16", tp=1, mfu=_MFU,
                compute_dtype="auto", engine="vllm"):
-    """Time to first token in ms: the prefill of batch prompts on tp GPUs, max(compute,
-    memory) plus traffic and the engine's overheads; compute on the GPU family's
-    calibrated curve unless mfu > 0 (the engine vllm unless named)."""
+    """Time to first token in ms: the prefill of batch prompts of prompt_len tokens on tp
+    GPUs, max(compute, memory) plus tensor-parallel traffic and the engine's overheads;
+    compute on the GPU family's calibrated curve unless mfu > 0 (engine vllm unless named)."""
     from .serving import prefill_time
     v = prefill_time(_model(model), _gpu(gpu), _number("batch", batch),
                      _number("prompt_len", prompt_len), tp=_number("tp", tp, 1),
@@ -637,11 +677,11 @@ def PREFILL_MS(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=_MFU,
 
 
 @excel_function()
-def DECODE_MS(model, gpu, batch, context_len, tp=1, dtype="bf16", kv_dtype="bf16",
+def DECODE_MS(model, gpu, batch, context_len, dtype="bf16", kv_dtype="bf16", tp=1,
               bw_eff=_BW_EFF, compute_dtype="auto", engine="vllm"):
-    """Time per output token in ms: one decode step of batch sequences at context_len
-    tokens, max(compute, weights + KV read at bw_eff of HBM; empty: calibrated) plus
-    traffic and the engine's step overhead (vllm unless named)."""
+    """Time per output token in ms: one decode step of batch sequences attending to
+    context_len tokens, max(compute, weights + KV read at bw_eff of HBM; 0 or empty:
+    calibrated) plus traffic and the engine's step overhead (vllm unless named)."""
     from .serving import decode_step
     v = decode_step(_model(model), _gpu(gpu), _number("batch", batch),
                     _number("context_len", context_len), tp=_number("tp", tp, 1),
@@ -653,7 +693,7 @@ def DECODE_MS(model, gpu, batch, context_len, tp=1, dtype="bf16", kv_dtype="bf16
     return _display(v, "ms")
 
 
-def _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu, bw_eff,
+def _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu, bw_eff,
              compute_dtype, engine):
     from .serving import inference_latency
     return inference_latency(_model(model), _gpu(gpu), _number("batch", batch),
@@ -668,19 +708,20 @@ def _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu
 
 
 @excel_function()
-def GEN_SECONDS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dtype="bf16",
+def GEN_SECONDS(model, gpu, batch, prompt_len, output_len, dtype="bf16", kv_dtype="bf16", tp=1,
                 mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto", engine="vllm"):
     """End-to-end latency in seconds: prefill plus every decode step as the context grows
     from prompt_len to prompt_len + output_len."""
-    return float(_latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    return float(_latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                           bw_eff, compute_dtype, engine)["e2e_s"])
 
 
 @excel_function()
-def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
-                 kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto", engine="vllm"):
+def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, dtype="bf16",
+                 kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto",
+                 engine="vllm"):
     """Generated tokens per second for the batch: batch × output_len / GEN_SECONDS."""
-    return float(_latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    return float(_latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                           bw_eff, compute_dtype, engine)["tokens_per_s"])
 
 
@@ -689,7 +730,7 @@ def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
 @excel_function(docs={"n_gpus": "GPUs serving one model replica with tensor parallelism "
                                 "tp = n_gpus (a divisor of the attention heads)"},
                 rename={"tp": "n_gpus"})
-def MAX_BATCH(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16", engine="vllm"):
+def MAX_BATCH(model, gpu, seq_len, dtype="bf16", kv_dtype="bf16", n_gpus=1, engine="vllm"):
     """Most concurrent sequences of seq_len tokens (prompt + output) that fit on n_gpus
     GPUs: their KV cache in what the engine leaves (vllm by default: 90 % of the reported
     memory less weights, profiled activations and reserve; 16-token blocks)."""
@@ -762,8 +803,8 @@ _TRAIN_TIME_DOCS = {
     "tokens": "training tokens (a positive number)",
     "mfu": "model FLOPs utilisation: achieved / the GPU's dense peak for the precision (a "
            "number in (0, 1]); default 0.4",
-    "precision": "training precision recipe: bf16-mixed (default), fp16-mixed, fp32, "
-                 "seed-001 or megatron-distopt; it picks the GPU's peak"}
+    "precision": "training precision recipe: bf16-mixed (default), fp16-mixed, fp32 or "
+                 "megatron-distopt; it picks the GPU's peak"}
 
 
 @excel_function(docs=_TRAIN_TIME_DOCS)
@@ -818,24 +859,25 @@ def TP_COMM(model, batch, tokens, tp, dtype="bf16", unit="GB"):
 # ============================================================ beyond the catalogue
 
 @excel_function()
-def TPOT_MS(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16", kv_dtype="bf16",
+def TPOT_MS(model, gpu, batch, prompt_len, output_len, dtype="bf16", kv_dtype="bf16", tp=1,
             mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto", engine="vllm"):
     """Mean time per output token in ms after the first: (GEN_SECONDS − TTFT) /
     (output_len − 1), the decode steps averaged as the context grows."""
-    v = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    v = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                  bw_eff, compute_dtype, engine)["tpot_s"]
     return _display(float(v), "ms")
 
 
 @excel_function(spill=True)
-def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, tp=1, dtype="bf16",
-                  kv_dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto", engine="vllm"):
+def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, dtype="bf16",
+                  kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto",
+                  engine="vllm"):
     """Latency breakdown as a table to spill, times in ms: TTFT, TPOT, end-to-end,
     throughput, the prefill and decode parts, arithmetic intensities against the ridge
     point and the compute/memory verdicts."""
     from . import graph
     from .serving import LATENCY_PARTS
-    values = _latency(model, gpu, batch, prompt_len, output_len, tp, dtype, kv_dtype, mfu,
+    values = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                       bw_eff, compute_dtype, engine)
     rows = []
     for label, node in LATENCY_PARTS.items():
@@ -880,18 +922,25 @@ _CAPACITY_PARTS = ("nodes_needed", "replicas_needed", "max_sequences", "num_bloc
 @excel_function(docs={"seq_len": "tokens per sequence: prompt + output (a positive integer)",
                       "part": "nodes_needed (default), replicas_needed, max_sequences (per "
                               "replica), num_blocks, kv_tokens or max_concurrency_vllm"})
-def CAPACITY(model, gpu, seq_len, concurrent_users, tp=1, dtype="bf16", kv_dtype="bf16",
+def CAPACITY(model, gpu, seq_len, concurrent_users, dtype="bf16", kv_dtype="bf16", tp=1,
              part="nodes_needed", engine="vllm"):
     """Serving capacity for concurrent users in the engine's KV budget (vllm by default):
     nodes (of 8 GPUs) or replicas of tp GPUs needed, or the sequences, KV blocks and tokens
     one replica holds."""
     from .serving import serving_capacity
     part = _choice("part", part, _CAPACITY_PARTS, "nodes_needed")
+    tp = _number("tp", tp, 1)
     values = serving_capacity(_model(model), _gpu(gpu), _number("seq_len", seq_len),
-                              tp=_number("tp", tp, 1), dtype=_text("dtype", dtype, "bf16"),
+                              tp=tp, dtype=_text("dtype", dtype, "bf16"),
                               kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
                               concurrent_users=_number("concurrent_users", concurrent_users),
                               engine=_engine(engine))
+    if not values["fits"] and part in ("nodes_needed", "replicas_needed"):
+        # no number of nodes serves a plan whose replica holds no sequence: say so
+        return _clip(f"#N/A does not fit: not one sequence of {_show_arg(seq_len)} tokens "
+                     f"fits on tp={_show_arg(tp)} GPU(s) beside the weights (KV budget "
+                     f"{values['kv_budget'] / 1e9:.4g} GB per GPU); raise tp or use a larger "
+                     "GPU")
     return float(values[part])
 
 

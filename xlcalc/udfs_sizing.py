@@ -135,13 +135,15 @@ _RENAME = {"prompt_len": "isl", "output_len": "osl"}
 
 
 @excel_function(spill=True, docs=_DOCS, rename=_RENAME)
-def SERVE(model, gpu, isl, osl, tp=1, pp=1, ep=1, dp_attention=1, dtype="bf16",
-          kv_dtype="bf16", concurrency=None, request_rate=None, replicas=None,
+def SERVE(model, gpu, isl, osl, dtype="bf16", kv_dtype="bf16", tp=1, pp=1, ep=1,
+          dp_attention=1, concurrency=None, request_rate=None, replicas=None,
           price_per_gpu_hour=None, ttft_ms_max=None, tpot_ms_max=None, disaggregated=False,
           prefill_tp=None, prefill_workers=None, engine="vllm"):
     """One serving plan at a load as a table to spill: concurrency, replicas, GPUs, TTFT,
     TPOT, throughput per GPU and per user, cost per million tokens and per month, fits and
     meets the targets (engine vllm unless named, calibrated efficiencies)."""
+    # plan arguments in the catalogue's order (udfs.ARGUMENT_ORDER): dtype, kv_dtype, then
+    # tp, pp; the MoE and attention splits (ep, dp_attention) follow the parallel split
     s = _serve(model, gpu, isl, osl, tp, pp, ep, dp_attention, dtype, kv_dtype, concurrency,
                request_rate, replicas, price_per_gpu_hour, ttft_ms_max, tpot_ms_max,
                disaggregated, prefill_tp, prefill_workers, engine)
@@ -174,7 +176,7 @@ def SERVING_PLAN(model, isl, osl, request_rate, ttft_ms_max, tpot_ms_max, gpus=N
 
 
 @excel_function(docs=_DOCS, rename=_RENAME)
-def COST_PER_M_TOKENS(model, gpu, isl, osl, price_per_gpu_hour=None, tp=1, dtype="bf16",
+def COST_PER_M_TOKENS(model, gpu, isl, osl, price_per_gpu_hour=None, dtype="bf16", tp=1,
                       concurrency=None, request_rate=None, replicas=None, which="output",
                       engine="vllm"):
     """Cost in $ per million tokens of a serving plan: price × GPUs / (3600 × output

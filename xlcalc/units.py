@@ -18,6 +18,9 @@ _BY_LOWER = {k.lower(): k for k in MEMORY_UNITS}
 
 def unit_factor(unit: str) -> float:
     """Bytes in one ``unit`` (case-insensitive: ``gib`` is GiB, ``gb`` is GB)."""
+    factor = MEMORY_UNITS.get(unit) if type(unit) is str else None
+    if factor is not None:            # spelled as listed (the common case)
+        return factor
     key = _BY_LOWER.get(unit.strip().lower()) if isinstance(unit, str) else None
     if key is None:
         raise unknown_choice("unit", unit, MEMORY_UNITS)

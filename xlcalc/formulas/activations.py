@@ -81,7 +81,7 @@ register_terms(
     _flag("dropout", "1 when the model trains with dropout (masks stored: GPT/Megatron); 0 "
           "for LLaMA-style training without dropout", 0),
     Term("vp", "model chunks per GPU of the interleaved 1F1B pipeline schedule (1 = plain "
-         "1F1B)", "", "int", 1, default=1, sample=(1, 2)),
+         "1F1B)", "", "int", 1, default=1, sample=(1, 2), maximum=1024),
 )
 
 _T = "recompute_modes table"

@@ -19,14 +19,14 @@ Two methods side by side:
   "1 MB per token" rule of thumb for a 13 B model.
 """
 
-from ..expr import ceil, floor, maximum, minimum, where
+from ..expr import ceil, floor, maximum, minimum, not_available, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
 
 register_terms(
     Term("concurrent_users", "sequences that must be served at the same time (a closed loop "
          "of users, each sending its next request when the last one ends; 0: none)",
-         "sequences", minimum=0, default=0, sample=(100, 10000)),
+         "sequences", minimum=0, default=0, sample=(100, 10000), maximum=1e10),
 )
 
 
@@ -112,6 +112,13 @@ def max_concurrency(kv_tokens_fit, seq_len):
     return kv_tokens_fit / seq_len
 
 
+@formula("", "a replica serves at least one whole sequence of seq_len tokens")
+def capacity_fits(max_sequences):
+    """Whether one replica (``tp × pp`` GPUs) holds at least one sequence of ``seq_len``
+    tokens beside its weights: the serving plan fits."""
+    return max_sequences >= 1
+
+
 @formula("replicas", "data parallelism: whole replicas of tp × pp GPUs")
 def replicas_fit(n_gpus, tp, pp):
     """Model replicas ``n_gpus`` GPUs hold: ``floor(n_gpus / (tp × pp))``."""
@@ -126,14 +133,16 @@ def max_sequences_total(replicas_fit, max_sequences):
 
 @formula("replicas", "users / sequences per replica, rounded up")
 def replicas_needed(concurrent_users, max_sequences):
-    """Replicas to hold ``concurrent_users`` sequences at once (0 when none fits)."""
-    return ceil(_safe_div(concurrent_users, max_sequences))
+    """Replicas to hold ``concurrent_users`` sequences at once; not available (NaN, ``#N/A``)
+    when not one sequence fits a replica: no number of replicas serves them."""
+    return where(max_sequences >= 1, ceil(_safe_div(concurrent_users, max_sequences)),
+                 not_available(max_sequences))
 
 
 @formula("nodes", "replicas packed onto nodes of gpus_per_node GPUs")
 def nodes_needed(replicas_needed, tp, pp, gpus_per_node):
     """Nodes for ``concurrent_users`` concurrent sequences: ``ceil(replicas × tp × pp /
-    gpus_per_node)`` (0 when not one sequence fits)."""
+    gpus_per_node)``; not available (NaN, ``#N/A``) when not one sequence fits a replica."""
     return ceil(replicas_needed * tp * pp / gpus_per_node)
 
 

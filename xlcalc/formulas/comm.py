@@ -41,9 +41,9 @@ register_terms(
          minimum_open=True, maximum=2, sample=(0.7, 0.85, 1.0), group="efficiency"),
     Term("link_latency_us", "fixed start-up time of one collective or transfer (8 us in "
          "seed 003 §六 after kipp.ly; default: the GPU family's smallest NCCL/RCCL all-reduce)",
-         "us", "real", 0, sample=(0, 8, 20), group="efficiency"),
+         "us", "real", 0, sample=(0, 8, 20), group="efficiency", maximum=1e6),
     Term("gpus_per_node", "GPUs that share one NVLink domain (a server)", "GPUs",
-         sample=(4, 8), default=8, group="hardware"),
+         sample=(4, 8), default=8, group="hardware", maximum=1024),
     Term("comm_overlap", "fraction of prefill tensor-parallel communication hidden behind "
          "compute (0 = fully exposed, as in vLLM; 1 = fully overlapped, as seed 000 §七 "
          "example 1 assumes)", "", "real", 0, maximum=1, default=0.0, sample=(0, 0.5, 1),
@@ -210,7 +210,7 @@ derive("decode_pp_comm_s", pp_comm_s, S, "pipeline sends of one token per sequen
 register_terms(
     Term("request_rate", "requests arriving per second (Poisson arrivals in the serving "
          "model; 0: no offered load, serving figures are then at the plan's capacity)",
-         "requests/s", "real", 0, sample=(1, 10, 100)),
+         "requests/s", "real", 0, sample=(1, 10, 100), maximum=1e7),
 )
 
 derive("kv_model_attention_elements_per_token_layer", kv_attention_elements_per_token_layer,

@@ -38,11 +38,11 @@ register_terms(
          "0: aggregated serving with chunked prefill", "", "flag", 0, default=0,
          sample=(0, 1)),
     Term("prefill_tp", "tensor-parallel degree of a prefill worker", "GPUs",
-         sample=(1, 2, 8), default=1,
+         sample=(1, 2, 8), default=1, maximum=65536,
          relations=(("num_heads", lambda v, o: _divides(o, v),
                      "a divisor of num_heads={other_value}"),)),
     Term("prefill_workers", "prefill workers of prefill_tp GPUs (default: the fewest that "
-         "meet ttft_ms_max at the offered load)", "workers", sample=(1, 2, 8)),
+         "meet ttft_ms_max at the offered load)", "workers", sample=(1, 2, 8), maximum=1e7),
 )
 
 

@@ -19,7 +19,8 @@ from ..graph import formula
 
 register_terms(
     Term("quant_group_size", "weights sharing one fp16 scale and 4-bit zero point in "
-         "group-wise int4 quantization (GPTQ/AWQ)", "weights", default=128, sample=(64, 128)),
+         "group-wise int4 quantization (GPTQ/AWQ)", "weights", default=128, sample=(64, 128),
+         maximum=2 ** 20),
 )
 
 

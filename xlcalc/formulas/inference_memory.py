@@ -47,15 +47,15 @@ register_terms(
     Term("infer_reserve_bytes", "engine memory per GPU outside weights, KV cache and "
          "activations within its budget: cuBLAS/attention workspaces, NCCL buffers (vLLM's "
          "non-torch memory; default: the engine's)", B, "real", 0,
-         sample=(0.0, 1e9, 2.5e9), group="efficiency"),
+         sample=(0.0, 1e9, 2.5e9), group="efficiency", maximum=1e13),
     Term("max_num_batched_tokens", "most tokens one forward pass holds (vLLM's chunked-prefill "
          "budget, where it profiles the activation peak; 0: no limit, the seeds; default: "
          "the engine's for the GPU's memory)", "tokens", minimum=0,
-         sample=(2048, 8192, 16384)),
+         sample=(2048, 8192, 16384), maximum=1e8),
     Term("max_num_seqs", "most sequences one engine rank runs at once (vLLM max_num_seqs, "
          "SGLang cuda_graph_max_bs, TensorRT-LLM max_batch_size; 0: no limit, the seeds; "
          "default: the engine's for the GPU's memory)", "sequences", minimum=0,
-         sample=(256, 1024)),
+         sample=(256, 1024), maximum=1e7),
     Term("flash_attention", "1 when attention never writes the s×s score matrix to HBM "
          "(FlashAttention, vLLM's default), 0 for eager attention", "", "flag", 0,
          default=1, sample=(0, 1)),

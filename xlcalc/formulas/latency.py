@@ -42,7 +42,7 @@ register_terms(
          group="efficiency"),
     Term("draft_len", "tokens the draft model (or MTP module) proposes per verification "
          "step (γ; 0: no speculative decoding)", "tokens", minimum=0, default=0,
-         sample=(2, 4, 8)),
+         sample=(2, 4, 8), maximum=1024),
     Term("draft_cost_ratio", "time of one draft-model step over one target-model step (c; "
          "0.05 ≈ a draft ~1/20 the target's size)", "", "real", 0, default=0.05,
          sample=(0, 0.05, 0.2), group="efficiency"),

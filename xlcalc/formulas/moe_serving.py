@@ -30,7 +30,7 @@ The all-to-all travels over the scale-up link (NVLink) while the stage's
 else over the scale-out network (``inter_node_gb_per_s``).
 """
 
-from ..expr import eq, maximum, minimum, where
+from ..expr import eq, log, maximum, minimum, where
 from ..glossary import Term, register_terms
 from ..graph import formula
 from .comm import _collectives_s, ring_allreduce_bytes
@@ -41,7 +41,7 @@ S = "s"
 register_terms(
     Term("ep", "expert-parallel degree: routed experts split into ep groups of "
          "num_experts/ep (1: experts tensor-parallel over the stage's GPUs)", "GPUs",
-         sample=(1, 2, 8), default=1,
+         sample=(1, 2, 8), default=1, maximum=65536,
          relations=(("num_experts", lambda v, o: _divides(o, v),
                      "a divisor of num_experts={other_value} (any ep for a dense model)"),
                     ("moe_group_gpus", lambda v, o: _divides(o, v),
@@ -49,10 +49,10 @@ register_terms(
                      "pipeline stage)"))),
     Term("dp_attention", "attention data-parallel ranks per serving instance (DeepSeek/SGLang "
          "DP attention: each rank holds the KV cache of its own sequences)", "ranks",
-         sample=(1, 2, 8), default=1),
+         sample=(1, 2, 8), default=1, maximum=65536),
     Term("moe_imbalance", "tokens the busiest expert GPU receives over the mean (1: uniform "
          "routing)", "", "real", 1, default=1.0, sample=(1.0, 1.2, 1.5),
-         group="efficiency"),
+         group="efficiency", maximum=1000),
 )
 
 
@@ -161,8 +161,22 @@ def moe_comm_s_per_layer(serve_step_tokens, dp_attention, experts_per_token, hid
                             moe_link_gb_per_s, link_eff, link_latency_us)
 
 
+#: past e^-700 a power is 0 to double precision (1 - it is 1.0): the exponent stops there
+_LN_TINY = 700
+
+
 def visited_fraction(tokens, num_experts, experts_per_token):
     """Expected share of a layer's routed experts that ``tokens`` tokens visit under
-    uniform top-k routing: ``1 − (1 − k/E)^tokens`` (1 for a dense model)."""
+    uniform top-k routing: ``1 − (1 − k/E)^tokens`` (1 for a dense model).
+
+    Spreadsheets report a power that underflows as an error (LibreOffice: ``#NUM!`` for
+    0.97^2e7, a long prefill step of a 256-expert model) where Python gives 0, so the
+    exponent is capped where ``(1 − k/E)^tokens`` reaches e^-700 (the share is then 1 to
+    double precision either way); ``k = E`` visits every expert once a token runs."""
     experts = maximum(num_experts, 1)
-    return where(num_experts > 0, 1 - (1 - experts_per_token / experts) ** tokens, 1)
+    missed = maximum(1 - experts_per_token / experts, 0)      # P(a token skips an expert)
+    # (1e-9 only keeps LN and the division defined: missed is 0 or at least 1/E, and
+    # -LN(missed) is 0 only for k = 0, where the power is 1 at any exponent)
+    reach = _LN_TINY / maximum(-log(maximum(missed, 1e-9)), 1e-9)
+    share = where(missed > 0, 1 - missed ** minimum(tokens, reach), where(tokens > 0, 1, 0))
+    return where(num_experts > 0, share, 1)

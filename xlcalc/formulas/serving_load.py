@@ -63,34 +63,35 @@ OVERLOAD_S = 1e9
 
 register_terms(
     Term("concurrency", "sequences an instance (replica) runs at once: its continuous batch "
-         "(default: the most its KV cache holds)", "sequences", sample=(1, 16, 128)),
+         "(default: the most its KV cache holds)", "sequences", sample=(1, 16, 128),
+         maximum=1e7),
     Term("replicas", "serving instances of tp × dp_attention × pp GPUs (decode workers when "
          "disaggregated; default: the fewest that keep the load stable, plus extra_replicas)",
-         "replicas", sample=(1, 2, 8)),
+         "replicas", sample=(1, 2, 8), maximum=1e7),
     Term("extra_replicas", "replicas beyond the fewest that keep the load stable (less "
          "queueing: a lower time to first token)", "replicas", minimum=0, default=0,
-         sample=(0, 1, 4)),
+         sample=(0, 1, 4), maximum=1e7),
     Term("ttft_ms_max", "time-to-first-token target (mean)", "ms", "real", 0,
-         minimum_open=True, sample=(200, 1000, 5000)),
+         minimum_open=True, sample=(200, 1000, 5000), maximum=1e9),
     Term("tpot_ms_max", "time-per-output-token target (mean); default 1000 / "
          "tokens_per_s_per_user_min", "ms", "real", 0, minimum_open=True,
-         sample=(20, 50, 100)),
+         sample=(20, 50, 100), maximum=1e9),
     Term("tokens_per_s_per_user_min", "decode speed each user must see (the same target as "
          "tpot_ms_max = 1000 / it)", "tokens/s", "real", 0, minimum_open=True,
-         sample=(10, 30, 60)),
+         sample=(10, 30, 60), maximum=1e7),
     Term("accepted_tokens_per_step", "tokens a sequence emits per decode step with "
          "MTP/speculative decoding (1: none; DeepSeek-V3 reports 85-90 % acceptance of its "
          "one MTP token, about 1.85)", "tokens", "real", 1, default=1.0,
-         sample=(1.0, 1.7, 2.5), group="efficiency",
+         sample=(1.0, 1.7, 2.5), group="efficiency", maximum=1025,
          relations=(("draft_len", lambda v, o: v <= o + 1,
                      "at most draft_len + 1 = {other_value} + 1 (the drafted tokens and the "
                      "target's own)"),)),
     Term("draft_params", "parameters of the draft model or MTP module kept on every GPU of a "
          "rank (0: none)", "parameters", "real", 0, default=0.0, sample=(0.0, 5e8, 1.4e10),
-         group="model"),
+         group="model", maximum=1e15),
     Term("draft_layers", "layers of KV cache the draft keeps per token, at the target's "
          "per-layer size (MTP: 1; 0: none)", "layers", minimum=0, default=0,
-         sample=(0, 1, 2), group="model"),
+         sample=(0, 1, 2), group="model", maximum=100000),
 )
 
 

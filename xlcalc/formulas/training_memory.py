@@ -73,7 +73,7 @@ register_terms(
          "and optimizer states", "", "fraction", default=1.0, sample=(1.0, 0.5, 0.01)),
     Term("train_reserve_bytes", "per-GPU reserve for the CUDA context, NCCL buffers and "
          "allocator fragmentation during training", B, "real", 0, default=2e9,
-         sample=(0.0, 2e9, 15e9), group="efficiency"),
+         sample=(0.0, 2e9, 15e9), group="efficiency", maximum=1e13),
 )
 
 _R = "precisions table"

@@ -26,7 +26,7 @@ S = "s"
 
 register_terms(
     Term("price_per_gpu_hour", "price of one GPU for one hour (cloud or amortised)", "$/GPU-h",
-         "real", 0, sample=(1.0, 2.5, 4.0), group="hardware"),
+         "real", 0, sample=(1.0, 2.5, 4.0), group="hardware", maximum=1e6),
     Term("iteration_time_s", "measured wall-clock seconds of one training iteration (one "
          "optimizer step over the global batch)", S, "real", 0, minimum_open=True,
          sample=(1.1, 13.75, 71.49)),
