@@ -45,16 +45,11 @@ def calibration_rows():
             if r["kind"] in KINDS and not r["held_out"]]
 
 
-def loss(params, rows) -> float:
-    """Σ |log(estimate / measured)| over ``rows`` with the engine constants ``params``."""
-    original = V._serving_context
-
-    def context(row):
-        ctx = original(row)
-        ctx.update(zip(NAMES, params))
-        return ctx
-
-    V._serving_context = context
+def _log_loss(rows, context_name: str, constants: dict) -> float:
+    """Σ |log(estimate / measured)| over ``rows`` with ``constants`` added to the graph
+    inputs that ``validation.<context_name>`` builds for each row."""
+    original = getattr(V, context_name)
+    setattr(V, context_name, lambda row: dict(original(row), **constants))
     try:
         total = 0.0
         for row in rows:
@@ -64,7 +59,12 @@ def loss(params, rows) -> float:
             total += abs(math.log(value / row["value"]))
         return total
     finally:
-        V._serving_context = original
+        setattr(V, context_name, original)
+
+
+def loss(params, rows) -> float:
+    """Σ |log(estimate / measured)| over ``rows`` with the engine constants ``params``."""
+    return _log_loss(rows, "_serving_context", dict(zip(NAMES, params)))
 
 
 def fit(rows):
@@ -90,22 +90,7 @@ TRAINING_KINDS = ("training_throughput", "training_mfu")
 
 def training_loss(share, rows) -> float:
     """Σ |log(estimate / measured)| over ``rows`` with the training share ``share``."""
-    original = V._training_context
-
-    def context(row):
-        return dict(original(row), training_share=share)
-
-    V._training_context = context
-    try:
-        total = 0.0
-        for row in rows:
-            value, why = V.estimate_row(row)
-            if value is None:
-                raise RuntimeError(f"{row['id']}: {why}")
-            total += abs(math.log(value / row["value"]))
-        return total
-    finally:
-        V._training_context = original
+    return _log_loss(rows, "_training_context", {"training_share": share})
 
 
 def fit_training(rows):
