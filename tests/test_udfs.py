@@ -651,3 +651,11 @@ def test_mem_table_takes_the_plan_arguments():
                                               None, None, "selective"))
     assert u.MEM_TABLE(M70, "inference", 8.0, 4096.0, None, None, None, None, None, None,
                        None, 3.0).startswith("#VALUE! zero applies to mode training only")
+    # the engine (last) is inference's: its memory rules, as INFER_MEM's engine
+    seed = u.MEM_TABLE(M70, "inference", 8.0, 4096.0, H100, None, None, 8.0, None, None, None,
+                       None, None, None, "seed")
+    assert {r[0]: r[1] for r in seed[1:]}["total"] == pytest.approx(
+        u.INFER_MEM(M70, 8.0, 4096.0, None, None, 8.0, None, None, None, H100, "seed"))
+    assert u.MEM_TABLE("llama-2-7b", "training", 32.0, 2048.0, None, None, None, None, None,
+                       None, None, None, None, None, "sglang").startswith(
+        "#VALUE! engine applies to mode inference only")
