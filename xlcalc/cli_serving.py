@@ -45,7 +45,7 @@ def _dtypes(p, compute=False):
 def _engine(p):
     p.add_argument("--engine", default="vllm",
                    help="serving engine whose memory rules and defaults apply: vllm, sglang, "
-                        "trt-llm, seed (default vllm; `xlcalc engines`)")
+                        "trt-llm (default vllm; `xlcalc engines`)")
     p.add_argument("--gpu-memory-utilization", type=_number, default=None,
                    help="share of GPU memory the engine may use (default: the engine's; "
                         "vllm 0.9)")

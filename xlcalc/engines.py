@@ -89,12 +89,15 @@ def _row(data: dict) -> dict:
 
 def engines_table():
     """The engine presets as a DataFrame indexed by name (numeric columns only, plus
-    ``full_name`` and ``version``)."""
+    ``full_name``, ``version`` and ``offer``: 0 for the tutorials' rule, which the worked
+    examples use but no dropdown or help text offers)."""
     import pandas as pd
     rows = {}
     for n in engine_names():
         data = load_engine(n)
-        rows[n] = {"full_name": data["full_name"], "version": data["version"], **_row(data)}
+        # offer 0: a source tutorial's rule (seed), accepted when typed, not a planner's choice
+        rows[n] = {"full_name": data["full_name"], "version": data["version"],
+                   "offer": float(data.get("offer", 1)), **_row(data)}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "engine"
     return frame

@@ -49,7 +49,7 @@ register_table("engines", engines_table, "engine", "serving engines: how each si
 
 register_terms(
     Term("engine", "serving engine whose memory rules and defaults apply (vllm, sglang, "
-         "trt-llm, seed)", "", "choice", table="engines", default="vllm", group="efficiency"),
+         "trt-llm)", "", "choice", table="engines", default="vllm", group="efficiency"),
 )
 
 _UNITS = {"reserve_min_prefill_tokens": "tokens", "block_size": "tokens", "step_overhead_s": "s",
