@@ -87,3 +87,26 @@ def print_rates(rates: dict, baseline: str) -> dict:
         print(f"  ratio {label} / {baseline}: median {ratios[label]:,.0f}x "
               f"(rounds {min(per_round):,.0f}x–{max(per_round):,.0f}x)")
     return ratios
+
+
+# ------------------------------------------------------------- machine load
+
+def wait_for_load(threshold, timeout_s: float = 600.0) -> None:
+    """Wait (at most ``timeout_s``) until the 1-minute load average is below ``threshold``
+    (the machine is shared: other people's test suites slow every timing); ``None``: no
+    wait."""
+    import os
+    import time
+    if threshold is None:
+        return
+    deadline = time.monotonic() + timeout_s
+    while os.getloadavg()[0] >= threshold and time.monotonic() < deadline:
+        time.sleep(10)
+
+
+def load_line(when: str) -> str:
+    """The load averages, for the report: ``load average before: 1.20 (1 min), ...``."""
+    import os
+    one, five, _ = os.getloadavg()
+    return (f"load average {when}: {one:.2f} (1 min), {five:.2f} (5 min); "
+            f"{os.cpu_count()} CPUs")

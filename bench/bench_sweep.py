@@ -9,7 +9,7 @@ configuration.  llm-analysis is imported and every contender warmed up before an
 timed; the contenders run in interleaved rounds (same machine load) and the figures are
 medians over the rounds, ratios taken within each round.
 
-    python bench/bench_sweep.py [--repeat 7] [--sample 300]
+    python bench/bench_sweep.py [--repeat 7] [--sample 300] [--scalar-only] [--wait-load 1.5]
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import numpy as np
 import xlcalc
 from xlcalc.models import load_model
 
-from _common import (grid_models, interleaved_rates, llm_analysis_model, print_rates,
-                     warm_llm_analysis)
+from _common import (grid_models, interleaved_rates, llm_analysis_model, load_line,
+                     print_rates, wait_for_load, warm_llm_analysis)
 
 TARGETS = ["params_total", "params_active", "kv_cache_bytes", "kv_cache_bytes_per_token",
            "megatron_training_flops_glu"]
@@ -97,6 +97,9 @@ def scalar_call_us(repeat=15, calls=2000):
              "llm-analysis method": lambda: analysis.get_memory_kv_cache_per_layer(
                  8, 4096, 2) * layers}
     assert math.isclose(pairs["xlcalc.kv_cache_bytes"](), pairs["llm-analysis method"]())
+    for fn in pairs.values():          # warm-up, untimed (the compiled plan, the presets)
+        for _ in range(200):
+            fn()
     times = {k: [] for k in pairs}
     for _ in range(repeat):
         for label, fn in pairs.items():
@@ -112,7 +115,21 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--sample", type=int, default=300,
                         help="llm-analysis configurations per round")
+    parser.add_argument("--scalar-only", action="store_true",
+                        help="only the one-scalar-answer comparison")
+    parser.add_argument("--wait-load", type=float, default=None,
+                        help="wait (at most 10 minutes) until the 1-minute load average is "
+                             "below this (the machine is shared)")
     args = parser.parse_args(argv)
+    wait_for_load(args.wait_load)
+    print(load_line("before"))
+    if args.scalar_only:
+        print(f"llm-analysis import (transformers), untimed: {warm_llm_analysis():.1f} s")
+        one_call = scalar_call_us()
+        print("one scalar answer (median µs per call, interleaved): " +
+              ", ".join(f"{k} {v:.1f} µs" for k, v in one_call.items()))
+        print(load_line("after"))
+        return one_call
     axes = grid()
     n = int(np.prod([len(v) for v in axes.values()]))
     print(f"grid: {len(axes['model'])} models x {len(axes['batch'])} batch x "
@@ -151,6 +168,7 @@ def main(argv=None):
     print(f"check llama-2-70b batch 8 seq {int(one.seq_len)} tp 8: params xlcalc "
           f"{one.params_total:,.0f} vs llm-analysis {la[0]:,.0f} (llm-analysis counts a two-matrix MLP "
           f"and a tied LM head); KV bytes/GPU {one.kv_cache_bytes:,.0f} vs {la[1]:,.0f}")
+    print(load_line("after"))
     return one_call
 
 

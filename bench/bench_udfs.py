@@ -18,7 +18,7 @@ times, in one process:
 Medians over repeated runs; the machines here are shared and noisy, so ratios against a
 baseline measured in the same process are the figures to compare across runs.
 
-    python bench/bench_udfs.py [--blocks 41] [--block-calls 2000] [--repeat 7]
+    python bench/bench_udfs.py [--blocks 41] [--block-calls 2000] [--repeat 7] [--wait-load 1.5]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import statistics
 import time
 
 import xlcalc.udfs as udfs
+from _common import load_line, wait_for_load
 from xlcalc import basics, serving, training
 from xlcalc.models import load_model, preset_names
 
@@ -194,7 +195,12 @@ def main(argv=None):
     p.add_argument("--block-calls", type=int, default=2000)
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--cells", type=int, default=10_000)
+    p.add_argument("--wait-load", type=float, default=None,
+                   help="wait (at most 10 minutes) until the 1-minute load average is "
+                        "below this (the machine is shared)")
     a = p.parse_args(argv)
+    wait_for_load(a.wait_load)
+    print(load_line("before"))
 
     print("One scalar call (median µs per call over interleaved blocks; core = the API "
           "call the UDF wraps; fastest = the least disturbed UDF block)")
@@ -211,6 +217,7 @@ def main(argv=None):
         print(f"  UDFs:     {udf * 1e3:8.1f} ms total, {udf / n * 1e6:6.1f} µs per call")
         print(f"  core API: {core * 1e3:8.1f} ms total, {core / n * 1e6:6.1f} µs per call")
         print(f"  ratio UDF / core: {udf / core:.2f}")
+    print(load_line("after"))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import openpyxl
 import pytest
+from workbook_cells import input_cells
 
 import xlcalc
 from xlcalc.workbooks.generator import build
@@ -67,14 +68,6 @@ def random_inputs(name, rng, tries=400):
     raise AssertionError(f"no valid random inputs for {name}")
 
 
-def _input_cells(wb):
-    """Defined input name -> (sheet, coordinate) of the Inputs sheet."""
-    out = {}
-    for name, dn in wb.defined_names.items():
-        for sheet, ref in dn.destinations:
-            if sheet == "Inputs":
-                out[name] = (sheet, ref.replace("$", ""))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +85,7 @@ def recalculated(tmp_path_factory, soffice):
         for k in range(RANDOM_SETS[name]):
             inputs, built = random_inputs(name, rng)
             wb = openpyxl.load_workbook(TEMPLATE_DIR / f"{name}.xlsx")
-            cells = _input_cells(wb)
+            cells = input_cells(wb)
             for key, value in inputs.items():
                 sheet, coord = cells[key]
                 wb[sheet][coord].value = value

@@ -11,6 +11,7 @@ import shutil
 
 import openpyxl
 import pytest
+from workbook_cells import input_cells
 
 from xlcalc.workbooks.sizing import MEETS, MISSES
 from xlcalc.workbooks.spec import title_parts
@@ -35,13 +36,6 @@ def _titled(name):
     return {n for _, n in title_parts(template(name).title) if n is not None}
 
 
-def _input_cells(wb):
-    out = {}
-    for name, dn in wb.defined_names.items():
-        for sheet, ref in dn.destinations:
-            if sheet == "Inputs":
-                out[name] = ref.replace("$", "")
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +45,12 @@ def hostile(tmp_path_factory, soffice):
     cases = []
     for name in TEMPLATES:
         wb = openpyxl.load_workbook(TEMPLATE_DIR / f"{name}.xlsx")
-        cells = _input_cells(wb)
+        cells = input_cells(wb)
         for k, (key, value) in enumerate(HOSTILE + RETITLE):
             if key not in cells or ((key, value) in RETITLE and key not in _titled(name)):
                 continue
             wb = openpyxl.load_workbook(TEMPLATE_DIR / f"{name}.xlsx")
-            cell = wb["Inputs"][cells[key]]
+            cell = wb["Inputs"][cells[key][1]]
             cell.value = value
             if isinstance(value, str):
                 cell.data_type = "s"           # the text "8", as pasted

@@ -41,12 +41,21 @@ def _load(kind: str, spec):
 def resolve(inputs: Mapping) -> dict:
     """Replace a ``model``/``gpu`` spec by its loaded record (names stay lookups
     when they are arrays, so that sweeps over presets stay vectorised)."""
-    ctx = dict(inputs)
-    model, gpu = ctx.get("model"), ctx.get("gpu")
-    if model is not None and _is_spec(model):
-        ctx["model"] = _load("model", model)
-    if gpu is not None and _is_spec(gpu):
-        ctx["gpu"] = _load("gpu", gpu)
+    return _resolve_into(dict(inputs))
+
+
+def _resolve_into(ctx: dict) -> dict:
+    """:func:`resolve` in place (``ctx`` is the caller's own dict).  A preset named by
+    text that was loaded before is one dictionary read (the scalar hot path)."""
+    for kind in ("model", "gpu"):
+        spec = ctx.get(kind)
+        if spec is None:
+            continue
+        if type(spec) is str:
+            hit = _PRESETS.get((kind, spec))
+            ctx[kind] = hit if hit is not None else _load(kind, spec)
+        elif type(spec) is not Model and type(spec) is not Accelerator and _is_spec(spec):
+            ctx[kind] = _load(kind, spec)
     return ctx
 
 
@@ -68,7 +77,7 @@ def estimate(targets: str | Iterable[str], *, bind: Mapping | None = None, **inp
         if v is None:
             inputs = {k: v for k, v in inputs.items() if v is not None}
             break
-    ctx = resolve(inputs)
+    ctx = _resolve_into(inputs)          # the keyword dict is this call's own
     if bind:
         bound = graph.evaluate(tuple(bind.values()), ctx)
         ctx.update({name: bound[node] for name, node in bind.items()})

@@ -530,19 +530,78 @@ def _scalar_row(n: Lookup, key):
 _COMPILED: dict = {}
 
 
+def _static_nodes(inputs_, lookups, formulas):
+    """The lookups and formulas of a plan whose value depends on its table keys alone
+    (the model, the GPU, a dtype ... and nothing numeric): a model's layer counts, a
+    format's bytes per element.  Presets do not change while the process runs, so these
+    are computed once per combination of keys (:func:`_compile`).  Returns the static
+    lookups, the static formulas and the key inputs they depend on."""
+    keys = {name for name in inputs_ if name in TERMS and TERMS[name].kind == "choice"}
+    static, roots = set(), []
+    s_lookups, s_formulas = [], []
+    for n in lookups:
+        if all(a in keys or a in static for a in n.args):
+            static.add(n.name)
+            s_lookups.append(n)
+            roots += [a for a in n.args if a in keys and a not in roots]
+    for n in formulas:
+        if s_lookups and n.args and all(a in static for a in n.args):
+            static.add(n.name)
+            s_formulas.append(n)
+    return s_lookups, s_formulas, roots
+
+
 def _compile(plan):
-    """Straight-line Python for a plan's scalar evaluation (see the section comment)."""
+    """Straight-line Python for a plan's scalar evaluation (see the section comment).
+
+    The lookups and formulas that depend on table keys alone (:func:`_static_nodes`) run
+    once per combination of keys and are remembered (``_KEYED``: lookups, ``_DERIVED``:
+    formulas, in the order the general loop runs them: the relation checks between);
+    a key given as text is remembered by its spelling, a loaded record by its identity."""
     inputs_, lookups, formulas, related, missing, late = plan
     var = {}
+    keyed, derived = {}, {}
     env = {"_scalar_input": _scalar_input, "_CHECKED": _CHECKED, "_row": _scalar_row,
            "_RECORDS": _RECORDS, "_RELATED": _RELATED,
            "_missing_required": _missing_required, "_check_related": _check_related,
-           "check_relations": check_relations, "_NotScalar": _NotScalar}
+           "check_relations": check_relations, "_NotScalar": _NotScalar,
+           "_KEYED": keyed, "_DERIVED": derived}
     lines = ["def run(ctx):"]
     rows = {}                   # key variable -> variable of the mapping it selects
+    s_lookups, s_formulas, roots = _static_nodes(inputs_, lookups, formulas)
+    s_names = {n.name for n in s_lookups}
+    d_lookups = [n for n in lookups if n.name not in s_names]
+    d_formulas = [n for n in formulas if n not in s_formulas]
+    result = list(inputs_) + [n.name for n in lookups] + [n.name for n in formulas]
 
     def known():
         return "{" + ", ".join(f"{n!r}: {v}" for n, v in var.items()) + "}"
+
+    def lookup_lines(nodes, indent):
+        out = []
+        for n in nodes:
+            v = var[n.name] = f"v{len(var)}"
+            key = var[n.key]        # an input or a looked-up text: a key or a loaded record
+            if key not in rows:
+                rows[key] = f"m{len(rows)}"
+                env[f"N{rows[key]}"] = n
+                out.append(f"{rows[key]} = _row(N{rows[key]}, {key})")
+            column = repr(n.column) if n.column_key is None else var[n.column_key]
+            out.append(f"{v} = {rows[key]}[{column}]")
+            if n.required is not None:
+                env[f"N{v}"] = n
+                out.append(f"if {v} != {v}: _missing_required(N{v}, {known()})")
+            if n.empty is not None:       # an empty cell reads as Excel reads it
+                out.append(f"if {v} != {v}: {v} = {float(n.empty)!r}")
+        return [indent + line for line in out]
+
+    def formula_lines(nodes, indent):
+        out = []
+        for n in nodes:
+            v = var[n.name] = f"v{len(var)}"
+            env[f"F{v}"] = n.fn
+            out.append(f"{indent}{v} = F{v}({', '.join(var[a] for a in n.args)})")
+        return out
 
     for name in inputs_:
         v = var[name] = f"v{len(var)}"
@@ -554,25 +613,33 @@ def _compile(plan):
             lines.append(f"    {v} = x if type(x) is float and ({name!r}, x) in _CHECKED "
                          f"else float(x) if type(x) is int and ({name!r}, x) in _CHECKED "
                          f"else _scalar_input({name!r}, x)")
-    lines.append("    try:")
-    for n in lookups:
-        v = var[n.name] = f"v{len(var)}"
-        key = var[n.key]        # an input or a looked-up text: a key or a loaded record
-        if key not in rows:
-            rows[key] = f"m{len(rows)}"
-            env[f"N{rows[key]}"] = n
-            lines.append(f"        {rows[key]} = _row(N{rows[key]}, {key})")
-        column = repr(n.column) if n.column_key is None else var[n.column_key]
-        lines.append(f"        {v} = {rows[key]}[{column}]")
-        if n.required is not None:
-            env[f"N{v}"] = n
-            lines.append(f"        if {v} != {v}: _missing_required(N{v}, {known()})")
-        if n.empty is not None:       # an empty cell reads as Excel reads it
-            lines.append(f"        if {v} != {v}: {v} = {float(n.empty)!r}")
-    if not lookups:
-        lines.append("        pass")
-    # a column the row lacks: the general path words the error
-    lines.append("    except KeyError:\n        raise _NotScalar from None")
+    fill, fill_args = [], ", ".join(var.values())
+    if s_lookups:
+        # the rows of the keys, read once per combination of keys (the same lines as
+        # below, in a function that takes every input so that an error words the same)
+        r = [var[a] for a in roots]
+        lines.append(f"    k = ({''.join(f'{x} if type({x}) is str else id({x}), ' for x in r)})")
+        lines.append("    c = _KEYED.get(k)")
+        ident = " or ".join(f"(c[{i}] is not {x} and type({x}) is not str)"
+                            for i, x in enumerate(r))
+        lines.append(f"    if c is None or {ident}:")
+        lines.append(f"        c = _fill({fill_args})")
+        lines.append("        if len(_KEYED) > 512: _KEYED.clear(); _DERIVED.clear()")
+        lines.append("        _KEYED[k] = c")
+        fill = [f"def _fill({fill_args}):", "    try:"]
+        fill += lookup_lines(s_lookups, "        ")
+        fill.append("    except KeyError:\n        raise _NotScalar from None")
+        got = [var[n.name] for n in s_lookups]
+        # the result dictionary's template: every name in the general loop's order, the
+        # values read here filled in (a copy and a few stores beat building it anew)
+        template = ", ".join(f"{n!r}: {var[n] if n in s_names else None}" for n in result)
+        fill.append(f"    return ({', '.join(r + got)}, {{{template}}})")
+        lines.append(f"    {', '.join(['_'] * len(r) + got)}, t = c")
+    if d_lookups:
+        lines.append("    try:")
+        lines += lookup_lines(d_lookups, "        ")
+        # a column the row lacks: the general path words the error
+        lines.append("    except KeyError:\n        raise _NotScalar from None")
     for name in related:
         order = [o for o, _, _ in TERMS[name].relations]
         partners = [o for o in order if o in var]
@@ -580,14 +647,28 @@ def _compile(plan):
         key = ", ".join([repr(name), var[name]] + [var.get(o, "None") for o in order])
         # the key _check_related remembers a passed check under (scalars only)
         lines.append(f"    if ({key}) not in _RELATED: _check_related({name!r}, {args})")
-    for n in formulas:
-        v = var[n.name] = f"v{len(var)}"
-        env[f"F{v}"] = n.fn
-        lines.append(f"    {v} = F{v}({', '.join(var[a] for a in n.args)})")
+    if s_formulas:
+        lines.append("    d = _DERIVED.get(k)")
+        lines.append("    if d is None or d[0] is not c:")
+        lines += formula_lines(s_formulas, "        ")
+        got = [var[n.name] for n in s_formulas]
+        lines.append("        t = t.copy()")
+        lines += [f"        t[{n.name!r}] = {var[n.name]}" for n in s_formulas]
+        lines.append(f"        _DERIVED[k] = (c, {', '.join(got)}, t)")
+        lines.append("    else:")
+        lines.append(f"        _, {', '.join(got)}, t = d")
+    lines += formula_lines(d_formulas, "    ")
     for name in late:
         lines.append(f"    check_relations({name!r}, {var[name]}, {known()})")
-    lines.append(f"    return {known()}")
-    exec(compile("\n".join(lines), "<xlcalc plan>", "exec"), env)
+    # the dictionary in the order of the general loop: inputs, lookups, formulas
+    if s_lookups:
+        done = s_names | {n.name for n in s_formulas}
+        lines.append("    r = t.copy()")
+        lines += [f"    r[{n!r}] = {var[n]}" for n in result if n not in done]
+        lines.append("    return r")
+    else:
+        lines.append("    return {" + ", ".join(f"{n!r}: {var[n]}" for n in result) + "}")
+    exec(compile("\n".join(fill + lines), "<xlcalc plan>", "exec"), env)
     return env["run"]
 
 
@@ -619,8 +700,37 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
         return _evaluate(_plan(targets, frozenset(ctx)), targets, ctx)
 
 
-def _evaluate(plan, targets, ctx) -> dict:
-    """The general evaluation: scalars or broadcasting arrays, factors, expressions."""
+def evaluate_targets(targets, context: Mapping) -> dict:
+    """:func:`evaluate` for large grids, keeping less memory alive: the same values of the
+    inputs, the lookups and ``targets``, but each intermediate formula result is let go
+    after the last formula that reads it (a grid of a million candidates then holds an
+    array per live node, not one per node: fewer fresh pages for the allocator to map)."""
+    if not _loaded:
+        _ensure_loaded()
+    targets = tuple(targets)
+    return _evaluate(_plan(targets, frozenset(context)), targets, context, keep=targets)
+
+
+def _drops(formulas, keep, late) -> dict:
+    """Formula position -> the formula results no later formula reads (not in ``keep``,
+    nor a partner of a relation checked after the formulas)."""
+    keep = set(keep) | set(late)
+    keep |= {o for name in late for o, _, _ in TERMS[name].relations}
+    computed = {n.name for n in formulas}
+    last = {}
+    for i, n in enumerate(formulas):
+        for a in n.args:
+            last[a] = i
+    drops: dict = {}
+    for name, i in last.items():
+        if name in computed and name not in keep:
+            drops.setdefault(i, []).append(name)
+    return drops
+
+
+def _evaluate(plan, targets, ctx, keep=None) -> dict:
+    """The general evaluation: scalars or broadcasting arrays, factors, expressions
+    (``keep``: see :func:`evaluate_targets`)."""
     inputs_, lookups, formulas, related, missing, late = plan
     if missing:
         raise XlcalcError(f"missing input {missing[0]!r} (needed for {', '.join(targets)})",
@@ -648,8 +758,15 @@ def _evaluate(plan, targets, ctx) -> dict:
             values[n.name] = _fill_empty(v, n.empty)
     for name in related:
         _check_related(name, values)
-    for n in formulas:
-        values[n.name] = n.fn(*[values[a] for a in n.args])
+    if keep is None:
+        for n in formulas:
+            values[n.name] = n.fn(*[values[a] for a in n.args])
+    else:
+        drops = _drops(formulas, keep, late)
+        for i, n in enumerate(formulas):
+            values[n.name] = n.fn(*[values[a] for a in n.args])
+            for name in drops.get(i, ()):
+                del values[name]
     for name in late:
         check_relations(name, values[name], values)
     return values

@@ -28,6 +28,8 @@ activation peak and non-torch memory it subtracts.  Override one with its node n
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from . import graph
@@ -290,35 +292,35 @@ def plan_serving(model, isl, osl, *, request_rate=None, concurrency=None, ttft_m
                  concurrencies=concurrencies, extra_replicas=extra_replicas, engine=engine,
                  options=options)
     values = grid.evaluate()
-    idx = grid.valid_indices(values)
-    idx = _order(grid, values, idx, max_gpus)
-    frame = grid.columns(values, idx)
-    within = frame["gpus"].to_numpy() <= max_gpus
-    frame["meets_sla"] = frame["meets_sla"].to_numpy() & within
-    frame["within_max_gpus"] = within
-    usable = (frame["fits"] & frame["stable"] & frame["token_budget_ok"]).to_numpy()
-    frame["pareto"] = pareto_flags(frame["output_tokens_per_s_per_gpu"].to_numpy(),
-                                   frame["tokens_per_s_per_user"].to_numpy(), usable)
+    frame = grid.frame(values, max_gpus)
     frame.attrs["verdict"] = plan_verdict(frame, ttft_ms_max=ttft_ms_max,
                                           tpot_ms_max=grid.tpot_target, max_gpus=max_gpus)
     frame.attrs["candidates"] = int(np.prod(grid.shape))
     return frame
 
 
-def _order(grid, values, idx, max_gpus) -> np.ndarray:
-    """The rows' order: the plans that meet every target by cost per million output tokens
-    (ties: fewer GPUs), then the others in the order of the search axes — or, when none
-    meets the targets, every candidate by cost.  Only the keys are gathered here; every
-    column is then gathered once, in this order (mostly sequential reads)."""
-    gpus_ = grid.gather(values["serve_gpus"], idx)
-    meets = grid.gather(values["serve_meets_sla"], idx) > 0
-    meets &= gpus_ <= max_gpus
-    cost = grid.gather(values["cost_per_m_output_tokens"], idx)
-    if not meets.any():
-        return idx[np.lexsort((gpus_, cost))]
-    first = np.flatnonzero(meets)
-    first = first[np.lexsort((gpus_[first], cost[first]))]
-    return np.concatenate([idx[first], idx[~meets]])
+def _by_cost(cost, gpus) -> np.ndarray:
+    """The permutation ``np.lexsort((gpus, cost))``: by cost, ties by GPUs, then by position
+    (NaN last, as numpy sorts).  One stable sort by cost; the GPU tie-break is re-sorted
+    only when some tied costs are out of GPU order (at a fixed load the cost is the fleet's
+    price, so equal costs mostly come with equal GPU counts)."""
+    order = np.argsort(cost, kind="stable")
+    c, g = cost[order], gpus[order]
+    tied = (c[1:] == c[:-1]) | (np.isnan(c[1:]) & np.isnan(c[:-1]))
+    down = (g[1:] < g[:-1]) | (np.isnan(g[:-1]) & ~np.isnan(g[1:]))
+    if not (tied & down).any():
+        return order
+    group = np.concatenate(([0], np.cumsum(~tied)))
+    if np.all((g >= 0) & (g < 2 ** 31) & (g == np.floor(g))):     # whole GPU counts (no NaN)
+        # one stable sort of (tie group, GPUs) packed into an int64: nearly in order already
+        key = (group.astype(np.int64) << 32) | g.astype(np.int64)
+        return order[np.argsort(key, kind="stable")]
+    return order[np.lexsort((g, group))]           # stable: positions keep their order
+
+
+#: Above this many points, :func:`pareto_flags` first drops the points that the frontier of
+#: a sample of about this many beats.
+_PARETO_SAMPLE = 2048
 
 
 def pareto_flags(x, y, usable=None):
@@ -328,17 +330,47 @@ def pareto_flags(x, y, usable=None):
     ok = np.ones(len(x), bool) if usable is None else np.asarray(usable, bool)
     out = np.zeros(len(x), bool)
     idx = np.flatnonzero(ok & np.isfinite(x) & np.isfinite(y))
-    if not len(idx):
-        return out
-    order = idx[np.lexsort((-x[idx], -y[idx]))]        # y descending, then x descending
-    xs, ys = x[order], y[order]
-    starts = np.flatnonzero(np.concatenate(([True], ys[1:] != ys[:-1])))
-    group = np.cumsum(np.concatenate(([True], ys[1:] != ys[:-1]))) - 1
-    group_best = xs[starts]                            # the largest x of each equal-y group
-    before = np.concatenate(([-np.inf], np.maximum.accumulate(group_best)[:-1]))
-    keep = (xs == group_best[group]) & (xs > before[group])
-    out[order[keep]] = True
+    if len(idx) > 4 * _PARETO_SAMPLE:
+        idx = _unbeaten(x, y, idx)
+    out[idx[_frontier(x[idx], y[idx])]] = True
     return out
+
+
+def _frontier(x, y) -> np.ndarray:
+    """Positions of the points of (finite) ``x``, ``y`` that no other point beats: one sort
+    by ``y`` (descending), the largest ``x`` of each equal-``y`` group, and a running
+    maximum of ``x`` over the groups above it."""
+    if not len(x):
+        return np.zeros(0, dtype=np.intp)
+    order = np.argsort(-y)
+    xs, ys = x[order], y[order]
+    new = np.empty(len(ys), bool)
+    new[0] = True
+    np.not_equal(ys[1:], ys[:-1], out=new[1:])
+    best = np.maximum.reduceat(xs, np.flatnonzero(new))   # the largest x of each group
+    group = np.cumsum(new) - 1
+    before = np.empty_like(best)                           # the largest x of the groups above
+    before[0] = -np.inf
+    np.maximum.accumulate(best[:-1], out=before[1:])
+    return order[(xs == best[group]) & (xs > before[group])]
+
+
+def _unbeaten(x, y, idx) -> np.ndarray:
+    """``idx`` without the points that a frontier point of a strided sample of them beats
+    (a point beaten by any point is beaten by a frontier point, so the frontier of what is
+    left is the whole frontier).  The sample's frontier, sorted by ``x``, has ``y``
+    falling: the first of its points with ``x`` at least a point's is the highest of
+    those that could beat it."""
+    sample = idx[::len(idx) // _PARETO_SAMPLE]
+    front = sample[_frontier(x[sample], y[sample])]
+    by_x = np.argsort(x[front])
+    fx = np.append(x[front][by_x], np.inf)
+    fy = np.append(y[front][by_x], -np.inf)
+    xi, yi = x[idx], y[idx]
+    j = np.searchsorted(fx, xi)
+    beaten = fy[j] > yi
+    beaten |= (fy[j] == yi) & (fx[j] > xi)
+    return idx[~beaten]
 
 
 def plan_verdict(frame, *, ttft_ms_max, tpot_ms_max, max_gpus) -> str:
@@ -495,71 +527,160 @@ class _Grid:
         targets = [n for n in PLAN_COLUMNS.values() if n] + ["peak_tflops"]
         # absurd sizes overflow in some candidates: those rows are inf/NaN, never feasible
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return graph.evaluate(tuple(dict.fromkeys(targets)), ctx)
+            return graph.evaluate_targets(tuple(dict.fromkeys(targets)), ctx)
 
-    def valid_indices(self, values) -> np.ndarray:
-        """Flat indices of the candidates that exist: a dtype the GPU computes in, an ep
-        that divides the experts (else the duplicate of ep = 1 is dropped)."""
-        peak = np.broadcast_to(values["peak_tflops"], self.shape)
-        ok = np.isfinite(peak) & np.broadcast_to(self.ep_ok, self.shape)
-        return np.flatnonzero(ok.ravel())
+    def flat(self, value, dtype=np.float64, out=None) -> np.ndarray:
+        """``value`` (an array broadcasting to the grid) over the whole grid, flat in the
+        order of the search axes: the array itself when it already is that, else written
+        out (into ``out``, a scratch grid, when given)."""
+        v = np.asarray(value)
+        if v.shape == self.shape and v.dtype == dtype and v.flags.c_contiguous:
+            return v.reshape(-1)
+        if out is None:
+            out = np.empty(self.shape, dtype)
+        np.copyto(out.reshape(self.shape), v, casting="unsafe")
+        return out.reshape(-1)
 
-    def gather(self, value, idx, out=None) -> np.ndarray:
-        """``value`` (an array broadcasting to the grid) at flat indices ``idx``.  A value
-        that depends on few axes is read through its own flat index, computed once per
-        pattern of axes for this ``idx`` (the grid is never written out for it)."""
-        v = np.asarray(value, dtype=np.float64)
-        if v.shape == self.shape:
-            return np.take(v.reshape(-1), idx, out=out, mode="clip")   # clip: unbuffered
-        shape = (1,) * (len(self.shape) - v.ndim) + v.shape
-        cache = self.__dict__.setdefault("_flat", {})
-        if cache.get("idx") is not idx:
-            cache.clear()
-            cache["idx"] = idx
-            cache["coords"] = np.unravel_index(idx, self.shape)
-        flat = cache.get(shape)
-        if flat is None:
-            kept = [d for d, n in enumerate(shape) if n > 1]
-            flat = cache[shape] = np.ravel_multi_index(
-                tuple(cache["coords"][d] for d in kept), tuple(shape[d] for d in kept)) \
-                if kept else np.zeros(len(idx), dtype=np.intp)
-        return np.take(np.ascontiguousarray(v).reshape(-1), flat, out=out, mode="clip")
+    def flag(self, value) -> np.ndarray:
+        """A TRUE/FALSE node (a number > 0 is TRUE), flat over the grid."""
+        return self.flat(np.asarray(value) > 0, bool)
 
-    def columns(self, values, idx):
-        """The DataFrame of :data:`PLAN_COLUMNS` at flat indices ``idx`` (in that order):
-        numbers gathered straight into one column-major block (no copy when pandas wraps
-        it), then the text and TRUE/FALSE columns inserted in their places."""
+    def valid(self, values) -> np.ndarray:
+        """The candidates that exist, flat over the grid: a dtype the GPU computes in, an
+        ep that divides the experts (else the duplicate of ep = 1 is dropped)."""
+        return self.flat(np.isfinite(values["peak_tflops"]) & self.ep_ok, bool)
+
+    def rows(self, values, max_gpus, ok):
+        """The rows' order (flat grid indices) and how many lead: the plans that meet every
+        target by cost per million output tokens (ties: fewer GPUs), then the others in
+        the order of the search axes — or, when none meets the targets, every candidate
+        by cost (and 0).  ``ok``: :meth:`valid`."""
+        gpus = self.flat(values["serve_gpus"])
+        cost = self.flat(values["cost_per_m_output_tokens"])
+        meets = self.flag(values["serve_meets_sla"]) & ok
+        meets &= gpus <= max_gpus
+        first = np.flatnonzero(meets)
+        if not len(first):
+            idx = np.flatnonzero(ok)
+            return idx[_by_cost(cost[idx], gpus[idx])], 0
+        first = first[_by_cost(cost[first], gpus[first])]
+        return np.concatenate([first, np.flatnonzero(ok & ~meets)]), len(first)
+
+    def frame(self, values, max_gpus):
+        """The DataFrame of :data:`PLAN_COLUMNS` (then ``within_max_gpus`` and ``pareto``),
+        one row per candidate that exists, in the order of :meth:`rows`: each column read
+        once from its node over the grid (a node on few axes written out into a scratch
+        grid first) straight into its own array, the GPU and dtype as categoricals.  The
+        number columns are written into the grids of intermediate nodes that no column
+        reads and into each node's grid once its column is read (already in memory: new
+        memory costs a page fault per page), which ``values`` gives up."""
         import pandas as pd
-        g = self.gather
+        ok = self.valid(values)
+        order, n_first = self.rows(values, max_gpus, ok)
+        n = len(order)
+        flags = {label: self.flag(values[PLAN_COLUMNS[label]])
+                 for label in ("fits", "token_budget_ok", "stable")}
+        usable = ok & flags["fits"] & flags["stable"] & flags["token_budget_ok"]
+        pareto = self.pareto(values["output_tokens_per_s_per_gpu"],
+                             values["serve_tokens_per_s_per_user"], usable)
+        spare = self._spare(values)
+        scratch = spare.pop() if spare else np.empty(self.shape)
+
+        def take(value, dtype=np.float64):
+            src = self.flat(value, dtype, scratch if dtype == np.float64 else None)
+            out = spare.pop().reshape(-1)[:n] if spare and dtype == np.float64 else None
+            return np.take(src, order, out=out, mode="clip")     # clip: unbuffered
+
         layouts = np.array(self.layouts, dtype=float)
-        pd_layout = g(self._axis(6, layouts[:, 0]), idx) > 0
+        pd_axis = self._axis(6, layouts[:, 0]) > 0
         axes = {"tp": self._axis(2, self.tps), "pp": self._axis(3, self.pps),
                 "dp_attention": self._axis(4, self.dps), "ep": self.ep,
                 "prefill_tp": self._axis(6, layouts[:, 1]),
                 "concurrency": self._axis(7, self.concurrencies),
                 "extra_replicas": self._axis(8, self.extra),
                 "price_per_gpu_hour": self._axis(0, self.prices)}
-        numeric = [k for k in PLAN_COLUMNS if k not in _TEXT and k not in _FLAGS]
-        block = np.empty((len(idx), len(numeric)), order="F")
-        for j, label in enumerate(numeric):
-            source = axes[label] if label in axes else values[PLAN_COLUMNS[label]]
-            g(source, idx, out=block[:, j])
+        # the columns read from nodes first: each node's grid, once read, takes a later
+        # column (the axes, on few values, come last)
+        labels = sorted((label for label in PLAN_COLUMNS if label not in _TEXT and
+                         label not in _FLAGS), key=lambda label: label in axes)
+        reads = Counter(PLAN_COLUMNS[label] for label in labels if label not in axes)
+        columns = {}
+        for label in labels:
+            node = PLAN_COLUMNS[label]
+            source = axes[label] if label in axes else values[node]
             if label in ("prefill_tp", "prefill_workers"):      # aggregated: none
-                block[~pd_layout, j] = np.nan
-        frame = pd.DataFrame(block, columns=numeric, copy=False)
-        texts = {"gpu": pd.Categorical.from_codes(
-                     g(self._axis(0, range(self.shape[0])), idx).astype(np.int32),
-                     [x.name for x in self.gpus]),
-                 "dtype": pd.Categorical.from_codes(
-                     g(self._axis(1, range(self.shape[1])), idx).astype(np.int32),
-                     self.dtypes),
-                 "disaggregated": pd_layout}
-        for label in _FLAGS[1:]:
-            texts[label] = g(values[PLAN_COLUMNS[label]], idx) > 0
-        for loc, label in enumerate(PLAN_COLUMNS):
-            if label in texts:
-                frame.insert(loc, label, texts[label])
-        return frame
+                source = np.where(pd_axis, source, np.nan)
+            columns[label] = take(source)
+            if label not in axes:
+                reads[node] -= 1
+                spare += self._used(values, node, reads)
+        columns["gpu"] = pd.Categorical.from_codes(
+            take(self._axis(0, range(self.shape[0])), np.int32), [x.name for x in self.gpus])
+        columns["dtype"] = pd.Categorical.from_codes(
+            take(self._axis(1, range(self.shape[1])), np.int32), self.dtypes)
+        columns["disaggregated"] = take(pd_axis, bool)
+        columns["meets_sla"] = np.arange(n) < n_first
+        for label, flag in flags.items():
+            columns[label] = np.take(flag, order)
+        columns = {label: columns[label] for label in PLAN_COLUMNS}
+        columns["within_max_gpus"] = columns["gpus"] <= max_gpus
+        columns["pareto"] = np.take(pareto, order)
+        return pd.DataFrame(columns, copy=False)
+
+    def pareto(self, x, y, usable) -> np.ndarray:
+        """:func:`pareto_flags` of ``x`` and ``y`` (arrays broadcasting to the grid) among
+        the ``usable`` candidates (flat), flat over the grid.  Along the axes ``y`` does
+        not vary on (the replica count: tokens/s per user is a property of one instance)
+        only the largest usable ``x`` of each cell can be unbeaten (a smaller one is
+        beaten by it at the same ``y``): the frontier of those cells' best points, then
+        every point equal to its cell's best point on it."""
+        y = np.asarray(y)
+        free = tuple(i for i, n in enumerate(self.shape)
+                     if n > 1 and (y.ndim != len(self.shape) or y.shape[i] == 1))
+        if not free or y.ndim != len(self.shape):
+            return pareto_flags(self.flat(x), self.flat(y), usable)
+        xg = np.broadcast_to(x, self.shape)
+        ok = usable.reshape(self.shape) & np.isfinite(xg) & np.isfinite(y)
+        best = np.where(ok, xg, -np.inf).max(axis=free, keepdims=True)
+        cells = ok.any(axis=free, keepdims=True)
+        front = pareto_flags(best.ravel(), np.broadcast_to(y, best.shape).ravel(),
+                             cells.ravel()).reshape(best.shape)
+        return (ok & (xg == best) & front).reshape(-1)
+
+    def _used(self, values, node, reads) -> list:
+        """``[values[node]]`` taken out of ``values`` once no column reads it any more
+        (``reads``: the reads left per node), when it is a grid of its own that no node
+        still to be read shares: its memory takes the next column."""
+        v = values.get(node)
+        if reads[node] or not self._own_grid(v) or any(
+                np.may_share_memory(v, values[n]) for n, left in reads.items()
+                if left and n != node):
+            return []
+        return [values.pop(node)]
+
+    def _own_grid(self, v) -> bool:
+        """A float grid of the grid's shape that owns its writable memory."""
+        return isinstance(v, np.ndarray) and v.shape == self.shape and \
+            v.dtype == np.float64 and v.base is None and v.flags.c_contiguous and \
+            v.flags.writeable
+
+    def _spare(self, values) -> list:
+        """The grids of float intermediates no column reads, taken out of ``values``:
+        arrays of the grid's shape that own their memory and share none with a node a
+        column reads."""
+        read = {n for n in PLAN_COLUMNS.values() if n} | {"peak_tflops"}
+        kept = [v for n, v in values.items() if n in read and isinstance(v, np.ndarray)]
+        spare = []
+        for name in list(values):
+            v = values[name]
+            if name in read or not isinstance(v, np.ndarray) or v.shape != self.shape or \
+                    v.dtype != np.float64 or v.base is not None or \
+                    not v.flags.c_contiguous or not v.flags.writeable or \
+                    any(np.may_share_memory(v, k) for k in kept) or \
+                    any(v is s for s in spare):
+                continue
+            spare.append(values.pop(name))
+        return spare
 
 
 _TEXT = ("gpu", "dtype")
