@@ -50,7 +50,7 @@ def training():
 def expected_inference(v: dict) -> dict:
     """The inference plan computed directly with the public serving API."""
     seq = v["prompt_len"] + v["output_len"]
-    common = dict(dtype=v["dtype"], kv_dtype=v["kv_dtype"])
+    common = dict(dtype=v["dtype"], kv_dtype=v["kv_dtype"], engine=v["engine"])
     util = v["gpu_memory_utilization"]
     mem = inference_memory(v["model"], v["batch"], seq, tp=v["tp"], pp=v["pp"], gpu=v["gpu"],
                            gpu_memory_utilization=util, **common)
@@ -213,7 +213,10 @@ def test_headline_cards_show_the_figures(inference):
                 "gpus_needed", "e2e_s"):
         assert f'data-name="{key}"' in html
     assert f'data-value="{float(inference.figures["ttft_ms"])!r}"' in html
-    assert "185" in html and "6.57" in html          # TTFT 185 ms, TPOT 6.57 ms as shown
+    from xlcalc.widgets.render import fmt
+    for key in ("ttft_ms", "tpot_ms"):                # the calibrated figures, as shown
+        assert fmt(inference.figures[key]) in html
+    assert "(vllm)" in html                           # the engine is stated
     table = inference.table.value
     assert "weights" in table and "17.24" in table and "%" in table
     assert inference.chart.value[:8] == b"\x89PNG\r\n\x1a\n"
@@ -290,6 +293,7 @@ INFERENCE_EFFECTS = {
     "mfu": ({}, 0.3, ["ttft_ms"]),
     "bw_eff": ({}, 0.8, ["tpot_ms"]),
     "gpu_memory_utilization": ({}, 0.8, ["headroom_gb", "max_batch", "budget_gb"]),
+    "engine": ({}, "sglang", ["headroom_gb", "max_batch", "budget_gb"]),
 }
 
 TRAINING_EFFECTS = {

@@ -49,6 +49,7 @@ FORMULA_MODULES = [
     "xlcalc.formulas.fewest_gpus",
     "xlcalc.formulas.capacity",
     "xlcalc.formulas.engines",
+    "xlcalc.formulas.efficiency",
     "xlcalc.formulas.latency",
     "xlcalc.formulas.moe_serving",
     "xlcalc.formulas.serving_load",

@@ -107,10 +107,11 @@ def compute_comm_ratio(work_flops, size_bytes):
 
 @formula("GB/s", "seed 002 §七: 根据 CCR 和芯片的算力峰值计算出所需的通信带宽",
          size_bytes="message_bytes")
-def comm_gb_per_s_needed(work_flops, size_bytes, peak_tflops, mfu):
-    """Link bandwidth (GB/s per GPU) that keeps up with a GPU computing at ``peak × mfu``:
-    ``peak × mfu / CCR``, i.e. the bytes of one FLOP times the FLOP rate."""
-    return peak_tflops * 1e12 * mfu * size_bytes / work_flops / 1e9
+def comm_gb_per_s_needed(work_flops, size_bytes, peak_tflops, gemm_eff):
+    """Link bandwidth (GB/s per GPU) that keeps up with a GPU computing at ``peak × mfu``
+    (``mfu`` not given: the family's GEMM plateau): ``peak × mfu / CCR``, i.e. the bytes of
+    one FLOP times the FLOP rate."""
+    return peak_tflops * 1e12 * gemm_eff * size_bytes / work_flops / 1e9
 
 
 @formula("", "seed 002 §七: 带宽利用率 = 通信需求带宽 / 硬件拥有的网络带宽")

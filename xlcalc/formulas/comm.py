@@ -35,12 +35,13 @@ register_terms(
     Term("link_gb_per_s", "bandwidth of the link one GPU uses, per direction (NVLink 4: 450; "
          "400 Gb/s InfiniBand: 50)", "GB/s", "real", 0, minimum_open=True,
          sample=(50, 100, 450), group="hardware"),
-    Term("link_eff", "link efficiency: achieved / peak link bandwidth (1 = the spec-sheet "
-         "figure, as the seeds compute; NCCL reaches about 0.7-0.85 on NVLink)", "",
-         "fraction", default=1.0, sample=(0.7, 0.85, 1.0), group="efficiency"),
+    Term("link_eff", "link efficiency: achieved bus bandwidth / peak link bandwidth (1 = the "
+         "spec-sheet figure, as the seeds compute; default: the GPU family's measured "
+         "NCCL/RCCL all-reduce figure, above 1 with NVLink SHARP)", "", "real", 0,
+         minimum_open=True, maximum=2, sample=(0.7, 0.85, 1.0), group="efficiency"),
     Term("link_latency_us", "fixed start-up time of one collective or transfer (8 us in "
-         "seed 003 §六 after kipp.ly)", "us", "real", 0, default=8.0, sample=(0, 8, 20),
-         group="efficiency", maximum=1e6),
+         "seed 003 §六 after kipp.ly; default: the GPU family's smallest NCCL/RCCL all-reduce)",
+         "us", "real", 0, sample=(0, 8, 20), group="efficiency", maximum=1e6),
     Term("gpus_per_node", "GPUs that share one NVLink domain (a server)", "GPUs",
          sample=(4, 8), default=8, group="hardware", maximum=1024),
     Term("comm_overlap", "fraction of prefill tensor-parallel communication hidden behind "
@@ -153,9 +154,11 @@ def tp_comm_s(num_layers, batch, seq_len, hidden_size, act_dtype_bytes, tp, tp_l
 
 formula(S, "seed 000 附录A: TP通信/层 = 2 × AllReduce(batch × seq × hidden × 2)")(tp_comm_s)
 derive("prefill_tp_comm_s", tp_comm_s, S, "seed 000 §七 example 1: TP all-reduces of the "
-       "prompt's activations", seq_len="prompt_len")
+       "prompt's activations (the engine's all-reduce latency)", seq_len="prompt_len",
+       link_latency_us="tp_allreduce_latency_us")
 derive("decode_tp_comm_s", tp_comm_s, S, "seed 003 §六 (kipp.ly): per-token all-reduces, "
-       "latency-dominated", seq_len=1)
+       "latency-dominated (the engine's all-reduce latency)", seq_len=1,
+       link_latency_us="tp_allreduce_latency_us")
 
 
 # --------------------------------------------------------- pipeline parallelism
