@@ -278,10 +278,12 @@ def train_offload_bytes(train_trainable_sharded_1, train_trainable_sharded_2,
     return grads + updated + fetched
 
 
-@formula(S, "bytes / (host link × efficiency)")
-def train_offload_s(train_offload_bytes, host_link_gb_per_s, link_eff):
-    """Seconds of host-device copies per step (the CPU optimizer step is not counted)."""
-    return train_offload_bytes / (host_link_gb_per_s * 1e9 * link_eff)
+@formula(S, "bytes / host link")
+def train_offload_s(train_offload_bytes, host_link_gb_per_s):
+    """Seconds of host-device copies per step (the CPU optimizer step is not counted).  The
+    host link is a plain DMA copy: the GPU-to-GPU collectives' ``link_eff`` (the family's
+    NCCL bus-bandwidth share, above 1 with NVLink SHARP) does not apply to it."""
+    return train_offload_bytes / (host_link_gb_per_s * 1e9)
 
 
 @formula(S, "sum of the parts, nothing overlapped")
