@@ -98,6 +98,16 @@ class Accelerator:
                 return getattr(self, field_)
             raise unknown_choice("gpu field", field_, self.fields) from None
 
+    def lookup_row(self) -> dict:
+        """What a lookup may read from this record: the number fields and the text fields
+        of :data:`GPU_TEXT_LOOKUPS` (the compiled scalar plans read this mapping; kept
+        after the first call, as the record never changes)."""
+        row = self.__dict__.get("_lookup_row")
+        if row is None:
+            row = dict(self.fields, **{f: getattr(self, f) for f in GPU_TEXT_LOOKUPS})
+            object.__setattr__(self, "_lookup_row", row)
+        return row
+
     def __getattr__(self, field_):
         fields = self.__dict__.get("fields")
         if fields is not None and field_ in fields:
