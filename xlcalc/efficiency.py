@@ -133,7 +133,7 @@ def collective_efficiency(gpu: str):
 
 #: Numeric columns of :func:`calibration_table` (one row per GPU family).
 CALIBRATION_COLUMNS = ("gemm_eff_16bit", "gemm_eff_8bit", "gemm_fixed_us", "attention_eff",
-                       "hbm_eff", "link_eff", "collective_latency_us")
+                       "hbm_eff", "link_eff", "collective_latency_us", "scale_out_eff")
 _EIGHT_BIT = ("fp8", "int8", "fp4")
 _FUSED = ("flash-attention-2", "flash-attention-3")
 _SMALL = 1024            # the sweeps' smallest square GEMM: the fixed time shows there
@@ -196,6 +196,29 @@ def _collective_evidence() -> dict:
     return out
 
 
+def _scale_out_evidence() -> dict:
+    """The network's bus-bandwidth efficiency: no nccl-tests run across servers is in the
+    collected measurements (all are one VM's NVLink), so the fitted network models of
+    collectives.json's ``model_parameters`` that describe a scale-out network (Calculon's
+    InfiniBand HDR model for A100) set it."""
+    out: dict = {}
+    for p in load_efficiency("collectives")["model_parameters"]:
+        if "infiniband" not in p["network"].lower():
+            continue
+        family = _family_of(p["gpu"])
+        src = p["source"]
+        out.setdefault((family, "scale_out_eff"), []).append(
+            (float(p["efficiency"]), f"{p['gpu']} {p['network']}: fitted model "
+             f"({src['repo']} {src['path']}@{src['commit'][:7]})"))
+    return out
+
+
+def _family_of(gpu: str) -> str:
+    """The family of a GPU preset named in the efficiency data."""
+    from .hardware import load_gpu
+    return load_gpu(gpu).family
+
+
 @functools.lru_cache(maxsize=1)
 def calibration_table():
     """The calibrated efficiency defaults, one row per GPU family (index ``family``): the
@@ -205,7 +228,7 @@ def calibration_table():
     import pandas as pd
     from .hardware import GENERIC_FAMILY, gpus_table
     evidence = {**_gemm_evidence(), **_attention_evidence(), **_hbm_evidence(),
-                **_collective_evidence()}
+                **_collective_evidence(), **_scale_out_evidence()}
     measured = {}
     for (family, column), items in evidence.items():
         measured.setdefault(column, {})[family] = (_median([v for v, _ in items]),

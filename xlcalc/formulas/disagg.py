@@ -63,7 +63,8 @@ def pd_prefill_s(prefill_linear_flops_per_request, prefill_attention_flops_per_r
                  model_weights_bytes, kv_transfer_bytes, prefill_tp, peak_tflops, gemm_eff,
                  attention_compute_eff, gemm_fixed_s, step_gemms, hbm_bytes_per_s,
                  num_layers, prompt_len, hidden_size, act_dtype_bytes, gpus_per_node,
-                 intra_node_gb_per_s, inter_node_gb_per_s, link_eff, tp_allreduce_latency_us,
+                 intra_node_gb_per_s, inter_node_gb_per_s, link_eff, scale_out_eff,
+                 tp_allreduce_latency_us,
                  engine_step_overhead_s):
     """One prompt's prefill on a prefill worker: its GEMMs on ``prefill_tp`` GPUs at the
     achieved rate plus their fixed times and its attention at the fused kernel's rate
@@ -75,9 +76,10 @@ def pd_prefill_s(prefill_linear_flops_per_request, prefill_attention_flops_per_r
                            gemm_fixed_s) + \
         prefill_attention_flops_per_request / (rate * attention_compute_eff)
     memory = (model_weights_bytes + kv_transfer_bytes) / prefill_tp / hbm_bytes_per_s
-    link = where(prefill_tp <= gpus_per_node, intra_node_gb_per_s, inter_node_gb_per_s)
+    inside = prefill_tp <= gpus_per_node
     comm = tp_comm_s(num_layers, 1, prompt_len, hidden_size, act_dtype_bytes, prefill_tp,
-                     link, link_eff, tp_allreduce_latency_us)
+                     where(inside, intra_node_gb_per_s, inter_node_gb_per_s),
+                     where(inside, link_eff, scale_out_eff), tp_allreduce_latency_us)
     return maximum(compute, memory) + comm + engine_step_overhead_s
 
 

@@ -50,10 +50,13 @@ _DOCS = {
     "hbm_eff": "sustained (STREAM triad) share of the datasheet HBM bandwidth",
     "link_eff": "all-reduce bus bandwidth over the scale-up link at large messages",
     "collective_latency_us": "time of the smallest all-reduce: one collective's start-up",
+    "scale_out_eff": "bus bandwidth over the scale-out network (a fitted network model: no "
+                     "measurement across servers is collected)",
 }
 # the table's link_eff and hbm_eff become the defaults of the inputs bw_eff and link_eff
 _RENAMED = {"link_eff": "link_eff_calibrated", "hbm_eff": "hbm_eff_calibrated",
-            "collective_latency_us": "link_latency_us_calibrated"}
+            "collective_latency_us": "link_latency_us_calibrated",
+            "scale_out_eff": "scale_out_eff_calibrated"}
 for _column in CALIBRATION_COLUMNS:
     lookup_node(_RENAMED.get(_column, _column), "efficiency", "gpu_family", _column,
                 unit=_UNITS.get(_column, ""), source=_T, doc=_DOCS[_column])
@@ -139,6 +142,13 @@ def link_eff(link_eff_calibrated):
     family's measured all-reduce figure unless ``link_eff`` is given (NVLink SHARP
     reduces in the switch, so Hopper's exceeds 1)."""
     return link_eff_calibrated
+
+
+@formula("", "Calculon's fitted InfiniBand model (efficiency table)", input_default=True)
+def scale_out_eff(scale_out_eff_calibrated):
+    """Share of the network bandwidth a collective's bytes move at across servers: the
+    efficiency table's figure unless ``scale_out_eff`` is given."""
+    return scale_out_eff_calibrated
 
 
 @formula("us", "nccl-tests/rccl-tests: time of the smallest all-reduce", input_default=True)

@@ -307,8 +307,9 @@ def serve_step_bytes(serve_decode_tokens, serve_prefill_tokens, serve_micro_batc
 
 def serve_step_comm_s(serve_decode_tokens, serve_prefill_tokens, stage_layers, num_layers,
                       moe_layers, hidden_size, act_dtype_bytes, tp, tp_link_gb_per_s,
-                      link_eff, link_latency_us, tp_allreduce_latency_us, dp_attention, experts_per_token, ep,
-                      moe_group_gpus, moe_imbalance, moe_link_gb_per_s):
+                      tp_link_eff, link_latency_us, tp_allreduce_latency_us, dp_attention,
+                      experts_per_token, ep, moe_group_gpus, moe_imbalance, moe_link_gb_per_s,
+                      moe_link_eff):
     """Seconds one stage's micro-step waits for traffic: per layer the attention output's
     tensor-parallel all-reduce (the engine's custom all-reduce latency), then the dense
     MLP's all-reduce or the MoE layer's all-to-alls and expert all-reduce
@@ -317,10 +318,10 @@ def serve_step_comm_s(serve_decode_tokens, serve_prefill_tokens, stage_layers, n
     each = ring_allreduce_bytes(tokens * hidden_size * act_dtype_bytes, tp)
     moe_share = moe_layers / num_layers
     dense = _collectives_s(stage_layers * (2 - moe_share), each, tp > 1, tp_link_gb_per_s,
-                           link_eff, tp_allreduce_latency_us)
+                           tp_link_eff, tp_allreduce_latency_us)
     moe = stage_layers * moe_share * moe_layer_comm_s(
         tokens, dp_attention, experts_per_token, hidden_size, act_dtype_bytes, tp, ep,
-        moe_group_gpus, moe_imbalance, moe_link_gb_per_s, link_eff, link_latency_us)
+        moe_group_gpus, moe_imbalance, moe_link_gb_per_s, moe_link_eff, link_latency_us)
     return dense + moe
 
 
@@ -380,13 +381,13 @@ def serve_draft_step_s(serve_micro_batch, draft_params, weight_bytes_per_param, 
 
 def serve_full_step_s(serve_stage_step_s, pp, serve_decode_tokens, serve_prefill_tokens,
                       hidden_size, act_dtype_bytes, pp_inter_node_boundaries,
-                      intra_node_gb_per_s, inter_node_gb_per_s, link_eff, link_latency_us,
-                      draft_len, serve_draft_step_s):
+                      intra_node_gb_per_s, inter_node_gb_per_s, link_eff, scale_out_eff,
+                      link_latency_us, draft_len, serve_draft_step_s):
     """A sequence's whole decode step: ``pp`` stage micro-steps, the activations sent across
     the ``pp − 1`` stage boundaries, and ``draft_len`` draft steps."""
     sends = pp_comm_s(serve_decode_tokens + serve_prefill_tokens, 1, hidden_size,
                       act_dtype_bytes, pp, pp_inter_node_boundaries, intra_node_gb_per_s,
-                      inter_node_gb_per_s, link_eff, link_latency_us)
+                      inter_node_gb_per_s, link_eff, scale_out_eff, link_latency_us)
     return pp * serve_stage_step_s + sends + draft_len * serve_draft_step_s
 
 
@@ -412,12 +413,13 @@ def agg_chunks(prompt_len, serve_chunk_tokens):
 @formula(S, "chunked prefill through a pipeline: (chunks + pp − 1) stage steps")
 def agg_prefill_s(agg_chunks, pp, serve_chunk_stage_step_s, serve_decode_tokens,
                   serve_chunk_tokens, hidden_size, act_dtype_bytes, pp_inter_node_boundaries,
-                  intra_node_gb_per_s, inter_node_gb_per_s, link_eff, link_latency_us):
+                  intra_node_gb_per_s, inter_node_gb_per_s, link_eff, scale_out_eff,
+                  link_latency_us):
     """One request's prefill with no queue: its chunks, each in a step that also carries
     the running decodes, pipelined through the ``pp`` stages."""
     sends = pp_comm_s(serve_decode_tokens + maximum(serve_chunk_tokens, 0), 1, hidden_size,
                       act_dtype_bytes, pp, pp_inter_node_boundaries, intra_node_gb_per_s,
-                      inter_node_gb_per_s, link_eff, link_latency_us)
+                      inter_node_gb_per_s, link_eff, scale_out_eff, link_latency_us)
     return (agg_chunks + pp - 1) * serve_chunk_stage_step_s + sends
 
 
