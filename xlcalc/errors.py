@@ -47,13 +47,32 @@ def unknown_choice(argument: str, value, choices) -> XlcalcError:
     return XlcalcError(f"unknown {argument} {_show(value)}; {hint}", argument)
 
 
+_REGISTRIES: tuple = ()
+
+
+def _registries() -> tuple:
+    """The glossary's and the graph's name registries (imported late: the graph imports
+    this module); both are dicts ``load_all`` fills in place, so they are kept after the
+    first call (this runs for every keyword of every public call)."""
+    global _REGISTRIES
+    if not _REGISTRIES:
+        from . import graph
+        from .glossary import TERMS
+        graph.load_all()
+        _REGISTRIES = (TERMS, graph.NODES)
+    return _REGISTRIES
+
+
 def _graph_names() -> set:
-    """Every input and quantity name of the formula graph (imported late: the graph
-    imports this module)."""
-    from . import graph
-    from .glossary import TERMS
-    graph.load_all()
-    return set(TERMS) | set(graph.NODES)
+    """Every input and quantity name of the formula graph."""
+    terms, nodes = _registries()
+    return set(terms) | set(nodes)
+
+
+def _is_graph_name(key) -> bool:
+    """Whether ``key`` is an input or quantity of the graph, without building their union."""
+    terms, nodes = _registries()
+    return key in terms or key in nodes
 
 
 def checked_keywords(fn):
@@ -72,12 +91,10 @@ def checked_keywords(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         for key in kwargs:
-            if key not in named:
+            if key not in named and not (open_kw and _is_graph_name(key)):
                 allowed = set(named) | (_graph_names() if open_kw else set())
-                if key not in allowed:
-                    close = difflib.get_close_matches(key, sorted(named), n=3, cutoff=0.6)
-                    raise unknown_choice("argument", key,
-                                         close or sorted(allowed))
+                close = difflib.get_close_matches(key, sorted(named), n=3, cutoff=0.6)
+                raise unknown_choice("argument", key, close or sorted(allowed))
         return fn(*args, **kwargs)
 
     wrapper.__wrapped__ = fn
