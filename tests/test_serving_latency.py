@@ -12,7 +12,8 @@ from xlcalc.serving import SERVING_DEFAULTS
 
 #: the seeds' plain roofline (the defaults before the calibrated efficiencies: the hand
 #: arithmetic below is at these figures)
-ROOFLINE = dict(mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8.0, engine="seed")
+ROOFLINE = dict(mfu=0.5, bw_eff=1.0, link_eff=1.0, scale_out_eff=1.0, link_latency_us=8.0,
+                engine="seed")
 PLAN = dict(SERVING_DEFAULTS, **ROOFLINE)
 
 

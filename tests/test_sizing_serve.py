@@ -43,7 +43,8 @@ NON_TORCH = VLLM["non_torch_bytes"]          # one GPU (no NCCL buffers)
 #: efficiencies: every FLOP at 50 % of the peak, the datasheet HBM and links, 8 µs per
 #: collective, no per-request overhead): passed explicitly; the calibrated defaults are
 #: tested in tests/test_calibration.py
-ROOFLINE = dict(mfu=MFU, bw_eff=1.0, link_eff=1.0, link_latency_us=LATENCY * 1e6,
+ROOFLINE = dict(mfu=MFU, bw_eff=1.0, link_eff=1.0, scale_out_eff=1.0,
+                link_latency_us=LATENCY * 1e6,
                 engine_allreduce_latency_us=0.0, engine_request_overhead_s=0.0,
                 engine_step_overhead_s=0.0)
 

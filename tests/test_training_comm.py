@@ -15,7 +15,7 @@ def comm(**kw):
     # are the defaults: tests/test_calibration.py)
     ctx = dict(model="llama-7b", batch=64, seq_len=2048, gpu="h100-sxm", dp=8, tp=1, pp=1,
                zero=0, precision="bf16-mixed", recompute="none", link_eff=1.0,
-               link_latency_us=8.0)
+               scale_out_eff=1.0, link_latency_us=8.0)
     ctx.update(kw)
     return xlcalc.training_comm(**ctx)
 

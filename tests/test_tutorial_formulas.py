@@ -24,7 +24,7 @@ H100_PEAK, H100_HBM = 989.4e12, 3.35e12
 #: the tutorials' plain roofline (the helpers default to the calibrated efficiencies,
 #: tests/test_calibration.py): their hand arithmetic is at these figures
 ROOF = dict(mfu=0.5, bw_eff=1.0)
-LINK = dict(link_eff=1.0, link_latency_us=8.0)
+LINK = dict(link_eff=1.0, scale_out_eff=1.0, link_latency_us=8.0)
 
 
 # ------------------------------------------------------------------ layer FLOPs

@@ -374,7 +374,8 @@ def test_seed_000_benchmark_ranges_use_the_plans():
     import xlcalc
     r = _rows("seed-000-more")
     # the scenario's plain roofline (the seed's 50 % MFU, the datasheet HBM and links)
-    roof = dict(mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8.0, engine="seed")
+    roof = dict(mfu=0.5, bw_eff=1.0, link_eff=1.0, scale_out_eff=1.0, link_latency_us=8.0,
+                engine="seed")
     lat = xlcalc.inference_latency("llama-2-70b", "h100-sxm", 8, 512, 256, tp=8, **roof)
     _check(r, "70B on 8 GPUs: time to first token 100-200 ms", "100–200", lat["ttft_s"] * 1e3)
     _check(r, "70B on 8 GPUs: 5-10 ms per token", "5–10", lat["tpot_s"] * 1e3)

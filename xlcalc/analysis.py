@@ -199,14 +199,16 @@ def checkpointing(model, seq_len, micro_batch=1, precision="bf16-mixed", tp=1, p
 
 @checked_keywords
 def allreduce_algorithms(size_bytes, n, gpu, gpus_per_node=8, link_eff=None,
-                         link_latency_us=None):
+                         link_latency_us=None, scale_out_eff=None):
     """Ring, tree and hierarchical all-reduce of ``size_bytes`` over ``n`` GPUs of ``gpu``
     (seed 002 §四, seed 000 附录A): each one's time in the α-β model, the bytes each rank
     sends in the ring, and the link a flat collective runs at (NVLink inside a node, the
-    network beyond); ``link_eff`` and ``link_latency_us`` default to the GPU family's
-    measured NCCL/RCCL figures (the tutorials': 1.0 and 8 µs)."""
+    network beyond); ``link_eff`` (NVLink) and ``link_latency_us`` default to the GPU
+    family's measured NCCL/RCCL figures (the tutorials': 1.0 and 8 µs), ``scale_out_eff``
+    (the network, beyond ``gpus_per_node``) to the efficiency table's."""
     ctx = _serving(dict(message_bytes=size_bytes, n_gpus=n, gpu=gpu, gpus_per_node=gpus_per_node,
-                        link_eff=link_eff, link_latency_us=link_latency_us), check=False)
+                        link_eff=link_eff, link_latency_us=link_latency_us,
+                        scale_out_eff=scale_out_eff), check=False)
     return breakdown(ALLREDUCE_PARTS, name="all-reduce", **ctx)
 
 

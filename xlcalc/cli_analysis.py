@@ -155,7 +155,10 @@ def _setup_allreduce(p):
     _gpu(p)
     p.add_argument("--gpus-per-node", type=_INT, default=8, help="GPUs per node (default 8)")
     p.add_argument("--link-eff", type=_number, default=None,
-                   help="link efficiency (default: the GPU family's NCCL/RCCL figure)")
+                   help="NVLink efficiency (default: the GPU family's NCCL/RCCL figure)")
+    p.add_argument("--scale-out-eff", type=_number, default=None,
+                   help="network efficiency beyond one node (default: the efficiency "
+                        "table's, Calculon's InfiniBand model)")
     p.add_argument("--link-latency-us", type=_number, default=None,
                    help="latency of one step in microseconds (default: the GPU family's "
                         "NCCL/RCCL figure; the tutorials: 8)")
@@ -165,7 +168,7 @@ def _setup_allreduce(p):
 def cmd_allreduce(args):
     from .analysis import allreduce_algorithms
     return allreduce_algorithms(args.size_bytes, args.n, args.gpu, args.gpus_per_node,
-                                args.link_eff, args.link_latency_us)
+                                args.link_eff, args.link_latency_us, args.scale_out_eff)
 
 
 def _setup_attention(p):

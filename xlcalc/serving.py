@@ -465,16 +465,18 @@ def max_batch(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16", *, e
 
 @checked_keywords
 def comm(model, batch, seq_len, tp=1, pp=1, gpu=None, dtype="bf16", *, link_eff=None,
-         link_latency_us=None, gpus_per_node=None, **overrides):
+         link_latency_us=None, gpus_per_node=None, scale_out_eff=None, **overrides):
     """Tensor- and pipeline-parallel traffic of one pass of ``batch`` sequences of
     ``seq_len`` tokens (prefill: the prompt; decode: 1), bytes per GPU: the all-reduce
     message, the ring bytes per all-reduce (``2(tp−1)/tp ×`` message), per stage and for
     all layers (two all-reduces per layer), the pipeline boundary message; with a ``gpu``
-    the times (bytes / (link × ``link_eff``) + latency) and which link each uses."""
+    the times (bytes / (link × efficiency) + latency: ``link_eff`` on NVLink,
+    ``scale_out_eff`` on the network) and which link each uses."""
     parts = dict(COMM_BYTES_PARTS, **(COMM_TIME_PARTS if gpu is not None else {}))
     ctx = _inputs(dict(model=model, batch=batch, seq_len=seq_len, tp=tp, pp=pp, gpu=gpu,
                        dtype=dtype, link_eff=link_eff, link_latency_us=link_latency_us,
-                       gpus_per_node=gpus_per_node, **overrides))
+                       gpus_per_node=gpus_per_node, scale_out_eff=scale_out_eff,
+                       **overrides))
     return breakdown(parts, name="communication per pass", **ctx)
 
 
@@ -510,12 +512,13 @@ def kv_transfer(model, prompt_len, request_rate=None, kv_dtype="bf16", gpu=None,
     """Disaggregated prefill/decode (seed 002 §五, DistServe): KV bytes per request, and at
     a ``request_rate`` the bytes/s and Gbit/s the link must carry; with a ``gpu`` the
     seconds to send one request over the prefill instance's ``tp`` network links (and,
-    with both, the links' utilisation)."""
+    with both, the links' utilisation).  The links are the network: ``link_eff`` here is
+    their efficiency (the graph's ``scale_out_eff``; default: the efficiency table's)."""
     parts = dict(KV_TRANSFER_PARTS, **(_KV_TRANSFER_RATE if request_rate is not None else {}),
                  **(_KV_TRANSFER_LINK if gpu is not None else {}),
                  **(_KV_TRANSFER_BOTH if gpu is not None and request_rate is not None else {}))
     ctx = _inputs(dict(model=model, prompt_len=prompt_len, request_rate=request_rate,
-                       kv_dtype=kv_dtype, gpu=gpu, tp=tp, link_eff=link_eff,
+                       kv_dtype=kv_dtype, gpu=gpu, tp=tp, scale_out_eff=link_eff,
                        link_latency_us=link_latency_us))
     return breakdown(parts, name="KV transfer", **ctx)
 

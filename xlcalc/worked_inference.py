@@ -42,8 +42,8 @@ def example1_inputs() -> dict:
     out, prefill at 50 % MFU (the seed's assumptions: its plain roofline and engine)."""
     return dict(model="llama-2-70b", gpu="h100-sxm", tp=8, pp=1, batch=8, prompt_len=512,
                 output_len=256, context_len=513, dtype="bf16", kv_dtype="bf16",
-                mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8.0, comm_overlap=0.0,
-                **_ENGINE)
+                mfu=0.5, bw_eff=1.0, link_eff=1.0, scale_out_eff=1.0, link_latency_us=8.0,
+                comm_overlap=0.0, **_ENGINE)
 
 
 register_example(WorkedExample(
@@ -238,7 +238,7 @@ register_example(WorkedExample(
     seed="000 §七 example 3, 002 §五",
     inputs=dict(model="llama-2-70b", gpu="h100-sxm", tp=4, pp=2, batch=1, seq_len=2048,
                 prompt_len=2048, dtype="bf16", kv_dtype="bf16", link_eff=1.0,
-                link_latency_us=0.0, gpus_per_node=8),
+                scale_out_eff=1.0, link_latency_us=0.0, gpus_per_node=8),
     figures=(
         SeedFigure("TP all-reduce per layer: 2 × 3/4 × 2048 × 8192 × 2", "000 §七 example 3",
                    50, "tp_allreduce_bytes", "MB", 1e6, {},
