@@ -34,7 +34,11 @@ hand — no fitting against validation rows happens here:
 * ``link_eff`` — all-reduce bus bandwidth at the largest message over the per-direction
   scale-up bandwidth (NVLink SHARP reduces in the switch: above 1), median over the family;
 * ``collective_latency_us`` — the smallest message's time (ring bytes / busBW), median
-  over the family: the start-up latency of one NCCL/RCCL collective.
+  over the family: the start-up latency of one NCCL/RCCL collective;
+* ``scale_out_eff`` — bus bandwidth over the scale-out network (the GPU's share of the
+  NICs): every collected nccl-tests run is one VM's NVLink, so the network's figure is the
+  fitted network model of ``collectives.json``'s ``model_parameters`` (Calculon's
+  InfiniBand HDR model, 0.9); ``link_eff`` never applies to the network.
 
 A family without a measurement of a column takes the median over the measured families
 (the ``generic`` row, also used by a custom accelerator that names no family); the
