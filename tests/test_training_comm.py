@@ -83,6 +83,26 @@ def test_times_on_nvlink_and_the_network():
     assert w["dp_s"] == pytest.approx(w["dp_bytes"] / 450e9 + 8e-6)
 
 
+def test_nvlink_and_the_network_have_their_own_efficiency():
+    # link_eff scales NVLink only, scale_out_eff the network only: tp = 8 on NVLink at 0.5,
+    # dp = 8 across nodes on 50 GB/s at 0.8 (H100; 8 µs per collective)
+    v = comm(model="llama-2-70b", batch=8, dp=8, tp=8, micro_batch=1, link_eff=0.5,
+             scale_out_eff=0.8)
+    assert v["dp_s"] == pytest.approx(v["dp_bytes"] / (50e9 * 0.8) + 8e-6)
+    assert v["tp_s"] == pytest.approx(v["tp_bytes"] / (450e9 * 0.5) + 4 * 80 * 8e-6)
+    w = comm(dp=8, tp=1, link_eff=0.5, scale_out_eff=0.8)          # one node: NVLink
+    assert w["dp_s"] == pytest.approx(w["dp_bytes"] / (450e9 * 0.5) + 8e-6)
+
+
+def test_the_network_efficiency_defaults_to_calculons_infiniband_model():
+    # collectives.json model_parameters: Calculon's A100 InfiniBand HDR network, 0.9; no
+    # family has a measured cross-server figure, so every family (and a custom GPU) takes it
+    from xlcalc.efficiency import calibration_table
+    assert set(calibration_table()["scale_out_eff"]) == {0.9}
+    v = estimate(["scale_out_eff", "link_eff"], gpu="a100-80gb")
+    assert v["scale_out_eff"] == 0.9 and v["link_eff"] == pytest.approx(231.58 / 300)
+
+
 def test_ring_formula_is_shared_with_serving():
     # the training traffic reuses xlcalc.formulas.comm.ring_allreduce_bytes
     from xlcalc.formulas.comm import ring_allreduce_bytes
