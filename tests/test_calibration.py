@@ -116,6 +116,30 @@ def test_default_efficiencies_of_a_plan_and_explicit_values_win():
         (0.5, 0.5, 0.9, 0.8)
 
 
+def test_training_step_compute_eff_is_the_plateau_times_the_fitted_step_share():
+    """compute_eff by hand: the family's GEMM plateau for the recipe's tensor cores (16-bit
+    for bf16-mixed, 8-bit for fp8) × presets/training/step_compute_share.json's value;
+    a given compute_eff wins."""
+    share = json.loads((Path(xlcalc.__file__).parent / "presets" / "training" /
+                        "step_compute_share.json").read_text())["value"]
+    assert 0 < share <= 1.2
+    plan = dict(batch=8, seq_len=2048, micro_batch=1, dp=8)
+    for gpu, precision, family, column in (("a100-80gb", "bf16-mixed", "ampere", "gemm_eff_16bit"),
+                                           ("h100-sxm", "bf16-mixed", "hopper", "gemm_eff_16bit"),
+                                           ("h100-sxm", "fp8-current", "hopper", "gemm_eff_8bit")):
+        want = calibration_table().loc[family, column] * share
+        got = estimate("compute_eff", model="llama-2-7b", gpu=gpu, precision=precision)
+        assert got["compute_eff"] == pytest.approx(want)
+        step = xlcalc.training_step("llama-2-7b", gpu, precision=precision, **plan)
+        given = xlcalc.training_step("llama-2-7b", gpu, precision=precision, compute_eff=want,
+                                     **plan)
+        assert step["compute_s"] == pytest.approx(given["compute_s"])
+    # compute_eff is what the compute phase runs at: half of it, more than the time again
+    half = xlcalc.training_step("llama-2-7b", gpu, precision=precision, compute_eff=want / 2,
+                                **plan)
+    assert half["compute_s"] > 1.5 * step["compute_s"]
+
+
 def test_decode_step_at_the_calibrated_defaults_by_hand():
     """Llama-3.1-8B, batch 1, context 1000, one H100, vLLM: memory-bound — the bf16
     weights (8,030,261,248 × 2 bytes) and 1000 tokens of KV (32 layers × 2 × 8 × 128 × 2

@@ -22,11 +22,17 @@ vLLM, SGLang and TensorRT-LLM share the pooled values.  Loss: the sum of |log(es
 measured)| (robust to one outlying row); a coarse grid, then coordinate refinement.  The
 ``seed`` engine keeps 1 and 0 (the tutorials' plain roofline).
 
-Training (``--training``): ``training_share``, the share of the GPU family's GEMM plateau a
-training step reaches end to end (attention, element-wise kernels, communication, pipeline
-bubbles and the optimizer are in no GEMM benchmark): today's training API prices 6ND at
-that rate.  Fitted the same way on the calibration half's training throughput and MFU rows,
-stored in ``xlcalc/presets/training/step_share.json``.
+Training (``--training``), two shares of the GPU family's GEMM plateau, each fitted the
+same way for the model it prices:
+
+* ``training_share`` — what a training step reaches end to end (attention, element-wise
+  kernels, communication, pipeline bubbles and the optimizer are in no GEMM benchmark): the
+  plan-less training API prices 6ND at that rate.  Fitted on the calibration half's
+  training throughput rows (through 6ND) and MFU rows; ``presets/training/step_share.json``.
+* ``step_compute_share`` — what the step model's compute phases reach
+  (:func:`xlcalc.training_step`'s ``compute_eff``; its bubble, element-wise kernels and
+  exposed communication are modelled on top).  Fitted on the calibration half's training
+  throughput rows through the step model; ``presets/training/step_compute_share.json``.
 """
 
 from __future__ import annotations
@@ -89,13 +95,25 @@ TRAINING_KINDS = ("training_throughput", "training_mfu")
 
 
 def training_loss(share, rows) -> float:
-    """Σ |log(estimate / measured)| over ``rows`` with the training share ``share``."""
-    return _log_loss(rows, "_training_context", {"training_share": share})
+    """Σ |log(estimate / measured)| over ``rows`` with the training share ``share``, the
+    throughput rows through 6ND (the model ``training_share`` prices)."""
+    original = V._ESTIMATORS["training_throughput"]
+    V._ESTIMATORS["training_throughput"] = V.training_throughput_6nd
+    try:
+        return _log_loss(rows, "_training_context", {"training_share": share})
+    finally:
+        V._ESTIMATORS["training_throughput"] = original
 
 
-def fit_training(rows):
-    grid = tuple(0.30 + 0.0125 * i for i in range(49))
-    return min((training_loss(s, rows), s) for s in grid)
+def step_loss(share, rows) -> float:
+    """Σ |log(estimate / measured)| over the throughput ``rows`` through the step model
+    with ``step_compute_share`` = ``share``."""
+    return _log_loss(rows, "_training_context", {"step_compute_share": share})
+
+
+def fit_training(rows, loss=training_loss):
+    grid = tuple(0.30 + 0.0125 * i for i in range(73))
+    return min((loss(s, rows), s) for s in grid)
 
 
 if __name__ == "__main__":
@@ -106,6 +124,11 @@ if __name__ == "__main__":
         value, share = fit_training(rows)
         print(f"{len(rows)} calibration rows; sum |log error| = {value:.4f}")
         print(f"training_share = {share:.6g}")
+        rows = [r for r in rows if r["kind"] == "training_throughput"]
+        value, share = fit_training(rows, step_loss)
+        print(f"{len(rows)} calibration throughput rows, step model; "
+              f"sum |log error| = {value:.4f}")
+        print(f"step_compute_share = {share:.6g}")
         sys.exit()
     rows = calibration_rows()
     value, params = fit(rows)

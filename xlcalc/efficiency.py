@@ -44,7 +44,9 @@ A family without a measurement of a column takes the median over the measured fa
 (the ``generic`` row, also used by a custom accelerator that names no family); the
 ``sources`` column says which.  ``training_share`` (the same in every row) is fitted on the
 calibration half of the validation rows (``presets/training/step_share.json``, with its
-tool): the share of the GEMM plateau a training step reaches end to end.
+tool): the share of the GEMM plateau a training step reaches end to end (6ND without a
+plan); ``step_compute_share`` (``step_compute_share.json``) the share the step model's
+compute reaches (:func:`xlcalc.training_step`'s ``compute_eff``).
 """
 
 from __future__ import annotations
@@ -223,6 +225,18 @@ def _family_of(gpu: str) -> str:
     return load_gpu(gpu).family
 
 
+#: The training constants fitted on the calibration half (one file each, with its tool):
+#: ``training_share`` prices 6ND without a plan, ``step_compute_share`` the step model.
+FITTED_TRAINING_SHARES = {"training_share": "step_share.json",
+                          "step_compute_share": "step_compute_share.json"}
+
+
+def fitted_training_share(name: str) -> dict:
+    """The stored fit of one of :data:`FITTED_TRAINING_SHARES` (value, rule, source)."""
+    path = PRESET_DIR.parent / "training" / FITTED_TRAINING_SHARES[name]
+    return json.loads(path.read_text())
+
+
 @functools.lru_cache(maxsize=1)
 def calibration_table():
     """The calibrated efficiency defaults, one row per GPU family (index ``family``): the
@@ -252,9 +266,10 @@ def calibration_table():
                              f"({', '.join(sorted(measured[c]))})")
         row["sources"] = "; ".join(notes)
         rows[family] = row
-    share = json.loads((PRESET_DIR.parent / "training" / "step_share.json").read_text())
-    for row in rows.values():
-        row["training_share"] = float(share["value"])
+    for name in FITTED_TRAINING_SHARES:
+        value = float(fitted_training_share(name)["value"])
+        for row in rows.values():
+            row[name] = value
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "family"
     return frame

@@ -20,9 +20,9 @@ How each kind is estimated (see :func:`estimate_row`):
   maximum load (the running batch the engine's KV cache and batch limits allow);
 * ``serving_latency`` — :func:`xlcalc.serve` at the in-flight count Little's law gives at
   the request rate (fixed point of c = rate × e2e(c)): its TPOT, or its TTFT once admitted;
-* ``training_throughput`` — tokens/s per GPU, or seconds per iteration, from today's
-  training API (6ND, 8ND with full recomputation, at the calibrated ``train_mfu``; issue 13's
-  training_step is not used for these rows until its compute_eff is calibrated);
+* ``training_throughput`` — tokens/s per GPU, or seconds per iteration, from the step
+  model (:func:`xlcalc.training_step` at the row's parallelism, micro-batch, ZeRO stage,
+  recomputation and recipe; its ``compute_eff`` at the calibrated default);
 * ``training_mfu`` — the calibrated ``train_mfu`` itself (xlcalc counts recomputed FLOPs,
   as the published hardware-FLOPs figures do);
 * ``training_memory`` — :func:`xlcalc.train_memory` parts on the busiest GPU.
@@ -51,8 +51,9 @@ _KIND_NOTES = {
                           "batches are not modelled",
     "serving_latency": "the in-flight batch from Little's law and calibrated kernel rates; the "
                        "published figures are integers of milliseconds",
-    "training_throughput": "today's training API: 6ND at the calibrated rate, no communication, "
-                           "pipeline bubble or stack-specific kernels (training_step's compute_eff is not calibrated yet)",
+    "training_throughput": "the step model at the row's plan: compute at the calibrated "
+                           "compute_eff, pipeline bubble, exposed communication; no power "
+                           "caps, torch.compile or stack-specific kernels",
     "training_mfu": "the calibrated rate for the GPU family (one share for every run size)",
     "kv_capacity": "",
     "training_memory": "",
@@ -170,11 +171,30 @@ def _training_context(row):
 
 
 def _training_throughput(row):
-    """Tokens/s per GPU, or seconds per iteration, from the 6ND run model (8ND with full
-    recomputation) at the calibrated rate (``train_mfu``), goodput 1 (one iteration, no
-    restarts).  Issue 13's step model (:func:`xlcalc.training_step`) is not used here yet:
-    the fitted training share (``tools/fit_engine_calibration.py --training``) prices this
-    model, and its ``compute_eff`` is not calibrated."""
+    """Tokens/s per GPU, or seconds per iteration, from the step model
+    (:func:`xlcalc.training_step`) at the row's plan: compute at the calibrated
+    ``compute_eff``, pipeline bubble, exposed communication (Megatron rank order, the GPU
+    family's links)."""
+    from .training_plan import training_step
+    ctx = _training_context(row)
+    par = row["parallelism"]
+    dp, tp, pp = par.get("dp", 1), par.get("tp", 1), par.get("pp", 1)
+    seqpar = 1 if row.get("recompute") == "selective+sequence-parallel" else 0
+    batch = row.get("global_batch") or row["batch_per_gpu"] * dp
+    micro = row.get("micro_batch") or row.get("batch_per_gpu")
+    step = training_step(ctx.pop("model"), ctx.pop("gpu"), batch, row["seq_len"],
+                         micro_batch=micro, dp=dp, tp=tp, pp=pp, vp=par.get("vp", 1),
+                         zero=par.get("zero", 0), sequence_parallel=seqpar, **ctx)
+    if row["metric"] == "tokens_per_s_per_gpu":
+        return float(step["tokens_per_s_per_gpu"])
+    return float(step["step_s"])
+
+
+def training_throughput_6nd(row):
+    """The row's throughput from the 6ND run model (8ND with full recomputation) at the
+    calibrated ``train_mfu``, goodput 1: what ``training_share`` prices (the plan-less
+    :func:`xlcalc.training_time`), fitted by ``tools/fit_engine_calibration.py
+    --training`` on the calibration half."""
     from .training_plan import training_time
     ctx = _training_context(row)
     if row["metric"] == "tokens_per_s_per_gpu":

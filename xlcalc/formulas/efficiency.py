@@ -60,6 +60,9 @@ _RENAMED = {"link_eff": "link_eff_calibrated", "hbm_eff": "hbm_eff_calibrated",
 for _column in CALIBRATION_COLUMNS:
     lookup_node(_RENAMED.get(_column, _column), "efficiency", "gpu_family", _column,
                 unit=_UNITS.get(_column, ""), source=_T, doc=_DOCS[_column])
+lookup_node("step_compute_share", "efficiency", "gpu_family", "step_compute_share", unit="",
+            source="presets/training/step_compute_share.json (fitted on the calibration half)",
+            doc="share of the GEMM plateau the training step model's compute reaches")
 lookup_node("training_share", "efficiency", "gpu_family", "training_share", unit="",
             source="presets/training/step_share.json (fitted on the calibration half)",
             doc="share of the GEMM plateau a training step reaches end to end")
@@ -171,3 +174,15 @@ def train_mfu(mfu, train_peak_tflops, peak_tflops_16bit, gemm_eff_8bit, gemm_eff
     rows: attention, element-wise kernels, communication, bubbles and the optimizer)."""
     plateau = where(train_peak_tflops > 1.5 * peak_tflops_16bit, gemm_eff_8bit, gemm_eff_16bit)
     return where(mfu > 0, mfu, plateau * training_share)
+
+
+@formula("", "the GEMM plateau at the recipe's peak × the step model's fitted share",
+         input_default=True)
+def compute_eff(train_peak_tflops, peak_tflops_16bit, gemm_eff_8bit, gemm_eff_16bit,
+                step_compute_share):
+    """Share of the peak the training step's kernels reach while computing, unless
+    ``compute_eff`` is given: the family's GEMM plateau for the recipe's peak (8-bit or
+    16-bit tensor cores) times ``step_compute_share`` (fitted on the calibration half of
+    the validation rows through the step model)."""
+    plateau = where(train_peak_tflops > 1.5 * peak_tflops_16bit, gemm_eff_8bit, gemm_eff_16bit)
+    return plateau * step_compute_share
