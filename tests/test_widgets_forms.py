@@ -206,6 +206,23 @@ def test_training_plans_equal_the_core(training, values):
     assert_matches_core(training)
 
 
+def test_training_compute_eff_follows_the_gpu_to_its_calibrated_value(training):
+    """compute_eff opens at, and moves to, the GPU family's GEMM plateau × the fitted step
+    share (16-bit for bf16-mixed), rounded to the slider's 0.01."""
+    from xlcalc.efficiency import calibration_table
+    table = calibration_table()
+    training.set(**TRAINING_FORM_DEFAULTS)
+    hopper = table.loc["hopper", "gemm_eff_16bit"] * table.loc["hopper", "step_compute_share"]
+    assert training.controls["compute_eff"].value == pytest.approx(round(hopper, 2))
+    training.set(gpu="a100-80gb")
+    ampere = table.loc["ampere", "gemm_eff_16bit"] * table.loc["ampere", "step_compute_share"]
+    assert training.controls["compute_eff"].value == pytest.approx(round(ampere, 2))
+    training.set(compute_eff=0.3)                    # the planner's own value stays
+    assert training.controls["compute_eff"].value == 0.3
+    training.set(gpu="h100-sxm", compute_eff=0.35)   # given together: the given value wins
+    assert training.controls["compute_eff"].value == 0.35
+
+
 def test_headline_cards_show_the_figures(inference):
     inference.set(**INFERENCE_DEFAULTS)
     html = inference.cards.value
