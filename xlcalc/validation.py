@@ -78,8 +78,16 @@ def _model(row):
     raise XlcalcError("the source does not name the model", "model")
 
 
+#: Formats a source applies to part of the model only, and why xlcalc cannot price that yet.
+_PARTIAL = {"mxfp4": "gpt-oss quantises only its MoE experts to MXFP4 (attention, router and "
+                     "embeddings stay 16-bit), and xlcalc prices one weight format for every "
+                     "linear layer"}
+
+
 def _dtype(row, key):
     value = row["precision"].get(key, "bf16")
+    if value in _PARTIAL:
+        raise XlcalcError(f"{key} format {value!r}: {_PARTIAL[value]}", key)
     if value not in _DTYPES:
         raise XlcalcError(f"{key} format {value!r} is not an xlcalc dtype yet", key)
     return _DTYPES[value]
