@@ -32,11 +32,11 @@ the fp32 log-softmax of the up-cast logits (4V; train.py casts the logits to fp3
 ``cross_entropy``) — the hf stack's output count, identical for this model — and the
 loss's backward: nll_loss's dense fp32 gradient and log_softmax's fp32 input gradient are
 live together with the saved log-softmax, 8V more per token.  That is the step's peak
-when 8V exceeds the working set of one layer's recomputation and backward (about the
-``none`` count of a layer: Llama 3's 128,256-token vocabulary, the small measured
-configs); where a layer's is larger (Llama-2-70B: V = 32,000 against h = 8,192, f =
-28,672) the peak falls in that layer's backward and this count is low by the difference,
-which is not modelled.  When torchtitan
+when 8V exceeds what one layer's backward adds (its gradients, and with full
+recomputation its recomputed activations): so in every stored run (V/h of 23 and 31; Llama
+3 has 31) and, in one run of the same script at V/h ≈ 4 (Llama 2's ratio, not stored),
+with no and with selective checkpointing; with full recomputation that run's layer
+backward added 1.2 × 8V per token, which is not modelled.  When torchtitan
 shards (FSDP2 over ``dp_shard`` > 1 ranks, its default for data parallelism) the root
 module (embedding, final norm, output layer) stays unsharded from forward to backward
 (FSDP2 sets the root's ``reshard_after_forward`` to False: torch 2.13
