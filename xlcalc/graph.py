@@ -331,18 +331,31 @@ def _plan(targets: tuple, available: frozenset):
     return plan
 
 
-_CHECKED: dict = {}   # (name, scalar) pairs already validated: recalculations repeat them
+_CHECKED: dict = {}   # input name -> the set of its scalars already validated (kept per
+#                       name so that a compiled plan tests a bare float, no tuple to build)
+_CHECKED_MAX = 8192   # per name: a recalculation repeats a few values; a scan is let go
+
+
+def _checked(name) -> set:
+    """The validated scalars of input ``name``: one set per name for the process's life
+    (emptied, never replaced, so a compiled plan may hold it)."""
+    seen = _CHECKED.get(name)
+    if seen is None:
+        seen = _CHECKED[name] = set()
+    return seen
 
 
 def _input_value(name, value):
     if type(value) is float or type(value) is int:
-        if (name, value) in _CHECKED:
+        seen = _CHECKED.get(name)
+        if seen is not None and value in seen:
             return float(value)
         if name in TERMS:
             checked = check(name, value)
-            if len(_CHECKED) > 65536:
-                _CHECKED.clear()
-            _CHECKED[(name, value)] = True
+            seen = _checked(name)
+            if len(seen) > _CHECKED_MAX:
+                seen.clear()
+            seen.add(value)
             return checked
         return float(value)
     if isinstance(value, X.Expr):
@@ -559,17 +572,18 @@ def _compile(plan):
     """Straight-line Python for a plan's scalar evaluation (see the section comment).
 
     The lookups and formulas that depend on table keys alone (:func:`_static_nodes`) run
-    once per combination of keys and are remembered (``_KEYED``: lookups, ``_DERIVED``:
-    formulas, in the order the general loop runs them: the relation checks between);
-    a key given as text is remembered by its spelling, a loaded record by its identity."""
+    once per combination of keys and are remembered in ``_KEYED``: the lookups, and in a
+    slot of the same entry the formulas, in the order the general loop runs them (the
+    relation checks between); a key given as text is remembered by its spelling, a loaded
+    record by its identity."""
     inputs_, lookups, formulas, related, missing, late = plan
     var = {}
-    keyed, derived = {}, {}
-    env = {"_scalar_input": _scalar_input, "_CHECKED": _CHECKED, "_row": _scalar_row,
+    keyed = {}
+    env = {"_scalar_input": _scalar_input, "_row": _scalar_row,
            "_RECORDS": _RECORDS, "_RELATED": _RELATED,
            "_missing_required": _missing_required, "_check_related": _check_related,
            "check_relations": check_relations, "_NotScalar": _NotScalar,
-           "_KEYED": keyed, "_DERIVED": derived}
+           "_KEYED": keyed}
     lines = ["def run(ctx):"]
     rows = {}                   # key variable -> variable of the mapping it selects
     s_lookups, s_formulas, roots = _static_nodes(inputs_, lookups, formulas)
@@ -613,9 +627,10 @@ def _compile(plan):
         if name in TERMS and TERMS[name].kind == "choice":
             lines.append(f"    {v} = x if type(x) is str or type(x) in _RECORDS "
                          f"else _scalar_input({name!r}, x)")
-        else:        # a number validated before (an int equals its float in _CHECKED)
-            lines.append(f"    {v} = x if type(x) is float and ({name!r}, x) in _CHECKED "
-                         f"else float(x) if type(x) is int and ({name!r}, x) in _CHECKED "
+        else:        # a number validated before (an int equals its float in the set)
+            env[f"C{v}"] = _checked(name)
+            lines.append(f"    {v} = x if type(x) is float and x in C{v} "
+                         f"else float(x) if type(x) is int and x in C{v} "
                          f"else _scalar_input({name!r}, x)")
     fill, fill_args = [], ", ".join(var.values())
     if s_lookups:
@@ -628,7 +643,7 @@ def _compile(plan):
                             for i, x in enumerate(r))
         lines.append(f"    if c is None or {ident}:")
         lines.append(f"        c = _fill({fill_args})")
-        lines.append("        if len(_KEYED) > 512: _KEYED.clear(); _DERIVED.clear()")
+        lines.append("        if len(_KEYED) > 512: _KEYED.clear()")
         lines.append("        _KEYED[k] = c")
         fill = [f"def _fill({fill_args}):", "    try:"]
         fill += lookup_lines(s_lookups, "        ")
@@ -637,8 +652,10 @@ def _compile(plan):
         # the result dictionary's template: every name in the general loop's order, the
         # values read here filled in (a copy and a few stores beat building it anew)
         template = ", ".join(f"{n!r}: {var[n] if n in s_names else None}" for n in result)
-        fill.append(f"    return ({', '.join(r + got)}, {{{template}}})")
-        lines.append(f"    {', '.join(['_'] * len(r) + got)}, t = c")
+        # ... and an empty slot for the values of the static formulas (filled after the
+        # relation checks, as the general loop orders them)
+        fill.append(f"    return ({', '.join(r + got)}, {{{template}}}, [])")
+        lines.append(f"    {', '.join(['_'] * len(r) + got)}, t, d = c")
     if d_lookups:
         lines.append("    try:")
         lines += lookup_lines(d_lookups, "        ")
@@ -652,15 +669,15 @@ def _compile(plan):
         # the key _check_related remembers a passed check under (scalars only)
         lines.append(f"    if ({key}) not in _RELATED: _check_related({name!r}, {args})")
     if s_formulas:
-        lines.append("    d = _DERIVED.get(k)")
-        lines.append("    if d is None or d[0] is not c:")
-        lines += formula_lines(s_formulas, "        ")
+        compute = formula_lines(s_formulas, "        ")
         got = [var[n.name] for n in s_formulas]
+        lines.append("    if d:")
+        lines.append(f"        {', '.join(got)}, t = d[0]")
+        lines.append("    else:")
+        lines += compute
         lines.append("        t = t.copy()")
         lines += [f"        t[{n.name!r}] = {var[n.name]}" for n in s_formulas]
-        lines.append(f"        _DERIVED[k] = (c, {', '.join(got)}, t)")
-        lines.append("    else:")
-        lines.append(f"        _, {', '.join(got)}, t = d")
+        lines.append(f"        d.append(({', '.join(got)}, t))")
     lines += formula_lines(d_formulas, "    ")
     for name in late:
         lines.append(f"    check_relations({name!r}, {var[name]}, {known()})")
@@ -698,6 +715,21 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
         if len(_COMPILED) > 4096:
             _COMPILED.clear()
         run = _COMPILED[key] = _compile(plan)
+    try:
+        return run(ctx)
+    except _NotScalar:
+        return _evaluate(_plan(targets, frozenset(ctx)), targets, ctx)
+
+
+def evaluate_own(targets, ctx: dict) -> dict:
+    """:func:`evaluate` of ``targets`` (a name or a sequence of names) over ``ctx``, a dict
+    of inputs the caller built for this call: a plan compiled before is one dictionary
+    read away (:func:`xlcalc.estimate.estimate`'s path, every scalar call of the API)."""
+    if type(targets) is not tuple:
+        targets = (targets,) if isinstance(targets, str) else tuple(targets)
+    run = _COMPILED.get((targets, tuple(ctx)))
+    if run is None:
+        return evaluate(targets, ctx)
     try:
         return run(ctx)
     except _NotScalar:
