@@ -90,7 +90,7 @@ def estimate(targets: str | Iterable[str], *, bind: Mapping | None = None, **inp
     if bind:
         bound = graph.evaluate(tuple(bind.values()), ctx)
         ctx.update({name: bound[node] for name, node in bind.items()})
-    return graph.evaluate_own(targets, ctx)
+    return graph.evaluate(targets if not isinstance(targets, str) else (targets,), ctx)
 
 
 #: :func:`estimate` without its keyword check, for the library's own public functions:

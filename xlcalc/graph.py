@@ -20,9 +20,13 @@ compute it (``params_total=7e9`` reproduces a seed that uses the nominal 7 B).
 
 from __future__ import annotations
 
+import ast
+import builtins
+import copy
 import importlib
 import inspect
 import numbers
+import textwrap
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -547,6 +551,72 @@ def _scalar_row(n: Lookup, key):
 _COMPILED: dict = {}
 
 
+# A formula whose body is one ``return <expression>`` is written into the plan as that
+# expression over the plan's variables: the same operations in the same order on the same
+# values (the helpers it calls -- where, ceil, minimum ... -- are the same objects), so the
+# same result and the same exceptions, without the cost of a Python call per formula.  The
+# formula stays written once, in its module; the plan reads its source.
+_NO_INLINE = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+              ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)
+_BODIES: dict = {}
+
+
+def _return_expression(fn):
+    """``(parameter names, expression)`` of a function whose body (after its docstring) is
+    one ``return <expression>`` over its parameters and its module's names; else None."""
+    if fn in _BODIES:
+        return _BODIES[fn]
+    found = None
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    except (OSError, TypeError, SyntaxError, IndexError):
+        tree = None
+    if isinstance(tree, ast.FunctionDef) and not fn.__closure__:
+        a = tree.args
+        body = tree.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]
+        if not (a.vararg or a.kwarg or a.kwonlyargs) and len(body) == 1 and \
+                isinstance(body[0], ast.Return) and body[0].value is not None and \
+                not any(isinstance(x, _NO_INLINE) or
+                        (isinstance(x, ast.Name) and not isinstance(x.ctx, ast.Load))
+                        for x in ast.walk(body[0].value)):
+            found = (tuple(p.arg for p in a.posonlyargs + a.args), body[0].value)
+    _BODIES[fn] = found
+    return found
+
+
+def _inline(n: Formula, args: list, env: dict):
+    """Source of formula ``n``'s value over the plan variables ``args`` (its arguments in
+    order), its module's names bound in ``env``; None when it must be called."""
+    fn = n.function
+    body = _return_expression(fn) if fn is n.fn else None   # derive(n=2): a wrapper
+    if body is None or len(body[0]) != len(args):
+        return None
+    params = dict(zip(body[0], args))
+    names = {}
+    for x in ast.walk(body[1]):
+        if isinstance(x, ast.Name) and x.id not in params and x.id not in names:
+            if x.id in fn.__globals__:
+                obj = fn.__globals__[x.id]
+            elif hasattr(builtins, x.id) and x.id not in ("locals", "vars", "globals"):
+                obj = getattr(builtins, x.id)
+            else:
+                return None
+            name, k = f"{x.id}_", 0
+            while env.get(name, obj) is not obj:      # another module's object of that name
+                k += 1
+                name = f"{x.id}_{k}"
+            names[x.id] = name
+            env[name] = obj
+
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, x):
+            return ast.copy_location(ast.Name(params.get(x.id) or names[x.id], x.ctx), x)
+
+    return ast.unparse(Rename().visit(copy.deepcopy(body[1])))
+
+
 def _static_nodes(inputs_, lookups, formulas):
     """The lookups and formulas of a plan whose value depends on its table keys alone
     (the model, the GPU, a dtype ... and nothing numeric): a model's layer counts, a
@@ -616,9 +686,14 @@ def _compile(plan):
     def formula_lines(nodes, indent):
         out = []
         for n in nodes:
+            args = [var[a] for a in n.args]
             v = var[n.name] = f"v{len(var)}"
+            inlined = _inline(n, args, env)
+            if inlined is not None:
+                out.append(f"{indent}{v} = {inlined}")
+                continue
             env[f"F{v}"] = n.fn
-            out.append(f"{indent}{v} = F{v}({', '.join(var[a] for a in n.args)})")
+            out.append(f"{indent}{v} = F{v}({', '.join(args)})")
         return out
 
     for name in inputs_:
@@ -700,36 +775,20 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
     bad value raises :class:`XlcalcError` naming the argument.  Values may be
     scalars or broadcastable arrays; numbers come back as floats.
     """
-    if not _loaded:
-        _ensure_loaded()
     ctx = (dict(context, **inputs) if inputs else context) if context else inputs
-    if type(targets) is str:
-        targets = (targets,)
-    targets = tuple(targets)
+    if type(targets) is not tuple:
+        targets = (targets,) if type(targets) is str else tuple(targets)
     key = (targets, tuple(ctx))           # a call site names its inputs in one order
     run = _COMPILED.get(key)
-    if run is None:
+    if run is None:                       # (a compiled plan: the graph is loaded)
+        if not _loaded:
+            _ensure_loaded()
         plan = _plan(targets, frozenset(ctx))
         if plan[4]:                                  # missing inputs: the general message
             return _evaluate(plan, targets, ctx)
         if len(_COMPILED) > 4096:
             _COMPILED.clear()
         run = _COMPILED[key] = _compile(plan)
-    try:
-        return run(ctx)
-    except _NotScalar:
-        return _evaluate(_plan(targets, frozenset(ctx)), targets, ctx)
-
-
-def evaluate_own(targets, ctx: dict) -> dict:
-    """:func:`evaluate` of ``targets`` (a name or a sequence of names) over ``ctx``, a dict
-    of inputs the caller built for this call: a plan compiled before is one dictionary
-    read away (:func:`xlcalc.estimate.estimate`'s path, every scalar call of the API)."""
-    if type(targets) is not tuple:
-        targets = (targets,) if isinstance(targets, str) else tuple(targets)
-    run = _COMPILED.get((targets, tuple(ctx)))
-    if run is None:
-        return evaluate(targets, ctx)
     try:
         return run(ctx)
     except _NotScalar:
