@@ -42,7 +42,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import checked_keywords, invalid, unknown_choice
-from .estimate import breakdown, estimate, resolve, sweep
+# the unchecked forms: each public function here checks its own keywords (checked_keywords)
+from .estimate import _breakdown as breakdown, _estimate as estimate, resolve, sweep
 from .glossary import TERMS
 from .graph import load_all
 
