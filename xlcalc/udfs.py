@@ -352,7 +352,10 @@ def _unit(value) -> str:
 
 
 def _memory(value_bytes, unit):
-    return to_unit(value_bytes, unit)
+    return _to_unit(value_bytes, unit)
+
+
+_to_unit = to_unit.__wrapped__     # to_unit without its keyword check (fixed arguments)
 
 
 def _display(value_si, unit: str):
