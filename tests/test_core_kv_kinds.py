@@ -117,7 +117,7 @@ def test_state_is_per_sequence_and_in_every_memory_figure():
     long = estimate(["state_cache_bytes", "kv_cache_bytes"], model=m, batch=3, seq_len=20,
                     kv_dtype="bf16", tp=1, block_size=1, dtype="bf16")
     assert long["state_cache_bytes"] == 3 * one["state_cache_bytes"] > 0   # not per token
-    mem = xlcalc.inference_memory(m, batch=3, seq_len=20)
+    mem = xlcalc.inference_memory(m, batch=3, seq_len=20, block_size=1)
     assert mem["kv_cache"] == long["kv_cache_bytes"] + long["state_cache_bytes"]
 
 

@@ -17,7 +17,8 @@ from xlcalc.estimate import estimate
 GiB = 2 ** 30
 MiB = 2 ** 20
 H100_REPORTED = 79.18 * GiB     # "Free memory on device 78.57/79.18 GiB" (vLLM, llm-d log)
-BASE = dict(quant_group_size=128, pp=1, dtype="bf16", kv_dtype="bf16")
+BASE = dict(quant_group_size=128, pp=1, dtype="bf16", kv_dtype="bf16", dp_attention=1,
+            draft_params=0, gpu_memory_utilization=0)       # 0: the engine's fraction
 
 
 def within(value, expected, rel=0.02):
@@ -37,7 +38,9 @@ def test_presets_state_version_date_rule_and_sources():
                 assert value.get("source") or value.get("note"), (name, column)
             src = value.get("source")
             if src and name != "seed":      # the seed's sources are the tutorials themselves
-                assert src.get("url") or src.get("commit"), (name, column, src)
+                # a published figure names its URL or commit; a fitted one its tool and data
+                assert src.get("url") or src.get("commit") or \
+                    (src.get("tool") and src.get("data")), (name, column, src)
         if name != "seed":
             assert data["published_log_lines"], name
             for line in data["published_log_lines"]:
@@ -61,34 +64,34 @@ def test_vllm_available_kv_memory_llama_3_1_8b_h100():
     51.38 GiB".  By hand: 0.9 × 79.18 = 71.26 GiB; weights 8.03e9 × 2 B = 14.96 GiB;
     sampler 1024 × 128,256 × 38.4 B = 4.70 GiB (> forward 0.44 GiB); non-torch 0.13 GiB
     → 51.47 GiB."""
-    r = estimate(["engine_kv_budget_bytes", "engine_activation_bytes",
-                  "engine_max_num_seqs", "engine_max_num_batched_tokens"],
+    r = estimate(["kv_budget_bytes", "engine_activation_bytes",
+                  "max_num_seqs", "max_num_batched_tokens"],
                  model="llama-3.1-8b", gpu="h100-sxm", engine="vllm", tp=1, seq_len=16000,
                  gpu_memory_bytes=H100_REPORTED, **BASE)
-    assert r["engine_max_num_seqs"] == 1024 and r["engine_max_num_batched_tokens"] == 8192
+    assert r["max_num_seqs"] == 1024 and r["max_num_batched_tokens"] == 8192
     assert within(r["engine_activation_bytes"], 4.76 * GiB, 0.03)    # logged peak activation
-    assert within(r["engine_kv_budget_bytes"], 51.38 * GiB)
+    assert within(r["kv_budget_bytes"], 51.38 * GiB)
     by_hand = 0.9 * H100_REPORTED - 8.030261248e9 * 2 - 1024 * 128256 * 38.4 - 0.13 * GiB
-    assert r["engine_kv_budget_bytes"] == pytest.approx(by_hand, rel=1e-3)
+    assert r["kv_budget_bytes"] == pytest.approx(by_hand, rel=1e-3)
 
 
 def test_vllm_blocks_and_concurrency_follow_the_budget():
     """# GPU blocks = floor(budget / (16 × 131,072 B)); concurrency = blocks × 16 / len."""
-    r = estimate(["engine_kv_budget_bytes", "engine_kv_blocks", "engine_kv_tokens",
-                  "engine_max_concurrency"], model="llama-3.1-8b", gpu="h100-sxm",
+    r = estimate(["kv_budget_bytes", "kv_num_blocks", "kv_tokens_fit",
+                  "max_concurrency"], model="llama-3.1-8b", gpu="h100-sxm",
                  engine="vllm", tp=1, seq_len=16000, gpu_memory_bytes=H100_REPORTED, **BASE)
     block = 16 * 32 * 2 * 8 * 128 * 2
-    assert r["engine_kv_blocks"] == r["engine_kv_budget_bytes"] // block
-    assert r["engine_kv_tokens"] == 16 * r["engine_kv_blocks"]
-    assert r["engine_max_concurrency"] == pytest.approx(r["engine_kv_tokens"] / 16000)
+    assert r["kv_num_blocks"] == r["kv_budget_bytes"] // block
+    assert r["kv_tokens_fit"] == 16 * r["kv_num_blocks"]
+    assert r["max_concurrency"] == pytest.approx(r["kv_tokens_fit"] / 16000)
 
 
 def test_vllm_small_gpu_defaults():
     """arg_utils.get_batch_defaults: below 70 GiB, max_num_batched_tokens 2048 and
     max_num_seqs 256 (vllm serve)."""
-    r = estimate(["engine_max_num_seqs", "engine_max_num_batched_tokens"], gpu="a100-40gb",
+    r = estimate(["max_num_seqs", "max_num_batched_tokens"], gpu="a100-40gb",
                  engine="vllm", tp=1)
-    assert (r["engine_max_num_seqs"], r["engine_max_num_batched_tokens"]) == (256, 2048)
+    assert (r["max_num_seqs"], r["max_num_batched_tokens"]) == (256, 2048)
 
 
 def test_sglang_kv_pool_llama_3_1_8b_h100():
@@ -96,11 +99,11 @@ def test_sglang_kv_pool_llama_3_1_8b_h100():
     mem_fraction_static=0.88 (printed in server_args), TP=1: "KV Cache is allocated.
     K size: 27.13 GB, V size: 27.13 GB", "max_total_num_tokens=444500".  By hand:
     0.88 × (79.18 − 0.61) − 14.96 = 54.18 GiB; 131,072 B per token → 443,850 tokens."""
-    r = estimate(["engine_kv_budget_bytes", "engine_kv_tokens"], model="llama-3.1-8b",
+    r = estimate(["kv_budget_bytes", "kv_tokens_fit"], model="llama-3.1-8b",
                  gpu="h100-sxm", engine="sglang", tp=1, seq_len=4096,
-                 engine_memory_fraction=0.88, gpu_memory_bytes=H100_REPORTED, **BASE)
-    assert within(r["engine_kv_budget_bytes"], 2 * 27.13 * GiB)
-    assert within(r["engine_kv_tokens"], 444500)
+                 gpu_memory_bytes=H100_REPORTED, **dict(BASE, gpu_memory_utilization=0.88))
+    assert within(r["kv_budget_bytes"], 2 * 27.13 * GiB)
+    assert within(r["kv_tokens_fit"], 444500)
 
 
 def test_sglang_mem_fraction_static_rule():
@@ -112,8 +115,8 @@ def test_sglang_mem_fraction_static_rule():
     common = dict(model="llama-3.1-8b", gpu="h100-sxm", engine="sglang", pp=1,
                   gpu_memory_bytes=H100_REPORTED)
     one = estimate(["engine_memory_fraction", "engine_reserved_bytes",
-                    "engine_max_num_batched_tokens", "engine_max_num_seqs"], tp=1, **common)
-    assert one["engine_max_num_batched_tokens"] == 8192 and one["engine_max_num_seqs"] == 256
+                    "max_num_batched_tokens", "max_num_seqs"], tp=1, **common)
+    assert one["max_num_batched_tokens"] == 8192 and one["max_num_seqs"] == 256
     assert one["engine_reserved_bytes"] == 13440 * MiB
     g = H100_REPORTED / MiB
     assert one["engine_memory_fraction"] == round((g - 13440) / g, 3) == 0.834
@@ -125,12 +128,12 @@ def test_sglang_mem_fraction_static_rule():
 
 def test_sglang_floor_on_large_gpus_and_tiers_on_small():
     """A 141 GB H200 keeps the 8k/256 tier; a 24 GB GPU (L4) the 2048/24 tier, no floor."""
-    h200 = estimate(["engine_max_num_batched_tokens", "engine_max_num_seqs"], gpu="h200",
+    h200 = estimate(["max_num_batched_tokens", "max_num_seqs"], gpu="h200",
                     engine="sglang", tp=1)
-    assert (h200["engine_max_num_batched_tokens"], h200["engine_max_num_seqs"]) == (8192, 256)
-    l4 = estimate(["engine_reserved_bytes", "engine_max_num_seqs"], gpu="l4", engine="sglang",
+    assert (h200["max_num_batched_tokens"], h200["max_num_seqs"]) == (8192, 256)
+    l4 = estimate(["engine_reserved_bytes", "max_num_seqs"], gpu="l4", engine="sglang",
                   tp=1, pp=1)
-    assert l4["engine_max_num_seqs"] == 24
+    assert l4["max_num_seqs"] == 24
     assert l4["engine_reserved_bytes"] == (512 + 1.5 * 2048 + 2 * 24 + 128) * MiB
 
 
@@ -141,24 +144,24 @@ def test_trt_llm_free_fraction_and_blocks_memory_md_example():
     "Allocated 63.44 GiB for max tokens in paged KV cache (259840)" (262,144 B per token).
     By hand: 0.9 × (79.10 GiB − 0.61 GiB context − 6,695 MiB − 1,134 MiB − 223.6 MB)."""
     buffers = 1134.01 * MiB + 43.29 * MiB + 180.30 * MiB
-    r = estimate(["engine_kv_budget_bytes", "engine_kv_blocks", "engine_kv_tokens"],
+    r = estimate(["kv_budget_bytes", "kv_num_blocks", "kv_tokens_fit"],
                  model="llama-2-7b", gpu="h100-sxm", engine="trt-llm", tp=1, seq_len=2048,
                  gpu_memory_bytes=79.10 * GiB, infer_weights_bytes=6695 * MiB,
-                 engine_activation_bytes=buffers, engine_block_size=64,
-                 engine_kv_block_bytes=64 * 262144, **BASE)
-    assert within(r["engine_kv_budget_bytes"], 63.44 * GiB)
-    assert within(r["engine_kv_blocks"], 4060)
-    assert within(r["engine_kv_tokens"], 259840)
+                 engine_activation_bytes=buffers, block_size=64,
+                 kv_block_bytes=64 * 262144, **BASE)
+    assert within(r["kv_budget_bytes"], 63.44 * GiB)
+    assert within(r["kv_num_blocks"], 4060)
+    assert within(r["kv_tokens_fit"], 259840)
 
 
 def test_seed_all_memory_no_reserve():
     """Seed 003 §5.5: a 13 B model on a 40 GB GPU leaves (40 GB − 26 GB) for the KV cache."""
-    r = estimate(["engine_kv_budget_bytes", "engine_kv_blocks"], model="llama-2-13b",
+    r = estimate(["kv_budget_bytes", "kv_num_blocks"], model="llama-2-13b",
                  gpu="a100-40gb", engine="seed", tp=1, seq_len=2048, gpu_memory_bytes=40e9,
                  **BASE)
-    assert within(r["engine_kv_budget_bytes"], 14e9)
+    assert within(r["kv_budget_bytes"], 14e9)
     per_token = 40 * 2 * 5120 * 2
-    assert r["engine_kv_blocks"] == r["engine_kv_budget_bytes"] // per_token
+    assert r["kv_num_blocks"] == r["kv_budget_bytes"] // per_token
 
 
 def test_unknown_engine_suggests_a_name():

@@ -164,7 +164,7 @@ def test_fp8_weights_on_an_a100_memory_ttft_and_tpot():
     w8 = (LAYERS * 1 + (EMBED + HEAD) * 2)            # fp8 layers, 16-bit embedding and head
     mem = xlcalc.inference_memory(m, 1, 1024, dtype="fp8", gpu=A100)
     assert mem["weights"] == w8 and mem["fits"]
-    lat = xlcalc.inference_latency(m, A100, 1, 1024, 64, dtype="fp8")
+    lat = xlcalc.inference_latency(m, A100, 1, 1024, 64, dtype="fp8", mfu=0.5)
     assert lat["compute_dtype"] == "bf16" and np.isfinite(lat["tpot_s"])
     flops = estimate("prefill_flops", model=m, batch=1, prompt_len=1024)["prefill_flops"]
     assert lat["prefill_compute_s"] == pytest.approx(flops / (312e12 * 0.5))

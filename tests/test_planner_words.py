@@ -29,6 +29,9 @@ def test_dropdowns_offer_planner_choices_only():
     assert "seed-001" in graph.table("precisions").frame().index
     assert "seed-001" not in graph.table("precisions").offered()
     assert not [k for k in graph.table("activation_rules").offered() if k.startswith("seed")]
+    # the tutorials' engine rule: the worked examples use it, no dropdown offers it
+    assert "seed" in graph.table("engines").frame().index
+    assert graph.table("engines").offered() == ["sglang", "trt-llm", "vllm"]
     wb = openpyxl.load_workbook(TEMPLATE_DIR / "llama-7b-training.xlsx")
     lists = [dv.formula1 for dv in wb["Inputs"].data_validations.dataValidation
              if dv.type == "list"]
@@ -44,7 +47,7 @@ def test_widget_dropdowns_offer_planner_choices_only():
     import pytest
     pytest.importorskip("ipywidgets")
     from xlcalc.widgets import controls
-    for name in ("precision", "activation_rule", "optimizer", "recompute", "dtype"):
+    for name in ("precision", "activation_rule", "optimizer", "recompute", "dtype", "engine"):
         assert not [c for c in controls.choices(name) if c.startswith("seed")], name
 
 

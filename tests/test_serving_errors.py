@@ -28,14 +28,14 @@ def test_context_beyond_the_model_maximum_is_a_warning_not_an_error():
     (lambda: xlcalc.inference_latency("llama-13b", "h100-sxm", 1, 10, 10, tp=3), "tp"),
     (lambda: xlcalc.inference_memory("falcon-7b", 1, 10, tp=2), "tp"),
     (lambda: xlcalc.serving_capacity("llama-2-70b", "h100-sxm", 10, tp=6), "tp"),
-    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, mfu=0), "mfu"),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, mfu=-0.1), "mfu"),
     (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, mfu=1.2), "mfu"),
     (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, bw_eff=-0.5),
      "bw_eff"),
-    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, link_eff=2),
+    (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, link_eff=2.5),
      "link_eff"),
     (lambda: xlcalc.inference_memory("llama-2-7b", 1, 10, gpu="h100-sxm",
-                                     gpu_memory_utilization=0), "gpu_memory_utilization"),
+                                     gpu_memory_utilization=1.5), "gpu_memory_utilization"),
     (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 10, 10, comm_overlap=1.5),
      "comm_overlap"),
     (lambda: xlcalc.inference_latency("llama-2-7b", "h100-sxm", 1, 0, 10), "prompt_len"),
@@ -126,17 +126,23 @@ def test_cli_capacity_gpus_needed_and_comm(capsys):
                         "2048", "--tp", "8", "--dtype", "fp16", "--kv-dtype", "fp16",
                         "--n-gpus", "8", "--users", "10000", "--json")
     data = json.loads(out)
-    # by hand: budget 0.9 × 31.75 GiB (the V100's reported total) − weights 13.016e9 × 2 / 8
-    # − activations 8192 × 2 × 13824 × 2 / 8 − 1e9 reserve = 26.372e9 bytes; one 2048-token
-    # sequence: 2048 × 40 layers × 2 × 5 heads × 128 × 2 B = 209.7e6 → 125 sequences;
-    # 10000 users → 80 replicas of 8 GPUs → 80 nodes
-    assert code == 0 and data["max_sequences"] == 125 and data["nodes_needed"] == 80
+    # by hand (vLLM preset; a V100 is under 70 GiB: max_num_seqs 256): budget 0.9 × 31.75 GiB
+    # (the V100's reported total) − weights 13.016e9 × 2 / 8 − the sampler's 256 × 32000 ×
+    # 38.4 B − non-torch 0.13 GiB − tp > 1 buffers 0.42 GiB; one 2048-token sequence:
+    # 2048 × 40 layers × 2 × 5 heads × 128 × 2 B = 209.7e6; 10000 users over that many
+    budget = 0.9 * 31.75 * 2 ** 30 - 13_015_864_320 * 2 / 8 - 256 * 32000 * 38.4 - \
+        139_586_437 - 450_971_566
+    sequences = int(budget // (2048 * 40 * 2 * 5 * 128 * 2))
+    assert sequences == 126
+    assert code == 0 and data["max_sequences"] == sequences and \
+        data["nodes_needed"] == -(-10_000 // sequences) == 80 and data["engine"] == "vllm"
     code, out, _ = _run(capsys, "gpus-needed", "llama-2-70b", "--gpu", "h100-sxm", "--batch",
                         "8", "--seq-len", "4096", "--json")
     data = json.loads(out)
     # by hand at tp 2: weights 137.95e9 / 2 + KV 8 × 4096 × 80 × 2 × 4 × 128 × 2 B (5.37e9)
-    # + activations 8192 × 2 × 28672 × 2 / 2 (0.47e9) + 1e9 = 75.8e9 ≤ 0.9 × 79.22 GiB
-    # (76.6e9): two H100s at the reported total (with the marketed 80e9 it took three)
+    # + activations max(8192 × 2 × 28672 × 2 / 2, sampler 1024 × 32000 × 38.4 = 1.26e9)
+    # + non-torch 0.59e9 = 76.2e9 ≤ 0.9 × 79.22 GiB (76.6e9): two H100s at the reported
+    # total (with the marketed 80e9 it took three)
     assert code == 0 and (data["gpus_needed"], data["tp"], data["pp"]) == (2, 2, 1)
     code, out, _ = _run(capsys, "comm", "llama-2-70b", "--batch", "1", "--seq-len", "2048",
                         "--tp", "4", "--pp", "2", "--json")

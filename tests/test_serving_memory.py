@@ -46,25 +46,50 @@ def test_weights_by_dtype_by_hand():
 
 
 def test_kv_cache_per_gpu_uses_the_core_and_splits_over_stages():
+    # exact tokens (block_size 1): the engine's 16-token pages are tested below
     core = xlcalc.kv_cache_bytes("llama-2-70b", 4, 4096, "fp8", tp=8)
-    s = xlcalc.inference_memory("llama-2-70b", 4, 4096, kv_dtype="fp8", tp=8, pp=2)
+    s = xlcalc.inference_memory("llama-2-70b", 4, 4096, kv_dtype="fp8", tp=8, pp=2,
+                                block_size=1)
     assert s["kv_cache"] == core * 40 / 80
     # tp beyond the KV heads replicates them (falcon-7b has one KV head; 71 heads → tp 71)
-    assert xlcalc.inference_memory("llama-2-70b", 1, 1000, tp=16)["kv_cache"] == \
+    assert xlcalc.inference_memory("llama-2-70b", 1, 1000, tp=16, block_size=1)["kv_cache"] == \
         xlcalc.kv_cache_bytes("llama-2-70b", 1, 1000, tp=8)
+    # the default engine (vLLM) allocates whole 16-token blocks: 1000 tokens take 63 blocks
+    assert xlcalc.inference_memory("llama-2-70b", 1, 1000, tp=16)["kv_cache"] == \
+        xlcalc.kv_cache_bytes("llama-2-70b", 1, 63 * 16, tp=8)
 
 
 def test_activations_seed_003_rule():
+    # the seed engine holds back no profiled peak: the batch's own transient tensor
+    seed = dict(engine="seed", max_num_batched_tokens=8192)
     # GPT-2 (h = 768, f = 3072 = 4h, 12 heads): 8bsh for the MLP, 2bs²a without Flash
     b, s, h, a = 2, 1024, 768, 12
-    mlp = xlcalc.inference_memory("gpt2", b, s, dtype="fp16")["activations"]
+    mlp = xlcalc.inference_memory("gpt2", b, s, dtype="fp16", **seed)["activations"]
     assert mlp == 8 * b * s * h
-    eager = xlcalc.inference_memory("gpt2", b, s, dtype="fp16", flash_attention=0)
+    eager = xlcalc.inference_memory("gpt2", b, s, dtype="fp16", flash_attention=0, **seed)
     assert eager["activations"] == max(8 * b * s * h, 2 * b * s * s * a)
     # a gated MLP holds the gate and up outputs: b·s·2f (LLaMA-2-7B, f = 11008)
-    assert xlcalc.inference_memory("llama-2-7b", 1, 4096)["activations"] == 2 * 4096 * 2 * 11008
+    assert xlcalc.inference_memory("llama-2-7b", 1, 4096, **seed)["activations"] == \
+        2 * 4096 * 2 * 11008
     # the engine's chunk caps the tokens of one pass
-    assert xlcalc.inference_memory("llama-2-7b", 8, 4096)["activations"] == 2 * 8192 * 2 * 11008
+    assert xlcalc.inference_memory("llama-2-7b", 8, 4096, **seed)["activations"] == \
+        2 * 8192 * 2 * 11008
+
+
+def test_activations_are_what_the_default_engine_holds_back():
+    """vLLM (the default) subtracts the peak of its profile run whatever the batch: the
+    forward pass of max_num_batched_tokens (8192 on an H100: 2 × 8192 × 2 × 11008 bytes for
+    LLaMA-2-7B) or the sampler over max_num_seqs (1024) × vocab (32,000) × 38.4 bytes,
+    whichever is larger; without a GPU its largest-GPU defaults."""
+    forward = 2 * 8192 * 2 * 11008
+    sampler = 1024 * 32000 * 38.4
+    assert sampler > forward
+    for gpu in (None, "h100-sxm"):
+        got = xlcalc.inference_memory("llama-2-7b", 1, 512, gpu=gpu)["activations"]
+        assert got == pytest.approx(sampler)
+    # a batch whose eager scores exceed it: the batch's transient (2 × 1 × 32 × 8192²)
+    eager = xlcalc.inference_memory("llama-2-7b", 1, 8192, flash_attention=0)
+    assert eager["activations"] == 2 * 32 * 8192 * 8192
 
 
 def test_rule_of_thumb_by_name():
@@ -182,11 +207,20 @@ def test_links_follow_the_node_boundary():
 
 def test_serving_terms_document_their_defaults():
     graph.load_all()
-    for name in ("gpu_memory_utilization", "infer_reserve_bytes", "max_num_batched_tokens",
-                 "flash_attention", "quant_group_size", "link_eff", "link_latency_us",
-                 "comm_overlap", "gpus_per_node"):
+    for name in ("flash_attention", "quant_group_size", "comm_overlap", "gpus_per_node",
+                 "mfu", "bw_eff", "gpu_memory_utilization"):
         assert TERMS[name].default == SERVING_DEFAULTS[name], name
         assert TERMS[name].sample, name
+    # 0 means "the default": the calibrated efficiencies, the engine's fraction
+    assert SERVING_DEFAULTS["mfu"] == SERVING_DEFAULTS["bw_eff"] == \
+        SERVING_DEFAULTS["gpu_memory_utilization"] == 0
+    # defaults that are the engine's or the GPU family's: nodes computing the input
+    for name in ("infer_reserve_bytes", "max_num_batched_tokens", "max_num_seqs", "block_size",
+                 "link_eff", "link_latency_us"):
+        assert TERMS[name].default is None and name not in SERVING_DEFAULTS, name
+        assert graph.node(name).kind == "formula", name
+        assert TERMS[name].sample, name
+    assert SERVING_DEFAULTS["engine"] == TERMS["engine"].default == "vllm"
     for name in ("concurrent_users", "request_rate", "acceptance_rate", "draft_len",
                  "draft_cost_ratio", "message_bytes", "link_gb_per_s"):
         assert TERMS[name].sample, name

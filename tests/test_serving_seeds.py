@@ -190,7 +190,8 @@ def test_example_3_communication():
 
 def test_seed_002_disaggregated_kv_transfer():
     kv = 64 * 2 * 9216 * 2 * 512                     # OPT-66B: 64 layers, MHA d_model 9216
-    got = xlcalc.kv_transfer("opt-66b", 512, 10, kv_dtype="fp16", gpu="a100-80gb", tp=4)
+    got = xlcalc.kv_transfer("opt-66b", 512, 10, kv_dtype="fp16", gpu="a100-80gb", tp=4,
+                             link_eff=1.0, link_latency_us=8)       # the seed's spec link
     assert got["bytes_per_request"] == kv == 1.125 * GIB              # "1.13 GB" is GiB
     assert got["bytes_per_s"] == 10 * kv                              # 11.25 GiB/s
     assert got["gbit_per_s"] == pytest.approx(10 * kv * 8 / 1e9)      # 96.6, seed "90 Gbps"
@@ -234,22 +235,34 @@ def test_seed_003_capacity_method_and_exact_model():
 
 
 def test_vllm_block_arithmetic_by_hand():
-    """llama-13b fp16 on 8×V100-32GB, TP=8, 2048-token requests, vLLM defaults."""
+    """llama-13b fp16 on 8×V100-32GB, TP=8, 2048-token requests, the vLLM engine preset's
+    defaults (a V100 has under 70 GiB: max_num_batched_tokens 2048, max_num_seqs 256)."""
     budget = 0.9 * 31.75 * GIB                            # utilisation × the total CUDA reports
     weights = 13_015_864_320 * 2 / 8                      # fp16 weights split 8 ways
-    activations = 8192 * 2 * 13824 * 2 / 8                # profile at max_num_batched_tokens
-    kv_budget = budget - weights - activations - 1e9      # minus the 1 GB non-torch reserve
+    forward = 2048 * 2 * 13824 * 2 / 8                    # profile at max_num_batched_tokens
+    sampler = 256 * 32000 * 38.4                          # 256 requests × vocab × 38.4 B
+    activations = max(forward, sampler)
+    non_torch = 139_586_437 + 450_971_566                 # 0.13 GiB + 0.42 GiB at tp > 1
+    kv_budget = budget - weights - activations - non_torch
     block = 16 * (40 * 2 * 5 * 128 * 2)                   # 16 tokens × 40 layers × K,V of 5 heads
     num_blocks = math.floor(kv_budget / block)
-    assert block == 1_638_400 and num_blocks == 16_095
+    assert block == 1_638_400 and activations == sampler
     got = xlcalc.serving_capacity("llama-13b", "v100-32gb", 2048, tp=8, dtype="fp16",
                                   kv_dtype="fp16", n_gpus=8, concurrent_users=10_000)
     assert got["kv_budget"] == pytest.approx(kv_budget)
     assert got["num_blocks"] == num_blocks
     assert got["kv_tokens"] == num_blocks * 16
-    assert got["max_concurrency_vllm"] == pytest.approx(num_blocks * 16 / 2048)   # 125.74
-    assert got["max_sequences"] == math.floor(num_blocks / (2048 / 16)) == 125
-    assert got["nodes_needed"] == math.ceil(10_000 / 125) == 80
+    assert got["max_concurrency_vllm"] == pytest.approx(num_blocks * 16 / 2048)
+    assert got["max_sequences"] == math.floor(num_blocks / (2048 / 16))
+    assert got["nodes_needed"] == math.ceil(10_000 / got["max_sequences"])
+    # at the flat figures xlcalc used before the engine presets (1 GB reserve, a forward
+    # pass of 8192 tokens, no sampler): 16,095 blocks, 125 sequences, 80 nodes
+    old = xlcalc.serving_capacity("llama-13b", "v100-32gb", 2048, tp=8, dtype="fp16",
+                                  kv_dtype="fp16", n_gpus=8, concurrent_users=10_000,
+                                  infer_reserve_bytes=1e9, engine_comm_buffer_bytes=0,
+                                  max_num_batched_tokens=8192, engine_sampler_bytes=0)
+    assert old["kv_budget"] == pytest.approx(budget - weights - 8192 * 2 * 13824 * 2 / 8 - 1e9)
+    assert (old["num_blocks"], old["max_sequences"], old["nodes_needed"]) == (16_095, 125, 80)
 
 
 def test_worked_examples_compare_and_every_differing_row_has_a_reason():

@@ -17,7 +17,7 @@ import pytest
 
 import xlcalc
 from xlcalc.errors import XlcalcError
-from xlcalc.sizing import serve
+from xlcalc.sizing import serve as _serve
 
 COUNTS = json.loads((Path(__file__).parent / "data" / "param_counts.json").read_text())
 #: the vLLM engine preset's published numbers (xlcalc/presets/engines/vllm.json)
@@ -39,6 +39,19 @@ BUDGET = VLLM["memory_fraction"] * H100_TOTAL      # vLLM gpu_memory_utilization
 M = 8192                     # vLLM max_num_batched_tokens on a GPU of 70 GiB or more …
 MAX_SEQS = 1024              # … and max_num_seqs (vllm.json memory tiers)
 NON_TORCH = VLLM["non_torch_bytes"]          # one GPU (no NCCL buffers)
+#: the plain roofline the hand arithmetic below uses (the defaults before the calibrated
+#: efficiencies: every FLOP at 50 % of the peak, the datasheet HBM and links, 8 µs per
+#: collective, no per-request overhead): passed explicitly; the calibrated defaults are
+#: tested in tests/test_calibration.py
+ROOFLINE = dict(mfu=MFU, bw_eff=1.0, link_eff=1.0, scale_out_eff=1.0,
+                link_latency_us=LATENCY * 1e6,
+                engine_allreduce_latency_us=0.0, engine_request_overhead_s=0.0,
+                engine_step_overhead_s=0.0)
+
+
+def serve(*args, **kw):
+    """:func:`xlcalc.serve` at the plain roofline (:data:`ROOFLINE`) unless told otherwise."""
+    return _serve(*args, **{**ROOFLINE, **kw})
 
 
 def approx(x, rel=1e-9):
@@ -84,22 +97,28 @@ def test_dense_plan_by_hand():
     # TTFT: one chunk (the prompt fits the 8192-token budget beside 64 decodes) …
     chunk = dense_step(c, isl)
     assert s["prefill_chunks"] == 1 and s["prefill_s_unqueued"] == approx(chunk)
-    # … plus the G/G/c wait for a slot and the M/D/1 wait for the prefill lane
+    # … the wait for the iteration in progress (half a step, Orca) …
+    join = tpot / 2
+    assert s["join_wait_s"] == approx(join)
+    # … plus the G/G/c wait for a slot and the M/D/1 wait for the prefill lane, which is
+    # busy the prompt's share of a step's room for prefill tokens (8192 − 64 decodes)
     lam = rate / replicas
     slot = chunk + (osl - 1) * tpot
     rho = lam * slot / c
     w_slot = 0.5 * rho ** (math.sqrt(2 * (c + 1)) - 1) / (c * (1 - rho)) * slot
-    w_prefill = lam * chunk ** 2 / (2 * (1 - lam * chunk))
+    lane = isl / (M - c) * chunk
+    w_prefill = lam * lane ** 2 / (2 * (1 - lam * lane))
     assert s["slot_wait_s"] == approx(w_slot) and s["prefill_wait_s"] == approx(w_prefill)
-    assert s["ttft_ms"] == approx((chunk + w_slot + w_prefill) * 1e3)
-    assert s["e2e_s"] == approx(chunk + w_slot + w_prefill + (osl - 1) * tpot)
+    assert s["ttft_admitted_s"] == approx(chunk + join + w_prefill)
+    assert s["ttft_ms"] == approx((chunk + join + w_slot + w_prefill) * 1e3)
+    assert s["e2e_s"] == approx(chunk + join + w_slot + w_prefill + (osl - 1) * tpot)
     # the fleet keeps up, so it serves the offered load
     assert s["stable"] and s["requests_per_s"] == rate
     assert s["output_tokens_per_s"] == rate * osl
     assert s["gpus"] == replicas
     assert s["output_tokens_per_s_per_gpu"] == approx(rate * osl / replicas)
     assert s["tokens_per_s_per_user"] == approx(1 / tpot)
-    assert s["capacity_requests_per_s"] == approx(replicas * min(c / slot, 1 / chunk))
+    assert s["capacity_requests_per_s"] == approx(replicas * min(c / slot, 1 / lane))
     # cost per million output tokens = price × GPUs ÷ (3600 × tokens/s) × 1e6
     assert s["cost_per_m_output_tokens"] == approx(2.0 * replicas / (3600 * rate * osl) * 1e6)
     assert s["cost_per_month"] == approx(2.0 * replicas * 730)
@@ -147,7 +166,8 @@ def test_replicas_default_to_the_fewest_that_keep_up():
     tpot = s["tpot_ms"] / 1e3
     chunk = s["prefill_s_unqueued"]
     slot = chunk + 127 * tpot
-    need = math.floor(max(rate * slot / c, rate * chunk)) + 1
+    lane = 512 / (M - c) * chunk                 # the prompt's share of a step's prefill room
+    need = math.floor(max(rate * slot / c, rate * lane)) + 1
     assert need > 1 and s["replicas"] == need and s["stable"]
     fewer = serve("llama-2-7b", "h100-sxm", 512, 128, concurrency=64, request_rate=rate,
                   replicas=need - 1)
@@ -349,7 +369,7 @@ def test_engines_set_the_kv_budget_and_the_batch_limits():
     assert sglang["max_concurrency"] < vllm["max_concurrency"] < s["max_concurrency"]
     # an engine setting is overridden by its node name
     tight = serve("llama-2-7b", "h100-sxm", 512, 128, concurrency=64,
-                  engine_max_num_batched_tokens=256)
+                  max_num_batched_tokens=256)
     assert tight["max_num_batched_tokens"] == 256
     assert tight["prefill_chunks"] == math.ceil(512 / (256 - 64))
     assert not tight["token_budget_ok"]         # 64 decodes + 256 interleaved prefill > 256

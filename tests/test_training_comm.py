@@ -11,8 +11,11 @@ P7B = 6_738_415_616        # LLaMA-7B parameters
 
 
 def comm(**kw):
+    # the spec-sheet links and the seeds' 8 µs per collective (the calibrated NCCL figures
+    # are the defaults: tests/test_calibration.py)
     ctx = dict(model="llama-7b", batch=64, seq_len=2048, gpu="h100-sxm", dp=8, tp=1, pp=1,
-               zero=0, precision="bf16-mixed", recompute="none")
+               zero=0, precision="bf16-mixed", recompute="none", link_eff=1.0,
+               scale_out_eff=1.0, link_latency_us=8.0)
     ctx.update(kw)
     return xlcalc.training_comm(**ctx)
 
@@ -78,6 +81,26 @@ def test_times_on_nvlink_and_the_network():
     # dp = 8 alone fits in one node: NVLink
     w = comm(dp=8, tp=1)
     assert w["dp_s"] == pytest.approx(w["dp_bytes"] / 450e9 + 8e-6)
+
+
+def test_nvlink_and_the_network_have_their_own_efficiency():
+    # link_eff scales NVLink only, scale_out_eff the network only: tp = 8 on NVLink at 0.5,
+    # dp = 8 across nodes on 50 GB/s at 0.8 (H100; 8 µs per collective)
+    v = comm(model="llama-2-70b", batch=8, dp=8, tp=8, micro_batch=1, link_eff=0.5,
+             scale_out_eff=0.8)
+    assert v["dp_s"] == pytest.approx(v["dp_bytes"] / (50e9 * 0.8) + 8e-6)
+    assert v["tp_s"] == pytest.approx(v["tp_bytes"] / (450e9 * 0.5) + 4 * 80 * 8e-6)
+    w = comm(dp=8, tp=1, link_eff=0.5, scale_out_eff=0.8)          # one node: NVLink
+    assert w["dp_s"] == pytest.approx(w["dp_bytes"] / (450e9 * 0.5) + 8e-6)
+
+
+def test_the_network_efficiency_defaults_to_calculons_infiniband_model():
+    # collectives.json model_parameters: Calculon's A100 InfiniBand HDR network, 0.9; no
+    # family has a measured cross-server figure, so every family (and a custom GPU) takes it
+    from xlcalc.efficiency import calibration_table
+    assert set(calibration_table()["scale_out_eff"]) == {0.9}
+    v = estimate(["scale_out_eff", "link_eff"], gpu="a100-80gb")
+    assert v["scale_out_eff"] == 0.9 and v["link_eff"] == pytest.approx(231.58 / 300)
 
 
 def test_ring_formula_is_shared_with_serving():

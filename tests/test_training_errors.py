@@ -89,7 +89,7 @@ def test_out_of_range_numbers(argument, value):
 
 
 def test_time_inputs():
-    with pytest.raises(XlcalcError, match="mfu must be a number in") as info:
+    with pytest.raises(XlcalcError, match="mfu must be a number >= 0 and <= 1") as info:
         xlcalc.training_time("llama-7b", 1e12, "h100-sxm", 8, mfu=1.5)
     assert info.value.argument == "mfu"
     with pytest.raises(XlcalcError, match="n_gpus must be a positive integer"):

@@ -1,5 +1,5 @@
 """Published training numbers as a check: throughput within 25 % of Megatron-Bridge's and
-torchtitan's tables with the documented default efficiencies (rows known to fall outside
+torchtitan's tables with the default (calibrated) efficiencies (rows known to fall outside
 say why, and must stay outside until the note is revised), peak-memory parts within 10 %
 of the Korthikanti et al. 2022 rows of the validation set.  Every row lists its conditions
 and source (tests/data/training_published.json, xlcalc/presets/validation)."""

@@ -83,9 +83,28 @@ def test_full_recomputation_costs_8nd():
 @pytest.mark.parametrize("precision, peak", [("bf16-mixed", 989.4), ("fp16-mixed", 989.4),
                                              ("fp32", 66.9), ("megatron-distopt", 989.4)])
 def test_peak_follows_the_recipe(precision, peak):
-    t = xlcalc.training_time("llama-7b", 1e9, "h100-sxm", 1, precision=precision, goodput=1)
+    t = xlcalc.training_time("llama-7b", 1e9, "h100-sxm", 1, mfu=0.4, precision=precision,
+                             goodput=1)
     assert t["peak_tflops"] == peak
     assert t["seconds"] == pytest.approx(6 * 6_738_415_616 * 1e9 / (peak * 1e12 * 0.4))
+
+
+def test_calibrated_rate_by_hand():
+    """Without an mfu: the Hopper 16-bit GEMM plateau (the H100 and GH200 shape searches:
+    794.5 and 828.6 of 989 TFLOP/s, their median) × the training step's share fitted on
+    the calibration half (presets/training/step_share.json); fp32 runs on the same
+    16-bit plateau share of its own peak."""
+    import json
+    from pathlib import Path
+    share = json.loads((Path(__file__).parent.parent / "xlcalc" / "presets" / "training" /
+                        "step_share.json").read_text())["value"]
+    rate = (794.5 / 989 + 828.6 / 989) / 2 * share
+    t = xlcalc.training_time("llama-7b", 1e9, "h100-sxm", 1)
+    assert t["mfu"] == pytest.approx(rate)
+    # the wall clock: ÷ the default goodput 0.9 (restarts, evaluation)
+    assert t["seconds"] == pytest.approx(6 * 6_738_415_616 * 1e9 / (989.4e12 * rate) / 0.9)
+    given = xlcalc.training_time("llama-7b", 1e9, "h100-sxm", 1, mfu=0.3)
+    assert given["mfu"] == 0.3
 
 
 def test_megatron_flops_scaled_to_tokens_and_step_time():

@@ -21,6 +21,10 @@ from xlcalc.estimate import estimate
 
 H, L, A, K, D, F, V = 8192, 80, 64, 8, 128, 28672, 32000
 H100_PEAK, H100_HBM = 989.4e12, 3.35e12
+#: the tutorials' plain roofline (the helpers default to the calibrated efficiencies,
+#: tests/test_calibration.py): their hand arithmetic is at these figures
+ROOF = dict(mfu=0.5, bw_eff=1.0)
+LINK = dict(link_eff=1.0, scale_out_eff=1.0, link_latency_us=8.0)
 
 
 # ------------------------------------------------------------------ layer FLOPs
@@ -141,7 +145,7 @@ def test_mla_absorption_by_hand():
 def test_gemm_roofline_by_hand():
     """Seed 002 §1.10's GEMM, M = 16 (decode batch), N = K = 4096, fp16 on A100-40GB."""
     m, n, k = 16, 4096, 4096
-    got = analysis.gemm_roofline(m, n, k, "a100-40gb", "fp16", mfu=1.0)
+    got = analysis.gemm_roofline(m, n, k, "a100-40gb", "fp16", mfu=1.0, bw_eff=1.0)
     elements = m * k + k * n + m * n
     assert got["flops"] == 2 * m * n * k == 536_870_912
     assert got["bytes"] == 2 * elements == 33_816_576
@@ -168,27 +172,28 @@ def test_critical_batch_turns_the_step_compute_bound():
     kv_seq = c * L8 * 2 * k * d * 2
     peak, hbm = 312e12 * 0.5, 2.039e12
     want = (weights / hbm) / (flops_seq / peak - kv_seq / hbm)
-    got = analysis.critical_batch("llama-3.1-8b", "a100-80gb", c, batch=3)
+    got = analysis.critical_batch("llama-3.1-8b", "a100-80gb", c, batch=3, **ROOF)
     assert got["critical_batch"] == pytest.approx(want, rel=1e-9)
     for batch, bound in ((math.floor(want), "memory"), (math.ceil(want), "compute")):
-        step = analysis.critical_batch("llama-3.1-8b", "a100-80gb", c, batch=batch)
+        step = analysis.critical_batch("llama-3.1-8b", "a100-80gb", c, batch=batch, **ROOF)
         assert step["bound"] == bound, batch
     # with spec rates (mfu = 1) and one token of context: about the ridge, 312 / 2.039 = 153
     # (a little above: the embedding is read but not multiplied)
-    spec = analysis.critical_batch("llama-3.1-8b", "a100-80gb", 1, mfu=1.0)
+    spec = analysis.critical_batch("llama-3.1-8b", "a100-80gb", 1, **dict(ROOF, mfu=1.0))
     flops_1 = 2 * matmul + 2 * a * 2 * d * L8
     assert spec["critical_batch"] == pytest.approx(
         (weights / hbm) / (flops_1 / 312e12 - L8 * 2 * k * d * 2 / hbm), rel=1e-9)
     assert 153 < spec["critical_batch"] < 170
     # MHA Llama-2-7B at 1024 tokens: its KV reads (intensity 1) outrun the FLOPs: never
-    assert analysis.critical_batch("llama-2-7b", "a100-80gb", c)["critical_batch"] == 0
+    assert analysis.critical_batch("llama-2-7b", "a100-80gb", c, **ROOF)["critical_batch"] == 0
 
 
 def test_critical_batch_is_zero_when_kv_reads_outgrow_the_flops():
     """Llama-2-7B (MHA) with an fp32 KV cache at 4096 tokens on H100: each sequence reads
     4096 × 32 layers × 2 × 4096 × 4 bytes (4.3 GB, 1.28 ms) for 15.6 GFLOPs (16 µs), so no
     batch makes the step compute-bound."""
-    got = analysis.critical_batch("llama-2-7b", "h100-sxm", 4096, kv_dtype="fp32", mfu=1.0)
+    got = analysis.critical_batch("llama-2-7b", "h100-sxm", 4096, kv_dtype="fp32",
+                                  **dict(ROOF, mfu=1.0))
     kv_time = 4096 * 32 * 2 * 4096 * 4 / H100_HBM
     flops_time = (2 * (32 * (4 * 4096 ** 2 + 3 * 4096 * 11008) + 32000 * 4096) +
                   2 * 32 * 256 * 4096 * 32) / H100_PEAK
@@ -198,7 +203,7 @@ def test_critical_batch_is_zero_when_kv_reads_outgrow_the_flops():
 def test_decode_compute_utilisation_seed_000():
     """Seed 000 §2.3: batch 1, 6 tokens of context, one H100: 137.44 GFLOPs in the time
     of reading 137.95 GB: 0.34 % of peak (the seed: 0.08 %, from its 32 GFLOPs slip)."""
-    got = analysis.critical_batch("llama-2-70b", "h100-sxm", 6, batch=1)
+    got = analysis.critical_batch("llama-2-70b", "h100-sxm", 6, batch=1, **ROOF)
     flops = 2 * (L * (H * (A * D + 2 * K * D) + A * D * H + 3 * H * F) + V * H) + \
         2 * A * 256 * 6 * L
     weights = 2 * (L * (H * (A * D + 2 * K * D) + A * D * H + 3 * H * F + 2 * H) + H + 2 * V * H)
@@ -215,13 +220,13 @@ def test_decode_compute_utilisation_seed_000():
 
 def test_operator_traffic():
     n = 32 * 4096 * 4096                        # Llama-2-7B scores of one 4096-token layer
-    safe = analysis.operator_traffic("softmax-safe", n, "h100-sxm")
+    safe = analysis.operator_traffic("softmax-safe", n, "h100-sxm", mfu=0.5, bw_eff=1.0)
     assert safe["bytes"] == (3 + 1) * n * 2
     assert safe["time_s"] == pytest.approx((3 + 1) * n * 2 / H100_HBM)     # memory-bound
     assert safe["intensity"] == pytest.approx(7 / 8)
-    online = analysis.operator_traffic("softmax-online", n, "h100-sxm")
+    online = analysis.operator_traffic("softmax-online", n, "h100-sxm", mfu=0.5, bw_eff=1.0)
     assert online["bytes"] == (2 + 1) * n * 2                           # one read fewer
-    add = analysis.operator_traffic("residual-add", 1e6, "h100-sxm", "fp32")
+    add = analysis.operator_traffic("residual-add", 1e6, "h100-sxm", "fp32", 0.5, 1.0)
     assert add["bytes"] == 3 * 1e6 * 4
 
 
@@ -230,7 +235,7 @@ def test_operator_traffic():
 def test_attention_traffic_eager_vs_flash_by_hand():
     """GPT-2 (12 heads, d = 64), one 1024-token sequence, fp16 on A100-80GB."""
     n, d, heads = 1024, 64, 12
-    got = analysis.attention_traffic("gpt2", "a100-80gb", 1, n, "fp16", mfu=0.5)
+    got = analysis.attention_traffic("gpt2", "a100-80gb", 1, n, "fp16", mfu=0.5, bw_eff=1.0)
     eager = heads * (4 * n * d + 4 * n * n) * 2          # Q, K, V, O and S, P twice each
     blocks = math.ceil(n / 128)
     flash = heads * ((2 * n * d + blocks * 2 * n * d) * 2 + 4 * n)
@@ -247,29 +252,29 @@ def test_attention_traffic_eager_vs_flash_by_hand():
 
 def test_allreduce_algorithms_by_hand():
     size, alpha = 1e9, 8e-6
-    got = analysis.allreduce_algorithms(size, 16, "h100-sxm")
+    got = analysis.allreduce_algorithms(size, 16, "h100-sxm", **LINK)
     assert got["link_gb_per_s"] == 50                   # two nodes: the network
     assert got["ring_s"] == pytest.approx(2 * 15 * alpha + 2 * 15 / 16 * size / 50e9)
     assert got["tree_s"] == pytest.approx(2 * 4 * alpha + 2 * size / 50e9)
     inside = 2 * 7 * alpha + 2 * 7 / 8 * size / 450e9
     across = 2 * 1 * alpha + 2 * 1 / 2 * (size / 8) / 50e9
     assert got["hierarchical_s"] == pytest.approx(inside + across)
-    one_node = analysis.allreduce_algorithms(size, 8, "h100-sxm")
+    one_node = analysis.allreduce_algorithms(size, 8, "h100-sxm", **LINK)
     assert one_node["hierarchical_s"] == pytest.approx(one_node["ring_s"])
     assert one_node["ring_s"] == pytest.approx(2 * 7 * alpha + 2 * 7 / 8 * size / 450e9)
     # many small messages: the tree's logarithmic latency wins
-    small = analysis.allreduce_algorithms(1e3, 64, "h100-sxm")
+    small = analysis.allreduce_algorithms(1e3, 64, "h100-sxm", **LINK)
     assert small["tree_s"] < small["ring_s"]
 
 
 def test_compute_comm_ratio_and_prefill_link_utilisation():
-    got = analysis.compute_comm_ratio(7e13, 2.35e9, "h100-sxm", 450)
+    got = analysis.compute_comm_ratio(7e13, 2.35e9, "h100-sxm", 450, mfu=0.5, link_eff=1.0)
     assert got["ccr"] == pytest.approx(7e13 / 2.35e9)
     assert got["gb_per_s_needed"] == pytest.approx(H100_PEAK * 0.5 / (7e13 / 2.35e9) / 1e9)
     assert got["link_utilisation"] == pytest.approx(got["gb_per_s_needed"] / 450)
     # seed 000 §七 example 1's prefill: 563.51 TFLOPs / 8 GPUs over 18.79 GB per GPU
     ex = dict(xlcalc.serving.SERVING_DEFAULTS, model="llama-2-70b", gpu="h100-sxm", tp=8,
-              batch=8, prompt_len=512)
+              batch=8, prompt_len=512, mfu=0.5, link_eff=1.0)   # the seed's 50 %, spec link
     v = estimate(["prefill_tp_compute_comm_ratio", "prefill_tp_link_utilisation",
                   "prefill_flops"], **ex)
     tp_bytes = 2 * 80 * 2 * 7 / 8 * 8 * 512 * 8192 * 2

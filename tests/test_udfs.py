@@ -105,14 +105,22 @@ def test_tp_comm_by_hand():
 
 
 def test_max_batch_by_hand():
-    """vLLM on 8×H100 (tp 8): 90 % of the 79.22 GiB CUDA reports − weights − profiled
-    activations − 1 GB, divided by one 4096-token sequence's KV on one GPU."""
+    """vLLM (the default engine) on 8×H100 (tp 8): 90 % of the 79.22 GiB CUDA reports −
+    weights − the profile run's activation peak (its sampler over 1024 × 32,000 logits ×
+    38.4 B beats the forward pass of 8192 tokens) − non-torch memory (0.13 GiB + 0.42 GiB
+    at tp > 1), divided by one 4096-token sequence's KV on one GPU."""
     weights = N70 * 2 / 8
-    activations = 2 * 2 * 28672 * 8192 / 8     # gated MLP output of 8192 tokens, bf16
+    forward = 2 * 2 * 28672 * 8192 / 8          # gated MLP output of 8192 tokens, bf16
+    sampler = 1024 * 32000 * 38.4
+    non_torch = 139_586_437 + 450_971_566
     kv_sequence = 4096 * 80 * 1 * 128 * 2 * 2   # one KV head per GPU
-    expected = math.floor((0.9 * H100_GB * 1e9 - weights - activations - 1e9) / kv_sequence)
-    assert expected == 346                       # 319 with the marketed 80e9 bytes
+    expected = math.floor((0.9 * H100_GB * 1e9 - weights - max(forward, sampler) - non_torch)
+                          / kv_sequence)
+    assert sampler > forward and expected == 342
     assert u.MAX_BATCH(M70, H100, 4096.0, None, None, 8.0) == expected
+    # the seeds' engine: all of the memory less the weights, exact tokens
+    seed = math.floor((H100_GB * 1e9 - weights) / kv_sequence)
+    assert u.MAX_BATCH(M70, H100, 4096.0, "bf16", "bf16", 8.0, "seed") == seed
 
 
 def test_chinchilla_by_hand():
@@ -122,12 +130,21 @@ def test_chinchilla_by_hand():
 def test_training_days_hours_cost_by_hand():
     # 6ND at 40 % of the peak; the wall clock ÷ the default goodput 0.9
     seconds = 6 * N70 * 2e12 / (1024 * 989.4e12 * 0.4) / 0.9
-    assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0) == pytest.approx(seconds / 86400)
-    assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0, None, None, None, 1.0) == pytest.approx(
+    assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0, 0.4) == pytest.approx(seconds / 86400)
+    assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0, 0.4, None, None, 1.0) == pytest.approx(
         seconds * 0.9 / 86400)
-    assert u.TRAIN_GPU_HOURS(M70, 2e12, H100, 1024.0) == pytest.approx(seconds / 3600 * 1024)
-    assert u.TRAIN_COST(M70, 2e12, H100, 1024.0, 2.5) == pytest.approx(
+    assert u.TRAIN_GPU_HOURS(M70, 2e12, H100, 1024.0, 0.4) == pytest.approx(
+        seconds / 3600 * 1024)
+    assert u.TRAIN_COST(M70, 2e12, H100, 1024.0, 2.5, 0.4) == pytest.approx(
         seconds / 3600 * 1024 * 2.5)
+    # the default (an empty mfu): the Hopper 16-bit GEMM plateau × the fitted training share
+    import json
+    from pathlib import Path
+    share = json.loads((Path(__file__).parent.parent / "xlcalc" / "presets" / "training" /
+                        "step_share.json").read_text())["value"]
+    rate = (794.5 / 989 + 828.6 / 989) / 2 * share
+    assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0) == pytest.approx(
+        6 * N70 * 2e12 / (1024 * 989.4e12 * rate) / 86400 / 0.9)
     # full recomputation: 8ND
     assert u.TRAIN_DAYS(M70, 2e12, H100, 1024.0, 0.5, "full") == pytest.approx(
         8 * N70 * 2e12 / (1024 * 989.4e12 * 0.5) / 86400 / 0.9)
@@ -189,9 +206,13 @@ def test_infer_memory_parts_by_hand_and_fit():
     parts = {p: u.INFER_MEM(M70, 8.0, 4096.0, None, None, 8.0, None, p)
              for p in ("weights", "kv_cache", "activations", "reserve")}
     assert parts["weights"] == pytest.approx(N70 * 2 / 8 / 1e9)
-    assert parts["kv_cache"] == pytest.approx(8 * 4096 * KV_TOKEN_70 / 8 / 1e9)
-    assert parts["activations"] == pytest.approx(2 * 2 * 28672 * 8192 / 8 / 1e9)
-    assert parts["reserve"] == pytest.approx(1.0)
+    assert parts["kv_cache"] == pytest.approx(8 * 4096 * KV_TOKEN_70 / 8 / 1e9)  # 256 pages
+    # vLLM (the default engine) holds back its profile run's peak: the sampler over
+    # 1024 × 32,000 logits × 38.4 B beats the forward pass of 8192 tokens
+    assert parts["activations"] == pytest.approx(max(2 * 2 * 28672 * 8192 / 8,
+                                                     1024 * 32000 * 38.4) / 1e9)
+    # its non-torch memory: 0.13 GiB, and 0.42 GiB of buffers at tp > 1
+    assert parts["reserve"] == pytest.approx((139_586_437 + 450_971_566) / 1e9)
     total = u.INFER_MEM(M70, 8.0, 4096.0, None, None, 8.0)
     assert total == pytest.approx(sum(parts.values()))
     headroom = u.INFER_HEADROOM(M70, H100, 8.0, 4096.0, None, None, 8.0)
@@ -236,13 +257,27 @@ def test_latency_relations_of_the_catalogue():
 
 def test_decode_is_memory_bound_by_hand():
     """Batch 1, tp 8: each GPU reads its eighth of the weights and its KV once per step
-    (3350 GB/s), plus two all-reduces per layer of one token (8 µs each at 450 GB/s)."""
+    at the calibrated bandwidth (3350 GB/s × the H100 and H200 triad shares' median ×
+    vLLM's end-to-end share), plus two all-reduces per layer of one token over NVLink at
+    the NCCL bus efficiency with vLLM's custom all-reduce latency (9.1 µs)."""
+    import json
+    from pathlib import Path
+    presets = Path(__file__).parent.parent / "xlcalc" / "presets"
+    share = json.loads((presets / "engines" / "vllm.json").read_text())[
+        "values"]["kernel_eff"]["value"]
+    hbm = (2.97 / 3.35 + 4.15 / 4.8) / 2                         # hbm.json, triad
+    link = (478.87 / 450 + 479.98 / 450) / 2                      # collectives.json, 8 GB
     weights = N70 * 2 / 8
     kv = 1 * 1024 * KV_TOKEN_70 / 8
     message = 1 * 1 * 8192 * 2
-    comm = 2 * 80 * (2 * 7 / 8 * message / 450e9 + 8e-6)
-    expected_ms = ((weights + kv) / 3350e9 + comm) * 1e3
-    assert u.DECODE_MS(M70, H100, 1.0, 1024.0, None, None, 8.0) == pytest.approx(expected_ms, rel=1e-9)
+    comm = 2 * 80 * (2 * 7 / 8 * message / (450e9 * link) + 9.1e-6)
+    expected_ms = ((weights + kv) / (3350e9 * hbm * share) + comm) * 1e3
+    assert u.DECODE_MS(M70, H100, 1.0, 1024.0, None, None, 8.0) == \
+        pytest.approx(expected_ms, rel=1e-9)
+    # an explicit bw_eff replaces the calibrated bandwidth
+    plain = ((weights + kv) / 3350e9 + comm) * 1e3
+    assert u.DECODE_MS(M70, H100, 1.0, 1024.0, None, None, 8.0, 1.0) == \
+        pytest.approx(plain, rel=1e-9)
 
 
 def test_capacity_relations():
@@ -436,14 +471,21 @@ def test_defaults_are_the_cores():
         for p in _optional(u.CATALOGUE[name]):
             if p.name in d:
                 assert p.default == d[p.name], (name, p.name)
-    assert inspect.signature(u.PREFILL_MS).parameters["mfu"].default == 0.5
-    assert inspect.signature(u.DECODE_MS).parameters["bw_eff"].default == d["bw_eff"]
+    # 0 / empty: the calibrated efficiencies, as the API's None
+    assert inspect.signature(u.PREFILL_MS).parameters["mfu"].default == d["mfu"] == 0
+    assert inspect.signature(u.DECODE_MS).parameters["bw_eff"].default == d["bw_eff"] == 0
+    assert inspect.signature(serving.decode_step).parameters["bw_eff"].default is None
+    for name in serving_fns:
+        params = inspect.signature(u.CATALOGUE[name]).parameters
+        if "engine" in params:
+            assert params["engine"].default == d["engine"] == "vllm", name
+    # a bare link has no GPU family to calibrate from: the seeds' 8 µs in both faces
     assert inspect.signature(u.COMM_MS).parameters["latency_us"].default == \
-        TERMS["link_latency_us"].default == 8
+        inspect.signature(serving.transfer_time).parameters["link_latency_us"].default == 8
     api_mfu = inspect.signature(training.training_time).parameters["mfu"].default
     for name in ("TRAIN_DAYS", "TRAIN_GPU_HOURS", "TRAIN_COST"):
         params = inspect.signature(u.CATALOGUE[name]).parameters
-        assert params["mfu"].default == api_mfu == 0.4
+        assert params["mfu"].default == 0 and api_mfu is None    # both: calibrated
         assert params["recompute"].default == TERMS["recompute"].default
         assert params["precision"].default == TERMS["precision"].default
     train_api = inspect.signature(training.train_memory).parameters
@@ -665,3 +707,11 @@ def test_mem_table_takes_the_plan_arguments():
                                               None, None, "selective"))
     assert u.MEM_TABLE(M70, "inference", 8.0, 4096.0, None, None, None, None, None, None,
                        None, 3.0).startswith("#VALUE! zero applies to mode training only")
+    # the engine (last) is inference's: its memory rules, as INFER_MEM's engine
+    seed = u.MEM_TABLE(M70, "inference", 8.0, 4096.0, H100, None, None, 8.0, None, None, None,
+                       None, None, None, "seed")
+    assert {r[0]: r[1] for r in seed[1:]}["total"] == pytest.approx(
+        u.INFER_MEM(M70, 8.0, 4096.0, None, None, 8.0, None, None, None, H100, "seed"))
+    assert u.MEM_TABLE("llama-2-7b", "training", 32.0, 2048.0, None, None, None, None, None,
+                       None, None, None, None, None, "sglang").startswith(
+        "#VALUE! engine applies to mode inference only")

@@ -84,6 +84,7 @@ NAMED = {
                                                             "full_name", "bogus"])),
     "example": _excel(st.sampled_from(["llama-70b-inference", "llama-7b-training",
                                        "llama-13b-capacity", "nope"])),
+    "engine": _excel(st.sampled_from(["vllm", "sglang", "trt-llm", "seed", "VLLM", "tgi"])),
 }
 
 
@@ -206,6 +207,7 @@ def test_hostile_values_in_every_slot_one_at_a_time():
     are valid: the error (if any) names an argument; nothing raises."""
     valid = {"model": "llama-2-7b", "gpu": "h100-sxm", "batch": 8.0, "seq_len": 1024.0,
              "prompt_len": 512.0, "output_len": 64.0, "context_len": 600.0, "tokens": 1e9,
+             "engine": "vllm",
              "n_gpus": 8.0, "tp": 2.0, "pp": 1.0, "dp": 1.0, "zero": 0.0, "mfu": 0.4,
              "bw_eff": 0.9, "size_bytes": 1e9, "n": 8.0, "bytes": 1e9, "gbytes_per_s": 450.0,
              "latency_us": 8.0, "concurrent_users": 100.0, "price_per_gpu_hour": 2.0,
@@ -241,6 +243,7 @@ PLAUSIBLE = {
     "n_gpus": st.sampled_from([1.0, 2.0, 8.0, 64.0]), "n": st.sampled_from([2.0, 8.0]),
     "mfu": st.sampled_from([0.3, 0.5]), "bw_eff": st.sampled_from([0.8, 1.0]),
     "tokens": st.sampled_from([1.0, 128.0, 1e12]), "latency_us": st.sampled_from([0.0, 8.0]),
+    "engine": st.sampled_from(["vllm", "sglang", "trt-llm", "seed"]),
 }
 
 

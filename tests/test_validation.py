@@ -54,3 +54,20 @@ def test_readme_shows_todays_summary_line():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert headline() in readme and "docs/validation.md" in readme
     assert f"{len(load_measurements()['rows'])} published measurements" in readme
+
+
+def test_cli_validate_leads_with_both_halves_per_kind(capsys):
+    """`xlcalc validate` prints the headline, then for every kind the calibration and the
+    held-out half with their median and worst absolute error, before the rows."""
+    import re
+    from xlcalc.cli import main
+    from xlcalc.validation import load_measurements
+    assert main(["validate"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("median absolute error: ")
+    kinds = {r["kind"] for r in load_measurements()["rows"]}
+    for kind in kinds:
+        for half in ("calibration", "held-out"):
+            line = next(x for x in lines[:20] if re.match(rf"\s*{kind}\s+{half}\s", x))
+            assert len(re.findall(r"\d+\.\d %", line)) == 2, line     # median, worst
+    assert any(line.lstrip().startswith("id ") for line in lines)   # then every row

@@ -5,8 +5,9 @@ log prints it, the engine's own memory breakdown).
 vLLM sizes the cache as ``floor((total × gpu_memory_utilization − weights − non-torch −
 activation peak) / block_bytes)`` per GPU, where ``total`` is what ``cudaMemGetInfo``
 reports (the preset's ``memory_bytes_reported``).  Where the engine's reserve is modelled
-(xlcalc's default non-torch reserve, or the log's own figures) the count must come out
-within 1 %; the rows kept for their data say why they are not modelled.
+(the logged version's conditions as overrides of the V1 preset, or the log's own
+figures) the count must come out within 1 %; the rows kept for their data say why they
+are not modelled.
 """
 
 import json
@@ -20,8 +21,8 @@ GIB = 2 ** 30
 DATA = json.loads((Path(__file__).parent / "data" / "vllm_gpu_blocks.json").read_text())
 ENTRIES = DATA["entries"]
 MODELLED = [e for e in ENTRIES if e["reserve_modelled"]]
-_LOGGED = {"weights": "infer_weights_bytes", "non_torch": "infer_reserve_bytes",
-           "activation": "profiled_activation_bytes"}
+_LOGGED = {"weights": "infer_weights_bytes", "non_torch": "infer_non_torch_bytes",
+           "activation": "engine_activation_bytes"}
 
 
 def _blocks(e):

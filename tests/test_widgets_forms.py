@@ -50,7 +50,7 @@ def training():
 def expected_inference(v: dict) -> dict:
     """The inference plan computed directly with the public serving API."""
     seq = v["prompt_len"] + v["output_len"]
-    common = dict(dtype=v["dtype"], kv_dtype=v["kv_dtype"])
+    common = dict(dtype=v["dtype"], kv_dtype=v["kv_dtype"], engine=v["engine"])
     util = v["gpu_memory_utilization"]
     mem = inference_memory(v["model"], v["batch"], seq, tp=v["tp"], pp=v["pp"], gpu=v["gpu"],
                            gpu_memory_utilization=util, **common)
@@ -206,6 +206,23 @@ def test_training_plans_equal_the_core(training, values):
     assert_matches_core(training)
 
 
+def test_training_compute_eff_follows_the_gpu_to_its_calibrated_value(training):
+    """compute_eff opens at, and moves to, the GPU family's GEMM plateau × the fitted step
+    share (16-bit for bf16-mixed), rounded to the slider's 0.01."""
+    from xlcalc.efficiency import calibration_table
+    table = calibration_table()
+    training.set(**TRAINING_FORM_DEFAULTS)
+    hopper = table.loc["hopper", "gemm_eff_16bit"] * table.loc["hopper", "step_compute_share"]
+    assert training.controls["compute_eff"].value == pytest.approx(round(hopper, 2))
+    training.set(gpu="a100-80gb")
+    ampere = table.loc["ampere", "gemm_eff_16bit"] * table.loc["ampere", "step_compute_share"]
+    assert training.controls["compute_eff"].value == pytest.approx(round(ampere, 2))
+    training.set(compute_eff=0.3)                    # the planner's own value stays
+    assert training.controls["compute_eff"].value == 0.3
+    training.set(gpu="h100-sxm", compute_eff=0.35)   # given together: the given value wins
+    assert training.controls["compute_eff"].value == 0.35
+
+
 def test_headline_cards_show_the_figures(inference):
     inference.set(**INFERENCE_DEFAULTS)
     html = inference.cards.value
@@ -213,7 +230,10 @@ def test_headline_cards_show_the_figures(inference):
                 "gpus_needed", "e2e_s"):
         assert f'data-name="{key}"' in html
     assert f'data-value="{float(inference.figures["ttft_ms"])!r}"' in html
-    assert "185" in html and "6.57" in html          # TTFT 185 ms, TPOT 6.57 ms as shown
+    from xlcalc.widgets.render import fmt
+    for key in ("ttft_ms", "tpot_ms"):                # the calibrated figures, as shown
+        assert fmt(inference.figures[key]) in html
+    assert "(vllm)" in html                           # the engine is stated
     table = inference.table.value
     assert "weights" in table and "17.24" in table and "%" in table
     assert inference.chart.value[:8] == b"\x89PNG\r\n\x1a\n"
@@ -290,6 +310,7 @@ INFERENCE_EFFECTS = {
     "mfu": ({}, 0.3, ["ttft_ms"]),
     "bw_eff": ({}, 0.8, ["tpot_ms"]),
     "gpu_memory_utilization": ({}, 0.8, ["headroom_gb", "max_batch", "budget_gb"]),
+    "engine": ({}, "sglang", ["headroom_gb", "max_batch", "budget_gb"]),
 }
 
 TRAINING_EFFECTS = {

@@ -182,9 +182,15 @@ def test_scenarios_sheet_rows_are_live(tmp_path, soffice):
     ctx = spec.inputs
     for row, (model, batch, tp) in ((4, ("llama-2-70b", 8, 8)), (5, ("llama-3-8b", 128, 1))):
         seq = ctx["prompt_len"] + ctx["output_len"]
-        mem = serving.inference_memory(model, batch, seq, tp=tp, gpu=ctx["gpu"])
+        # the template's engine (the worked example's: the tutorials' rules) and efficiencies
+        engine = {k: ctx[k] for k in ("engine", "block_size", "gpu_memory_utilization",
+                                      "infer_reserve_bytes", "max_num_batched_tokens")}
+        mem = serving.inference_memory(model, batch, seq, tp=tp, gpu=ctx["gpu"], **engine)
         lat = serving.inference_latency(model, ctx["gpu"], batch, ctx["prompt_len"],
-                                        ctx["output_len"], tp=tp)
+                                        ctx["output_len"], tp=tp, mfu=ctx["mfu"],
+                                        bw_eff=ctx["bw_eff"], link_eff=ctx["link_eff"],
+                                        link_latency_us=ctx["link_latency_us"],
+                                        engine=ctx["engine"])
         assert got.cell(row=row, column=5).value == pytest.approx(mem["total"] / 1e9, rel=1e-9)
         assert got.cell(row=row, column=6).value == bool(mem["fits"])
         assert got.cell(row=row, column=7).value == pytest.approx(lat["e2e_s"], rel=1e-9)

@@ -373,13 +373,16 @@ def test_seed_000_benchmark_ranges_use_the_plans():
     public API and the ranges."""
     import xlcalc
     r = _rows("seed-000-more")
-    lat = xlcalc.inference_latency("llama-2-70b", "h100-sxm", 8, 512, 256, tp=8)
+    # the scenario's plain roofline (the seed's 50 % MFU, the datasheet HBM and links)
+    roof = dict(mfu=0.5, bw_eff=1.0, link_eff=1.0, scale_out_eff=1.0, link_latency_us=8.0,
+                engine="seed")
+    lat = xlcalc.inference_latency("llama-2-70b", "h100-sxm", 8, 512, 256, tp=8, **roof)
     _check(r, "70B on 8 GPUs: time to first token 100-200 ms", "100–200", lat["ttft_s"] * 1e3)
     _check(r, "70B on 8 GPUs: 5-10 ms per token", "5–10", lat["tpot_s"] * 1e3)
     _check(r, "70B on 8×H100: 500-1500 tokens/s", "500–1500", lat["tokens_per_s"])
-    a100 = xlcalc.inference_latency("llama-2-70b", "a100-80gb", 8, 512, 256, tp=8)
+    a100 = xlcalc.inference_latency("llama-2-70b", "a100-80gb", 8, 512, 256, tp=8, **roof)
     _check(r, "70B on 8×A100: 300-800 tokens/s", "300–800", a100["tokens_per_s"])
-    local = xlcalc.inference_latency("llama-2-7b", "rtx-4090", 1, 512, 256)
+    local = xlcalc.inference_latency("llama-2-7b", "rtx-4090", 1, 512, 256, **roof)
     # TTFT by hand: 2 × 6.61 G weights multiplied × 512 + last-token head + causal attention
     ttft = (2 * 512 * (MATMUL7 - V7 * H7) + 2 * V7 * H7 +
             2 * 32 * 256 * 512 * 513 / 2 * 32) / (165.2e12 * 0.5)
@@ -389,10 +392,10 @@ def test_seed_000_benchmark_ranges_use_the_plans():
     assert local["tpot_s"] > WEIGHTS7 / 1.008e12               # at least the weights' read
     row = _check(r, "7B local: 20-50 ms per token (RTX 4090)", "20–50", local["tpot_s"] * 1e3)
     assert row["status"] == "outside range"
-    one_a100 = xlcalc.inference_latency("llama-2-7b", "a100-80gb", 8, 512, 256)
+    one_a100 = xlcalc.inference_latency("llama-2-7b", "a100-80gb", 8, 512, 256, **roof)
     _check(r, "7B on one A100: 1000-2000 tokens/s (batch 8, 512 in / 256 out)", "1000–2000",
            one_a100["tokens_per_s"])
-    step = xlcalc.decode_step("llama-2-70b", "h100-sxm", 8, 513, tp=8)
+    step = xlcalc.decode_step("llama-2-70b", "h100-sxm", 8, 513, tp=8, **roof)
     util = step["flops"] / (step["step_s"] * 8 * 989.4e12)
     row = _check(r, "decode uses 5-15 % of the GPU", "0.05–0.15", util)
     assert row["status"] == "outside range" and util == pytest.approx(0.0214, abs=0.0002)

@@ -136,9 +136,10 @@ def choice(name: str, value=None, options=None) -> w.Dropdown:
 
 
 def fraction_slider(name: str, value=None, lo=0.05, step=0.01) -> w.FloatSlider:
-    """An efficiency or utilisation in (0, 1]."""
+    """An efficiency or utilisation in (0, 1] (``lo=0``: 0 stands for "the default", the
+    calibrated or the engine's value)."""
     t = term(name)
-    if t.kind != "fraction":
+    if t.kind != "fraction" and not (t.kind == "real" and t.maximum == 1):
         raise invalid(name, t.kind, "a fraction term")
     return w.FloatSlider(value=float(_default(name, value)), min=lo, max=1.0, step=step,
                          readout_format=".2f", description=name,

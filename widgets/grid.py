@@ -12,7 +12,9 @@ sheet.  Rows are added, duplicated and deleted with the toolbar (or :meth:`add_r
 :meth:`duplicate_row`, :meth:`delete_row`); ``grid.data`` is the table as a DataFrame.
 
 The grid is built on a planning-workbook template (``workbooks.templates``): the inputs
-that are not columns take the template's values, the bound inputs (``seq_len`` =
+that are not columns take the template's values — on a serving template the planner's
+defaults instead of the worked example's tutorial settings (engine vllm, calibrated
+efficiencies; :func:`_planner_inputs`) — the bound inputs (``seq_len`` =
 ``prompt_len + output_len``) are the template's, and :meth:`ScenarioGrid.to_workbook`
 writes that template with a live ``Scenarios`` sheet, one row per scenario (the
 workbooks generator writes every formula; nothing here writes formula text).
@@ -42,6 +44,7 @@ from xlcalc import estimate as core
 from xlcalc.errors import XlcalcError, invalid
 from xlcalc.glossary import TERMS, check
 from xlcalc.graph import Factor, load_all
+from xlcalc.serving import SERVING_DEFAULTS
 from xlcalc.units import display_factor
 
 from .download import check_target, download_html, local_file, served
@@ -120,6 +123,27 @@ _DEFAULT_SCENARIOS = {
 #: recompute modes, so it uses xlcalc's own activation model
 _DEFAULT_INPUTS = {"llama-7b-training": {"activation_rule": "korthikanti"}}
 
+
+def _planner_inputs(inputs: dict) -> dict:
+    """A serving template's other inputs as a planner's grid starts: the serving defaults
+    (engine vllm, calibrated efficiencies, the engine's memory fraction — as the Excel
+    functions and the inference form default) instead of a worked example's tutorial
+    settings, and the inputs whose default the engine or the GPU family computes
+    (``block_size``, ``infer_reserve_bytes``, ``link_eff`` …) left to the core, which
+    computes them per row (the exported workbook computes them as formulas)."""
+    from xlcalc.graph import NODES
+    if "engine" not in inputs:
+        return dict(inputs)
+    out = {}
+    for name, value in inputs.items():
+        if name in SERVING_DEFAULTS:
+            out[name] = SERVING_DEFAULTS[name]
+        elif TERMS[name].default is None and getattr(NODES.get(name), "kind", "") == "formula":
+            continue                      # the engine's or the GPU family's, row by row
+        else:
+            out[name] = value
+    return out
+
 #: d3 number formats of the output columns by unit; large values lose their decimals
 _FORMATS = {"GB": ",.1f", "ms": ",.1f", "s": ",.2f", "tokens/s": ",.0f", "days": ",.1f",
             "GPU-h": ",.0f", "$": "$,.0f", "sequences": ",.0f", "GPUs": ",.0f"}
@@ -144,10 +168,10 @@ class ScenarioGrid(w.VBox):
         super().__init__()
         self.template = template
         self.spec = load_template(template)
-        self.inputs = dict(self.spec.inputs)
+        self.inputs = _planner_inputs(self.spec.inputs)
         given = dict(_DEFAULT_INPUTS.get(template, {}), **(inputs or {}))
         for name, value in given.items():
-            if name not in self.inputs:
+            if name not in self.spec.inputs:
                 raise invalid(name, value, f"an input of template {template!r}: "
                               + ", ".join(self.inputs))
             self.inputs[name] = value

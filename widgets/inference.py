@@ -18,15 +18,18 @@ from .render import Card, fmt
 
 __all__ = ["InferenceForm", "INFERENCE_DEFAULTS"]
 
-#: the form opens on seed 000 §七 example 1 (LLaMA-70B on 8×H100, TP=8)
+#: the form opens on seed 000 §七 example 1's workload (LLaMA-70B on 8×H100, TP=8) at the
+#: calibrated defaults: the vLLM engine, the GPU family's measured efficiencies (the
+#: efficiency controls at 0 mean "the default": calibrated, or the engine's)
 INFERENCE_DEFAULTS = dict(model="llama-2-70b", gpu="h100-sxm", batch=8, prompt_len=512,
                           output_len=256, tp=8, pp=1, dtype="bf16", kv_dtype="bf16",
-                          compute_dtype="auto", mfu=0.5, bw_eff=1.0, gpu_memory_utilization=0.9)
+                          compute_dtype="auto", engine=SERVING_DEFAULTS["engine"], mfu=0.0,
+                          bw_eff=0.0, gpu_memory_utilization=0.0)
+
 
 _PARTS = ("weights", "kv_cache", "activations", "reserve")
 _LABELS = {"weights": "weights", "kv_cache": "KV cache", "activations": "activations",
            "reserve": "engine reserve"}
-_DEFAULT_UTIL = SERVING_DEFAULTS["gpu_memory_utilization"]
 
 
 class InferenceForm(PlanForm):
@@ -44,7 +47,8 @@ class InferenceForm(PlanForm):
 
     title = "xlcalc · inference planner"
     subtitle = ("Memory per GPU, latency and capacity of serving a model: change a control "
-                "and the plan follows (roofline estimates; efficiencies are inputs).")
+                "and the plan follows (the engine's memory rules, vLLM by default; "
+                "efficiencies calibrated per GPU family: 0 means the default).")
     template = "llama-70b-inference"
     chart_parts = _PARTS
     sweep_axes = {"batch": "batch", "prompt_len": "context (prompt_len)",
@@ -53,21 +57,22 @@ class InferenceForm(PlanForm):
         ("Model and hardware", ("model", "gpu")),
         ("Workload", ("batch", "prompt_len", "output_len")),
         ("Parallelism and precision", ("tp", "pp", "dtype", "kv_dtype", "compute_dtype")),
-        ("Efficiency", ("mfu", "bw_eff", "gpu_memory_utilization")),
+        ("Engine and efficiency", ("engine", "mfu", "bw_eff", "gpu_memory_utilization")),
     )
     formulas = (
-        FormulaSpec("INFER_MEM", "total_gb", "memory per GPU (GB)"),
+        FormulaSpec("INFER_MEM", "total_gb", "memory per GPU (GB)",
+                    args={"part": "total", "unit": "GB"}),
         FormulaSpec("KV_CACHE", "kv_cache_gb", "KV cache per GPU (GB)", requires={"pp": 1}),
         FormulaSpec("WEIGHTS_MEM", "weights_gb", "weights per GPU (GB)"),
         FormulaSpec("PREFILL_MS", "ttft_ms", "time to first token (ms)",
-                    requires={"pp": 1, "kv_dtype": "bf16", "bw_eff": 1.0}),
+                    requires={"pp": 1, "kv_dtype": "bf16", "bw_eff": 0.0}),
         FormulaSpec("GEN_SECONDS", "e2e_s", "end-to-end latency (s)", requires={"pp": 1}),
         FormulaSpec("TOKENS_PER_S", "tokens_per_s", "generated tokens/s", requires={"pp": 1}),
         FormulaSpec("MAX_BATCH", "max_batch", "most concurrent sequences",
-                    requires={"pp": 1, "gpu_memory_utilization": _DEFAULT_UTIL}),
+                    requires={"pp": 1, "gpu_memory_utilization": 0.0}),
         FormulaSpec("GPUS_NEEDED", "gpus_needed", "fewest GPUs",
-                    args={"mode": "inference"},
-                    requires={"kv_dtype": "bf16", "gpu_memory_utilization": _DEFAULT_UTIL}),
+                    args={"mode": "inference", "part": "gpus"},
+                    requires={"kv_dtype": "bf16", "gpu_memory_utilization": 0.0}),
         FormulaSpec("LLM_PARAMS", "params", "parameters"),
     )
 
@@ -89,10 +94,11 @@ class InferenceForm(PlanForm):
             "dtype": C.choice("dtype", d["dtype"]),
             "kv_dtype": C.choice("kv_dtype", d["kv_dtype"]),
             "compute_dtype": C.choice("compute_dtype", d["compute_dtype"]),
-            "mfu": C.fraction_slider("mfu", d["mfu"]),
-            "bw_eff": C.fraction_slider("bw_eff", d["bw_eff"]),
+            "engine": C.choice("engine", d["engine"]),
+            "mfu": C.fraction_slider("mfu", d["mfu"], lo=0.0),
+            "bw_eff": C.fraction_slider("bw_eff", d["bw_eff"], lo=0.0),
             "gpu_memory_utilization": C.fraction_slider("gpu_memory_utilization",
-                                                        d["gpu_memory_utilization"], lo=0.5),
+                                                        d["gpu_memory_utilization"], lo=0.0),
         }
 
     # ------------------------------------------------------------------ plan
@@ -103,7 +109,7 @@ class InferenceForm(PlanForm):
         util = i["gpu_memory_utilization"]
         seq_len = estimate("total_len", prompt_len=i["prompt_len"],
                            output_len=i["output_len"])["total_len"]
-        common = dict(dtype=i["dtype"], kv_dtype=i["kv_dtype"])
+        common = dict(dtype=i["dtype"], kv_dtype=i["kv_dtype"], engine=i["engine"])
         lat = inference_latency(model, gpu, i["batch"], i["prompt_len"], i["output_len"],
                                 tp=i["tp"], pp=i["pp"], mfu=i["mfu"], bw_eff=i["bw_eff"],
                                 compute_dtype=i["compute_dtype"], **common)
@@ -147,7 +153,7 @@ class InferenceForm(PlanForm):
             Card("headroom_gb", "Headroom", fig["headroom_gb"], "GB",
                  "usable memory left per GPU", "" if fig["fits"] else "bad"),
             Card("ttft_ms", "Time to first token", fig["ttft_ms"], "ms",
-                 f"prefill, {lat['prefill_bound']}-bound"),
+                 f"prefill, {lat['prefill_bound']}-bound ({i['engine']})"),
             Card("tpot_ms", "Time per output token", fig["tpot_ms"], "ms",
                  f"decode, {lat['decode_bound']}-bound"),
             Card("tokens_per_s", "Throughput", fig["tokens_per_s"], "tokens/s",
@@ -183,17 +189,15 @@ class InferenceForm(PlanForm):
         return sorted({*values, int(current)})
 
     def compute_sweep(self, inputs: dict, axis: str):
-        """One vectorised :func:`~xlcalc.inference_plan_sweep` over ``axis`` × ``block_size``
-        ∈ {1, 16}: memory and latency with the exact KV cache (as the plan's table), the
-        capacity with vLLM's 16-token pages (as the plan's max batch)."""
+        """One vectorised :func:`~xlcalc.inference_plan_sweep` over ``axis``: memory,
+        latency and capacity as the plan computes them (the engine's KV pages)."""
         i = dict(inputs)
         i["model"], i["gpu"] = load_model(i["model"]), load_gpu(i["gpu"])
         i[axis] = self.sweep_values(axis)
         targets = ("infer_total_bytes", "infer_headroom_bytes", "infer_fits", "ttft_s",
                    "tpot_s", "e2e_s", "tokens_per_s", "max_sequences")
-        frame = inference_plan_sweep(targets, block_size=[1, 16], **i)
-        exact = frame[frame["block_size"] == 1].reset_index(drop=True)
-        paged = frame[frame["block_size"] == 16].reset_index(drop=True)
+        frame = inference_plan_sweep(targets, **i)
+        exact = paged = frame
         return pd.DataFrame({
             axis: exact[axis].astype(int),
             "total_gb": exact["infer_total_bytes"] / 1e9,
@@ -214,15 +218,25 @@ class InferenceForm(PlanForm):
 
     def workbook_inputs(self) -> dict:
         """The template's inputs from this form: the controls' values, every other serving
-        input at the default the form computes with."""
+        input at the value the form computes with (a default that is the engine's or the
+        GPU family's — the controls at 0 — is evaluated for the plan)."""
+        from xlcalc.serving import _inputs
         from xlcalc.workbooks.templates import template
         ctx = self.plan.context if self.plan else self.inputs
-        out = {}
+        given = {k: v for k, v in ctx.items() if k in self.controls or k == "model"}
+        out, computed = {}, []
         for name in template(self.template).inputs:
-            if name in self.controls or name == "model":
-                out[name] = ctx[name]
-            elif name in SERVING_DEFAULTS:
+            if name in given and given[name] is not None:
+                out[name] = given[name]
+            elif name in SERVING_DEFAULTS and name not in given:
                 out[name] = SERVING_DEFAULTS[name]
+            else:
+                computed.append(name)
+        if computed:
+            plan = _inputs(dict(given, batch=ctx["batch"], seq_len=ctx.get("seq_len"),
+                                prompt_len=ctx["prompt_len"], output_len=ctx["output_len"]))
+            values = estimate(computed, **plan)
+            out.update({name: values[name] for name in computed})
         return out
 
 

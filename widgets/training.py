@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from xlcalc.errors import XlcalcError
 from xlcalc.estimate import estimate, sweep
 from xlcalc.glossary import TERMS
 from xlcalc.hardware import load_gpu
@@ -20,13 +21,20 @@ from .render import Card, fmt
 
 __all__ = ["TrainingForm", "TRAINING_FORM_DEFAULTS"]
 
+
+def _calibrated_compute_eff(gpu, precision) -> float:
+    """The step model's default ``compute_eff`` for ``gpu`` and ``precision``."""
+    return round(float(estimate("compute_eff", gpu=gpu, precision=precision)["compute_eff"]), 2)
+
+
 #: the form opens on seed 000 §七 example 2's plan (LLaMA-7B, batch 32 × 2048 on one GPU,
 #: BF16 mixed, AdamW, full recomputation) with 140 B tokens (Chinchilla) to train on
 TRAINING_FORM_DEFAULTS = dict(model="llama-7b", gpu="h100-sxm", batch=32, seq_len=2048,
                               precision="bf16-mixed", optimizer="adamw", zero=0,
                               recompute="full", dp=1, tp=1, pp=1, cp=1, ep=1,
                               stack="megatron", attention="flash", finetune="full",
-                              lora_rank=16, tokens=140e9, mfu=0.4, compute_eff=0.55,
+                              lora_rank=16, tokens=140e9, mfu=0.4,
+                              compute_eff=_calibrated_compute_eff("h100-sxm", "bf16-mixed"),
                               price_per_gpu_hour=2.5, activation_rule="korthikanti")
 
 _PARTS = ("weights", "adapters", "master_weights", "gradients", "optimizer", "activations",
@@ -100,6 +108,7 @@ class TrainingForm(PlanForm):
             "cp": C.int_dropdown("cp", [1, 2, 4, 8], d["cp"]),
             "ep": C.int_dropdown("ep", [1, 2, 4, 8, 16, 32, 64], d["ep"]),
             "mfu": C.fraction_slider("mfu", d["mfu"]),
+            # opens at the calibrated value for the GPU and recipe, and follows them
             "compute_eff": C.fraction_slider("compute_eff", d["compute_eff"]),
             "price_per_gpu_hour": C.real_box("price_per_gpu_hour", d["price_per_gpu_hour"]),
         }
@@ -108,6 +117,18 @@ class TrainingForm(PlanForm):
         super()._wire_dependencies()
         self.controls["batch"].observe(self._on_batch, "value")
         self._on_batch(None)
+        for name in ("gpu", "precision"):
+            self.controls[name].observe(self._on_hardware, "value")
+
+    def _on_hardware(self, change) -> None:
+        """A new GPU or recipe: ``compute_eff`` moves to its calibrated value (the family's
+        GEMM plateau × the fitted step share); the planner can still set another."""
+        try:
+            value = _calibrated_compute_eff(self.controls["gpu"].value,
+                                            self.controls["precision"].value)
+        except XlcalcError:
+            return           # a recipe the GPU does not compute in: the plan says so
+        self.controls["compute_eff"].value = round(value, 2)
 
     def _on_batch(self, change) -> None:
         """``dp`` must divide the global batch: offer its divisors (glossary relation)."""

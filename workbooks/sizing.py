@@ -95,8 +95,10 @@ def serving_sizing() -> WorkbookSpec:
                   # overrides these with its own)
                   gpu="h100-sxm", dtype="fp8", tp=4, disaggregated=0, prefill_tp=8,
                   concurrency=64, extra_replicas=0)
+    # link_eff and link_latency_us are not inputs here: their defaults are the GPU family's
+    # (and the engine's custom all-reduce), computed by formula for each candidate's GPU
     for name in ("engine", "kv_dtype", "compute_dtype", "pp", "ep", "dp_attention", "mfu", "bw_eff",
-                 "link_eff", "link_latency_us", "gpus_per_node", "comm_overlap",
+                 "gpu_memory_utilization", "gpus_per_node", "comm_overlap",
                  "moe_imbalance", "draft_len", "accepted_tokens_per_step", "draft_params",
                  "draft_layers", "concurrent_users", "flash_attention", "quant_group_size"):
         inputs[name] = SERVE_DEFAULTS[name]

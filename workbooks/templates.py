@@ -112,12 +112,14 @@ def _training_sections():
 
 
 def _step_inputs() -> dict:
-    """The step model's efficiencies and links at their glossary defaults."""
+    """The step model's efficiencies and links at their glossary defaults (a term without
+    one, link_eff and link_latency_us, is the GPU family's calibrated node)."""
     from xlcalc.glossary import TERMS
     from xlcalc.graph import load_all
     from xlcalc.training_plan import STEP_DEFAULTS
     load_all()
-    return {name: TERMS[name].default for name in STEP_DEFAULTS}
+    return {name: TERMS[name].default for name in STEP_DEFAULTS
+            if TERMS[name].default is not None}
 
 
 def _training(name, title, description, inputs, examples=()):

@@ -102,19 +102,21 @@ def _serving(given, check=True):
 
 
 @checked_keywords
-def gemm_roofline(m, n, k, gpu, dtype="bf16", mfu=0.5, bw_eff=1.0):
+def gemm_roofline(m, n, k, gpu, dtype="bf16", mfu=None, bw_eff=None, engine=None):
     """Roofline of one GEMM ``[m, k] · [k, n]`` in ``dtype`` on ``gpu`` (seed 002 §1.10):
     ``flops`` (2mnk), ``bytes`` ((mk + kn + mn) × dtype bytes), ``intensity``, the GPU's
-    ``ridge``, ``compute_s`` at ``mfu`` of the dense peak, ``memory_s`` at ``bw_eff`` of the
-    HBM bandwidth, ``time_s`` (the longer) and ``bound``."""
+    ``ridge``, ``compute_s`` at ``mfu`` of the dense peak (not given: on the GPU family's
+    calibrated curve by size, the engine's share of it), ``memory_s`` at ``bw_eff`` of the
+    HBM bandwidth (not given: calibrated), ``time_s`` (the longer) and ``bound``.  The
+    tutorials' plain roofline is ``mfu=0.5, bw_eff=1.0``."""
     ctx = _serving(dict(gemm_m=m, gemm_n=n, gemm_k=k, gpu=gpu, dtype=dtype, mfu=mfu,
-                        bw_eff=bw_eff))
+                        bw_eff=bw_eff, engine=engine))
     return breakdown(GEMM_PARTS, name="GEMM roofline", **ctx)
 
 
 @checked_keywords
 def critical_batch(model, gpu, context_len, batch=1, tp=1, dtype="bf16", kv_dtype="bf16",
-                   mfu=0.5, bw_eff=1.0, **overrides):
+                   mfu=None, bw_eff=None, **overrides):
     """Where decode turns compute-bound (seed 001 §4.4, seed 000 §2.3): the
     ``critical_batch`` (sequences per step at ``context_len``; 0 when the KV reads keep
     it memory-bound at any batch) and, for a step of ``batch`` sequences, its
@@ -196,23 +198,27 @@ def checkpointing(model, seq_len, micro_batch=1, precision="bf16-mixed", tp=1, p
 
 
 @checked_keywords
-def allreduce_algorithms(size_bytes, n, gpu, gpus_per_node=8, link_eff=1.0,
-                         link_latency_us=8.0):
+def allreduce_algorithms(size_bytes, n, gpu, gpus_per_node=8, link_eff=None,
+                         link_latency_us=None, scale_out_eff=None):
     """Ring, tree and hierarchical all-reduce of ``size_bytes`` over ``n`` GPUs of ``gpu``
     (seed 002 §四, seed 000 附录A): each one's time in the α-β model, the bytes each rank
     sends in the ring, and the link a flat collective runs at (NVLink inside a node, the
-    network beyond)."""
+    network beyond); ``link_eff`` (NVLink) and ``link_latency_us`` default to the GPU
+    family's measured NCCL/RCCL figures (the tutorials': 1.0 and 8 µs), ``scale_out_eff``
+    (the network, beyond ``gpus_per_node``) to the efficiency table's."""
     ctx = _serving(dict(message_bytes=size_bytes, n_gpus=n, gpu=gpu, gpus_per_node=gpus_per_node,
-                        link_eff=link_eff, link_latency_us=link_latency_us), check=False)
+                        link_eff=link_eff, link_latency_us=link_latency_us,
+                        scale_out_eff=scale_out_eff), check=False)
     return breakdown(ALLREDUCE_PARTS, name="all-reduce", **ctx)
 
 
 @checked_keywords
 def attention_traffic(model, gpu, batch, seq_len, dtype="bf16", tp=1, flash_block_size=128,
-                      mfu=0.5, bw_eff=1.0, **overrides):
+                      mfu=None, bw_eff=None, **overrides):
     """Eager attention against FlashAttention-2 in one layer's forward pass (seed 004, seed
     002 §1.7, seed 000 §6.1): the ``flops`` of both products, each one's HBM bytes and
-    roofline time, and the ``speedup`` this implies."""
+    roofline time (calibrated efficiencies unless ``mfu``/``bw_eff`` are given), and the
+    ``speedup`` this implies."""
     ctx = _serving(dict(model=model, gpu=gpu, batch=batch, seq_len=seq_len, dtype=dtype, tp=tp,
                         flash_block_size=flash_block_size, mfu=mfu, bw_eff=bw_eff,
                         **overrides))
@@ -220,7 +226,7 @@ def attention_traffic(model, gpu, batch, seq_len, dtype="bf16", tp=1, flash_bloc
 
 
 @checked_keywords
-def operator_traffic(operator, elements, gpu, dtype="bf16", mfu=0.5, bw_eff=1.0):
+def operator_traffic(operator, elements, gpu, dtype="bf16", mfu=None, bw_eff=None):
     """HBM traffic of an element-wise or reduction ``operator`` (``operators`` table:
     elementwise, residual-add, rmsnorm, layernorm, softmax-naive/-safe/-online) over
     ``elements`` elements (seed 004): ``bytes``, ``time_s``, ``intensity`` and the GPU's
@@ -231,11 +237,12 @@ def operator_traffic(operator, elements, gpu, dtype="bf16", mfu=0.5, bw_eff=1.0)
 
 
 @checked_keywords
-def compute_comm_ratio(work_flops, message_bytes, gpu, link_gb_per_s, dtype="bf16", mfu=0.5,
-                       link_eff=1.0):
+def compute_comm_ratio(work_flops, message_bytes, gpu, link_gb_per_s, dtype="bf16", mfu=None,
+                       link_eff=None):
     """Compute-to-communication ratio (seed 002 §七): ``ccr`` = FLOPs per byte
-    communicated, the link bandwidth a GPU computing at ``mfu`` of its peak needs, and the
-    ``link_utilisation`` of a ``link_gb_per_s`` link (above 1: communication-bound)."""
+    communicated, the link bandwidth a GPU computing at ``mfu`` of its peak needs (not
+    given: the family's calibrated GEMM plateau), and the ``link_utilisation`` of a
+    ``link_gb_per_s`` link (above 1: communication-bound)."""
     ctx = _serving(dict(work_flops=work_flops, message_bytes=message_bytes, gpu=gpu,
                         link_gb_per_s=link_gb_per_s, dtype=dtype, mfu=mfu, link_eff=link_eff))
     return breakdown(CCR_PARTS, name="compute to communication", **ctx)

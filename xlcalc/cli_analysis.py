@@ -33,10 +33,12 @@ def _gpu(p, required=True):
 
 def _rates(p):
     p.add_argument("--dtype", default="bf16", help="compute / storage dtype (default bf16)")
-    p.add_argument("--mfu", type=_number, default=0.5,
-                   help="utilisation of the dense peak (default 0.5)")
-    p.add_argument("--bw-eff", type=_number, default=1.0,
-                   help="achieved / peak HBM bandwidth (default 1.0)")
+    p.add_argument("--mfu", type=_number, default=None,
+                   help="utilisation of the dense peak (default: calibrated for the GPU "
+                        "family, GEMMs on the measured curve by size; the tutorials: 0.5)")
+    p.add_argument("--bw-eff", type=_number, default=None,
+                   help="achieved / peak HBM bandwidth (default: calibrated for the GPU "
+                        "family; the tutorials: 1.0)")
 
 
 def _setup_gemm(p):
@@ -152,16 +154,21 @@ def _setup_allreduce(p):
     p.add_argument("n", type=_INT, help="GPUs")
     _gpu(p)
     p.add_argument("--gpus-per-node", type=_INT, default=8, help="GPUs per node (default 8)")
-    p.add_argument("--link-eff", type=_number, default=1.0, help="link efficiency (default 1)")
-    p.add_argument("--link-latency-us", type=_number, default=8.0,
-                   help="latency of one step in microseconds (default 8)")
+    p.add_argument("--link-eff", type=_number, default=None,
+                   help="NVLink efficiency (default: the GPU family's NCCL/RCCL figure)")
+    p.add_argument("--scale-out-eff", type=_number, default=None,
+                   help="network efficiency beyond one node (default: the efficiency "
+                        "table's, Calculon's InfiniBand model)")
+    p.add_argument("--link-latency-us", type=_number, default=None,
+                   help="latency of one step in microseconds (default: the GPU family's "
+                        "NCCL/RCCL figure; the tutorials: 8)")
 
 
 @command("allreduce", "ring, tree and hierarchical all-reduce times", _setup_allreduce)
 def cmd_allreduce(args):
     from .analysis import allreduce_algorithms
     return allreduce_algorithms(args.size_bytes, args.n, args.gpu, args.gpus_per_node,
-                                args.link_eff, args.link_latency_us)
+                                args.link_eff, args.link_latency_us, args.scale_out_eff)
 
 
 def _setup_attention(p):
@@ -206,8 +213,10 @@ def _setup_ccr(p):
     p.add_argument("--link-gb-per-s", type=_number, required=True,
                    help="link bandwidth per direction, GB/s")
     p.add_argument("--dtype", default="bf16", help="compute dtype (default bf16)")
-    p.add_argument("--mfu", type=_number, default=0.5, help="utilisation (default 0.5)")
-    p.add_argument("--link-eff", type=_number, default=1.0, help="link efficiency (default 1)")
+    p.add_argument("--mfu", type=_number, default=None,
+                   help="utilisation (default: the GPU family's calibrated GEMM plateau)")
+    p.add_argument("--link-eff", type=_number, default=None,
+                   help="link efficiency (default: the GPU family's NCCL/RCCL figure)")
 
 
 @command("ccr", "compute-to-communication ratio and link utilisation", _setup_ccr)

@@ -7,7 +7,10 @@
 ``comm``         tensor/pipeline-parallel traffic and time of one pass
 
 Memory is shown in ``--unit`` (GB = 1e9 bytes by default), latencies in ms (end-to-end in
-s); ``--json`` prints JSON.
+s); ``--json`` prints JSON.  The engine (``--engine``, default vllm) sets the memory rules,
+batching defaults and per-step/request overheads; efficiencies are calibrated per GPU
+family unless ``--mfu``/``--bw-eff``/``--link-eff``/``--link-latency-us`` are given.  Both
+are printed with every answer.
 """
 
 from __future__ import annotations
@@ -40,21 +43,31 @@ def _dtypes(p, compute=False):
 
 
 def _engine(p):
+    p.add_argument("--engine", default="vllm",
+                   help="serving engine whose memory rules and defaults apply: vllm, sglang, "
+                        "trt-llm (default vllm; `xlcalc engines`)")
     p.add_argument("--gpu-memory-utilization", type=_number, default=None,
-                   help="share of GPU memory the engine may use (default 0.9)")
+                   help="share of GPU memory the engine may use (default: the engine's; "
+                        "vllm 0.9)")
     p.add_argument("--reserve-gb", type=_number, default=None,
-                   help="engine reserve per GPU in GB (default 1)")
+                   help="engine reserve (non-torch memory) per GPU in GB (default: the "
+                        "engine's; vllm 0.14)")
     p.add_argument("--max-num-batched-tokens", type=_INT, default=None,
-                   help="tokens per forward pass / activation profile (default 8192)")
+                   help="tokens per forward pass / activation profile (default: the "
+                        "engine's for the GPU; vllm 8192 on 70 GiB and more, else 2048)")
+    p.add_argument("--max-num-seqs", type=_INT, default=None,
+                   help="sequences per step (default: the engine's for the GPU; vllm 1024 "
+                        "on 70 GiB and more, else 256)")
     p.add_argument("--no-flash-attention", action="store_true",
                    help="eager attention: the s×s scores take memory")
     p.add_argument("--unit", default="GB", help="memory unit (default GB = 1e9 bytes)")
 
 
 def _engine_options(args) -> dict:
-    return dict(gpu_memory_utilization=args.gpu_memory_utilization,
+    return dict(engine=args.engine, gpu_memory_utilization=args.gpu_memory_utilization,
                 infer_reserve_bytes=None if args.reserve_gb is None else args.reserve_gb * 1e9,
                 max_num_batched_tokens=args.max_num_batched_tokens,
+                max_num_seqs=args.max_num_seqs,
                 flash_attention=0 if args.no_flash_attention else None)
 
 
@@ -74,14 +87,20 @@ def _setup_infer(p):
                    help="generated tokens per sequence")
     _parallel(p)
     _dtypes(p, compute=True)
-    p.add_argument("--mfu", type=_number, default=0.5,
-                   help="utilisation of the dense peak (default 0.5)")
-    p.add_argument("--bw-eff", type=_number, default=1.0,
-                   help="achieved / peak HBM bandwidth (default 1.0)")
+    p.add_argument("--mfu", type=_number, default=None,
+                   help="run every FLOP at this share of the dense peak (default: calibrated: "
+                        "GEMMs on the GPU family's measured curve by size, attention at its "
+                        "fused kernel's rate, times the engine's end-to-end share)")
+    p.add_argument("--bw-eff", type=_number, default=None,
+                   help="achieved / peak HBM bandwidth (default: the GPU family's STREAM "
+                        "share times the engine's end-to-end share)")
     p.add_argument("--link-eff", type=_number, default=None,
-                   help="achieved / peak link bandwidth (default 1.0)")
+                   help="achieved / peak link bandwidth (default: the GPU family's NCCL/RCCL "
+                        "all-reduce bus bandwidth share)")
     p.add_argument("--link-latency-us", type=_number, default=None,
-                   help="latency of one all-reduce in microseconds (default 8)")
+                   help="latency of one collective in microseconds (default: the GPU "
+                        "family's smallest NCCL/RCCL all-reduce; tensor-parallel all-reduces "
+                        "use the engine's custom kernel)")
     p.add_argument("--comm-overlap", type=_number, default=None,
                    help="share of prefill TP communication hidden by compute (default 0)")
     _engine(p)
@@ -101,12 +120,14 @@ def cmd_infer(args):
                               args.tp, args.pp, args.gpu, **_engine_options(args))
     latency = inference_latency(args.model, args.gpu, args.batch, args.prompt_len,
                                 args.output_len, args.tp, args.pp, args.dtype, args.kv_dtype,
-                                args.mfu, args.bw_eff, compute_dtype=args.compute_dtype,
-                                link_eff=args.link_eff, link_latency_us=args.link_latency_us,
+                                args.mfu, args.bw_eff, engine=args.engine,
+                                compute_dtype=args.compute_dtype, link_eff=args.link_eff,
+                                link_latency_us=args.link_latency_us,
                                 comm_overlap=args.comm_overlap)
-    head = {"model": args.model, "gpu": args.gpu, "tp": args.tp, "pp": args.pp,
-            "batch": args.batch, "prompt_len": args.prompt_len, "output_len": args.output_len,
-            "dtype": args.dtype, "kv_dtype": args.kv_dtype}
+    head = {"model": args.model, "gpu": args.gpu, "engine": args.engine, "tp": args.tp,
+            "pp": args.pp, "batch": args.batch, "prompt_len": args.prompt_len,
+            "output_len": args.output_len, "dtype": args.dtype, "kv_dtype": args.kv_dtype,
+            "mfu": "calibrated" if args.mfu is None else args.mfu}
     mem = _in_unit(memory.drop("warning"), args.unit)
     times = {"ttft_ms": latency["ttft_s"] * 1e3, "tpot_ms": latency["tpot_s"] * 1e3,
              "e2e_s": latency["e2e_s"]}
@@ -143,7 +164,8 @@ def _setup_capacity(p):
                    help="GPUs available (adds replicas and the sequences they hold)")
     p.add_argument("--users", type=_INT, default=None,
                    help="concurrent users to serve (adds replicas/nodes needed)")
-    p.add_argument("--block-size", type=_INT, default=16, help="KV block tokens (default 16)")
+    p.add_argument("--block-size", type=_INT, default=None,
+                   help="KV block tokens (default: the engine's; vllm 16)")
     p.add_argument("--gpus-per-node", type=_INT, default=None, help="GPUs per node (default 8)")
     _engine(p)
 
@@ -158,8 +180,9 @@ def cmd_capacity(args):
     s = serving_capacity(args.model, args.gpu, args.seq_len, args.tp, args.pp, args.dtype,
                          args.kv_dtype, args.n_gpus, args.users, block_size=args.block_size,
                          gpus_per_node=args.gpus_per_node, **_engine_options(args))
-    head = {"model": args.model, "gpu": args.gpu, "seq_len": args.seq_len, "tp": args.tp,
-            "pp": args.pp, "dtype": args.dtype, "kv_dtype": args.kv_dtype}
+    head = {"model": args.model, "gpu": args.gpu, "engine": args.engine,
+            "seq_len": args.seq_len, "tp": args.tp, "pp": args.pp, "dtype": args.dtype,
+            "kv_dtype": args.kv_dtype}
     result = pd.Series({**head, **_in_unit(s, args.unit, ("kv_budget", "kv_per_sequence",
                                                           "block_bytes"))},
                        name="serving capacity")
@@ -208,7 +231,8 @@ def cmd_gpus_needed(args):
     s = gpus_needed(args.model, args.gpu, args.batch, args.seq_len, args.dtype, args.kv_dtype,
                     gpus_per_node=args.gpus_per_node, **_engine_options(args))
     import pandas as pd
-    result = pd.Series(_in_unit(s, args.unit, ("total_one_gpu",)), name="fewest GPUs")
+    result = pd.Series({"engine": args.engine, **_in_unit(s, args.unit, ("total_one_gpu",))},
+                       name="fewest GPUs")
     n = s["gpus_needed"]
     if n > 0:
         line = f"FITS on {fmt_number(n)} GPUs (tp={fmt_number(s['tp'])} × " \
@@ -228,9 +252,11 @@ def _setup_comm(p):
                    help="tokens per sequence in the pass (prompt for prefill, 1 for decode)")
     _parallel(p)
     p.add_argument("--dtype", default="bf16", help="model dtype (activations 16-bit unless fp32)")
-    p.add_argument("--link-eff", type=_number, default=None, help="link efficiency (default 1)")
+    p.add_argument("--link-eff", type=_number, default=None,
+                   help="link efficiency (default: the GPU family's NCCL/RCCL figure)")
     p.add_argument("--link-latency-us", type=_number, default=None,
-                   help="latency per all-reduce / transfer in microseconds (default 8)")
+                   help="latency per all-reduce / transfer in microseconds (default: the GPU "
+                        "family's NCCL/RCCL figure)")
     p.add_argument("--gpus-per-node", type=_INT, default=None, help="GPUs per node (default 8)")
 
 

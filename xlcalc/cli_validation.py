@@ -18,13 +18,24 @@ def _setup_validate(p):
 @command("validate", "xlcalc's estimates against published measurements (median and worst "
          "error per kind, calibration and held-out halves)", _setup_validate)
 def cmd_validate(args):
-    from .validation import markdown, summarize, validate
+    from .validation import headline, markdown, summarize, validate
     table = validate(args.kind)
     if args.markdown:
         return markdown(table).rstrip("\n")   # print() adds the final newline back
     if args.summary:
         return summarize(table)
-    return table[["id", "half", "metric", "measured", "estimate", "error"]]
+    rows = table[["id", "half", "metric", "measured", "estimate", "error"]].copy()
+    # the answer first (the CLI's verdict line): the headline and, per kind, both halves
+    rows.attrs["verdict"] = headline(table) + "\n\n" + _summary_text(summarize(table)) + "\n"
+    return rows
+
+
+def _summary_text(summary) -> str:
+    """Median and worst absolute error per kind, calibration and held-out halves, in %."""
+    shown = summary.copy()
+    for col in ("median_abs_error", "worst_abs_error"):
+        shown[col] = [("—" if v is None or v != v else f"{100 * v:.1f} %") for v in shown[col]]
+    return shown.to_string(index=False)
 
 
 @command("engines", "list the serving-engine presets (memory rules and defaults)")

@@ -37,6 +37,7 @@ ENGINE_COLUMNS = (
     "reserve_min_prefill_tokens", "reserve_per_decode_seq_bytes", "reserve_per_rank_bytes",
     "reserve_floor_bytes", "reserve_floor_above_bytes", "kv_free_fraction", "context_bytes",
     "activation_counted", "sampler_bytes_per_logit", "non_torch_bytes", "non_torch_tp_bytes",
+    "allreduce_latency_us", "kernel_eff", "step_overhead_s", "request_overhead_s",
     "block_size",
 )
 #: Memory tiers an engine's batching defaults may depend on (SGLang has five).
@@ -88,12 +89,15 @@ def _row(data: dict) -> dict:
 
 def engines_table():
     """The engine presets as a DataFrame indexed by name (numeric columns only, plus
-    ``full_name`` and ``version``)."""
+    ``full_name``, ``version`` and ``offer``: 0 for the tutorials' rule, which the worked
+    examples use but no dropdown or help text offers)."""
     import pandas as pd
     rows = {}
     for n in engine_names():
         data = load_engine(n)
-        rows[n] = {"full_name": data["full_name"], "version": data["version"], **_row(data)}
+        # offer 0: a source tutorial's rule (seed), accepted when typed, not a planner's choice
+        rows[n] = {"full_name": data["full_name"], "version": data["version"],
+                   "offer": float(data.get("offer", 1)), **_row(data)}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "engine"
     return frame

@@ -254,8 +254,8 @@ register_terms(
          sample=(512, 768, 4096), maximum=_LENGTH_MAX),
     Term("tokens", "number of tokens processed (e.g. training tokens)", "tokens", "real", 0,
          minimum_open=True, sample=(1e9, 1e12, 2e12), maximum=1e16),
-    _int("block_size", "KV-cache allocation unit: 1 = exact, 16 = vLLM's pages", "tokens",
-         sample=(1, 16, 32), default=1, maximum=_DEGREE_MAX),
+    _int("block_size", "KV-cache allocation unit: 1 = exact, 16 = vLLM's pages (default: "
+         "the engine's)", "tokens", sample=(1, 16, 32), maximum=_DEGREE_MAX),
     _int("n_gpus", "number of accelerators", "GPUs", sample=(1, 8, 64), maximum=_COUNT_MAX),
     _int("tp", "tensor-parallel degree (GPUs a layer is split across)", "GPUs",
          sample=(1, 2, 8), default=1, maximum=_DEGREE_MAX,
@@ -273,10 +273,12 @@ register_terms(
          relations=(("batch", lambda v, o: _divides(o, v),
                      "a divisor of {other}={other_value} (each data-parallel replica takes "
                      "batch/dp sequences)"),)),
-    Term("mfu", "model FLOPs utilisation: achieved / dense peak FLOP/s", "", "fraction",
-         sample=(0.3, 0.4, 0.5), group="efficiency"),
-    Term("bw_eff", "memory-bandwidth efficiency: achieved / peak HBM bandwidth", "", "fraction",
-         sample=(0.6, 0.8, 1.0), group="efficiency"),
+    Term("mfu", "achieved / dense peak FLOP/s; 0 (serving's default): calibrated, GEMMs on "
+         "the GPU family's measured curve by size", "", "real", 0,
+         maximum=1, default=0.0, sample=(0.0, 0.3, 0.5), group="efficiency"),
+    Term("bw_eff", "achieved / peak HBM bandwidth; 0 (serving's default): calibrated, the GPU "
+         "family's sustained share", "", "real", 0, maximum=1, default=0.0,
+         sample=(0.0, 0.6, 1.0), group="efficiency"),
     Term("dtype", "storage format of the weights (bf16, fp8, int4 GPTQ/AWQ, nvfp4, mxfp4, GGUF "
          "q4_k_m …)", "", "choice", table="dtypes", default="bf16"),
     Term("kv_dtype", "storage format of the KV cache (bf16, fp8, int8, nvfp4, fp8_ds_mla …)",

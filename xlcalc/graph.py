@@ -53,6 +53,7 @@ FORMULA_MODULES = [
     "xlcalc.formulas.fewest_gpus",
     "xlcalc.formulas.capacity",
     "xlcalc.formulas.engines",
+    "xlcalc.formulas.efficiency",
     "xlcalc.formulas.latency",
     "xlcalc.formulas.moe_serving",
     "xlcalc.formulas.serving_load",
@@ -539,13 +540,13 @@ _RECORDS: set = set()
 def _scalar_row(n: Lookup, key):
     """The mapping a scalar lookup reads: the table row a key names (:func:`_row`, aliases
     and remembered spellings included), or a loaded record's values (a Model keeps its
-    floats in ``_values``, an Accelerator in ``fields``)."""
+    floats in ``_values``, an Accelerator its fields and family in ``lookup_row()``)."""
     if type(key) is str:
         return _ROWS.get((n.table, key)) or _row(n, key)
     if isinstance(key, _VECTOR_KEYS):
         raise _NotScalar
     own = vars(key)
-    return own["_values"] if "_values" in own else key.fields
+    return own["_values"] if "_values" in own else key.lookup_row()
 
 
 _COMPILED: dict = {}

@@ -14,9 +14,11 @@ it is 80 GiB); ``memory_bytes_reported`` is the total the driver reports
 (:func:`xlcalc.formulas.hardware.gpu_memory_bytes`).  Changing ``memory_gb`` in an override
 without a reported figure plans with the marketed size.
 
-Besides the numbers each file carries ``aliases`` (the names people type: ``H100``,
-``MI300X``), ``sources`` (one per field where it differs from the main ``source``) and a
-``confidence`` note with the range wherever sources disagree.
+Besides the numbers each file carries its ``family`` (the architecture: ``hopper``,
+``cdna3`` …, which keys the calibrated efficiencies of ``presets/efficiency``),
+``aliases`` (the names people type: ``H100``, ``MI300X``), ``sources`` (one per field
+where it differs from the main ``source``) and a ``confidence`` note with the range
+wherever sources disagree.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .formats import DTYPES, dtype_bytes, dtypes_table
 
 __all__ = ["Accelerator", "load_gpu", "gpu_names", "gpu_aliases", "canonical_gpu_name",
            "GPU_FIELDS", "DERIVED_GPU_FIELDS", "GPU_UNITS", "gpus_table", "DTYPES",
+           "GPU_TEXT_LOOKUPS", "GENERIC_FAMILY",
            "dtypes_table", "dtype_bytes"]
 
 PRESET_DIR = Path(__file__).parent / "presets" / "gpus"
@@ -58,7 +61,13 @@ GPU_UNITS = {"memory_gb": "GB", "memory_bytes_reported": "bytes",
 
 _REQUIRED = ("memory_gb", "memory_bandwidth_gb_per_s")
 _SIXTEEN_BIT = ("peak_tflops_bf16", "peak_tflops_fp16")
-_TEXT = ("name", "full_name", "vendor", "source", "notes", "checked")
+_TEXT = ("name", "full_name", "vendor", "family", "source", "notes", "checked")
+#: Text fields a lookup may read like a number field (``gpu_family`` keys the calibrated
+#: efficiencies of :mod:`xlcalc.formulas.efficiency`).
+GPU_TEXT_LOOKUPS = ("family",)
+#: The family of a part that names none (a custom accelerator): the efficiency table's
+#: row of medians over the measured families.
+GENERIC_FAMILY = "generic"
 _DATA = ("aliases", "sources", "confidence", "scale_up_link", "scale_out_link")
 
 
@@ -79,12 +88,25 @@ class Accelerator:
     checked: str = ""
     scale_up_link: dict = field(default_factory=dict)    # kind, gb_per_s_bidirectional
     scale_out_link: dict = field(default_factory=dict)   # kind, gbit_per_s, count
+    family: str = GENERIC_FAMILY   # architecture (hopper, cdna3 …): keys the efficiencies
 
     def __getitem__(self, field_: str) -> float:
         try:
             return self.fields[field_]
         except KeyError:
+            if field_ in GPU_TEXT_LOOKUPS:
+                return getattr(self, field_)
             raise unknown_choice("gpu field", field_, self.fields) from None
+
+    def lookup_row(self) -> dict:
+        """What a lookup may read from this record: the number fields and the text fields
+        of :data:`GPU_TEXT_LOOKUPS` (the compiled scalar plans read this mapping; kept
+        after the first call, as the record never changes)."""
+        row = self.__dict__.get("_lookup_row")
+        if row is None:
+            row = dict(self.fields, **{f: getattr(self, f) for f in GPU_TEXT_LOOKUPS})
+            object.__setattr__(self, "_lookup_row", row)
+        return row
 
     def __getattr__(self, field_):
         fields = self.__dict__.get("fields")
@@ -184,7 +206,7 @@ def _with_preset(data: dict) -> Accelerator:
                   full_name=start.full_name, vendor=start.vendor, source=start.source,
                   notes=start.notes, checked=start.checked, sources=dict(start.sources),
                   confidence=dict(start.confidence), scale_up_link=dict(start.scale_up_link),
-                  scale_out_link=dict(start.scale_out_link))
+                  scale_out_link=dict(start.scale_out_link), family=start.family)
     if "memory_gb" in data and "memory_bytes_reported" not in data:
         # the driver's total belongs to the preset's memory size, not to the new one
         merged["memory_bytes_reported"] = None
@@ -220,15 +242,17 @@ def _from_mapping(data: dict, name: str) -> Accelerator:
                        str(data.get("notes") or ""), tuple(data.get("aliases") or ()),
                        dict(data.get("sources") or {}), dict(data.get("confidence") or {}),
                        str(data.get("checked") or ""), dict(data.get("scale_up_link") or {}),
-                       dict(data.get("scale_out_link") or {}))
+                       dict(data.get("scale_out_link") or {}),
+                       str(data.get("family") or GENERIC_FAMILY).strip().lower())
 
 
 def gpus_table():
-    """The accelerator presets as a DataFrame indexed by name (full name, numeric fields,
-    the derived 16-bit peak, and the main source)."""
+    """The accelerator presets as a DataFrame indexed by name (full name, family, numeric
+    fields, the derived 16-bit peak, and the main source)."""
     import pandas as pd
     frame = pd.DataFrame.from_dict(
-        {n: {"full_name": _preset(n).full_name, **_preset(n).fields,
+        {n: {"full_name": _preset(n).full_name, "family": _preset(n).family,
+             **_preset(n).fields,
              "source": _preset(n).source} for n in gpu_names()},
         orient="index")
     frame.index.name = "gpu"

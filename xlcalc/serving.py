@@ -7,31 +7,48 @@ arguments broadcast (a DataFrame comes back).  A plan that does not fit is a res
 (``fits`` False, negative ``headroom``), not an error; a context beyond the model's
 ``max_position_embeddings`` is reported in the ``warning`` entry, not raised.
 
-Defaults (also the glossary's, :data:`SERVING_DEFAULTS`):
+Defaults (:data:`SERVING_DEFAULTS`; the others come from the engine and the GPU family):
 
-=========================  =========  ==============================================
-input                      default    why
-=========================  =========  ==============================================
-``dtype``/``kv_dtype``     bf16       16-bit serving, as in the seeds
-``compute_dtype``          auto       the weights' native compute where the GPU has its
-                                      peak, else 16 bits (fp8/int4 weights on an A100
-                                      run in bf16, as vLLM's Marlin kernels do)
-``tp``, ``pp``             1          one GPU
-``mfu``                    0.5        seed 000 §七 example 1 (prefill at 50 % of peak;
-                                      附录B: prefill 40-60 %); decode compute uses it too
-``bw_eff``                 1.0        the spec-sheet bandwidth, as the seeds and
-                                      llm-analysis compute; 0.7-0.9 is typical of decode
-``link_eff``               1.0        the spec-sheet link bandwidth (seeds; NCCL ~0.8)
-``link_latency_us``        8          per all-reduce / transfer (seed 003 §六, kipp.ly)
-``comm_overlap``           0          prefill TP all-reduces exposed (vLLM)
-``gpus_per_node``          8          one NVLink domain
-``gpu_memory_utilization`` 0.9        vLLM's default
-``infer_reserve_bytes``    1e9        vLLM's non-torch memory (CUDA context, NCCL, graphs)
-``max_num_batched_tokens`` 8192       vLLM's chunked-prefill budget (activation peak)
-``flash_attention``        1          FlashAttention (no s×s scores in HBM)
-``block_size``             1 / 16     exact KV (memory) / vLLM pages (capacity)
-``quant_group_size``       128        GPTQ/AWQ int4 groups (one 16-bit scale each)
-=========================  =========  ==============================================
+=========================  ==============  ==============================================
+input                      default         why
+=========================  ==============  ==============================================
+``engine``                 ``vllm``        the engine whose memory rules, batching
+                                           defaults and per-step overhead apply
+                                           (``xlcalc/presets/engines``: vllm, sglang,
+                                           trt-llm, seed — the tutorials' plain rules)
+``dtype``/``kv_dtype``     bf16            16-bit serving, as in the seeds
+``compute_dtype``          auto            the weights' native compute where the GPU has its
+                                           peak, else 16 bits (fp8/int4 weights on an A100
+                                           run in bf16, as vLLM's Marlin kernels do)
+``tp``, ``pp``             1               one GPU
+``mfu``                    0 (calibrated)  GEMMs on the GPU family's measured curve by size
+                                           (plateau + fixed time per GEMM), attention at its
+                                           fused kernel's efficiency; > 0: every FLOP at
+                                           that share of the peak (the seeds' 0.5)
+``bw_eff``                 0 (calibrated)  the family's sustained (STREAM triad) share of
+                                           the datasheet HBM bandwidth (0.88 on Hopper)
+                                           times the engine's end-to-end share
+``link_eff``               the family's    NCCL/RCCL all-reduce bus bandwidth share
+``link_latency_us``        the family's    smallest NCCL/RCCL all-reduce (28 µs on Hopper)
+``gpu_memory_utilization`` 0 (engine's)   vLLM 0.9 of the reported total; SGLang its
+                                           ``mem_fraction_static`` rule; 1 for the seeds
+``infer_reserve_bytes``    the engine's    vLLM's non-torch memory (0.13 GiB; +0.42 GiB of
+                                           communication buffers when tp × pp > 1)
+``max_num_batched_tokens`` the engine's    vLLM 8192 on ≥ 70 GiB GPUs, else 2048
+``max_num_seqs``           the engine's    vLLM 1024 on ≥ 70 GiB GPUs, else 256
+``block_size``             the engine's    vLLM 16-token pages (the seeds: 1, exact)
+``comm_overlap``           0               prefill TP all-reduces exposed (vLLM)
+``gpus_per_node``          8               one NVLink domain
+``flash_attention``        1               FlashAttention (no s×s scores in HBM)
+``flops_executed``         0 (useful)      causal attention pairs (what FlashAttention
+                                           executes); 1: the full masked s² (eager)
+``quant_group_size``       128             GPTQ/AWQ int4 groups (one 16-bit scale each)
+=========================  ==============  ==============================================
+
+Every default that is the engine's or the GPU family's is a node of the formula graph:
+give the input to override it (``gpu_memory_utilization=0.95``, ``bw_eff=1.0``).  The
+seeds' plain roofline is ``mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8,
+engine="seed"``.
 
 TPOT (time per output token) excludes the first token (TTFT): it is the mean decode
 step, ``(e2e − ttft) / (output_len − 1)``.
@@ -62,7 +79,7 @@ INFER_MEMORY_PARTS = {
     "weights": "infer_weights_bytes",
     "kv_cache": "infer_kv_cache_bytes",
     "activations": "infer_activation_bytes",
-    "reserve": "infer_reserve_bytes",
+    "reserve": "infer_non_torch_bytes",
     "total": "infer_total_bytes",
 }
 
@@ -97,6 +114,10 @@ LATENCY_PARTS = {
     "decode_bound": "decode_last_bound",
     "tp_link": "tp_link",
     "compute_dtype": "compute_dtype_used",
+    "gemm_eff": "gemm_eff",
+    "attention_eff": "attention_compute_eff",
+    "bw_eff": "bw_eff_used",
+    "link_eff": "link_eff",
     "warning": "generation_warning",
 }
 
@@ -106,7 +127,7 @@ DECODE_STEP_PARTS = {
     "compute_s": "decode_compute_s",
     "memory_s": "decode_memory_s",
     "comm_s": "decode_comm_s",
-    "flops": "decode_flops",
+    "flops": "decode_flops_mla_absorbed",
     "weights_read_bytes": "decode_weights_read_bytes",
     "kv_read_bytes": "decode_kv_read_bytes",
     "intensity": "decode_intensity",
@@ -177,18 +198,19 @@ INFERENCE_PLAN_NODES = (*INFER_MEMORY_PARTS.values(), "infer_fits", "infer_headr
 
 #: Inputs every serving plan reads and their defaults (see the module docstring).
 SERVING_DEFAULTS = {
-    "dtype": "bf16", "kv_dtype": "bf16", "compute_dtype": "auto", "tp": 1, "pp": 1,
-    "block_size": 1,
-    "mfu": 0.5, "bw_eff": 1.0, "link_eff": 1.0, "link_latency_us": 8.0, "comm_overlap": 0.0,
-    "gpus_per_node": 8, "gpu_memory_utilization": 0.9, "infer_reserve_bytes": 1e9,
-    "max_num_batched_tokens": 8192, "flash_attention": 1, "quant_group_size": 128,
+    "engine": "vllm", "dtype": "bf16", "kv_dtype": "bf16", "compute_dtype": "auto", "tp": 1,
+    "pp": 1, "mfu": 0.0, "bw_eff": 0.0, "gpu_memory_utilization": 0.0, "comm_overlap": 0.0,
+    "gpus_per_node": 8, "flash_attention": 1,
+    "quant_group_size": 128, "dp_attention": 1,
+    "draft_params": 0.0, "draft_layers": 0,
 }
 
 
 def _inputs(given: dict) -> dict:
     """``given`` without its None values, each missing serving input at its default.  A
     name that is neither a glossary input nor a graph node (a misspelt override) is an
-    error, not silently ignored."""
+    error, not silently ignored.  Without a ``gpu`` the engine's batching defaults are
+    those of its largest GPUs (they depend on the GPU's memory)."""
     load_all()   # the serving terms are registered by their formula modules
     from . import graph
     for name in given:
@@ -197,7 +219,19 @@ def _inputs(given: dict) -> dict:
     ctx = {k: v for k, v in given.items() if v is not None}
     for name, value in SERVING_DEFAULTS.items():
         ctx.setdefault(name, value)
+    if ctx.get("gpu") is None and isinstance(ctx["engine"], str):
+        for name, value in _largest_tier(ctx["engine"]).items():
+            ctx.setdefault(name, value)
     return ctx
+
+
+def _largest_tier(engine: str) -> dict:
+    """The engine's batching defaults on its largest GPUs (the last memory tier)."""
+    from .engines import TIERS, engines_table, load_engine
+    load_engine(engine)                    # an unknown engine is an error naming it
+    row = engines_table().loc[engine.strip().lower()]
+    return {name: float(row[f"tier{TIERS}_{name}"])
+            for name in ("max_num_batched_tokens", "max_num_seqs")}
 
 
 def _check_supported(ctx: dict) -> None:
@@ -251,24 +285,29 @@ def _with_bool(result, key):
 
 @checked_keywords
 def inference_memory(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1,
-                     gpu=None, *, block_size=None, gpu_memory_utilization=None,
+                     gpu=None, *, engine=None, block_size=None, gpu_memory_utilization=None,
                      infer_reserve_bytes=None, max_num_batched_tokens=None,
                      flash_attention=None, quant_group_size=None, **overrides):
     """Inference memory on the busiest GPU, in bytes, by part: ``weights``, ``kv_cache``,
-    ``activations``, ``reserve``, ``total`` (= the sum of the parts); with a ``gpu`` also
-    ``budget`` (``gpu_memory_utilization × memory``), ``headroom`` (negative: does not
-    fit), ``fits`` and ``share`` (total ÷ the GPU's memory); ``warning`` is non-empty when
-    ``seq_len`` exceeds the model's ``max_position_embeddings``.
+    ``activations`` (the peak the engine holds back, or the batch's transient when
+    larger), ``reserve`` (the engine's non-torch memory), ``total`` (= the sum of the
+    parts); with a ``gpu`` also ``budget`` (``gpu_memory_utilization × (memory −
+    context)``), ``headroom`` (negative: does not fit), ``fits`` and ``share`` (total ÷ the
+    GPU's memory); ``warning`` is non-empty when ``seq_len`` exceeds the model's
+    ``max_position_embeddings``.
 
-    ``dtype`` is the weights' storage (int8/fp8 one byte, int4 weight-only half a byte plus
-    group scales; embedding and LM head stay 16-bit), ``kv_dtype`` the KV cache's;
-    ``tp``/``pp`` split the model (the busiest pipeline stage is reported).  Keyword options
-    default to :data:`SERVING_DEFAULTS`; ``overrides`` set any graph name (e.g.
-    ``params_total=70e9`` for a seed's nominal size)."""
+    The engine (``engine``, default ``vllm``; ``sglang``, ``trt-llm``, ``seed``) sets the
+    budget, reserve, activation profile and KV block size (vLLM: 0.9 of the total the
+    driver reports, 16-token pages).  ``dtype`` is the weights' storage (int8/fp8 one
+    byte, int4 weight-only half a byte plus group scales; embedding and LM head stay
+    16-bit), ``kv_dtype`` the KV cache's; ``tp``/``pp`` split the model (the busiest
+    pipeline stage is reported).  Keyword options default to :data:`SERVING_DEFAULTS` and
+    the engine's; ``overrides`` set any graph name (e.g. ``params_total=70e9`` for a
+    seed's nominal size)."""
     parts = dict(INFER_MEMORY_PARTS, **(INFER_FIT_PARTS if gpu is not None else {}),
                  warning="context_warning")
     ctx = _inputs(dict(model=model, batch=batch, seq_len=seq_len, dtype=dtype, kv_dtype=kv_dtype,
-                       tp=tp, pp=pp, gpu=gpu, block_size=block_size,
+                       tp=tp, pp=pp, gpu=gpu, engine=engine, block_size=block_size,
                        gpu_memory_utilization=gpu_memory_utilization,
                        infer_reserve_bytes=infer_reserve_bytes,
                        max_num_batched_tokens=max_num_batched_tokens,
@@ -288,18 +327,18 @@ def weights_memory(model, dtype="bf16", tp=1, pp=1, *, quant_group_size=None, **
 
 
 @checked_keywords
-def gpus_needed(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", *, block_size=None,
-                gpu_memory_utilization=None, infer_reserve_bytes=None,
+def gpus_needed(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", *, engine=None,
+                block_size=None, gpu_memory_utilization=None, infer_reserve_bytes=None,
                 max_num_batched_tokens=None, flash_attention=None, gpus_per_node=None,
                 **overrides):
     """Fewest GPUs that serve ``batch`` sequences of ``seq_len`` tokens, and the split
     chosen: ``gpus_needed = tp × pp``, searched over every power-of-two ``tp`` the model and
     node allow (it divides the heads, suits the KV heads and is at most ``gpus_per_node``;
     ``tp_max`` is the largest) with the fewest pipeline stages for each; on a tie the larger
-    ``tp``.  0 when no split fits.  ``gpus_needed_rule`` is the seeds' count (single-GPU
-    total ÷ GPU memory, rounded up)."""
+    ``tp``.  0 when no split fits (the engine's budget and reserve, default ``vllm``).
+    ``gpus_needed_rule`` is the seeds' count (single-GPU total ÷ GPU memory, rounded up)."""
     ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, seq_len=seq_len, dtype=dtype,
-                       kv_dtype=kv_dtype, block_size=block_size,
+                       kv_dtype=kv_dtype, engine=engine, block_size=block_size,
                        gpu_memory_utilization=gpu_memory_utilization,
                        infer_reserve_bytes=infer_reserve_bytes,
                        max_num_batched_tokens=max_num_batched_tokens,
@@ -312,9 +351,9 @@ def gpus_needed(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", *, bl
 
 @checked_keywords
 def inference_latency(model, gpu, batch, prompt_len, output_len, tp=1, pp=1, dtype="bf16",
-                      kv_dtype="bf16", mfu=0.5, bw_eff=1.0, *, compute_dtype=None,
-                      link_eff=None, link_latency_us=None, comm_overlap=None,
-                      gpus_per_node=None, **overrides):
+                      kv_dtype="bf16", mfu=None, bw_eff=None, *, engine=None,
+                      compute_dtype=None, link_eff=None, link_latency_us=None,
+                      comm_overlap=None, gpus_per_node=None, **overrides):
     """Roofline latency of generating ``output_len`` tokens for ``batch`` prompts of
     ``prompt_len`` tokens: ``ttft_s`` (prefill: max(compute, memory) + exposed TP/PP
     communication), ``tpot_s`` (mean decode step after the first token — it does not
@@ -326,12 +365,16 @@ def inference_latency(model, gpu, batch, prompt_len, output_len, tp=1, pp=1, dty
 
     ``dtype`` is the weights' storage (memory and the bytes a decode step reads),
     ``compute_dtype`` the dtype the matrix multiplications run in (default ``auto``: the
-    weights' native compute where the GPU has its peak, else 16 bits); ``mfu`` (default
-    0.5) scales that dense peak, ``bw_eff`` (default 1.0) the HBM bandwidth; communication
-    uses the GPU's NVLink/network figures at ``link_eff`` plus ``link_latency_us`` per
-    all-reduce.  An explicit compute dtype the GPU has no peak for is an error."""
+    weights' native compute where the GPU has its peak, else 16 bits).  Efficiencies are
+    calibrated per GPU family unless given (:mod:`xlcalc.formulas.efficiency`): GEMMs on
+    the measured curve by size, attention at the fused kernel's rate (``mfu`` > 0: every
+    FLOP at that share of the dense peak), HBM at the sustained share (``bw_eff``),
+    collectives at the NCCL/RCCL bus bandwidth (``link_eff``) plus ``link_latency_us``
+    each; every step pays the engine's overhead (``engine``, default ``vllm``).  An
+    explicit compute dtype the GPU has no peak for is an error."""
     ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, prompt_len=prompt_len,
                        output_len=output_len, tp=tp, pp=pp, dtype=dtype, kv_dtype=kv_dtype,
+                       engine=engine,
                        compute_dtype=compute_dtype, mfu=mfu, bw_eff=bw_eff, link_eff=link_eff,
                        link_latency_us=link_latency_us, comm_overlap=comm_overlap,
                        gpus_per_node=gpus_per_node, **overrides))
@@ -341,13 +384,15 @@ def inference_latency(model, gpu, batch, prompt_len, output_len, tp=1, pp=1, dty
 
 
 @checked_keywords
-def prefill_time(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=0.5, *, pp=1,
-                 kv_dtype="bf16", compute_dtype=None, bw_eff=1.0, link_eff=None,
+def prefill_time(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=None, *, pp=1,
+                 kv_dtype="bf16", engine=None, compute_dtype=None, bw_eff=None, link_eff=None,
                  link_latency_us=None, comm_overlap=None, gpus_per_node=None, **overrides):
     """Time to first token in seconds (``PREFILL_MS`` / 1000): the prefill of ``batch``
-    prompts of ``prompt_len`` tokens, ``max(compute, memory)`` + exposed communication
-    (compute at the peak of ``compute_dtype``, default auto)."""
+    prompts of ``prompt_len`` tokens, ``max(compute, memory)`` + exposed communication +
+    the engine's step overhead (compute at the peak of ``compute_dtype``, default auto, at
+    the calibrated efficiencies unless ``mfu`` is given; engine default ``vllm``)."""
     ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, prompt_len=prompt_len, tp=tp, pp=pp,
+                       engine=engine,
                        dtype=dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, mfu=mfu,
                        bw_eff=bw_eff,
                        link_eff=link_eff, link_latency_us=link_latency_us,
@@ -359,12 +404,15 @@ def prefill_time(model, gpu, batch, prompt_len, tp=1, dtype="bf16", mfu=0.5, *, 
 
 @checked_keywords
 def decode_step(model, gpu, batch, context_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf16",
-                mfu=0.5, bw_eff=1.0, *, compute_dtype=None, link_eff=None, link_latency_us=None,
-                gpus_per_node=None, **overrides):
+                mfu=None, bw_eff=None, *, engine=None, compute_dtype=None, link_eff=None,
+                link_latency_us=None, gpus_per_node=None, **overrides):
     """One decode step (``DECODE_MS``) for ``batch`` sequences attending to ``context_len``
-    tokens: ``step_s = max(compute_s, memory_s) + comm_s`` with its parts, FLOPs, bytes
-    read (the weights' storage bytes), intensity and verdict."""
+    tokens: ``step_s = max(compute_s, memory_s) + comm_s`` + the engine's overhead
+    (``engine``, default ``vllm``) with its parts, FLOPs (as engines run them: MLA over
+    the latent), bytes read (the weights' storage bytes), intensity and verdict;
+    efficiencies calibrated per GPU family unless ``mfu``/``bw_eff`` are given."""
     ctx = _inputs(dict(model=model, gpu=gpu, batch=batch, context_len=context_len, tp=tp, pp=pp,
+                       engine=engine,
                        dtype=dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, mfu=mfu,
                        bw_eff=bw_eff,
                        link_eff=link_eff, link_latency_us=link_latency_us,
@@ -378,13 +426,15 @@ def decode_step(model, gpu, batch, context_len, tp=1, pp=1, dtype="bf16", kv_dty
 
 @checked_keywords
 def serving_capacity(model, gpu, seq_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf16",
-                     n_gpus=None, concurrent_users=None, *, block_size=16,
+                     n_gpus=None, concurrent_users=None, *, engine=None, block_size=None,
                      gpu_memory_utilization=None, infer_reserve_bytes=None,
                      max_num_batched_tokens=None, flash_attention=None, gpus_per_node=None,
                      **overrides):
     """Concurrent sequences of ``seq_len`` tokens (prompt + output) one replica of
-    ``tp × pp`` GPUs serves, vLLM-style: ``kv_budget`` (utilisation × memory − weights −
-    activation peak − reserve), ``num_blocks`` of ``block_size`` tokens, ``kv_tokens``,
+    ``tp × pp`` GPUs serves, as the engine (``engine``, default ``vllm``) sizes its KV
+    cache: ``kv_budget`` (utilisation × memory − weights − activation peak − reserve;
+    SGLang and TensorRT-LLM by their own rules), ``num_blocks`` of the engine's
+    ``block_size`` tokens (vLLM 16), ``kv_tokens``,
     ``max_sequences`` (whole sequences) and vLLM's ``max_concurrency_vllm`` (num_blocks ×
     block_size / seq_len); ``fits`` (at least one sequence per replica).  With ``n_gpus``:
     ``replicas`` and ``max_sequences_total``; with ``concurrent_users``: ``replicas_needed``
@@ -393,7 +443,7 @@ def serving_capacity(model, gpu, seq_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf
                  **(_CAPACITY_USERS if concurrent_users is not None else {}))
     ctx = _inputs(dict(model=model, gpu=gpu, seq_len=seq_len, tp=tp, pp=pp, dtype=dtype,
                        kv_dtype=kv_dtype, n_gpus=n_gpus, concurrent_users=concurrent_users,
-                       block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
+                       engine=engine, block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
                        infer_reserve_bytes=infer_reserve_bytes,
                        max_num_batched_tokens=max_num_batched_tokens,
                        flash_attention=flash_attention, gpus_per_node=gpus_per_node,
@@ -402,12 +452,13 @@ def serving_capacity(model, gpu, seq_len, tp=1, pp=1, dtype="bf16", kv_dtype="bf
 
 
 @checked_keywords
-def max_batch(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16", *, block_size=16,
-              **options):
+def max_batch(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16", *, engine=None,
+              block_size=None, **options):
     """Most concurrent sequences of ``seq_len`` tokens that fit on ``n_gpus`` GPUs serving
-    one model replica with tensor parallelism ``tp = n_gpus`` (``MAX_BATCH``)."""
+    one model replica with tensor parallelism ``tp = n_gpus`` (``MAX_BATCH``), in the
+    engine's KV budget and blocks (``engine``, default ``vllm``)."""
     ctx = _inputs(dict(model=model, gpu=gpu, seq_len=seq_len, tp=n_gpus, dtype=dtype,
-                       kv_dtype=kv_dtype, block_size=block_size, **options))
+                       kv_dtype=kv_dtype, engine=engine, block_size=block_size, **options))
     return estimate("max_sequences", **ctx)["max_sequences"]
 
 
@@ -415,16 +466,18 @@ def max_batch(model, gpu, seq_len, n_gpus=1, dtype="bf16", kv_dtype="bf16", *, b
 
 @checked_keywords
 def comm(model, batch, seq_len, tp=1, pp=1, gpu=None, dtype="bf16", *, link_eff=None,
-         link_latency_us=None, gpus_per_node=None, **overrides):
+         link_latency_us=None, gpus_per_node=None, scale_out_eff=None, **overrides):
     """Tensor- and pipeline-parallel traffic of one pass of ``batch`` sequences of
     ``seq_len`` tokens (prefill: the prompt; decode: 1), bytes per GPU: the all-reduce
     message, the ring bytes per all-reduce (``2(tp−1)/tp ×`` message), per stage and for
     all layers (two all-reduces per layer), the pipeline boundary message; with a ``gpu``
-    the times (bytes / (link × ``link_eff``) + latency) and which link each uses."""
+    the times (bytes / (link × efficiency) + latency: ``link_eff`` on NVLink,
+    ``scale_out_eff`` on the network) and which link each uses."""
     parts = dict(COMM_BYTES_PARTS, **(COMM_TIME_PARTS if gpu is not None else {}))
     ctx = _inputs(dict(model=model, batch=batch, seq_len=seq_len, tp=tp, pp=pp, gpu=gpu,
                        dtype=dtype, link_eff=link_eff, link_latency_us=link_latency_us,
-                       gpus_per_node=gpus_per_node, **overrides))
+                       gpus_per_node=gpus_per_node, scale_out_eff=scale_out_eff,
+                       **overrides))
     return breakdown(parts, name="communication per pass", **ctx)
 
 
@@ -437,9 +490,10 @@ def allreduce_bytes(size_bytes, n):
 
 
 @checked_keywords
-def transfer_time(size_bytes, link_gb_per_s, link_latency_us=None, link_eff=None):
+def transfer_time(size_bytes, link_gb_per_s, link_latency_us=8.0, link_eff=1.0):
     """Seconds to move ``size_bytes`` over a link of ``link_gb_per_s`` GB/s (``COMM_MS`` in
-    seconds): bytes / (link × ``link_eff``, default 1) + ``link_latency_us`` (default 8)."""
+    seconds): bytes / (link × ``link_eff``, default 1) + ``link_latency_us`` (default 8, the
+    seeds' figure: a bare link has no GPU family to calibrate from)."""
     ctx = _inputs(dict(message_bytes=size_bytes, link_gb_per_s=link_gb_per_s,
                        link_latency_us=link_latency_us, link_eff=link_eff))
     return estimate("transfer_s", **ctx)["transfer_s"]
@@ -459,12 +513,13 @@ def kv_transfer(model, prompt_len, request_rate=None, kv_dtype="bf16", gpu=None,
     """Disaggregated prefill/decode (seed 002 §五, DistServe): KV bytes per request, and at
     a ``request_rate`` the bytes/s and Gbit/s the link must carry; with a ``gpu`` the
     seconds to send one request over the prefill instance's ``tp`` network links (and,
-    with both, the links' utilisation)."""
+    with both, the links' utilisation).  The links are the network: ``link_eff`` here is
+    their efficiency (the graph's ``scale_out_eff``; default: the efficiency table's)."""
     parts = dict(KV_TRANSFER_PARTS, **(_KV_TRANSFER_RATE if request_rate is not None else {}),
                  **(_KV_TRANSFER_LINK if gpu is not None else {}),
                  **(_KV_TRANSFER_BOTH if gpu is not None and request_rate is not None else {}))
     ctx = _inputs(dict(model=model, prompt_len=prompt_len, request_rate=request_rate,
-                       kv_dtype=kv_dtype, gpu=gpu, tp=tp, link_eff=link_eff,
+                       kv_dtype=kv_dtype, gpu=gpu, tp=tp, scale_out_eff=link_eff,
                        link_latency_us=link_latency_us))
     return breakdown(parts, name="KV transfer", **ctx)
 
@@ -483,7 +538,7 @@ def speculative_decoding(acceptance_rate, draft_len, draft_cost_ratio=0.05):
 
 @checked_keywords
 def quantization_effect(model, gpu, batch, prompt_len, output_len, tp=1, dtypes=None,
-                        kv_dtype="bf16", mfu=0.5, bw_eff=1.0, **options):
+                        kv_dtype="bf16", mfu=None, bw_eff=None, **options):
     """Quantization's effect: weights per GPU, total memory at ``prompt_len + output_len``
     tokens and whether it fits, the concurrent sequences that fit, the first decode step,
     TPOT, end-to-end latency and tokens/s for each weight storage ``dtype`` (default: every

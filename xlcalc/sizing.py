@@ -23,7 +23,7 @@ The engine (``engine``: ``vllm`` by default, ``sglang``, ``trt-llm``, ``seed``) 
 the engine presets (``xlcalc/presets/engines``): what it leaves for the KV cache, its KV
 block size, its ``max_num_batched_tokens`` and ``max_num_seqs`` by GPU memory, the
 activation peak and non-torch memory it subtracts.  Override one with its node name
-(``engine_memory_fraction=0.95``, ``engine_max_num_batched_tokens=16384``).
+(``gpu_memory_utilization=0.95``, ``max_num_batched_tokens=16384``).
 """
 
 from __future__ import annotations
@@ -71,16 +71,18 @@ SERVE_PARTS = {
     "stable": "serve_stable",
     "token_budget_ok": "serve_token_budget_ok",
     "memory_per_gpu": "serve_total_bytes",
-    "weights_per_gpu": "serve_weights_bytes",
+    "weights_per_gpu": "infer_weights_bytes",
     "kv_cache_per_gpu": "serve_kv_bytes",
-    "memory_budget_per_gpu": "serve_budget_bytes",
-    "kv_budget_per_gpu": "serve_kv_budget_bytes",
-    "max_num_batched_tokens": "engine_max_num_batched_tokens",
-    "max_num_seqs": "engine_max_num_seqs",
+    "memory_budget_per_gpu": "infer_budget_bytes",
+    "kv_budget_per_gpu": "kv_budget_bytes",
+    "max_num_batched_tokens": "max_num_batched_tokens",
+    "max_num_seqs": "max_num_seqs",
 }
 #: Added for aggregated serving: the parts of TTFT and of a step.
 _AGG_PARTS = {
     "prefill_s_unqueued": "agg_prefill_s",
+    "join_wait_s": "agg_join_wait_s",
+    "ttft_admitted_s": "agg_ttft_admitted_s",
     "slot_wait_s": "agg_slot_wait_s",
     "prefill_wait_s": "agg_prefill_wait_s",
     "prefill_chunks": "agg_chunks",

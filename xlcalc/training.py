@@ -70,7 +70,7 @@ TRAIN_PLAN_NODES = (*TRAIN_MEMORY_PARTS.values(), "train_fits", "train_headroom_
 TRAINING_DEFAULTS = ("precision", "optimizer", "zero", "dp", "tp", "pp", "recompute",
                      "trainable_fraction", "train_reserve_bytes", "stack", "attention", "cp",
                      "ep", "offload", "finetune", "lora_rank", "lora_targets",
-                     "sequence_parallel", "dropout", "vp", "activation_rule")
+                     "sequence_parallel", "dropout", "vp", "activation_rule", "mfu")
 
 #: Added to :func:`train_memory` when something is offloaded to host memory.
 TRAIN_HOST_PARTS = {"host": "train_host_bytes", "host_per_node": "train_host_bytes_per_node"}
@@ -78,12 +78,14 @@ _COMM_DEFAULTS = ("gpus_per_node", "link_eff", "link_latency_us", "host_link_gb_
 
 
 def _inputs(names, given: dict) -> dict:
-    """``given`` with each None among ``names`` replaced by its glossary default; other
-    None values (an optional ``micro_batch``, ``gpu``) are left out."""
+    """``given`` with each None among ``names`` replaced by its glossary default (left out
+    where the term has none: the graph computes it, e.g. the GPU family's calibrated
+    ``link_eff``); other None values (an optional ``micro_batch``, ``gpu``) are left out."""
     load_all()   # the training terms are registered by their formula modules
     ctx = {k: v for k, v in given.items() if v is not None}
     for name in names:
-        if ctx.get(name) is None:
+        # a term without a default (link_eff, link_latency_us) is a calibrated node then
+        if ctx.get(name) is None and TERMS[name].default is not None:
             ctx[name] = TERMS[name].default
     return ctx
 

@@ -42,6 +42,7 @@ TRAIN_STEP_UNITS = {"tokens_per_s_per_gpu": "tokens/s", "mfu": "", "tflops_per_g
 TRAIN_TIME_PARTS = {
     "flops": "train_flops",
     "peak_tflops": "train_peak_tflops",
+    "mfu": "train_mfu",
     "seconds": "train_wall_s",
     "days": "train_wall_days",
     "gpu_hours": "train_wall_gpu_hours",
@@ -95,29 +96,31 @@ def training_step(model, gpu, batch, seq_len, micro_batch=None, dp=1, tp=1, pp=1
 
 
 @checked_keywords
-def training_time(model, tokens, gpu, n_gpus, mfu=0.4, recompute="none",
+def training_time(model, tokens, gpu, n_gpus, mfu=None, recompute="none",
                   precision="bf16-mixed", price_per_gpu_hour=None, *, goodput=None,
                   batch=None, seq_len=None, **plan):
     """Time and cost of training on ``tokens`` tokens with ``n_gpus`` GPUs.
 
     Without ``batch`` and ``seq_len``: 6ND (8ND with full recomputation) at ``mfu`` of the
-    dense peak for the precision (other keywords override graph names, e.g.
+    dense peak for the precision (not given: calibrated, the GPU family's GEMM plateau times
+    the training step's end-to-end share fitted on published runs, ``train_mfu``) (other keywords override graph names, e.g.
     ``params_total=70e9``).  With them: the step model of :func:`training_step`
     (``plan`` gives its other inputs — tp, pp, cp, ep, vp, micro_batch, zero, stack,
     attention, compute_eff …; dp defaults to n_gpus/(tp·pp·cp)).  Either way the wall
     clock is divided by ``goodput`` (restarts, evaluation; glossary default 0.9).
-    Returns ``flops``, ``peak_tflops``, ``seconds``, ``days``, ``gpu_hours``,
-    ``tokens_per_s_per_gpu``, ``chinchilla_tokens`` (20 per parameter, a reference), with a
-    plan also ``step_s``, ``steps`` and ``mfu``, and with a price per GPU-hour ``cost``."""
+    Returns ``flops``, ``peak_tflops``, ``mfu`` (the rate used), ``seconds``, ``days``,
+    ``gpu_hours``, ``tokens_per_s_per_gpu``, ``chinchilla_tokens`` (20 per parameter, a
+    reference), with a plan also ``step_s`` and ``steps``, and with a price per GPU-hour
+    ``cost``."""
     _check_supported(gpu, precision)
     cost = {"cost": "train_wall_cost"} if price_per_gpu_hour is not None else {}
     goodput = {"goodput": goodput} if goodput is not None else {}
     if batch is None and seq_len is None:
         # ``plan`` holds graph overrides here (``params_total=70e9`` for a seed's nominal size)
         return breakdown(dict(TRAIN_TIME_PARTS, **cost), name="training time", model=model,
-                         tokens=tokens, gpu=gpu, n_gpus=n_gpus, mfu=mfu, recompute=recompute,
+                         tokens=tokens, gpu=gpu, n_gpus=n_gpus, recompute=recompute,
                          precision=precision, price_per_gpu_hour=price_per_gpu_hour,
-                         **_inputs(("goodput",), goodput), **plan)
+                         **_inputs(("goodput", "mfu"), dict(goodput, mfu=mfu)), **plan)
     if batch is None or seq_len is None:
         raise invalid("batch" if batch is None else "seq_len", None,
                       "given together with the other for the step model")

@@ -295,6 +295,20 @@ def _check_length(name: str, text: str) -> None:
                           f"got a text of {len(text)} characters", name)
 
 
+def _optional(name: str, value):
+    """A numeric argument whose empty cell (or 0, as an empty cell reads in a formula)
+    means "the calibrated / the engine's default": None for the core, which computes it."""
+    value = _scalar(value)
+    if value is None or value == "" or (isinstance(value, (int, float)) and value == 0):
+        return None
+    return _number(name, value)
+
+
+def _engine(value):
+    """The serving engine argument (an empty cell: the default engine, vllm)."""
+    return _text("engine", value, SERVING_DEFAULTS["engine"])
+
+
 def _number(name: str, value, default=None):
     """A numeric argument: an empty cell takes the default; the core validates."""
     if type(value) is float or type(value) is int:
@@ -369,11 +383,10 @@ def _table(header, rows):
 
 def _serving(nodes, **given):
     """Graph nodes of a serving plan: the given inputs, every other serving input at its
-    documented default (:data:`xlcalc.serving.SERVING_DEFAULTS`), as the serving API
-    fills them."""
-    ctx = dict(SERVING_DEFAULTS)
-    ctx.update((k, v) for k, v in given.items() if v is not None)
-    return estimate(nodes, **ctx)
+    documented default (:data:`xlcalc.serving.SERVING_DEFAULTS`, the engine's and the GPU
+    family's), as the serving API fills them."""
+    from .serving import _inputs
+    return estimate(nodes, **_inputs(given))
 
 
 def _training(nodes, **given):
@@ -525,15 +538,17 @@ def _train_parts():
 
 @excel_function(docs={"part": "weights, kv_cache, activations, reserve or total (default)"})
 def INFER_MEM(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1, part="total",
-              unit="GB"):
-    """Inference memory per GPU (GB by default) for batch sequences of seq_len tokens:
-    weights + KV cache + activation peak + engine reserve, or one of those parts."""
+              unit="GB", gpu=None, engine="vllm"):
+    """Inference memory per GPU (GB by default) for batch sequences of seq_len tokens as the
+    engine (vllm by default) holds it: weights + KV cache (its pages) + activation peak +
+    its reserve, or one of those parts (the engine's defaults for gpu, or its largest)."""
     parts = _infer_parts()
     node = parts[_choice("part", part, parts, "total")]
     v = _serving((node,), model=_model(model), batch=_number("batch", batch),
                  seq_len=_number("seq_len", seq_len), dtype=_text("dtype", dtype, "bf16"),
                  kv_dtype=_text("kv_dtype", kv_dtype, "bf16"), tp=_number("tp", tp, 1),
-                 pp=_number("pp", pp, 1))[node]
+                 pp=_number("pp", pp, 1), engine=_engine(engine),
+                 gpu=None if _empty(gpu) else _gpu(gpu))[node]
     return _memory(v, _unit(unit))
 
 
@@ -590,8 +605,9 @@ def TRAIN_MEM(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", 
 
 
 _MEM_MODES = ("inference", "training")
-_MEM_TABLE_DEFAULTS = {"dtype": "bf16", "kv_dtype": "bf16", "precision": "bf16-mixed",
-                       "optimizer": "adamw", "zero": 0.0, "dp": 1.0, "recompute": "none"}
+_MEM_TABLE_DEFAULTS = {"dtype": "bf16", "kv_dtype": "bf16", "engine": SERVING_DEFAULTS["engine"],
+                       "precision": "bf16-mixed", "optimizer": "adamw", "zero": 0.0, "dp": 1.0,
+                       "recompute": "none"}
 
 
 @excel_function(spill=True, docs={
@@ -606,13 +622,14 @@ _MEM_TABLE_DEFAULTS = {"dtype": "bf16", "kv_dtype": "bf16", "precision": "bf16-m
     "optimizer": "training: optimizer (default adamw)",
     "zero": "training: ZeRO stage 0-3 (default 0)",
     "dp": "training: data-parallel degree (default 1)",
-    "recompute": "training: none (default), selective or full"})
+    "recompute": "training: none (default), selective or full",
+    "engine": "inference: serving engine whose memory rules apply (default vllm)"})
 def MEM_TABLE(model, mode, batch, seq_len, gpu=None, dtype="bf16", kv_dtype="bf16", tp=1,
               pp=1, precision="bf16-mixed", optimizer="adamw", zero=0, dp=1,
-              recompute="none"):
+              recompute="none", engine="vllm"):
     """Memory breakdown per GPU as a table to spill: part, GB, share of the total and,
-    with a gpu, share of its memory; the plan arguments are INFER_MEM's (inference) and
-    TRAIN_MEM's (training)."""
+    with a gpu, share of its memory; the plan arguments are INFER_MEM's (inference, engine
+    vllm unless named) and TRAIN_MEM's (training)."""
     from .serving import inference_memory
     from .training import train_memory
     mode = _choice("mode", mode, _MEM_MODES)
@@ -620,7 +637,7 @@ def MEM_TABLE(model, mode, batch, seq_len, gpu=None, dtype="bf16", kv_dtype="bf1
     b, s = _number("batch", batch), _number("seq_len", seq_len)
     tp, pp = _number("tp", tp, 1), _number("pp", pp, 1)
     infer = {"dtype": _text("dtype", dtype, "bf16"),
-             "kv_dtype": _text("kv_dtype", kv_dtype, "bf16")}
+             "kv_dtype": _text("kv_dtype", kv_dtype, "bf16"), "engine": _engine(engine)}
     train = {"precision": _text("precision", precision, "bf16-mixed"),
              "optimizer": _text("optimizer", optimizer, "adamw"),
              "zero": _number("zero", zero, 0), "dp": _number("dp", dp, 1),
@@ -632,7 +649,8 @@ def MEM_TABLE(model, mode, batch, seq_len, gpu=None, dtype="bf16", kv_dtype="bf1
                               f"mode {mode}, got {_show_arg(value)}", name)
     if mode == "inference":
         parts = _infer_parts()
-        values = inference_memory(m, b, s, infer["dtype"], infer["kv_dtype"], tp, pp)
+        values = inference_memory(m, b, s, infer["dtype"], infer["kv_dtype"], tp, pp, gpu=g,
+                                  engine=infer["engine"])
     else:
         parts = _train_parts()
         values = train_memory(m, b, s, train["precision"], train["optimizer"], train["zero"],
@@ -675,41 +693,44 @@ def LLM_FLOPS(model, tokens, mode="forward", seq_len=None):
 
 # ----------------------------------------------------------------------- latency
 
-_MFU = SERVING_DEFAULTS["mfu"]
-_BW_EFF = SERVING_DEFAULTS["bw_eff"]
+_MFU = SERVING_DEFAULTS["mfu"]      # 0: the calibrated efficiencies
+_BW_EFF = SERVING_DEFAULTS["bw_eff"]   # 0: the GPU family's, times the engine's share
 
 
 @excel_function()
 def PREFILL_MS(model, gpu, batch, prompt_len, dtype="bf16", tp=1, mfu=_MFU,
-               compute_dtype="auto"):
+               compute_dtype="auto", engine="vllm"):
     """Time to first token in ms: the prefill of batch prompts of prompt_len tokens on tp
-    GPUs, max(compute at mfu of the compute dtype's dense peak, memory) plus tensor-parallel
-    traffic."""
+    GPUs, max(compute, memory) plus tensor-parallel traffic and the engine's overheads;
+    compute on the GPU family's calibrated curve unless mfu > 0 (engine vllm unless named)."""
     from .serving import prefill_time
     v = prefill_time(_model(model), _gpu(gpu), _number("batch", batch),
                      _number("prompt_len", prompt_len), tp=_number("tp", tp, 1),
                      dtype=_text("dtype", dtype, "bf16"), mfu=_number("mfu", mfu, _MFU),
-                     compute_dtype=_text("compute_dtype", compute_dtype, "auto"))
+                     compute_dtype=_text("compute_dtype", compute_dtype, "auto"),
+                     engine=_engine(engine))
     return _display(v, "ms")
 
 
 @excel_function()
 def DECODE_MS(model, gpu, batch, context_len, dtype="bf16", kv_dtype="bf16", tp=1,
-              bw_eff=_BW_EFF, compute_dtype="auto"):
+              bw_eff=_BW_EFF, compute_dtype="auto", engine="vllm"):
     """Time per output token in ms: one decode step of batch sequences attending to
-    context_len tokens, max(compute, weights + KV read at bw_eff of HBM) plus traffic."""
+    context_len tokens, max(compute, weights + KV read at bw_eff of HBM; 0 or empty:
+    calibrated) plus traffic and the engine's step overhead (vllm unless named)."""
     from .serving import decode_step
     v = decode_step(_model(model), _gpu(gpu), _number("batch", batch),
                     _number("context_len", context_len), tp=_number("tp", tp, 1),
                     dtype=_text("dtype", dtype, "bf16"),
                     kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
-                    bw_eff=_number("bw_eff", bw_eff, _BW_EFF),
-                    compute_dtype=_text("compute_dtype", compute_dtype, "auto"))["step_s"]
+                    bw_eff=_optional("bw_eff", bw_eff),
+                    compute_dtype=_text("compute_dtype", compute_dtype, "auto"),
+                    engine=_engine(engine))["step_s"]
     return _display(v, "ms")
 
 
 def _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu, bw_eff,
-             compute_dtype):
+             compute_dtype, engine):
     from .serving import inference_latency
     return inference_latency(_model(model), _gpu(gpu), _number("batch", batch),
                              _number("prompt_len", prompt_len),
@@ -717,25 +738,27 @@ def _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu
                              dtype=_text("dtype", dtype, "bf16"),
                              kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
                              mfu=_number("mfu", mfu, _MFU),
-                             bw_eff=_number("bw_eff", bw_eff, _BW_EFF),
-                             compute_dtype=_text("compute_dtype", compute_dtype, "auto"))
+                             bw_eff=_optional("bw_eff", bw_eff),
+                             compute_dtype=_text("compute_dtype", compute_dtype, "auto"),
+                             engine=_engine(engine))
 
 
 @excel_function()
 def GEN_SECONDS(model, gpu, batch, prompt_len, output_len, dtype="bf16", kv_dtype="bf16", tp=1,
-                mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
+                mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto", engine="vllm"):
     """End-to-end latency in seconds: prefill plus every decode step as the context grows
     from prompt_len to prompt_len + output_len."""
     return float(_latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
-                          bw_eff, compute_dtype)["e2e_s"])
+                          bw_eff, compute_dtype, engine)["e2e_s"])
 
 
 @excel_function()
 def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, dtype="bf16",
-                 kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
+                 kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto",
+                 engine="vllm"):
     """Generated tokens per second for the batch: batch × output_len / GEN_SECONDS."""
     return float(_latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
-                          bw_eff, compute_dtype)["tokens_per_s"])
+                          bw_eff, compute_dtype, engine)["tokens_per_s"])
 
 
 # ---------------------------------------------------------------------- capacity
@@ -743,14 +766,16 @@ def TOKENS_PER_S(model, gpu, batch, prompt_len, output_len, dtype="bf16",
 @excel_function(docs={"n_gpus": "GPUs serving one model replica with tensor parallelism "
                                 "tp = n_gpus (a divisor of the attention heads)"},
                 rename={"tp": "n_gpus"})
-def MAX_BATCH(model, gpu, seq_len, dtype="bf16", kv_dtype="bf16", n_gpus=1):
+def MAX_BATCH(model, gpu, seq_len, dtype="bf16", kv_dtype="bf16", n_gpus=1, engine="vllm"):
     """Most concurrent sequences of seq_len tokens (prompt + output) that fit on n_gpus
-    GPUs: their KV cache beside the weights, vLLM-style (90 % of memory, 16-token blocks)."""
+    GPUs: their KV cache in what the engine leaves (vllm by default: 90 % of the reported
+    memory less weights, profiled activations and reserve; 16-token blocks)."""
     from .serving import max_batch
     return float(max_batch(_model(model), _gpu(gpu), _number("seq_len", seq_len),
                            n_gpus=_number("n_gpus", n_gpus, 1),
                            dtype=_text("dtype", dtype, "bf16"),
-                           kv_dtype=_text("kv_dtype", kv_dtype, "bf16")))
+                           kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
+                           engine=_engine(engine)))
 
 
 _GPUS_MODES = ("inference", "training")
@@ -767,7 +792,8 @@ _TRAIN_RECIPE = {"bf16": "bf16-mixed", "fp16": "fp16-mixed", "fp32": "fp32"}
              "(their mixed-precision recipes) or a precision recipe name",
     "part": "gpus (default: the fewest GPUs), or the split chosen for serving: tp "
             "(tensor-parallel degree) or pp (pipeline stages)"})
-def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16", part="gpus"):
+def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16", part="gpus",
+                engine="vllm"):
     """Fewest GPUs whose memory holds the plan (0 when no split fits): serving searched
     over tensor × pipeline parallelism (part tp / pp: the split chosen), or training with
     ZeRO-3 sharding."""
@@ -778,7 +804,8 @@ def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16", part
     dtype = _text("dtype", dtype, "bf16")
     if mode == "inference":
         from .serving import gpus_needed
-        return float(gpus_needed(m, g, b, s, dtype=dtype)[_GPUS_PARTS[part]])
+        return float(gpus_needed(m, g, b, s, dtype=dtype,
+                                 engine=_engine(engine))[_GPUS_PARTS[part]])
     if part != "gpus":
         raise XlcalcError(f"part {part!r} needs mode inference (a training plan's GPUs are "
                           "data-parallel replicas)", "part")
@@ -796,7 +823,7 @@ def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16", part
 
 # ---------------------------------------------------------------------- training
 
-_TRAIN_MFU = 0.4     # training.training_time's default (a test holds them equal)
+_TRAIN_MFU = 0.0     # calibrated, as training.training_time's None (a test holds them equal)
 
 
 def _training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, price=None,
@@ -813,7 +840,8 @@ def _training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, price=
 _TRAIN_TIME_DOCS = {
     "tokens": "training tokens (a positive number)",
     "mfu": "model FLOPs utilisation: achieved / the GPU's dense peak for the precision (a "
-           "number in (0, 1]); default 0.4",
+           "number in [0, 1]); 0 or empty (default): calibrated, the GPU family's GEMM "
+           "plateau × the training step's share fitted on published runs",
     "precision": "training precision recipe: bf16-mixed (default), fp16-mixed, fp32, "
                  "megatron-distopt, fp8-delayed, fp8-current, fp8-block or mxfp8; it "
                  "picks the GPU's peak",
@@ -846,15 +874,14 @@ def ALLREDUCE_BYTES(size_bytes, n):
                       "gbytes_per_s": "link bandwidth in GB/s (1e9 bytes per second; NVLink 4: "
                                       "450, 400 Gb/s InfiniBand: 50)",
                       "latency_us": "fixed start-up time in microseconds (a number >= 0); "
-                                    "default 8"},
+                                    "default 8 (the seeds' figure for a bare link)"},
                 rename={"message_bytes": "bytes", "link_gb_per_s": "gbytes_per_s",
                         "link_latency_us": "latency_us"})
-def COMM_MS(bytes, gbytes_per_s, latency_us=SERVING_DEFAULTS["link_latency_us"]):
+def COMM_MS(bytes, gbytes_per_s, latency_us=8.0):
     """Transfer time in ms: bytes / link bandwidth + start-up latency."""
     from .serving import transfer_time
     v = transfer_time(_number("bytes", bytes), _number("gbytes_per_s", gbytes_per_s),
-                      link_latency_us=_number("latency_us", latency_us,
-                                              SERVING_DEFAULTS["link_latency_us"]))
+                      link_latency_us=_number("latency_us", latency_us, 8.0))
     return _display(v, "ms")
 
 
@@ -876,24 +903,25 @@ def TP_COMM(model, batch, tokens, tp, dtype="bf16", unit="GB"):
 
 @excel_function()
 def TPOT_MS(model, gpu, batch, prompt_len, output_len, dtype="bf16", kv_dtype="bf16", tp=1,
-            mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
+            mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto", engine="vllm"):
     """Mean time per output token in ms after the first: (GEN_SECONDS − TTFT) /
     (output_len − 1), the decode steps averaged as the context grows."""
     v = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
-                 bw_eff, compute_dtype)["tpot_s"]
+                 bw_eff, compute_dtype, engine)["tpot_s"]
     return _display(float(v), "ms")
 
 
 @excel_function(spill=True)
 def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, dtype="bf16",
-                  kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto"):
+                  kv_dtype="bf16", tp=1, mfu=_MFU, bw_eff=_BW_EFF, compute_dtype="auto",
+                  engine="vllm"):
     """Latency breakdown as a table to spill, times in ms: TTFT, TPOT, end-to-end,
     throughput, the prefill and decode parts, arithmetic intensities against the ridge
     point and the compute/memory verdicts."""
     from . import graph
     from .serving import LATENCY_PARTS
     values = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
-                      bw_eff, compute_dtype)
+                      bw_eff, compute_dtype, engine)
     rows = []
     for label, node in LATENCY_PARTS.items():
         value, unit = values[label], graph.node(node).unit
@@ -904,25 +932,29 @@ def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, dtype="bf16",
     return _table(("quantity", "value", "unit"), rows)
 
 
-def _infer_fit(node, model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp):
+def _infer_fit(node, model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp, engine):
     return _serving((node,), model=_model(model), gpu=_gpu(gpu), batch=_number("batch", batch),
                     seq_len=_number("seq_len", seq_len), dtype=_text("dtype", dtype, "bf16"),
                     kv_dtype=_text("kv_dtype", kv_dtype, "bf16"), tp=_number("tp", tp, 1),
-                    pp=_number("pp", pp, 1))[node]
+                    pp=_number("pp", pp, 1), engine=_engine(engine))[node]
 
 
 @excel_function()
-def INFER_FITS(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1):
-    """TRUE when INFER_MEM fits the GPU's budget (90 % of its memory, vLLM's default)."""
-    return bool(_infer_fit("infer_fits", model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp))
+def INFER_FITS(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1,
+               engine="vllm"):
+    """TRUE when INFER_MEM fits the engine's budget on the GPU (vllm by default: 90 % of
+    the memory the driver reports)."""
+    return bool(_infer_fit("infer_fits", model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp,
+                           engine))
 
 
 @excel_function()
 def INFER_HEADROOM(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1,
-                   unit="GB"):
-    """Memory left per GPU (GB by default) within its budget (90 % of its memory) after
-    INFER_MEM: negative when the plan does not fit."""
-    v = _infer_fit("infer_headroom_bytes", model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp)
+                   unit="GB", engine="vllm"):
+    """Memory left per GPU (GB by default) within the engine's budget (vllm by default: 90 %
+    of its memory) after INFER_MEM: negative when the plan does not fit."""
+    v = _infer_fit("infer_headroom_bytes", model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp,
+                   engine)
     return _memory(v, _unit(unit))
 
 
@@ -934,16 +966,18 @@ _CAPACITY_PARTS = ("nodes_needed", "replicas_needed", "max_sequences", "num_bloc
                       "part": "nodes_needed (default), replicas_needed, max_sequences (per "
                               "replica), num_blocks, kv_tokens or max_concurrency_vllm"})
 def CAPACITY(model, gpu, seq_len, concurrent_users, dtype="bf16", kv_dtype="bf16", tp=1,
-             part="nodes_needed"):
-    """Serving capacity for concurrent users, vLLM-style: nodes (of 8 GPUs) or replicas of
-    tp GPUs needed, or the sequences, KV blocks and tokens one replica holds."""
+             part="nodes_needed", engine="vllm"):
+    """Serving capacity for concurrent users in the engine's KV budget (vllm by default):
+    nodes (of 8 GPUs) or replicas of tp GPUs needed, or the sequences, KV blocks and tokens
+    one replica holds."""
     from .serving import serving_capacity
     part = _choice("part", part, _CAPACITY_PARTS, "nodes_needed")
     tp = _number("tp", tp, 1)
     values = serving_capacity(_model(model), _gpu(gpu), _number("seq_len", seq_len),
                               tp=tp, dtype=_text("dtype", dtype, "bf16"),
                               kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
-                              concurrent_users=_number("concurrent_users", concurrent_users))
+                              concurrent_users=_number("concurrent_users", concurrent_users),
+                              engine=_engine(engine))
     if not values["fits"] and part in ("nodes_needed", "replicas_needed"):
         # no number of nodes serves a plan whose replica holds no sequence: say so
         return _clip(f"#N/A does not fit: not one sequence of {_show_arg(seq_len)} tokens "
@@ -1042,26 +1076,31 @@ def TRAIN_STEP(model, gpu, batch, seq_len, precision="bf16-mixed", zero=0, dp=1,
                                 "batch × sequence)",
                       "gemm_n": "columns of the right matrix [K, N]: the output width",
                       "gemm_k": "the inner dimension: the input width (hidden / tp)"})
-def GEMM_MS(gemm_m, gemm_n, gemm_k, gpu, dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF):
-    """Roofline time in ms of one GEMM [M,K]·[K,N]: max(2MNK FLOPs at mfu of the dense
-    peak, (MK + KN + MN) × dtype bytes at bw_eff of the HBM bandwidth)."""
+def GEMM_MS(gemm_m, gemm_n, gemm_k, gpu, dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF,
+            engine="vllm"):
+    """Roofline time in ms of one GEMM [M,K]·[K,N]: max(2MNK FLOPs on the GPU family's
+    calibrated curve by size (at mfu when > 0), (MK + KN + MN) × dtype bytes at bw_eff of
+    HBM (empty: calibrated))."""
     from .analysis import gemm_roofline
     v = gemm_roofline(_number("gemm_m", gemm_m), _number("gemm_n", gemm_n),
                       _number("gemm_k", gemm_k), _gpu(gpu), dtype=_text("dtype", dtype, "bf16"),
-                      mfu=_number("mfu", mfu, _MFU), bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+                      mfu=_number("mfu", mfu, _MFU), bw_eff=_optional("bw_eff", bw_eff),
+                      engine=_engine(engine))
     return _display(v["time_s"], "ms")
 
 
 @excel_function()
 def CRITICAL_BATCH(model, gpu, context_len, dtype="bf16", kv_dtype="bf16", tp=1, mfu=_MFU,
-                   bw_eff=_BW_EFF):
+                   bw_eff=_BW_EFF, engine="vllm"):
     """Sequences per decode step at which decode turns compute-bound at context_len
-    tokens (0 when the KV reads keep it memory-bound at any batch)."""
+    tokens (0 when the KV reads keep it memory-bound at any batch); calibrated
+    efficiencies unless mfu/bw_eff are given."""
     from .analysis import critical_batch
     v = critical_batch(_model(model), _gpu(gpu), _number("context_len", context_len),
                        tp=_number("tp", tp, 1), dtype=_text("dtype", dtype, "bf16"),
                        kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
-                       mfu=_number("mfu", mfu, _MFU), bw_eff=_number("bw_eff", bw_eff, _BW_EFF))
+                       mfu=_number("mfu", mfu, _MFU), bw_eff=_optional("bw_eff", bw_eff),
+                       engine=_engine(engine))
     return float(v["critical_batch"])
 
 

@@ -108,7 +108,7 @@ def _prices(value):
 
 def _serve(model, gpu, isl, osl, tp, pp, ep, dp_attention, dtype, kv_dtype, concurrency,
            request_rate, replicas, price_per_gpu_hour, ttft_ms_max, tpot_ms_max,
-           disaggregated, prefill_tp, prefill_workers):
+           disaggregated, prefill_tp, prefill_workers, engine):
     from .sizing import serve
 
     def opt(name, value):
@@ -126,7 +126,8 @@ def _serve(model, gpu, isl, osl, tp, pp, ep, dp_attention, dtype, kv_dtype, conc
                  tpot_ms_max=opt("tpot_ms_max", tpot_ms_max),
                  disaggregated=_flag("disaggregated", disaggregated, False),
                  prefill_tp=opt("prefill_tp", prefill_tp),
-                 prefill_workers=opt("prefill_workers", prefill_workers))
+                 prefill_workers=opt("prefill_workers", prefill_workers),
+                 engine=_text("engine", engine, "vllm"))
 
 
 #: the core names the lengths prompt_len/output_len; these functions isl/osl
@@ -137,22 +138,22 @@ _RENAME = {"prompt_len": "isl", "output_len": "osl"}
 def SERVE(model, gpu, isl, osl, dtype="bf16", kv_dtype="bf16", tp=1, pp=1, ep=1,
           dp_attention=1, concurrency=None, request_rate=None, replicas=None,
           price_per_gpu_hour=None, ttft_ms_max=None, tpot_ms_max=None, disaggregated=False,
-          prefill_tp=None, prefill_workers=None):
+          prefill_tp=None, prefill_workers=None, engine="vllm"):
     """One serving plan at a load as a table to spill: concurrency, replicas, GPUs, TTFT,
     TPOT, throughput per GPU and per user, cost per million tokens and per month, fits and
-    meets the targets."""
+    meets the targets (engine vllm unless named, calibrated efficiencies)."""
     # plan arguments in the catalogue's order (udfs.ARGUMENT_ORDER): dtype, kv_dtype, then
     # tp, pp; the MoE and attention splits (ep, dp_attention) follow the parallel split
     s = _serve(model, gpu, isl, osl, tp, pp, ep, dp_attention, dtype, kv_dtype, concurrency,
                request_rate, replicas, price_per_gpu_hour, ttft_ms_max, tpot_ms_max,
-               disaggregated, prefill_tp, prefill_workers)
+               disaggregated, prefill_tp, prefill_workers, engine)
     return _table(("quantity", "value"), [[k, v] for k, v in s.items()])
 
 
 @excel_function(spill=True, docs=_DOCS, rename=dict(_RENAME, gpu="gpus", dtype="dtypes"))
 def SERVING_PLAN(model, isl, osl, request_rate, ttft_ms_max, tpot_ms_max, gpus=None,
                  dtypes=None, top=5, max_gpus=1024, disaggregated=True,
-                 price_per_gpu_hour=None, what="plans"):
+                 price_per_gpu_hour=None, what="plans", engine="vllm"):
     """The best serving plans for a load and latency targets as a table to spill, cheapest
     first (GPU, dtype, parallelism, concurrency, replicas, TTFT, TPOT, cost, meets SLA);
     or the one-line verdict, or the Pareto frontier."""
@@ -164,7 +165,7 @@ def SERVING_PLAN(model, isl, osl, request_rate, ttft_ms_max, tpot_ms_max, gpus=N
                   tuple(_names("dtypes", dtypes, ["bf16", "fp8"])),
                   _count("max_gpus", max_gpus, 1024),
                   _flag("disaggregated", disaggregated, True),
-                  _frozen(_prices(price_per_gpu_hour)))
+                  _frozen(_prices(price_per_gpu_hour)), _text("engine", engine, "vllm"))
     if what == "verdict":
         return frame.attrs["verdict"]
     n = _count("top", top, 5)
@@ -176,12 +177,13 @@ def SERVING_PLAN(model, isl, osl, request_rate, ttft_ms_max, tpot_ms_max, gpus=N
 
 @excel_function(docs=_DOCS, rename=_RENAME)
 def COST_PER_M_TOKENS(model, gpu, isl, osl, price_per_gpu_hour=None, dtype="bf16", tp=1,
-                      concurrency=None, request_rate=None, replicas=None, which="output"):
+                      concurrency=None, request_rate=None, replicas=None, which="output",
+                      engine="vllm"):
     """Cost in $ per million tokens of a serving plan: price × GPUs / (3600 × output
     tokens/s) × 1e6, or the input / output price of the split rule."""
     which = _choice("which", which, _TOKENS, "output")
     s = _serve(model, gpu, isl, osl, tp, 1, 1, 1, dtype, "bf16", concurrency, request_rate,
-               replicas, price_per_gpu_hour, None, None, False, None, None)
+               replicas, price_per_gpu_hour, None, None, False, None, None, engine)
     label = _TOKENS[which]
     if label not in s.index:
         raise XlcalcError(f"price_per_gpu_hour: no indicative price for gpu "
@@ -227,11 +229,12 @@ def _plan_cached(*args):
 
 
 def _plan_now(model, isl, osl, rate, ttft, tpot, gpus, dtypes, max_gpus, disaggregated,
-              prices):
+              prices, engine):
     from .sizing import plan_serving
     if isinstance(prices, tuple):
         prices = dict(prices)
     return plan_serving(model, isl, osl, request_rate=rate, ttft_ms_max=ttft,
                         tpot_ms_max=tpot, gpus=list(gpus) if gpus else None,
                         dtypes=list(dtypes), max_gpus=max_gpus, price_per_gpu_hour=prices,
-                        disaggregated=(False, True) if disaggregated else (False,))
+                        disaggregated=(False, True) if disaggregated else (False,),
+                        engine=engine)

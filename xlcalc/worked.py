@@ -59,6 +59,12 @@ class SeedFigure:
                                     # high None: "at least low"
 
 
+#: The engine the tutorials compute with, and the serving layout they assume: the seeds'
+#: plain rules (no profiled peak, no overheads) on one attention rank, no draft model.
+#: Each scenario adds it so that its inputs are complete serving inputs.
+SEED_ENGINE = dict(engine="seed", dp_attention=1, draft_params=0.0, draft_layers=0)
+
+
 @dataclass(frozen=True)
 class WorkedExample:
     name: str

@@ -19,15 +19,18 @@ are complete serving inputs, so a workbook can use them as its live inputs.
 
 from __future__ import annotations
 
-from .worked import SeedFigure, WorkedExample, register_example
+from .worked import SEED_ENGINE, SeedFigure, WorkedExample, register_example
 
 GB, MS, GIB, MIB = 1e9, 1e-3, 2.0 ** 30, 2.0 ** 20
 NOMINAL_70B = {"params_total": 70e9}
 _EXACT_70B = ("nominal vs exact count: the seed uses the nominal 70 B; Llama-2-70B has "
               "68,976,648,192 parameters")
-_ENGINE = dict(block_size=1, gpu_memory_utilization=0.9, infer_reserve_bytes=1e9,
-               max_num_batched_tokens=8192, flash_attention=1, quant_group_size=128,
-               gpus_per_node=8, compute_dtype="auto")
+# The seeds' engine (exact tokens, no profiled peak, no overheads) at the flat figures
+# xlcalc used before the engine presets (vLLM's 0.9 utilisation, a 1 GB reserve, 8,192
+# tokens per pass): the tutorials' arithmetic, stated in full so a workbook shows it.
+_ENGINE = dict(SEED_ENGINE, block_size=1, gpu_memory_utilization=0.9,
+               infer_reserve_bytes=1e9, max_num_batched_tokens=8192, flash_attention=1,
+               quant_group_size=128, gpus_per_node=8, compute_dtype="auto")
 _SEED_COMM = {"comm_overlap": 1.0, "link_latency_us": 0.0}   # seed 000 §七's assumptions
 # seed 000 §2.4 / §4.1 scenario; the seed plans with 80 GB per H100 (CUDA reports 79.22 GiB)
 _MEM_41 = {"tp": 1, "batch": 8, "seq_len": 4096, "gpu_memory_bytes": 80e9}
@@ -36,11 +39,11 @@ _KV_TABLE = ("arithmetic slip in the seed: its own formula 2 × s × 80 × 8 × 
 
 def example1_inputs() -> dict:
     """Seed 000 §七 example 1's scenario: LLaMA-70B on 8×H100, TP=8, batch 8, 512 in / 256
-    out, prefill at 50 % MFU (the seed's assumptions, xlcalc's engine defaults)."""
+    out, prefill at 50 % MFU (the seed's assumptions: its plain roofline and engine)."""
     return dict(model="llama-2-70b", gpu="h100-sxm", tp=8, pp=1, batch=8, prompt_len=512,
                 output_len=256, context_len=513, dtype="bf16", kv_dtype="bf16",
-                mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8.0, comm_overlap=0.0,
-                **_ENGINE)
+                mfu=0.5, bw_eff=1.0, link_eff=1.0, scale_out_eff=1.0, link_latency_us=8.0,
+                comm_overlap=0.0, **_ENGINE)
 
 
 register_example(WorkedExample(
@@ -235,7 +238,7 @@ register_example(WorkedExample(
     seed="000 §七 example 3, 002 §五",
     inputs=dict(model="llama-2-70b", gpu="h100-sxm", tp=4, pp=2, batch=1, seq_len=2048,
                 prompt_len=2048, dtype="bf16", kv_dtype="bf16", link_eff=1.0,
-                link_latency_us=0.0, gpus_per_node=8),
+                scale_out_eff=1.0, link_latency_us=0.0, gpus_per_node=8),
     figures=(
         SeedFigure("TP all-reduce per layer: 2 × 3/4 × 2048 × 8192 × 2", "000 §七 example 3",
                    50, "tp_allreduce_bytes", "MB", 1e6, {},
@@ -286,10 +289,8 @@ register_example(WorkedExample(
     title="Concurrency on 8×V100-32GB: llama-13b / llama-65b, 512 + 1536 tokens, 10,000 users",
     seed="003 §七 (and §5.5)",
     inputs=dict(model="llama-13b", gpu="v100-32gb", tp=8, pp=1, n_gpus=8, seq_len=2048,
-                concurrent_users=10000, dtype="fp16", kv_dtype="fp16", block_size=16,
-                gpu_memory_utilization=0.9, infer_reserve_bytes=1e9,
-                max_num_batched_tokens=8192, flash_attention=1, quant_group_size=128,
-                gpus_per_node=8, compute_dtype="auto"),
+                concurrent_users=10000, dtype="fp16", kv_dtype="fp16",
+                **dict(_ENGINE, block_size=16)),
     figures=(
         SeedFigure("llama-13b KV per token ≈ 1 MB", "003 §七", 1, "kv_bytes_per_token_seed_003",
                    "MB", 1e6, {}, "a different rule: the seed quotes the '1 MB per token for "

@@ -16,13 +16,13 @@ Every figure is recomputed by hand in ``tests/test_worked_seeds.py``.
 
 from __future__ import annotations
 
-from .worked import SeedFigure, WorkedExample, register_example
+from .worked import SEED_ENGINE, SeedFigure, WorkedExample, register_example
 
 GB, MB, GIB, MIB, G = 1e9, 1e6, 2.0 ** 30, 2.0 ** 20, 1e9
 
 #: GPT-2, one 1024-token sequence (b = 1, s = 1024, h = 768, a = 12, l = 12, V = 50257)
 SCENARIO = dict(
-    compute_dtype="auto",
+    **SEED_ENGINE, compute_dtype="auto",
     model="gpt2", gpu="a100-80gb", batch=1, seq_len=1024, prompt_len=1024, output_len=1,
     context_len=1025, dtype="fp16", kv_dtype="fp16", tp=1, pp=1, block_size=1,
     mfu=0.5, bw_eff=1.0, gpu_memory_utilization=0.9, infer_reserve_bytes=1e9,

@@ -14,15 +14,16 @@ Every figure is recomputed by hand in ``tests/test_worked_seeds.py``.
 
 from __future__ import annotations
 
-from .worked import SeedFigure, WorkedExample, register_example
+from .worked import SEED_ENGINE, SeedFigure, WorkedExample, register_example
 
 G, GB, US = 1e9, 1e9, 1e-6
 
 SCENARIO = dict(
-    compute_dtype="auto",
+    **SEED_ENGINE, compute_dtype="auto",
     model="llama-2-7b", gpu="a100-40gb", batch=1, seq_len=4096, prompt_len=512,
     context_len=4096, dtype="fp16", kv_dtype="fp16", tp=1, pp=1, block_size=1, mfu=1.0,
     bw_eff=1.0, gemm_m=16, gemm_n=4096, gemm_k=4096, request_rate=10, link_eff=1.0,
+    scale_out_eff=1.0,
     link_latency_us=0.0, gpus_per_node=8, precision="fp16-mixed", optimizer="adam",
     zero=2, dp=1, trainable_fraction=1.0, tokens=2048, recompute="none")
 

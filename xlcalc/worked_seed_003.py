@@ -9,16 +9,17 @@ by hand in ``tests/test_worked_seeds.py``.
 
 from __future__ import annotations
 
-from .worked import SeedFigure, WorkedExample, register_example
+from .worked import SEED_ENGINE, SeedFigure, WorkedExample, register_example
 
 G, GB, MS = 1e9, 1e9, 1e-3
 _SEED_13B = 40 * (12 * 5120 ** 2 + 4 * 5120) + 32000 * 5120     # n(12h² + 4h) + Vh
 
 SCENARIO = dict(
-    compute_dtype="auto",
+    **SEED_ENGINE, compute_dtype="auto",
     model="llama-13b", gpu="v100-32gb", batch=1, seq_len=2048, prompt_len=2048,
     context_len=2048, dtype="fp16", kv_dtype="fp16", tp=1, pp=1, block_size=1, mfu=0.5,
-    bw_eff=1.0, link_eff=1.0, link_latency_us=8.0, gpus_per_node=8, comm_overlap=0.0,
+    bw_eff=1.0, link_eff=1.0, scale_out_eff=1.0, link_latency_us=8.0, gpus_per_node=8,
+    comm_overlap=0.0,
     gpu_memory_utilization=0.9, infer_reserve_bytes=1e9, max_num_batched_tokens=8192,
     flash_attention=1, attention="flash", quant_group_size=128, micro_batch=1,
     precision="fp16-mixed",

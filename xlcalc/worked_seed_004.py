@@ -13,14 +13,14 @@ Every figure is recomputed by hand in ``tests/test_worked_seeds.py``.
 
 from __future__ import annotations
 
-from .worked import SeedFigure, WorkedExample, register_example
+from .worked import SEED_ENGINE, SeedFigure, WorkedExample, register_example
 
 G, MB = 1e9, 1e6
 B, L, H = 1, 1024, 768                      # the seed's letters: batch, length, hidden
 _SCORES_BYTES = 12 * L * L * 2              # one layer's scores, 12 heads, fp16
 
 SCENARIO = dict(
-    compute_dtype="auto",
+    **SEED_ENGINE, compute_dtype="auto",
     model="gpt2", gpu="a100-80gb", batch=1, seq_len=1024, prompt_len=1024, micro_batch=1,
     dtype="fp16", kv_dtype="fp16", tp=1, block_size=1, mfu=0.5, bw_eff=1.0,
     flash_block_size=128, operator="softmax-safe", op_elements=12 * 1024 * 1024,

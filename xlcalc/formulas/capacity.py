@@ -2,13 +2,17 @@
 
 Two methods side by side:
 
-* **exact (vLLM)** — the KV budget of the busiest GPU is what vLLM leaves after profiling:
-  ``gpu_memory_utilization × memory − weights − activation peak at
-  max_num_batched_tokens − non-torch reserve``; the cache is cut into blocks of
+* **exact (the engine's arithmetic)** — the KV budget of the busiest GPU is what the
+  engine (``engine``, default ``vllm``; :mod:`.engines`) leaves after profiling:
+  ``kv_free_fraction × (gpu_memory_utilization × (memory − context) − weights −
+  activation peak − non-torch reserve)`` (vLLM: 0.9 of the total, the peak of its
+  forward pass of ``max_num_batched_tokens`` tokens or its sampler; SGLang and
+  TensorRT-LLM their own rules); the cache is cut into blocks of the engine's
   ``block_size`` tokens (16 in vLLM) across the GPU's layers, ``num_blocks =
   floor(kv_budget / block_bytes)``, and vLLM reports the maximum concurrency
   ``num_blocks × block_size / max_model_len``.  Sequences of ``seq_len`` tokens use whole
-  blocks; GQA/MQA/MLA, windows and tensor/pipeline splits come from the core.
+  blocks; GQA/MQA/MLA, windows and tensor/pipeline splits come from the core.  The same
+  nodes size the serving plans of :mod:`.serving_load` (one KV arithmetic).
 * **seed 003 §七** — ``(n_gpus × memory − params × bytes) / (kv bytes per token × tokens per
   request)``: all GPU memory counts, nothing is reserved, the KV per token is
   ``4 · n_layers · d_model`` (MHA at fp16, GQA ignored) and the seed rounds it to the
@@ -17,8 +21,7 @@ Two methods side by side:
 
 from ..expr import ceil, floor, maximum, minimum, not_available, where
 from ..glossary import Term, register_terms
-from ..graph import formula
-from .kv_cache import kv_cache_bytes
+from ..graph import derive, formula
 
 register_terms(
     Term("concurrent_users", "sequences that must be served at the same time (a closed loop "
@@ -34,23 +37,47 @@ def _safe_div(num, den):
 
 # ---------------------------------------------------------------- exact (vLLM)
 
-@formula("bytes", "vLLM determine_num_available_blocks: util × total − weights − peak − non-torch")
-def kv_budget_bytes(infer_budget_bytes, infer_weights_bytes, profiled_activation_bytes,
-                    infer_reserve_bytes):
-    """Bytes left for the KV cache on the busiest GPU (negative: the weights alone do not
-    fit)."""
-    return infer_budget_bytes - infer_weights_bytes - profiled_activation_bytes - \
-        infer_reserve_bytes
+@formula("bytes", "vLLM gpu_worker.determine_available_memory; SGLang profile_max_num_token; "
+                  "TRT-LLM KvCacheCreator._cal_max_memory")
+def kv_budget_bytes(infer_budget_bytes, infer_weights_bytes, serve_draft_weights_bytes,
+                    engine_activation_bytes, infer_non_torch_bytes, engine_kv_free_fraction):
+    """Bytes the engine gives its KV cache on the busiest GPU: ``kv_free_fraction ×
+    (budget − weights − draft − activation peak − non-torch)`` (negative: the weights
+    alone do not fit)."""
+    return engine_kv_free_fraction * (infer_budget_bytes - infer_weights_bytes -
+                                      serve_draft_weights_bytes - engine_activation_bytes -
+                                      infer_non_torch_bytes)
 
 
-@formula("bytes", "core kv_cache_bytes for one sequence + its linear state, busiest stage")
-def kv_sequence_bytes(kv_token_layers, kv_elements_per_token_layer, kv_dtype_bytes,
-                      state_bytes_per_sequence, stage_layers, num_layers):
-    """KV bytes one sequence of ``seq_len`` tokens takes on the busiest GPU (whole
-    ``block_size`` blocks, each layer kind at its cap) plus its fixed linear-attention
-    state; the stage's share of the layers."""
-    return (kv_cache_bytes(1, kv_token_layers, kv_elements_per_token_layer, kv_dtype_bytes) +
-            state_bytes_per_sequence) * stage_layers / num_layers
+def _paged(tokens, cap, block):
+    """min(tokens, cap) token slots in whole blocks (no cap when ``cap`` is 0)."""
+    kept = where(cap > 0, minimum(tokens, cap), tokens)
+    return ceil(kept / block) * block
+
+
+def sequence_kv_bytes(seq_len, block_size, num_full_layers, num_sliding_layers,
+                      sliding_window, num_chunked_layers, attention_chunk_size,
+                      kv_elements_per_token_layer, kv_dtype_bytes, state_bytes_per_sequence,
+                      stage_layers, num_layers, draft_layers):
+    """KV bytes one sequence of ``seq_len`` tokens holds on the busiest GPU: whole
+    ``block_size`` blocks per layer kind (sliding layers keep their window, chunked layers
+    one chunk), its fixed linear-attention state — the stage's share of the layers — and
+    a draft's ``draft_layers`` layers of KV (MTP: 1)."""
+    full = _paged(seq_len, 0, block_size)
+    target = (num_full_layers * full +
+              num_sliding_layers * _paged(seq_len, sliding_window, block_size) +
+              num_chunked_layers * _paged(seq_len, attention_chunk_size, block_size)) * \
+        kv_elements_per_token_layer * kv_dtype_bytes + state_bytes_per_sequence
+    return target * stage_layers / num_layers + \
+        draft_layers * full * kv_elements_per_token_layer * kv_dtype_bytes
+
+
+derive("kv_sequence_bytes", sequence_kv_bytes, "bytes", "vLLM paged KV per layer kind + "
+       "linear state + draft layers, busiest stage")
+derive("serve_kv_sequence_bytes", sequence_kv_bytes, "bytes", "as kv_sequence_bytes for a "
+       "finished request: prompt + output tokens", seq_len="total_len",
+       doc="KV bytes one finished request (prompt_len + output_len tokens) holds on the "
+           "busiest GPU (:func:`sequence_kv_bytes`).")
 
 
 @formula("sequences", "whole sequences in the KV budget (exact per-architecture KV)")

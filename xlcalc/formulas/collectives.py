@@ -54,6 +54,13 @@ def collective_link_gb_per_s(n, gpus_per_node, intra_node_gb_per_s, inter_node_g
     return where(n > gpus_per_node, inter_node_gb_per_s, intra_node_gb_per_s)
 
 
+@formula("", "the efficiency of the link collective_link_gb_per_s names", n="n_gpus")
+def collective_link_eff(n, gpus_per_node, link_eff, scale_out_eff):
+    """Achieved share of a flat collective's slowest link: ``link_eff`` on NVLink,
+    ``scale_out_eff`` on the network."""
+    return where(n > gpus_per_node, scale_out_eff, link_eff)
+
+
 def ring_allreduce_time(size_bytes, n, link_gb_per_s, link_eff, link_latency_us):
     """α-β time of a ring all-reduce: ``2(n−1)`` steps, ``2(n−1)/n × S`` bytes."""
     return _steps_s(2 * (n - 1), link_latency_us) + \
@@ -72,18 +79,18 @@ derive("allreduce_ring_s", ring_allreduce_time, S,
        "seed 000 附录A / Thakur et al. 2005: ring, 2(n−1)·α + 2(n−1)/n·S·β",
        doc="Time of a flat ring all-reduce of message_bytes over n_gpus GPUs at the slowest "
            "link.", size_bytes="message_bytes", n="n_gpus",
-       link_gb_per_s="collective_link_gb_per_s")
+       link_gb_per_s="collective_link_gb_per_s", link_eff="collective_link_eff")
 derive("allreduce_tree_s", tree_allreduce_time, S,
        "seed 002 §四 / NCCL double binary tree (2019): 2·log2(n)·α + 2·S·β",
        doc="Time of a flat (pipelined, double binary) tree all-reduce of message_bytes over "
            "n_gpus GPUs at the slowest link.", size_bytes="message_bytes", n="n_gpus",
-       link_gb_per_s="collective_link_gb_per_s")
+       link_gb_per_s="collective_link_gb_per_s", link_eff="collective_link_eff")
 
 
 @formula(S, "seed 002 §四 Mixed Tree Allreduce / Jia et al. 2018 §3.3: hierarchical (2D) "
          "all-reduce", size_bytes="message_bytes", n="n_gpus")
 def allreduce_hierarchical_s(size_bytes, n, gpus_per_node, intra_node_gb_per_s,
-                             inter_node_gb_per_s, link_eff, link_latency_us):
+                             inter_node_gb_per_s, link_eff, scale_out_eff, link_latency_us):
     """Time of a hierarchical all-reduce: reduce-scatter inside each node of
     ``g = min(n, gpus_per_node)`` GPUs, a ring all-reduce of ``S/g`` across the nodes,
     all-gather inside the node.  Equal to the ring when one node holds everything."""
@@ -91,7 +98,7 @@ def allreduce_hierarchical_s(size_bytes, n, gpus_per_node, intra_node_gb_per_s,
     nodes = ceil(n / g)
     inside = _steps_s(2 * (g - 1), link_latency_us) + \
         _bytes_s(2 * (g - 1) / g * size_bytes, intra_node_gb_per_s, link_eff)
-    across = ring_allreduce_time(size_bytes / g, nodes, inter_node_gb_per_s, link_eff,
+    across = ring_allreduce_time(size_bytes / g, nodes, inter_node_gb_per_s, scale_out_eff,
                                  link_latency_us)
     return inside + across
 
@@ -107,10 +114,11 @@ def compute_comm_ratio(work_flops, size_bytes):
 
 @formula("GB/s", "seed 002 §七: 根据 CCR 和芯片的算力峰值计算出所需的通信带宽",
          size_bytes="message_bytes")
-def comm_gb_per_s_needed(work_flops, size_bytes, peak_tflops, mfu):
-    """Link bandwidth (GB/s per GPU) that keeps up with a GPU computing at ``peak × mfu``:
-    ``peak × mfu / CCR``, i.e. the bytes of one FLOP times the FLOP rate."""
-    return peak_tflops * 1e12 * mfu * size_bytes / work_flops / 1e9
+def comm_gb_per_s_needed(work_flops, size_bytes, peak_tflops, gemm_eff):
+    """Link bandwidth (GB/s per GPU) that keeps up with a GPU computing at ``peak × mfu``
+    (``mfu`` not given: the family's GEMM plateau): ``peak × mfu / CCR``, i.e. the bytes of
+    one FLOP times the FLOP rate."""
+    return peak_tflops * 1e12 * gemm_eff * size_bytes / work_flops / 1e9
 
 
 @formula("", "seed 002 §七: 带宽利用率 = 通信需求带宽 / 硬件拥有的网络带宽")

@@ -35,12 +35,19 @@ register_terms(
     Term("link_gb_per_s", "bandwidth of the link one GPU uses, per direction (NVLink 4: 450; "
          "400 Gb/s InfiniBand: 50)", "GB/s", "real", 0, minimum_open=True,
          sample=(50, 100, 450), group="hardware"),
-    Term("link_eff", "link efficiency: achieved / peak link bandwidth (1 = the spec-sheet "
-         "figure, as the seeds compute; NCCL reaches about 0.7-0.85 on NVLink)", "",
-         "fraction", default=1.0, sample=(0.7, 0.85, 1.0), group="efficiency"),
+    Term("link_eff", "link efficiency: achieved bus bandwidth / peak link bandwidth (1 = the "
+         "spec-sheet figure, as the seeds compute; default: the GPU family's measured "
+         "NCCL/RCCL all-reduce figure, above 1 with NVLink SHARP)", "", "real", 0,
+         minimum_open=True, maximum=2, sample=(0.7, 0.85, 1.0), group="efficiency"),
+    Term("scale_out_eff", "scale-out (inter-node network) efficiency: achieved bus bandwidth "
+         "/ the GPU's share of the network (1 = the spec-sheet figure, as the seeds compute; "
+         "default: the efficiency table's scale_out_eff, Calculon's fitted InfiniBand model; "
+         "link_eff, measured on NVLink inside one server, does not apply to the network)",
+         "", "real", 0, minimum_open=True, maximum=2, sample=(0.7, 0.9, 1.0),
+         group="efficiency"),
     Term("link_latency_us", "fixed start-up time of one collective or transfer (8 us in "
-         "seed 003 §六 after kipp.ly)", "us", "real", 0, default=8.0, sample=(0, 8, 20),
-         group="efficiency", maximum=1e6),
+         "seed 003 §六 after kipp.ly; default: the GPU family's smallest NCCL/RCCL all-reduce)",
+         "us", "real", 0, sample=(0, 8, 20), group="efficiency", maximum=1e6),
     Term("gpus_per_node", "GPUs that share one NVLink domain (a server)", "GPUs",
          sample=(4, 8), default=8, group="hardware", maximum=1024),
     Term("comm_overlap", "fraction of prefill tensor-parallel communication hidden behind "
@@ -118,6 +125,13 @@ def tp_link_gb_per_s(tp, gpus_per_node, intra_node_gb_per_s, inter_node_gb_per_s
     return where(tp <= gpus_per_node, intra_node_gb_per_s, inter_node_gb_per_s)
 
 
+@formula("", "the efficiency of the link tp_link_gb_per_s names")
+def tp_link_eff(tp, gpus_per_node, link_eff, scale_out_eff):
+    """Achieved share of the tensor-parallel group's link: ``link_eff`` on NVLink,
+    ``scale_out_eff`` on the network."""
+    return where(tp <= gpus_per_node, link_eff, scale_out_eff)
+
+
 @formula("", "which link the tensor-parallel group uses")
 def tp_link(tp, gpus_per_node):
     """``intra-node`` (NVLink) or ``inter-node`` (network); ``none`` when tp = 1."""
@@ -132,30 +146,32 @@ def _collectives_s(count, each_bytes, active, link_gb_per_s, link_eff, link_late
 
 
 @formula(S, "seed 000 §七 example 3: 4 GB / 450 GB/s ≈ 9 ms (plus per-message latency)")
-def tp_comm_s_per_stage(stage_layers, tp_allreduce_bytes, tp, tp_link_gb_per_s, link_eff,
+def tp_comm_s_per_stage(stage_layers, tp_allreduce_bytes, tp, tp_link_gb_per_s, tp_link_eff,
                         link_latency_us):
     """Seconds the busiest stage spends in tensor-parallel all-reduces for one pass:
     ``2 × stage_layers`` all-reduces, each bytes / (link × efficiency) + latency."""
     return _collectives_s(2 * stage_layers, tp_allreduce_bytes, tp > 1, tp_link_gb_per_s,
-                          link_eff, link_latency_us)
+                          tp_link_eff, link_latency_us)
 
 
 def tp_comm_s(num_layers, batch, seq_len, hidden_size, act_dtype_bytes, tp, tp_link_gb_per_s,
-              link_eff, link_latency_us):
+              tp_link_eff, link_latency_us):
     """Seconds of tensor-parallel all-reduce in one pass of ``batch`` sequences of
     ``seq_len`` tokens through all layers: ``2 × num_layers`` all-reduces in sequence
     (pipeline stages run one after another for one batch), each ring bytes / (link ×
     efficiency) + latency; zero for tp = 1."""
     each = ring_allreduce_bytes(batch * seq_len * hidden_size * act_dtype_bytes, tp)
-    return _collectives_s(2 * num_layers, each, tp > 1, tp_link_gb_per_s, link_eff,
+    return _collectives_s(2 * num_layers, each, tp > 1, tp_link_gb_per_s, tp_link_eff,
                           link_latency_us)
 
 
 formula(S, "seed 000 附录A: TP通信/层 = 2 × AllReduce(batch × seq × hidden × 2)")(tp_comm_s)
 derive("prefill_tp_comm_s", tp_comm_s, S, "seed 000 §七 example 1: TP all-reduces of the "
-       "prompt's activations", seq_len="prompt_len")
+       "prompt's activations (the engine's all-reduce latency)", seq_len="prompt_len",
+       link_latency_us="tp_allreduce_latency_us")
 derive("decode_tp_comm_s", tp_comm_s, S, "seed 003 §六 (kipp.ly): per-token all-reduces, "
-       "latency-dominated", seq_len=1)
+       "latency-dominated (the engine's all-reduce latency)", seq_len=1,
+       link_latency_us="tp_allreduce_latency_us")
 
 
 # --------------------------------------------------------- pipeline parallelism
@@ -184,12 +200,13 @@ def pp_link(pp, pp_inter_node_boundaries):
 
 
 def pp_comm_s(batch, seq_len, hidden_size, act_dtype_bytes, pp, pp_inter_node_boundaries,
-              intra_node_gb_per_s, inter_node_gb_per_s, link_eff, link_latency_us):
+              intra_node_gb_per_s, inter_node_gb_per_s, link_eff, scale_out_eff,
+              link_latency_us):
     """Seconds one pass spends sending activations across the ``pp − 1`` stage boundaries
     (each bytes / (link × efficiency) + latency; inter-node boundaries on the network)."""
     size = batch * seq_len * hidden_size * act_dtype_bytes
     inter = pp_inter_node_boundaries
-    return _collectives_s(inter, size, pp > 1, inter_node_gb_per_s, link_eff,
+    return _collectives_s(inter, size, pp > 1, inter_node_gb_per_s, scale_out_eff,
                           link_latency_us) + \
         _collectives_s(pp - 1 - inter, size, pp > 1, intra_node_gb_per_s, link_eff,
                        link_latency_us)
@@ -247,15 +264,15 @@ def kv_transfer_gbit_per_s(kv_transfer_bytes_per_s):
 
 
 @formula(S, "per request over the prefill instance's network links")
-def kv_transfer_s(kv_transfer_bytes, tp, inter_node_gb_per_s, link_eff, link_latency_us):
+def kv_transfer_s(kv_transfer_bytes, tp, inter_node_gb_per_s, scale_out_eff, link_latency_us):
     """Seconds to ship one request's KV cache from a prefill to a decode instance on
     another node: the ``tp`` GPUs of the prefill instance send their shards in parallel."""
-    return kv_transfer_bytes / (tp * inter_node_gb_per_s * 1e9 * link_eff) + \
+    return kv_transfer_bytes / (tp * inter_node_gb_per_s * 1e9 * scale_out_eff) + \
         link_latency_us * 1e-6
 
 
 @formula("", "DistServe: the transfer is hidden when the link keeps up")
-def kv_link_utilisation(kv_transfer_bytes_per_s, tp, inter_node_gb_per_s, link_eff):
+def kv_link_utilisation(kv_transfer_bytes_per_s, tp, inter_node_gb_per_s, scale_out_eff):
     """Share of the prefill instance's network bandwidth the KV transfers use at
     ``request_rate`` (above 1: the link cannot keep up)."""
-    return kv_transfer_bytes_per_s / (tp * inter_node_gb_per_s * 1e9 * link_eff)
+    return kv_transfer_bytes_per_s / (tp * inter_node_gb_per_s * 1e9 * scale_out_eff)

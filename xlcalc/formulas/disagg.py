@@ -26,7 +26,8 @@ from ..expr import both, ceil, either, eq, floor, maximum, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
 from .comm import kv_transfer_s, tp_comm_s
-from .flops import prefill_flops
+from .efficiency import gemm_seconds
+from .flops import prefill_attention_flops, prefill_linear_flops
 from .serving_load import _safe, ggc_wait_s, md1_wait_s
 
 B = "bytes"
@@ -51,24 +52,35 @@ def _divides(total, part):
 
 # ------------------------------------------------------------- a prefill worker
 
-derive("prefill_flops_per_request", prefill_flops, "FLOPs", "exact prefill FLOPs of one "
-       "prompt (batch 1)", batch=1)
+derive("prefill_linear_flops_per_request", prefill_linear_flops, "FLOPs", "exact prefill "
+       "GEMM FLOPs of one prompt (batch 1)", batch=1)
+derive("prefill_attention_flops_per_request", prefill_attention_flops, "FLOPs", "exact "
+       "prefill attention FLOPs of one prompt (batch 1)", batch=1)
 
 
 @formula(S, "roofline of one prompt at prefill_tp: max(compute, memory) + TP all-reduces")
-def pd_prefill_s(prefill_flops_per_request, model_weights_bytes, kv_transfer_bytes,
-                 prefill_tp, peak_tflops, mfu, hbm_bytes_per_s, num_layers, prompt_len,
-                 hidden_size, act_dtype_bytes, gpus_per_node, intra_node_gb_per_s,
-                 inter_node_gb_per_s, link_eff, link_latency_us):
-    """One prompt's prefill on a prefill worker: its FLOPs over ``prefill_tp × peak × mfu``
-    or its weights read and KV written per GPU over the achieved bandwidth, whichever is
-    longer, plus the exposed tensor-parallel all-reduces."""
-    compute = prefill_flops_per_request / (prefill_tp * peak_tflops * 1e12 * mfu)
+def pd_prefill_s(prefill_linear_flops_per_request, prefill_attention_flops_per_request,
+                 model_weights_bytes, kv_transfer_bytes, prefill_tp, peak_tflops, gemm_eff,
+                 attention_compute_eff, gemm_fixed_s, step_gemms, hbm_bytes_per_s,
+                 num_layers, prompt_len, hidden_size, act_dtype_bytes, gpus_per_node,
+                 intra_node_gb_per_s, inter_node_gb_per_s, link_eff, scale_out_eff,
+                 tp_allreduce_latency_us,
+                 engine_step_overhead_s):
+    """One prompt's prefill on a prefill worker: its GEMMs on ``prefill_tp`` GPUs at the
+    achieved rate plus their fixed times and its attention at the fused kernel's rate
+    (FLOPs / (``prefill_tp × peak × mfu``) with an explicit ``mfu``), or its weights read
+    and KV written per GPU over the achieved bandwidth, whichever is longer, plus the
+    exposed tensor-parallel all-reduces and the engine's step overhead."""
+    rate = prefill_tp * peak_tflops * 1e12
+    compute = gemm_seconds(prefill_linear_flops_per_request, step_gemms, rate * gemm_eff,
+                           gemm_fixed_s) + \
+        prefill_attention_flops_per_request / (rate * attention_compute_eff)
     memory = (model_weights_bytes + kv_transfer_bytes) / prefill_tp / hbm_bytes_per_s
-    link = where(prefill_tp <= gpus_per_node, intra_node_gb_per_s, inter_node_gb_per_s)
+    inside = prefill_tp <= gpus_per_node
     comm = tp_comm_s(num_layers, 1, prompt_len, hidden_size, act_dtype_bytes, prefill_tp,
-                     link, link_eff, link_latency_us)
-    return maximum(compute, memory) + comm
+                     where(inside, intra_node_gb_per_s, inter_node_gb_per_s),
+                     where(inside, link_eff, scale_out_eff), tp_allreduce_latency_us)
+    return maximum(compute, memory) + comm + engine_step_overhead_s
 
 
 derive("pd_kv_transfer_s", kv_transfer_s, S, "seed 002 §五 / DistServe §4: the prompt's KV "
@@ -77,15 +89,17 @@ derive("pd_kv_transfer_s", kv_transfer_s, S, "seed 002 §五 / DistServe §4: th
 
 @formula(B, "weights + one prompt's KV + the engine's activations and non-torch memory")
 def pd_prefill_total_bytes(model_weights_bytes, kv_transfer_bytes,
-                           engine_forward_activation_bytes, engine_sampler_bytes, tp,
-                           prefill_tp, engine_non_torch_bytes):
+                           profiled_activation_whole_bytes, engine_sampler_bytes,
+                           engine_activation_counted, prefill_tp, infer_reserve_bytes,
+                           engine_non_torch_tp_bytes):
     """Memory of a prefill worker's GPU: the whole model and one prompt's KV split
-    ``prefill_tp`` ways, the engine's activation peak (its forward pass scaled from ``tp``
-    to ``prefill_tp``, or its sampler run) and non-torch memory."""
-    activation = maximum(engine_forward_activation_bytes * tp / prefill_tp,
-                         engine_sampler_bytes)
+    ``prefill_tp`` ways, the engine's activation peak (its forward pass split
+    ``prefill_tp`` ways, or its sampler run) and non-torch memory."""
+    activation = engine_activation_counted * maximum(
+        profiled_activation_whole_bytes / prefill_tp, engine_sampler_bytes)
+    buffers = where(prefill_tp > 1, engine_non_torch_tp_bytes, 0)
     return (model_weights_bytes + kv_transfer_bytes) / prefill_tp + activation + \
-        engine_non_torch_bytes
+        infer_reserve_bytes + buffers
 
 
 # -------------------------------------------------------------- decode workers
@@ -159,9 +173,10 @@ def pd_decode_wait_s(pd_offered_rate, replicas, pd_slot_s, concurrency):
 
 
 @formula(S, "DistServe: TTFT = prefill queue + prefill + KV transfer")
-def pd_ttft_s(pd_prefill_wait_s, pd_prefill_s, pd_kv_transfer_s):
-    """Mean time to first token of disaggregated serving."""
-    return pd_prefill_wait_s + pd_prefill_s + pd_kv_transfer_s
+def pd_ttft_s(pd_prefill_wait_s, pd_prefill_s, pd_kv_transfer_s, engine_request_overhead_s):
+    """Mean time to first token of disaggregated serving (with the engine's per-request
+    overhead)."""
+    return pd_prefill_wait_s + pd_prefill_s + pd_kv_transfer_s + engine_request_overhead_s
 
 
 @formula(S, "TTFT + decode slot wait + (output_len − 1) × TPOT")
@@ -245,9 +260,9 @@ def serve_gpus(disaggregated, pd_gpus, agg_gpus):
 
 
 @formula("", "both layouts need the decode side to fit; PD its prefill workers too")
-def serve_plan_fits(disaggregated, serve_fits, pd_prefill_total_bytes, serve_budget_bytes):
+def serve_plan_fits(disaggregated, serve_fits, pd_prefill_total_bytes, infer_budget_bytes):
     """TRUE when every GPU's memory fits (a prefill worker's too, when disaggregated)."""
-    prefill = pd_prefill_total_bytes <= serve_budget_bytes
+    prefill = pd_prefill_total_bytes <= infer_budget_bytes
     return both(serve_fits, either(disaggregated < 1, prefill))
 
 

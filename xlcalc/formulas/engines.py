@@ -23,16 +23,23 @@ four shipped engines; the table's columns switch its terms on and off::
 Batching defaults (``max_num_batched_tokens``/``chunked_prefill_size``/``max_num_tokens``
 and ``max_num_seqs``/``cuda_graph_max_bs``/``max_batch_size``) come from the engine's
 memory tiers.  Blocks are ``block_size`` tokens (vLLM 16, SGLang pages of 1, TensorRT-LLM
-32); the concurrency is the engine's logged "maximum concurrency": KV tokens over the
-tokens per request.  The memory total is ``gpu_memory_bytes``: give the total the
-driver reports (``torch.cuda.mem_get_info()[1]``) to compare with an engine's log.
+32).  The memory total is ``gpu_memory_bytes``: give the total the driver reports
+(``torch.cuda.mem_get_info()[1]``) to compare with an engine's log.
+
+The engine's numbers are the defaults of the serving inputs every face shows:
+``max_num_batched_tokens``, ``max_num_seqs``, ``infer_reserve_bytes``, ``block_size`` are
+nodes that compute the input from the engine unless it is given (a given value wins);
+``gpu_memory_utilization`` is 0 by default, meaning the engine's own fraction
+(:func:`memory_fraction_used`), so that an empty workbook cell reads as "the engine's".  The KV budget, blocks, tokens and
+concurrency themselves live in :mod:`.capacity` (the one KV arithmetic of inference
+memory, capacity and the serving plans), the budget and the activations in
+:mod:`.inference_memory`.  The default engine is ``vllm``.
 """
 
 from ..engines import ENGINE_COLUMNS, TIER_COLUMNS, TIERS, engines_table
 from ..expr import floor, maximum, where
 from ..glossary import Term, register_terms
-from ..graph import derive, formula, lookup_node, register_table
-from .capacity import kv_block_bytes
+from ..graph import formula, lookup_node, register_table
 
 B = "bytes"
 _T = "engines table (xlcalc/presets/engines/<engine>.json)"
@@ -42,15 +49,18 @@ register_table("engines", engines_table, "engine", "serving engines: how each si
 
 register_terms(
     Term("engine", "serving engine whose memory rules and defaults apply (vllm, sglang, "
-         "trt-llm, seed)", "", "choice", table="engines", default="vllm", group="efficiency"),
+         "trt-llm)", "", "choice", table="engines", default="vllm", group="efficiency"),
 )
 
-_UNITS = {"reserve_min_prefill_tokens": "tokens", "block_size": "tokens",
+_UNITS = {"reserve_min_prefill_tokens": "tokens", "block_size": "tokens", "step_overhead_s": "s",
+          "request_overhead_s": "s",
           "sampler_bytes_per_logit": B, "memory_fraction": "", "reserve_rule": "",
-          "kv_free_fraction": "", "activation_counted": ""}
+          "kv_free_fraction": "", "activation_counted": "", "kernel_eff": "",
+          "allreduce_latency_us": "us"}
 # memory_fraction and non_torch_bytes are read as *_preset: formulas own the plain names
 _RENAMED = {"memory_fraction": "engine_memory_fraction_preset",
             "non_torch_bytes": "engine_non_torch_bytes_preset"}
+# the default of the input block_size (formula below)
 for _column in ENGINE_COLUMNS:
     lookup_node(_RENAMED.get(_column, f"engine_{_column}"), "engines", "engine", _column,
                 unit=_UNITS.get(_column, B), source=_T,
@@ -70,18 +80,19 @@ def _by_tier(memory, b1, v1, b2, v2, b3, v3, b4, v4, v5):
                  where(memory < b4, v4, v5))))
 
 
-@formula("tokens", "vLLM get_batch_defaults / SGLang _handle_gpu_memory_settings / TRT-LLM")
-def engine_max_num_batched_tokens(
+@formula("tokens", "vLLM get_batch_defaults / SGLang _handle_gpu_memory_settings / TRT-LLM",
+         input_default=True)
+def max_num_batched_tokens(
         gpu_memory_bytes,
         engine_tier1_below_bytes, engine_tier1_max_num_batched_tokens,
         engine_tier2_below_bytes, engine_tier2_max_num_batched_tokens,
         engine_tier3_below_bytes, engine_tier3_max_num_batched_tokens,
         engine_tier4_below_bytes, engine_tier4_max_num_batched_tokens,
         engine_tier5_max_num_batched_tokens):
-    """Tokens of the engine's largest forward pass by default: vLLM's
+    """Tokens of the engine's largest forward pass, unless given: vLLM's
     ``max_num_batched_tokens`` (8192 on GPUs of 70 GiB and more, else 2048), SGLang's
     ``chunked_prefill_size`` (2048-16384 by GPU memory), TensorRT-LLM's ``max_num_tokens``
-    (8192)."""
+    (8192), no limit (0) for the seeds."""
     return _by_tier(gpu_memory_bytes,
                     engine_tier1_below_bytes, engine_tier1_max_num_batched_tokens,
                     engine_tier2_below_bytes, engine_tier2_max_num_batched_tokens,
@@ -90,17 +101,18 @@ def engine_max_num_batched_tokens(
                     engine_tier5_max_num_batched_tokens)
 
 
-@formula("sequences", "vLLM max_num_seqs / SGLang cuda_graph_max_bs / TRT-LLM max_batch_size")
-def engine_max_num_seqs(
+@formula("sequences", "vLLM max_num_seqs / SGLang cuda_graph_max_bs / TRT-LLM max_batch_size",
+         input_default=True)
+def max_num_seqs(
         gpu_memory_bytes, tp,
         engine_tier1_below_bytes, engine_tier1_max_num_seqs, engine_tier1_max_num_seqs_tp4,
         engine_tier2_below_bytes, engine_tier2_max_num_seqs, engine_tier2_max_num_seqs_tp4,
         engine_tier3_below_bytes, engine_tier3_max_num_seqs, engine_tier3_max_num_seqs_tp4,
         engine_tier4_below_bytes, engine_tier4_max_num_seqs, engine_tier4_max_num_seqs_tp4,
         engine_tier5_max_num_seqs, engine_tier5_max_num_seqs_tp4):
-    """Sequences of the engine's largest decode batch by default: vLLM's ``max_num_seqs``
-    (1024 / 256), SGLang's ``cuda_graph_max_bs`` (larger from tp = 4), TensorRT-LLM's
-    ``max_batch_size`` (2048)."""
+    """Sequences of the engine's largest decode batch, unless given: vLLM's
+    ``max_num_seqs`` (1024 / 256), SGLang's ``cuda_graph_max_bs`` (larger from tp = 4),
+    TensorRT-LLM's ``max_batch_size`` (2048), no limit (0) for the seeds."""
     big = tp >= 4
     return _by_tier(gpu_memory_bytes,
                     engine_tier1_below_bytes,
@@ -117,7 +129,7 @@ def engine_max_num_seqs(
 # ------------------------------------------------------------ SGLang's fraction rule
 
 @formula(B, "SGLang server_args._handle_gpu_memory_settings: reserved_mem")
-def engine_reserved_bytes(gpu_memory_bytes, engine_max_num_batched_tokens, engine_max_num_seqs,
+def engine_reserved_bytes(gpu_memory_bytes, max_num_batched_tokens, max_num_seqs,
                           tp, pp, engine_reserve_base_bytes, engine_reserve_per_prefill_token_bytes,
                           engine_reserve_min_prefill_tokens, engine_reserve_per_decode_seq_bytes,
                           engine_reserve_per_rank_bytes, engine_reserve_floor_bytes,
@@ -126,96 +138,90 @@ def engine_reserved_bytes(gpu_memory_bytes, engine_max_num_batched_tokens, engin
     prefill, 2048) + 2 MiB × CUDA-graph batch + 128 MiB × tp × pp, at least 10 GiB on a
     GPU above 60 GiB (0 for engines without the rule)."""
     reserved = engine_reserve_base_bytes + engine_reserve_per_prefill_token_bytes * maximum(
-        engine_max_num_batched_tokens, engine_reserve_min_prefill_tokens) + \
-        engine_reserve_per_decode_seq_bytes * engine_max_num_seqs + \
+        max_num_batched_tokens, engine_reserve_min_prefill_tokens) + \
+        engine_reserve_per_decode_seq_bytes * max_num_seqs + \
         engine_reserve_per_rank_bytes * tp * pp
     return where(gpu_memory_bytes > engine_reserve_floor_above_bytes,
                  maximum(reserved, engine_reserve_floor_bytes), reserved)
 
 
-@formula("", "SGLang: mem_fraction_static = round((gpu_mem − reserved_mem) / gpu_mem, 3)")
+@formula("", "SGLang: mem_fraction_static = round((gpu_mem − reserved_mem) / gpu_mem, 3); "
+         "vLLM: gpu_memory_utilization 0.9")
 def engine_memory_fraction(gpu_memory_bytes, engine_reserved_bytes, engine_reserve_rule,
                            engine_memory_fraction_preset):
     """Share of the memory an engine budgets for weights and KV (and, in vLLM, the
     activations): SGLang's ``mem_fraction_static`` from its reserve, rounded to three
     decimals; the preset's fixed fraction for the others (vLLM's
-    ``gpu_memory_utilization`` 0.9).  Give ``engine_memory_fraction`` to override it."""
+    ``gpu_memory_utilization`` 0.9, all of it for TensorRT-LLM — which then keeps 10 % of
+    the free memory back — and for the seeds)."""
     rule = floor((gpu_memory_bytes - engine_reserved_bytes) / gpu_memory_bytes * 1000 + 0.5) / 1000
     return where(engine_reserve_rule > 0, rule, engine_memory_fraction_preset)
 
 
 # ------------------------------------------------------------------- activations
 
-@formula(B, "vLLM/TRT-LLM profile run: forward pass of max_num_batched_tokens tokens")
-def engine_forward_activation_bytes(engine_max_num_batched_tokens, act_dtype_bytes, mlp_gated,
-                                    mlp_peak_width, tp):
-    """Activation peak of the engine's profiling forward pass: the widest MLP's first
-    output for ``max_num_batched_tokens`` tokens (FlashAttention: no score matrix),
-    split ``tp`` ways (seed 003 §5.4, as :func:`profiled_activation_bytes`)."""
-    # the MLP term of inference_memory._activation_bytes (engines run FlashAttention)
-    return act_dtype_bytes * where(mlp_gated > 0, 2, 1) * mlp_peak_width * \
-        engine_max_num_batched_tokens / tp
-
-
 @formula(B, "vLLM gpu_model_runner._dummy_sampler_run over max_num_seqs requests")
-def engine_sampler_bytes(engine_max_num_seqs, vocab_size, engine_sampler_bytes_per_logit):
+def engine_sampler_bytes(max_num_seqs, vocab_size, engine_sampler_bytes_per_logit):
     """Peak of the sampler's profile run: ``max_num_seqs × vocab`` logits at the engine's
     bytes per logit (vLLM: bf16 and fp32 logits, sort values and indices, softmax,
     cumsum, noise: 38.4 B measured).  The logits are gathered whole on every
     tensor-parallel rank, so there is no ``tp`` split."""
-    return engine_max_num_seqs * vocab_size * engine_sampler_bytes_per_logit
+    return max_num_seqs * vocab_size * engine_sampler_bytes_per_logit
 
 
 @formula(B, "vLLM: torch peak increase of profile_run (forward, then sampler)")
-def engine_activation_bytes(engine_forward_activation_bytes, engine_sampler_bytes,
+def engine_activation_bytes(profiled_activation_bytes, engine_sampler_bytes,
                             engine_activation_counted):
     """Activation memory the engine subtracts before sizing the KV cache: the larger of
     its forward pass and its sampler run (the forward's intermediates are freed before
     the sampler runs); 0 for engines that keep activations in a reserve."""
-    return engine_activation_counted * maximum(engine_forward_activation_bytes,
-                                               engine_sampler_bytes)
+    return engine_activation_counted * maximum(profiled_activation_bytes, engine_sampler_bytes)
 
 
-@formula(B, "vLLM memory_profiling: non_torch_increase")
-def engine_non_torch_bytes(engine_non_torch_bytes_preset, engine_non_torch_tp_bytes, tp, pp):
-    """Memory allocated outside torch while the engine profiles (workspaces; NCCL and
-    custom all-reduce buffers when the replica spans GPUs)."""
-    return engine_non_torch_bytes_preset + where(tp * pp > 1, engine_non_torch_tp_bytes, 0)
+@formula(B, "vLLM memory_profiling: non_torch_increase on one GPU", input_default=True)
+def infer_reserve_bytes(engine_non_torch_bytes_preset):
+    """Memory the engine allocates outside torch within its budget on a single-GPU
+    replica, unless given: the cuBLAS/attention workspaces that appear while it profiles
+    (vLLM 0.13 GiB measured)."""
+    return engine_non_torch_bytes_preset
 
 
-# ------------------------------------------------------------------ KV budget
-
-@formula(B, "vLLM gpu_worker.determine_available_memory; SGLang profile_max_num_token; "
-            "TRT-LLM KvCacheCreator._cal_max_memory")
-def engine_kv_budget_bytes(gpu_memory_bytes, engine_context_bytes, engine_memory_fraction,
-                           infer_weights_bytes, engine_activation_bytes, engine_non_torch_bytes,
-                           engine_kv_free_fraction):
-    """Bytes the engine gives its KV cache on the busiest GPU: ``kv_free_fraction ×
-    (memory_fraction × (total − context) − weights − activations − non-torch)``
-    (negative: the weights alone do not fit)."""
-    usable = engine_memory_fraction * (gpu_memory_bytes - engine_context_bytes)
-    return engine_kv_free_fraction * (usable - infer_weights_bytes - engine_activation_bytes -
-                                      engine_non_torch_bytes)
+@formula(B, "vLLM: non-torch memory at TP=2 minus TP=1 (NCCL, custom all-reduce buffers)")
+def engine_comm_buffer_bytes(engine_non_torch_tp_bytes, tp, pp):
+    """Communication buffers the engine adds on each GPU when a replica spans GPUs
+    (``tp × pp > 1``): NCCL and custom all-reduce buffers (vLLM 0.42 GiB measured)."""
+    return where(tp * pp > 1, engine_non_torch_tp_bytes, 0)
 
 
-derive("engine_kv_block_bytes", kv_block_bytes, B, "one block of the engine's block size "
-       "over the busiest GPU's layers", block_size="engine_block_size")
+@formula(B, "vLLM: non_torch_increase of the profile run")
+def infer_non_torch_bytes(infer_reserve_bytes, engine_comm_buffer_bytes):
+    """Memory outside torch on the busiest GPU: the reserve plus the communication buffers
+    of a multi-GPU replica (vLLM's logged "non-torch memory")."""
+    return infer_reserve_bytes + engine_comm_buffer_bytes
 
 
-@formula("blocks", "vLLM '# GPU blocks'; TRT-LLM 'blocks in KV cache primary pool'")
-def engine_kv_blocks(engine_kv_budget_bytes, engine_kv_block_bytes):
-    """KV blocks the engine allocates on each GPU: ``floor(budget / block bytes)``, ≥ 0."""
-    return maximum(floor(engine_kv_budget_bytes / engine_kv_block_bytes), 0)
+@formula("", "gpu_memory_utilization when given, else the engine's")
+def memory_fraction_used(gpu_memory_utilization, engine_memory_fraction):
+    """Share of the memory the plan's engine budgets: ``gpu_memory_utilization`` when
+    given (> 0), else the engine's (:func:`engine_memory_fraction`)."""
+    return where(gpu_memory_utilization > 0, gpu_memory_utilization, engine_memory_fraction)
 
 
-@formula("tokens", "vLLM 'GPU KV cache size: N tokens'; SGLang max_total_num_tokens")
-def engine_kv_tokens(engine_kv_blocks, engine_block_size):
-    """Tokens of KV cache one replica holds: blocks × block size."""
-    return engine_kv_blocks * engine_block_size
+# --------------------------------------------------------------- custom all-reduce
+
+@formula("us", "vLLM/SGLang/TensorRT-LLM custom all-reduce kernels (SGLang PR #2904)")
+def tp_allreduce_latency_us(engine_allreduce_latency_us, link_latency_us):
+    """Start-up time of one tensor-parallel all-reduce of a serving step: the engine's
+    custom all-reduce kernel (one-shot over NVLink, a few microseconds) where it has one,
+    else the collective's own latency (``link_latency_us``: NCCL/RCCL)."""
+    return where(engine_allreduce_latency_us > 0, engine_allreduce_latency_us,
+                 link_latency_us)
 
 
-@formula("sequences", "vLLM 'Maximum concurrency for N tokens per request'")
-def engine_max_concurrency(engine_kv_tokens, seq_len):
-    """Requests of ``seq_len`` tokens the KV cache holds at once, as vLLM logs it
-    (``kv tokens / max_model_len``, fractional)."""
-    return engine_kv_tokens / seq_len
+# ------------------------------------------------------------------ block size
+
+@formula("tokens", "vLLM 16 (CUDA), SGLang 1, TensorRT-LLM 32, the seeds exact tokens",
+         input_default=True)
+def block_size(engine_block_size):
+    """KV-cache allocation unit in tokens, unless given: the engine's block (page) size."""
+    return engine_block_size

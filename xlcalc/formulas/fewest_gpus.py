@@ -3,8 +3,10 @@
 A serving replica of ``tp × pp`` GPUs fits when its busiest GPU fits
 (:mod:`xlcalc.formulas.inference_memory`): ``ceil(L/pp)`` layers' weights and KV cache,
 the embedding (and the LM head when ``pp = 1``) and the activation peak, all split ``tp``
-ways (the KV cache by whole KV heads, an MLA latent not at all), plus the engine reserve,
-within ``gpu_memory_utilization × memory``.
+ways (the KV cache by whole KV heads, an MLA latent not at all; the engine's sampler
+logits whole), plus the engine's reserve and, when the replica spans GPUs, its
+communication buffers, within the engine's budget (``gpu_memory_utilization × (memory −
+context)``; TensorRT-LLM gives the KV cache 90 % of what is left).
 
 For every tensor-parallel degree ``t`` in {1, 2, 4, …, 64} that the model and the node
 allow (``t`` divides the heads, divides or is a multiple of the KV heads, and ``t ≤
@@ -22,6 +24,7 @@ with :func:`xlcalc.inference_memory`).
 
 from ..expr import both, ceil, either, eq, floor, maximum, minimum, where
 from ..graph import derive, formula
+from .inference_memory import activation_at_tp
 
 #: tensor-parallel degrees the search tries (each also bounded by gpus_per_node)
 TP_CANDIDATES = (1, 2, 4, 8, 16, 32, 64)
@@ -54,32 +57,40 @@ def layer_kv_bytes(kv_model_bytes, num_layers):
     return kv_model_bytes / num_layers
 
 
-@formula("bytes", "vLLM: gpu_memory_utilization × memory minus the non-torch reserve")
+@formula("bytes", "the engine's budget minus its single-GPU reserve")
 def gpu_free_bytes(infer_budget_bytes, infer_reserve_bytes):
-    """Bytes of one GPU's budget left for weights, KV cache and activations."""
+    """Bytes of one GPU's budget left for weights, KV cache, activations and (on a
+    multi-GPU replica) communication buffers."""
     return infer_budget_bytes - infer_reserve_bytes
 
 
 def pp_at_tp(t, num_heads, num_kv_heads, kv_lora_rank, gpus_per_node, num_layers,
-             layer_weights_bytes, layer_kv_bytes, model_activation_bytes, params_embedding,
-             params_lm_head, embed_bytes_per_param, lm_head_bytes_per_param,
-             gpu_free_bytes):
+             layer_weights_bytes, layer_kv_bytes, batch_activation_whole_bytes,
+             profiled_activation_whole_bytes, engine_sampler_bytes, engine_activation_counted,
+             params_embedding, params_lm_head, embed_bytes_per_param, lm_head_bytes_per_param,
+             gpu_free_bytes, engine_non_torch_tp_bytes, engine_kv_free_fraction):
     """Fewest pipeline stages at tensor-parallel degree ``t``; 0 when ``t`` is not a
     degree the model and node allow, or when not even one layer per GPU fits.
 
-    Per GPU at ``t``: a layer costs ``W_l/t + KV_l × ceil(k/t)/k`` (KV heads split, one
-    kept beyond ``k``; an MLA latent is not split).  One stage fits when ``L`` layers, the
-    activations and both vocabulary matrices fit; otherwise a stage holds
-    ``f = floor((free − (A + E)/t) / layer)`` layers and ``ceil(L/f)`` stages (at least
-    2) are needed."""
+    Per GPU at ``t``: a layer costs ``W_l/t + KV_l × ceil(k/t)/k / f`` (KV heads split, one
+    kept beyond ``k``; an MLA latent is not split; ``f`` the engine's KV share of what is
+    free).  One stage fits when ``L`` layers, the activations (:func:`activation_at_tp`)
+    and both vocabulary matrices fit; otherwise a stage holds ``f = floor((free − A −
+    E/t) / layer)`` layers and ``ceil(L/f)`` stages (at least 2) are needed; a replica of
+    more than one GPU also holds the engine's communication buffers."""
     allowed = both(both(eq(num_heads % t, 0), t <= gpus_per_node),
                    either(eq(num_kv_heads % t, 0), eq(t % num_kv_heads, 0)))
     share = where(kv_lora_rank > 0, 1, ceil(num_kv_heads / t) / num_kv_heads)
-    per_layer = layer_weights_bytes / t + layer_kv_bytes * share
+    per_layer = layer_weights_bytes / t + layer_kv_bytes * share / engine_kv_free_fraction
+    activation = activation_at_tp(t, batch_activation_whole_bytes,
+                                  profiled_activation_whole_bytes, engine_sampler_bytes,
+                                  engine_activation_counted)
     embedding = params_embedding * embed_bytes_per_param      # the storage format's bits
     vocab = embedding + params_lm_head * lm_head_bytes_per_param
-    one_stage = num_layers * per_layer + (model_activation_bytes + vocab) / t <= gpu_free_bytes
-    fit = floor((gpu_free_bytes - (model_activation_bytes + embedding) / t) / per_layer)
+    one_free = gpu_free_bytes - where(t > 1, engine_non_torch_tp_bytes, 0)
+    one_stage = num_layers * per_layer + activation + vocab / t <= one_free
+    many_free = gpu_free_bytes - engine_non_torch_tp_bytes
+    fit = floor((many_free - activation - embedding / t) / per_layer)
     stages = where(fit >= 1, maximum(ceil(num_layers / maximum(fit, 1)), 2), 0)
     return where(allowed, where(one_stage, 1, stages), 0)
 

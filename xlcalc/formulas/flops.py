@@ -9,12 +9,41 @@ causal full layers attend to every earlier token, sliding layers to at most
 DeepSeek-V3.2's sparse layers to ``index_topk`` tokens chosen by an indexer that scores
 every token.  Linear-attention layers cost a fixed amount per token.  Element-wise work
 (norms, activations, softmax) is left out, as in every source.
+
+**FLOPs conventions** (the ``flops_executed`` input): ``0``, useful (the default), counts
+the (query, key) pairs
+attention needs — the causal half, each layer kind at its reach (window, chunk, top-k) —
+which is also what FlashAttention-style kernels with causal/window block skipping
+execute, so serving times use it; ``1``, executed, counts what a masked kernel computes
+(eager or masked-sdpa attention, ``torch.utils.flop_counter``): the full ``s²`` in every
+attention layer.  The convention applies to the exact counts here (prefill, training
+forward) and to the times computed from them.  xlcalc's MFU figures are FLOPs in the
+selected convention over peak × time (useful by default: model FLOPs, no masked half);
+Megatron's formulas (:func:`megatron_training_flops` …) always count the full
+``s²``, as Megatron-LM reports its TFLOP/s.  Decode attention has nothing masked: both
+conventions agree.
 """
 
 from ..expr import floor, minimum, where
+from ..glossary import Term, register_terms
 from ..graph import derive, formula
 
 F = "FLOPs"
+
+
+register_terms(
+    Term("flops_executed", "FLOPs convention of attention: 0 (the default) counts the useful "
+         "pairs (causal half, windows: what FlashAttention executes), 1 the full masked s² "
+         "of every attention layer (what eager / masked-sdpa attention executes)", "", "flag",
+         0, sample=(0, 1), group="efficiency"),
+)
+
+
+@formula("", "FLOPs convention: useful unless flops_executed is given", input_default=True)
+def flops_executed():
+    """The FLOPs convention when not given: 0, the useful pairs (xlcalc's default; MFU
+    figures computed from these counts are model FLOPs without the masked half)."""
+    return 0
 
 
 @formula("parameters", "weights a token multiplies: attention, active MLP, LM head")
@@ -128,16 +157,21 @@ def decode_flops(batch, forward_flops_per_token):
     return batch * forward_flops_per_token
 
 
-@formula("token pairs", "causal masking per layer kind: window-, chunk- or top-k-capped")
+@formula("token pairs", "causal masking per layer kind: window-, chunk- or top-k-capped; "
+                        "or the full masked s² (flops_executed)")
 def attention_pairs(seq_len, num_full_layers, num_sliding_layers, sliding_window,
-                    num_chunked_layers, attention_chunk_size, index_topk):
+                    num_chunked_layers, attention_chunk_size, index_topk, flops_executed):
     """(query, key) pairs the main attention of one ``seq_len``-token sequence computes,
-    summed over layers (DeepSeek-V3.2: each query attends to at most ``index_topk``)."""
+    summed over layers: the useful causal pairs of each layer kind (DeepSeek-V3.2: each
+    query attends to at most ``index_topk``), or ``s²`` per attention layer when the
+    executed convention (``flops_executed`` = 1) counts what a masked kernel computes."""
     full = where(index_topk > 0, _causal_window_pairs(seq_len, index_topk),
                  _causal_pairs(seq_len))
-    return num_full_layers * full + \
+    useful = num_full_layers * full + \
         num_sliding_layers * _causal_window_pairs(seq_len, sliding_window) + \
         num_chunked_layers * _chunked_pairs(seq_len, attention_chunk_size)
+    executed = (num_full_layers + num_sliding_layers + num_chunked_layers) * seq_len * seq_len
+    return where(flops_executed > 0, executed, useful)
 
 
 derive("prefill_attention_pairs", attention_pairs, "token pairs",
@@ -146,28 +180,45 @@ derive("prefill_attention_pairs", attention_pairs, "token pairs",
 
 
 @formula("token pairs", "DeepSeek-V3.2: the indexer scores every causal pair")
-def index_pairs(seq_len, num_attention_layers, index_head_dim):
+def index_pairs(seq_len, num_attention_layers, index_head_dim, flops_executed):
     """(query, key) pairs DeepSeek-V3.2's indexer scores for one sequence, summed over
-    layers (0 without an indexer)."""
-    return where(index_head_dim > 0, num_attention_layers, 0) * _causal_pairs(seq_len)
+    layers (the causal half, or ``s²`` in the executed convention; 0 without an
+    indexer)."""
+    pairs = where(flops_executed > 0, seq_len * seq_len, _causal_pairs(seq_len))
+    return where(index_head_dim > 0, num_attention_layers, 0) * pairs
 
 
 derive("prefill_index_pairs", index_pairs, "token pairs", "the indexer over the prompt",
        doc="(query, key) pairs the indexer scores over one prompt.", seq_len="prompt_len")
 
 
-@formula(F, "exact prefill: causal attention per kind, logits for the last token only")
-def prefill_flops(batch, prompt_len, params_matmul_active, vocab_size, hidden_size, num_heads,
-                  attention_head_width, prefill_attention_pairs, index_num_heads,
-                  index_head_dim, prefill_index_pairs, linear_mixer_flops_per_token):
-    """FLOPs to prefill ``batch`` prompts of ``prompt_len`` tokens: every prompt token
+@formula(F, "every prompt token through every weight; the LM head for the last token")
+def prefill_linear_flops(batch, prompt_len, params_matmul_active, vocab_size, hidden_size):
+    """GEMM FLOPs to prefill ``batch`` prompts of ``prompt_len`` tokens: every prompt token
     through every weight except the LM head, which serving engines apply to the last
-    token only, plus causal attention (and the indexer, and the linear layers' state)."""
+    token only."""
     lm_head = vocab_size * hidden_size
-    linear = 2 * prompt_len * (params_matmul_active - lm_head) + 2 * lm_head
-    return batch * (linear + 2 * num_heads * attention_head_width * prefill_attention_pairs +
+    return batch * (2 * prompt_len * (params_matmul_active - lm_head) + 2 * lm_head)
+
+
+@formula(F, "causal attention per kind (flops_executed), the indexer, linear layers' state")
+def prefill_attention_flops(batch, prompt_len, num_heads, attention_head_width,
+                            prefill_attention_pairs, index_num_heads, index_head_dim,
+                            prefill_index_pairs, linear_mixer_flops_per_token):
+    """Attention FLOPs of the prefill of ``batch`` prompts: scores and weighted values over
+    the prompt's pairs (in the selected FLOPs convention), DeepSeek-V3.2's indexer, and the
+    linear layers' state work."""
+    return batch * (2 * num_heads * attention_head_width * prefill_attention_pairs +
                     2 * index_num_heads * index_head_dim * prefill_index_pairs +
                     prompt_len * linear_mixer_flops_per_token)
+
+
+@formula(F, "exact prefill: GEMMs + attention")
+def prefill_flops(prefill_linear_flops, prefill_attention_flops):
+    """FLOPs to prefill ``batch`` prompts of ``prompt_len`` tokens: the GEMMs (LM head for
+    the last token only) plus attention (causal per layer kind in the useful convention),
+    the indexer and the linear layers' state."""
+    return prefill_linear_flops + prefill_attention_flops
 
 
 @formula(F, "seed 000 §七 example 1: FLOPs = 2 × params × prompt × batch")

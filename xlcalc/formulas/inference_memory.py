@@ -12,19 +12,24 @@ Parts (all bytes on the busiest GPU of a ``tp × pp`` replica):
   :func:`model_weights_bytes_rule`.
 * **KV cache** — the core's :func:`~xlcalc.formulas.kv_cache.kv_cache_bytes` (GQA/MQA/MLA,
   windows, TP split or replication, pages) for the busiest stage's layers.
-* **activations** — the largest transient tensor of one forward pass (seed ``003_*``
-  §5.4): the MLP's first linear output ``8bsh`` (``b·s·f`` elements, f = 4h) — or ``b·s·2f``
-  for a gated MLP, whose gate and up projections run together — against the attention
-  scores ``2bs²a`` when attention is not FlashAttention (scores never reach HBM with it).
-  A forward pass holds at most ``max_num_batched_tokens`` tokens (vLLM's chunked prefill),
-  which is also where vLLM profiles its activation peak.
-* **reserve** — what the engine keeps outside PyTorch's tensors: CUDA context, NCCL and
-  cuBLAS workspaces, CUDA graphs (vLLM's "non-torch memory"): the input
-  ``infer_reserve_bytes`` per GPU (default 1 GB).
+* **activations** — what the engine holds for activations: the peak it profiles and
+  subtracts before sizing its KV cache (:func:`~xlcalc.formulas.engines.engine_activation_bytes`:
+  vLLM's forward pass of ``max_num_batched_tokens`` tokens or its sampler, whichever is
+  larger), or the batch's own largest transient tensor when that is larger (seed
+  ``003_*`` §5.4: the MLP's first linear output ``8bsh`` — ``b·s·2f`` for a gated MLP —
+  against the attention scores ``2bs²a`` when attention is not FlashAttention; the seed
+  engine profiles nothing, so this is its figure).
+* **reserve** — what the engine keeps outside PyTorch's tensors within its budget
+  (:func:`~xlcalc.formulas.engines.infer_non_torch_bytes`): ``infer_reserve_bytes``, by
+  default the engine's non-torch memory (vLLM's 0.13 GiB of workspaces), plus its
+  communication buffers when the replica spans GPUs (vLLM 0.42 GiB more).
 
-A GPU offers ``gpu_memory_utilization × memory`` (vLLM's ``gpu_memory_utilization``,
-default 0.9, of the total the driver reports): the plan fits when the parts add up to no
-more than that.
+A GPU offers the engine's budget, ``gpu_memory_utilization × (memory − context)``
+(:func:`infer_budget_bytes`; the engine's own fraction by default: vLLM's 0.9 of the
+total the driver reports, SGLang's ``mem_fraction_static`` rule, all of it for the seeds):
+the plan fits when what it needs stays within it (TensorRT-LLM also keeps
+``1 − free_gpu_memory_fraction`` of the free memory back, :func:`infer_headroom_bytes`).
+The default engine is ``vllm`` (the ``engine`` input).
 """
 
 from ..expr import ceil, maximum, minimum, where
@@ -36,15 +41,21 @@ B = "bytes"
 
 register_terms(
     Term("gpu_memory_utilization", "share of each GPU's memory the engine may use (vLLM's "
-         "gpu_memory_utilization)", "", "fraction", default=0.9, sample=(0.8, 0.9, 0.95),
+         "gpu_memory_utilization, SGLang's mem_fraction_static); 0 (the default): the "
+         "engine's", "", "real", 0, maximum=1, default=0.0, sample=(0.0, 0.8, 0.95),
          group="efficiency"),
     Term("infer_reserve_bytes", "engine memory per GPU outside weights, KV cache and "
-         "activations: CUDA context, NCCL/cuBLAS workspaces, CUDA graphs (vLLM's non-torch "
-         "memory)", B, "real", 0, default=1e9, sample=(0.0, 1e9, 2.5e9), group="efficiency",
-         maximum=1e13),
+         "activations within its budget: cuBLAS/attention workspaces, NCCL buffers (vLLM's "
+         "non-torch memory; default: the engine's)", B, "real", 0,
+         sample=(0.0, 1e9, 2.5e9), group="efficiency", maximum=1e13),
     Term("max_num_batched_tokens", "most tokens one forward pass holds (vLLM's chunked-prefill "
-         "budget, where it profiles the activation peak)", "tokens", default=8192,
+         "budget, where it profiles the activation peak; 0: no limit, the seeds; default: "
+         "the engine's for the GPU's memory)", "tokens", minimum=0,
          sample=(2048, 8192, 16384), maximum=1e8),
+    Term("max_num_seqs", "most sequences one engine rank runs at once (vLLM max_num_seqs, "
+         "SGLang cuda_graph_max_bs, TensorRT-LLM max_batch_size; 0: no limit, the seeds; "
+         "default: the engine's for the GPU's memory)", "sequences", minimum=0,
+         sample=(256, 1024), maximum=1e7),
     Term("flash_attention", "1 when attention never writes the s×s score matrix to HBM "
          "(FlashAttention, vLLM's default), 0 for eager attention", "", "flag", 0,
          default=1, sample=(0, 1)),
@@ -77,17 +88,22 @@ def infer_total_bytes_1_2x(model_weights_bytes_rule):
     return 1.2 * model_weights_bytes_rule
 
 
-@formula(B, "Megatron/vLLM: layers split tp ways; the busiest pipeline stage")
-def infer_weights_bytes(params_non_embedding, params_embedding, params_lm_head,
+@formula(B, "Megatron/vLLM tensor parallelism, the busiest pipeline stage; routed experts "
+            "over tp × dp_attention")
+def infer_weights_bytes(params_non_embedding, params_embedding, params_lm_head, params_routed,
                         weight_bytes_per_param, embed_bytes_per_param,
-                        lm_head_bytes_per_param, stage_layers, num_layers, tp, pp):
+                        lm_head_bytes_per_param, stage_layers, num_layers, tp, pp,
+                        moe_group_gpus):
     """Weight bytes on the busiest GPU: ``ceil(L/pp)`` layers' share of the layer weights
-    plus the embedding and LM head (pp = 1) or the embedding (pp > 1: the LM head sits on
-    the last stage), all split ``tp`` ways (vocab-parallel embedding)."""
-    layers = params_non_embedding * weight_bytes_per_param * stage_layers / num_layers
+    — the dense parts split ``tp`` ways, an MoE model's routed experts over the stage's
+    ``tp × dp_attention`` GPUs (:mod:`.moe_serving`) — plus the embedding and LM head
+    (pp = 1) or the embedding (pp > 1: the LM head sits on the last stage), split ``tp``
+    ways (vocab-parallel) at the format's embedding and head bits."""
+    dense = (params_non_embedding - params_routed) / tp + params_routed / moe_group_gpus
+    layers = dense * weight_bytes_per_param * stage_layers / num_layers
     embedding = params_embedding * embed_bytes_per_param
     vocab = where(pp > 1, embedding, embedding + params_lm_head * lm_head_bytes_per_param)
-    return (layers + vocab) / tp
+    return layers + vocab / tp
 
 
 # ----------------------------------------------------------------------- KV cache
@@ -127,8 +143,9 @@ def mlp_peak_width(intermediate_size, num_dense_layers, num_experts, experts_per
 @formula("tokens", "vLLM chunked prefill: max_num_batched_tokens per forward pass")
 def tokens_per_forward(batch, seq_len, max_num_batched_tokens):
     """Tokens in the largest forward pass: the whole batch's sequences at once, capped by
-    the engine's ``max_num_batched_tokens``."""
-    return minimum(batch * seq_len, max_num_batched_tokens)
+    the engine's ``max_num_batched_tokens`` (0: no cap, the seeds)."""
+    return where(max_num_batched_tokens > 0, minimum(batch * seq_len, max_num_batched_tokens),
+                 batch * seq_len)
 
 
 def _activation_bytes(tokens, seq_len, act_dtype_bytes, mlp_gated, mlp_peak_width, num_heads,
@@ -140,24 +157,41 @@ def _activation_bytes(tokens, seq_len, act_dtype_bytes, mlp_gated, mlp_peak_widt
     return maximum(mlp, scores) / shards
 
 
-@formula(B, "seed 003 §5.4: max(8bsh MLP intermediate, 2bs²a attention scores)")
-def infer_activation_bytes(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated,
-                           mlp_peak_width, num_heads, flash_attention, tp):
-    """Peak transient activation bytes on one GPU: the MLP's first linear output
-    (``b·s·f`` elements, ``b·s·2f`` gated: seed 003's ``8bsh`` for f = 4h at 2 bytes) or,
-    without FlashAttention, the attention scores (``b·a·s²``: seed 003's ``2bs²a``),
-    whichever is larger, for ``tokens_per_forward`` tokens, split ``tp`` ways."""
+def _batch_peak(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated, mlp_peak_width,
+                num_heads, flash_attention, tp):
+    """Peak transient activation bytes of this batch's largest forward pass on one GPU: the
+    MLP's first linear output (``b·s·f`` elements, ``b·s·2f`` gated: seed 003's ``8bsh``
+    for f = 4h at 2 bytes) or, without FlashAttention, the attention scores (``b·a·s²``:
+    seed 003's ``2bs²a``), whichever is larger, for ``tokens_per_forward`` tokens, split
+    ``tp`` ways."""
     return _activation_bytes(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated,
                              mlp_peak_width, num_heads, flash_attention, tp)
 
 
-@formula(B, "vLLM profile_run: activation peak of a max_num_batched_tokens forward pass")
-def profiled_activation_bytes(max_num_batched_tokens, seq_len, act_dtype_bytes, mlp_gated,
-                              mlp_peak_width, num_heads, flash_attention, tp):
-    """The activation peak vLLM measures before sizing its KV cache: one forward pass of
-    ``max_num_batched_tokens`` tokens (sequences of ``seq_len``), split ``tp`` ways."""
-    return _activation_bytes(max_num_batched_tokens, seq_len, act_dtype_bytes, mlp_gated,
-                             mlp_peak_width, num_heads, flash_attention, tp)
+def _profiled_peak(max_num_batched_tokens, act_dtype_bytes, mlp_gated, mlp_peak_width, tp):
+    """Activation peak of the engine's profiling forward pass: the widest MLP's first
+    output for ``max_num_batched_tokens`` tokens (engines run FlashAttention: no score
+    matrix), split ``tp`` ways (seed 003 §5.4)."""
+    return act_dtype_bytes * where(mlp_gated > 0, 2, 1) * mlp_peak_width * \
+        max_num_batched_tokens / tp
+
+
+_SEED_003 = "seed 003 §5.4: max(8bsh MLP intermediate, 2bs²a attention scores)"
+derive("batch_activation_bytes", _batch_peak, B, _SEED_003)
+derive("batch_activation_whole_bytes", _batch_peak, B, _SEED_003 + ", on one GPU",
+       doc="The batch's transient activation peak, whole (tp = 1).", tp=1)
+_PROFILE = "vLLM/TRT-LLM profile run: forward pass of max_num_batched_tokens tokens"
+derive("profiled_activation_bytes", _profiled_peak, B, _PROFILE)
+derive("profiled_activation_whole_bytes", _profiled_peak, B, _PROFILE + ", on one GPU",
+       doc="The engine's profiled forward-pass peak, whole (tp = 1).", tp=1)
+
+
+@formula(B, "the engine's profiled peak, or the batch's transient when larger")
+def infer_activation_bytes(engine_activation_bytes, batch_activation_bytes):
+    """Activation memory on the busiest GPU: the peak the engine holds back for activations
+    (vLLM profiles it before sizing the KV cache; the seed engine profiles nothing), or the
+    batch's own largest transient tensor when that is larger (eager attention's scores)."""
+    return maximum(engine_activation_bytes, batch_activation_bytes)
 
 
 @formula(B, "seed 000 §4.1 example: batch × seq × hidden × 4 × 2")
@@ -169,29 +203,48 @@ def infer_activation_bytes_seed_000(batch, seq_len, hidden_size):
 
 # ------------------------------------------------------------- reserve and totals
 
+def _total(weights, draft, kv, activations, reserve):
+    return weights + draft + kv + activations + reserve
+
+
 @formula(B, "breakdown first: the total is the sum of its parts")
-def infer_total_bytes(infer_weights_bytes, infer_kv_cache_bytes, infer_activation_bytes,
-                      infer_reserve_bytes):
-    """Inference memory on the busiest GPU: weights + KV cache + activations + reserve."""
-    return infer_weights_bytes + infer_kv_cache_bytes + infer_activation_bytes + \
-        infer_reserve_bytes
+def infer_total_bytes(infer_weights_bytes, serve_draft_weights_bytes, infer_kv_cache_bytes,
+                      infer_activation_bytes, infer_non_torch_bytes):
+    """Inference memory on the busiest GPU: weights (+ a draft model's) + KV cache +
+    activations + reserve."""
+    return _total(infer_weights_bytes, serve_draft_weights_bytes, infer_kv_cache_bytes,
+                  infer_activation_bytes, infer_non_torch_bytes)
 
 
-@formula(B, "vLLM: total_gpu_memory × gpu_memory_utilization")
-def infer_budget_bytes(gpu_memory_bytes, gpu_memory_utilization):
-    """Bytes the engine may use on one GPU: ``gpu_memory_utilization × memory``."""
-    return gpu_memory_utilization * gpu_memory_bytes
+@formula(B, "vLLM: gpu_memory_utilization × total; SGLang: mem_fraction_static × free at "
+            "start")
+def infer_budget_bytes(gpu_memory_bytes, engine_context_bytes, memory_fraction_used):
+    """Bytes the engine may use on one GPU: ``gpu_memory_utilization × (memory − context)``
+    (the engine's fraction unless given: vLLM 0.9 of the total the driver reports;
+    SGLang ``mem_fraction_static`` of the memory free after the CUDA context)."""
+    return memory_fraction_used * (gpu_memory_bytes - engine_context_bytes)
 
 
-@formula(B, "budget minus need; negative when the plan does not fit")
-def infer_headroom_bytes(infer_budget_bytes, infer_total_bytes):
-    """Bytes left on the busiest GPU (negative: short by that much)."""
-    return infer_budget_bytes - infer_total_bytes
+def _headroom(budget, total, kv, free_fraction):
+    """KV room the engine leaves minus the KV cache held: ``free_fraction × (budget −
+    everything but the KV) − KV`` (budget − total when the engine gives the KV cache all
+    that is left)."""
+    return free_fraction * (budget - (total - kv)) - kv
+
+
+@formula(B, "what the engine leaves for the KV cache minus the KV held; negative: short")
+def infer_headroom_bytes(infer_budget_bytes, infer_total_bytes, infer_kv_cache_bytes,
+                         engine_kv_free_fraction):
+    """Bytes left on the busiest GPU (negative: short by that much): the budget minus the
+    total for vLLM, SGLang and the seeds; TensorRT-LLM gives the KV cache only
+    ``free_gpu_memory_fraction`` (0.9) of what is free after everything else."""
+    return _headroom(infer_budget_bytes, infer_total_bytes, infer_kv_cache_bytes,
+                     engine_kv_free_fraction)
 
 
 @formula("", "a plan that does not fit is a result, not an error")
 def infer_fits(infer_headroom_bytes):
-    """TRUE when the plan fits in ``gpu_memory_utilization × memory_gb``."""
+    """TRUE when the plan fits the engine's budget on the busiest GPU."""
     return infer_headroom_bytes >= 0
 
 
@@ -211,18 +264,25 @@ def context_warning(seq_len, max_position_embeddings):
 
 # ------------------------------------------------- the whole plan on one GPU (the seeds)
 
-@formula(B, "whole-model activation peak (no tensor-parallel split)")
-def model_activation_bytes(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated,
-                           mlp_peak_width, num_heads, flash_attention):
-    """:func:`infer_activation_bytes` on one GPU (tp = 1)."""
-    return _activation_bytes(tokens_per_forward, seq_len, act_dtype_bytes, mlp_gated,
-                             mlp_peak_width, num_heads, flash_attention, 1)
+def activation_at_tp(t, batch_activation_whole_bytes, profiled_activation_whole_bytes,
+                     engine_sampler_bytes, engine_activation_counted):
+    """:func:`infer_activation_bytes` at tensor-parallel degree ``t``: the batch's transient
+    and the engine's forward pass split ``t`` ways, the sampler's logits whole on every
+    rank."""
+    engine = engine_activation_counted * maximum(profiled_activation_whole_bytes / t,
+                                                 engine_sampler_bytes)
+    return maximum(batch_activation_whole_bytes / t, engine)
+
+
+derive("model_activation_bytes", activation_at_tp, B, "whole-model activation peak (no "
+       "tensor-parallel split)", doc="Activation memory of the plan on one GPU (tp = 1).", t=1)
 
 
 @formula(B, "seed 000 §4.1: weights + KV + activations + buffers on one GPU")
 def infer_total_bytes_one_gpu(model_weights_bytes, kv_model_bytes, model_activation_bytes,
                               infer_reserve_bytes):
-    """The whole plan's memory as if on a single GPU (tp = pp = 1)."""
+    """The whole plan's memory as if on a single GPU (tp = pp = 1: no communication
+    buffers)."""
     return model_weights_bytes + kv_model_bytes + model_activation_bytes + infer_reserve_bytes
 
 

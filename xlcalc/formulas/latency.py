@@ -4,7 +4,14 @@ Seed ``000_*`` §2.3, §5.4, §七 example 1 and 附录A; seed ``003_*`` §六 (
 
 * a phase takes ``max(compute, memory)``: compute = FLOPs / (tp × dense peak × ``mfu``),
   memory = bytes read / (HBM bandwidth × ``bw_eff``) on each tensor-parallel rank
-  (pipeline stages of one batch run one after another, so ``pp`` does not shorten it);
+  (pipeline stages of one batch run one after another, so ``pp`` does not shorten it).
+  Without an explicit ``mfu`` (the default, 0) the compute time is calibrated
+  (:mod:`.efficiency`): the GEMMs at the GPU family's plateau plus a fixed time per GEMM
+  (small decode batches run far below the plateau, large prefills at it), attention at
+  the family's fused-kernel efficiency; ``bw_eff`` defaults to the family's sustained
+  bandwidth share and the links to its measured NCCL/RCCL figures.  A decode step of an
+  MLA model attends over the cached latent with the weights absorbed, as engines run it
+  (:func:`decode_attention_width`);
 * **prefill** (TTFT) reads the weights once and writes the prompt's KV cache; its
   tensor-parallel all-reduces are added unless hidden (``comm_overlap``);
 * a **decode step** at context ``c`` reads the weights (for an MoE model, the experts the
@@ -23,6 +30,7 @@ taken from the same two times that make up the latency (so ``mfu`` and ``bw_eff`
 from ..expr import both, ceil, floor, maximum, minimum, ne, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
+from .efficiency import gemm_seconds
 from .flops import attended_token_layers, indexed_token_layers
 from .kv_cache import held_token_layers
 
@@ -44,15 +52,23 @@ register_terms(
 # ------------------------------------------------------------------ rates, ridge
 
 @formula("FLOP/s", "seed 000 §七: 8 × 990 TFLOP/s × 50 %")
-def tp_flops_per_s(tp, peak_tflops, mfu):
-    """Achieved FLOP/s of a tensor-parallel group: ``tp × dense peak × mfu``."""
-    return tp * peak_tflops * 1e12 * mfu
+def tp_flops_per_s(tp, peak_tflops, gemm_eff):
+    """Achieved GEMM FLOP/s of a tensor-parallel group beyond the GEMMs' fixed time:
+    ``tp × dense peak × mfu`` (``mfu`` not given: the family's calibrated plateau)."""
+    return tp * peak_tflops * 1e12 * gemm_eff
+
+
+@formula("FLOP/s", "attention at the fused kernel's efficiency (mfu when given)")
+def tp_attention_flops_per_s(tp, peak_tflops, attention_compute_eff):
+    """Achieved attention FLOP/s of a tensor-parallel group: ``tp × peak ×`` the family's
+    fused-kernel efficiency (``mfu`` when given)."""
+    return tp * peak_tflops * 1e12 * attention_compute_eff
 
 
 @formula("bytes/s", "seed 000 §七: HBM 3.35 TB/s")
-def hbm_bytes_per_s(memory_bandwidth_gb_per_s, bw_eff):
+def hbm_bytes_per_s(memory_bandwidth_gb_per_s, bw_eff_used):
     """Achieved HBM bandwidth of one GPU: ``bandwidth × bw_eff``."""
-    return memory_bandwidth_gb_per_s * 1e9 * bw_eff
+    return memory_bandwidth_gb_per_s * 1e9 * bw_eff_used
 
 
 @formula("FLOP/byte", "seed 000 §2.3: 990 TFLOP/s / 3.35 TB/s ≈ 295")
@@ -62,9 +78,17 @@ def ridge_intensity(peak_tflops, memory_bandwidth_gb_per_s):
 
 
 @formula("FLOP/byte", "the ridge at the achieved rates")
-def ridge_intensity_effective(ridge_intensity, mfu, bw_eff):
-    """The ridge point at ``mfu`` and ``bw_eff``: a phase above it is compute-bound."""
-    return ridge_intensity * mfu / bw_eff
+def ridge_intensity_effective(ridge_intensity, gemm_eff, bw_eff_used):
+    """The ridge point at the achieved GEMM rate (``mfu``, or the calibrated plateau) and
+    ``bw_eff``: a phase above it is compute-bound."""
+    return ridge_intensity * gemm_eff / bw_eff_used
+
+
+@formula("GEMMs", "one forward pass: every layer's GEMMs and the LM head")
+def step_gemms(num_layers, gemms_per_layer):
+    """GEMM launches of one forward pass through every layer (the LM head included): the
+    count of fixed GEMM times a prefill or decode step pays."""
+    return num_layers * gemms_per_layer + 1
 
 
 # Layer kinds (docs/models.md §2) enter latency through two token-layer series of the
@@ -75,10 +99,15 @@ def ridge_intensity_effective(ridge_intensity, mfu, bw_eff):
 
 # ------------------------------------------------------------------------ prefill
 
-@formula(S, "seed 000 §七: FLOPs / (GPUs × peak × MFU)")
-def prefill_compute_s(prefill_flops, tp_flops_per_s):
-    """Compute time of the prefill of ``batch`` prompts (exact FLOPs of the core)."""
-    return prefill_flops / tp_flops_per_s
+@formula(S, "seed 000 §七: FLOPs / (GPUs × peak × MFU); calibrated: GEMMs on the curve, "
+            "attention at the fused kernel's rate")
+def prefill_compute_s(prefill_linear_flops, prefill_attention_flops, tp_flops_per_s,
+                      tp_attention_flops_per_s, step_gemms, gemm_fixed_s):
+    """Compute time of the prefill of ``batch`` prompts (exact FLOPs of the core): the
+    GEMMs at the achieved rate plus their fixed time (one forward pass), attention at the
+    fused kernel's rate; with an explicit ``mfu``, FLOPs / (tp × peak × mfu)."""
+    return gemm_seconds(prefill_linear_flops, step_gemms, tp_flops_per_s, gemm_fixed_s) + \
+        prefill_attention_flops / tp_attention_flops_per_s
 
 
 @formula("bytes", "weights read once; the prompt's KV (and linear state) written")
@@ -119,10 +148,13 @@ def prefill_comm_s(prefill_tp_comm_s, prefill_pp_comm_s, comm_overlap):
     return (1 - comm_overlap) * prefill_tp_comm_s + prefill_pp_comm_s
 
 
-@formula(S, "seed 000 §七: Prefill延迟 = compute (+ communication)")
-def ttft_s(prefill_compute_s, prefill_memory_s, prefill_comm_s):
-    """Time to first token: ``max(compute, memory) + communication`` of the prefill."""
-    return maximum(prefill_compute_s, prefill_memory_s) + prefill_comm_s
+@formula(S, "seed 000 §七: Prefill延迟 = compute (+ communication); the engine's step overhead")
+def ttft_s(prefill_compute_s, prefill_memory_s, prefill_comm_s, engine_step_overhead_s,
+           engine_request_overhead_s):
+    """Time to first token: ``max(compute, memory) + communication`` of the prefill, plus
+    the engine's overhead of one step and of one request."""
+    return maximum(prefill_compute_s, prefill_memory_s) + prefill_comm_s + \
+        engine_step_overhead_s + engine_request_overhead_s
 
 
 # ------------------------------------------------------------------ decode step
@@ -169,10 +201,14 @@ def decode_state_bytes(state_cache_bytes):
     return 2 * state_cache_bytes
 
 
-@formula(S, "decode FLOPs / (GPUs × peak × MFU)")
-def decode_compute_s(decode_flops, tp_flops_per_s):
-    """Compute time of one decode step (core ``decode_flops`` at ``context_len``)."""
-    return decode_flops / tp_flops_per_s
+@formula(S, "decode FLOPs / (GPUs × peak × MFU); calibrated: GEMMs on the curve")
+def decode_compute_s(decode_linear_flops, decode_attention_flops, tp_flops_per_s,
+                     tp_attention_flops_per_s, step_gemms, gemm_fixed_s):
+    """Compute time of one decode step at ``context_len``: the GEMMs at the achieved rate
+    plus their fixed time, attention (over the MLA latent as engines run it) at the fused
+    kernel's rate; with an explicit ``mfu``, FLOPs / (tp × peak × mfu)."""
+    return gemm_seconds(decode_linear_flops, step_gemms, tp_flops_per_s, gemm_fixed_s) + \
+        decode_attention_flops / tp_attention_flops_per_s
 
 
 @formula(S, "seed 000 §七: 17.5 GB / 3.35 TB/s = 5.2 ms")
@@ -185,11 +221,12 @@ def decode_memory_s(decode_weights_read_bytes, decode_kv_read_bytes, decode_stat
 
 
 @formula("FLOP/byte", "seed 000 §2.3: FLOPs / bytes ≈ 1 at batch 1 (16-bit)")
-def decode_intensity(decode_flops, tp, decode_weights_read_bytes, decode_kv_read_bytes,
-                     decode_state_bytes):
-    """Decode-step FLOPs per HBM byte on one rank at ``context_len``."""
-    return decode_flops / tp / (decode_weights_read_bytes + decode_kv_read_bytes +
-                                decode_state_bytes)
+def decode_intensity(decode_flops_mla_absorbed, tp, decode_weights_read_bytes,
+                     decode_kv_read_bytes, decode_state_bytes):
+    """Decode-step FLOPs (as engines run them) per HBM byte on one rank at
+    ``context_len``."""
+    return decode_flops_mla_absorbed / tp / (decode_weights_read_bytes + decode_kv_read_bytes +
+                                             decode_state_bytes)
 
 
 @formula("", "compute-bound when compute time ≥ memory time")
@@ -205,9 +242,10 @@ def decode_comm_s(decode_tp_comm_s, decode_pp_comm_s):
 
 
 @formula(S, "seed 000 附录A: Decode延迟 ≈ 模型大小 / 显存带宽, generalised")
-def decode_step_s(decode_compute_s, decode_memory_s, decode_comm_s):
-    """Time of one decode step at ``context_len``: ``max(compute, memory) + comm``."""
-    return maximum(decode_compute_s, decode_memory_s) + decode_comm_s
+def decode_step_s(decode_compute_s, decode_memory_s, decode_comm_s, engine_step_overhead_s):
+    """Time of one decode step at ``context_len``: ``max(compute, memory) + comm`` plus the
+    engine's per-step overhead."""
+    return maximum(decode_compute_s, decode_memory_s) + decode_comm_s + engine_step_overhead_s
 
 
 # ------------------------------------------ decode time as affine functions of T(c)
@@ -215,21 +253,29 @@ def decode_step_s(decode_compute_s, decode_memory_s, decode_comm_s):
 
 @formula(S, "2·N_matmul FLOPs per token, any context; linear layers' state work")
 def decode_compute_fixed_s(batch, params_matmul_active, linear_mixer_flops_per_token,
-                           tp_flops_per_s):
-    """Part of a decode step's compute time that does not grow with the context."""
-    return batch * (2 * params_matmul_active + linear_mixer_flops_per_token) / tp_flops_per_s
+                           tp_flops_per_s, tp_attention_flops_per_s, step_gemms,
+                           gemm_fixed_s):
+    """Part of a decode step's compute time that does not grow with the context: the
+    GEMMs (with their fixed time: a small batch runs far below the plateau) and the
+    linear layers' state work."""
+    return gemm_seconds(batch * 2 * params_matmul_active, step_gemms, tp_flops_per_s,
+                        gemm_fixed_s) + batch * linear_mixer_flops_per_token / \
+        tp_attention_flops_per_s
 
 
-@formula(S, "2·a·(d_qk + d_v) FLOPs per attended token per layer")
-def decode_compute_per_token_layer_s(batch, num_heads, attention_head_width, tp_flops_per_s):
+@formula(S, "2·a·(d_qk + d_v) FLOPs per attended token per layer (MLA absorbed: 2·a·(2r + "
+            "d_rope))")
+def decode_compute_per_token_layer_s(batch, num_heads, decode_attention_width,
+                                     tp_attention_flops_per_s):
     """Compute time a decode step adds per attended token per layer."""
-    return batch * 2 * num_heads * attention_head_width / tp_flops_per_s
+    return batch * 2 * num_heads * decode_attention_width / tp_attention_flops_per_s
 
 
 @formula(S, "DeepSeek-V3.2 indexer: 2·heads·d_idx FLOPs per scored token per layer")
-def decode_compute_per_index_layer_s(batch, index_num_heads, index_head_dim, tp_flops_per_s):
+def decode_compute_per_index_layer_s(batch, index_num_heads, index_head_dim,
+                                     tp_attention_flops_per_s):
     """Compute time a decode step adds per index key scored per layer."""
-    return batch * 2 * index_num_heads * index_head_dim / tp_flops_per_s
+    return batch * 2 * index_num_heads * index_head_dim / tp_attention_flops_per_s
 
 
 @formula(S, "weights read every step; linear state read and written")
@@ -418,11 +464,12 @@ for _i in range(5):
 
 @formula(S, "seed 000 §七: 256 tokens × per-token latency, with the context growing")
 def decode_total_s(decode_sum_1_s, decode_sum_2_s, decode_sum_3_s, decode_sum_4_s,
-                   decode_sum_5_s, output_len, decode_comm_s):
+                   decode_sum_5_s, output_len, decode_comm_s, engine_step_overhead_s):
     """Time of all ``output_len − 1`` decode steps: the closed-form sums of
-    ``max(compute, memory)`` over the five segments plus each step's communication."""
+    ``max(compute, memory)`` over the five segments plus each step's communication and the
+    engine's per-step overhead."""
     return decode_sum_1_s + decode_sum_2_s + decode_sum_3_s + decode_sum_4_s + \
-        decode_sum_5_s + (output_len - 1) * decode_comm_s
+        decode_sum_5_s + (output_len - 1) * (decode_comm_s + engine_step_overhead_s)
 
 
 def _at(context, a1, s1, s1i, a2, s2, s2i, num_attention_layers, index_head_dim, *kinds):
@@ -438,7 +485,8 @@ def decode_first_step_s(decode_compute_fixed_s, decode_compute_per_token_layer_s
                         decode_memory_per_token_layer_s, decode_memory_per_index_layer_s,
                         num_attention_layers, index_head_dim, num_full_layers,
                         num_sliding_layers, sliding_window, num_chunked_layers,
-                        attention_chunk_size, index_topk, decode_first_context, decode_comm_s):
+                        attention_chunk_size, index_topk, decode_first_context, decode_comm_s,
+                        engine_step_overhead_s):
     """Time of the first decode step (what a second output token costs)."""
     compute, memory = _at(decode_first_context, decode_compute_fixed_s,
                           decode_compute_per_token_layer_s, decode_compute_per_index_layer_s,
@@ -446,7 +494,7 @@ def decode_first_step_s(decode_compute_fixed_s, decode_compute_per_token_layer_s
                           decode_memory_per_index_layer_s, num_attention_layers,
                           index_head_dim, num_full_layers, num_sliding_layers, sliding_window,
                           num_chunked_layers, attention_chunk_size, index_topk)
-    return maximum(compute, memory) + decode_comm_s
+    return maximum(compute, memory) + decode_comm_s + engine_step_overhead_s
 
 
 @formula(S, "TPOT = (e2e − TTFT) / (output_len − 1): excludes the first token")

@@ -23,6 +23,7 @@ latent (``r + d_rope`` values per token) instead of decompressed keys and values
 
 from ..expr import where
 from ..graph import derive, formula
+from .flops import attended_token_layers, indexed_token_layers
 
 F = "FLOPs"
 P = "parameters"
@@ -245,16 +246,26 @@ def kv_cache_flops_saved_fraction(generation_flops_kv_cache, generation_flops_no
 
 # ------------------------------------------------------------ MLA weight absorption
 
+@formula("elements", "DeepSeek-V2 §2.1.2 / FlashMLA: scores over the 512 + 64 latent, values "
+                     "the 512 latent")
+def decode_attention_width(kv_lora_rank, qk_rope_head_dim, attention_head_width):
+    """``d_qk + d_v`` of one head as a decode step computes it: with MLA weight absorption
+    (vLLM, SGLang, TensorRT-LLM, FlashMLA) the query meets the cached latent and its rope
+    key (``r + d_rope``: 576 for DeepSeek-V3) and the weighted sum runs over the latent
+    (``r``), ``2r + d_rope`` in all; otherwise ``d_qk + d_v``."""
+    return where(kv_lora_rank > 0, 2 * kv_lora_rank + qk_rope_head_dim, attention_head_width)
+
+
 @formula(F, "DeepSeek-V2 §2.1.2: W_UK absorbed into the query, W_UV into the output; "
          "attention over the cached latent")
 def mla_absorbed_attention_flops_per_token(num_layers, num_heads, kv_lora_rank,
-                                           qk_rope_head_dim, context_len):
+                                           decode_attention_width, context_len):
     """Attention FLOPs of one decode token with MLA weight absorption: scores over the
     latent and its rope key, ``2·a·(r + d_rope)`` per cached token per layer, and the
     weighted sum of latents, ``2·a·r`` (the two absorbed products are the ``kv_b``
     weights, counted with the other weights); 0 for models without MLA."""
-    return where(kv_lora_rank > 0, 2 * num_heads * (2 * kv_lora_rank + qk_rope_head_dim) *
-                 context_len * num_layers, 0)
+    return where(kv_lora_rank > 0, 2 * num_heads * decode_attention_width * context_len *
+                 num_layers, 0)
 
 
 @formula(F, "DeepSeek-V2 §2.1.2: decompressing the cached latents every step")
@@ -267,11 +278,33 @@ def mla_decompress_flops_per_token(num_layers, num_heads, kv_lora_rank, qk_nope_
                  (qk_nope_head_dim + v_head_dim) * context_len * num_layers, 0)
 
 
+@formula(F, "2 FLOPs per weight per sequence")
+def decode_linear_flops(batch, params_matmul_active):
+    """GEMM FLOPs of one decode step: every sequence's new token through every weight."""
+    return batch * 2 * params_matmul_active
+
+
+@formula(F, "attention as engines run it: each layer kind at its reach, MLA absorbed")
+def decode_attention_flops(batch, num_heads, decode_attention_width, num_full_layers,
+                           num_sliding_layers, sliding_window, num_chunked_layers,
+                           attention_chunk_size, index_topk, num_attention_layers,
+                           index_num_heads, index_head_dim, linear_mixer_flops_per_token,
+                           context_len):
+    """Attention FLOPs of one decode step at ``context_len``: scores and weighted values
+    over the tokens each layer reads (window, chunk, DeepSeek-V3.2's top-k) at the decode
+    width (MLA: over the latent, weights absorbed), the indexer over every cached key, and
+    the linear layers' state work."""
+    main = attended_token_layers(context_len, num_full_layers, num_sliding_layers,
+                                 sliding_window, num_chunked_layers, attention_chunk_size,
+                                 index_topk)
+    index = indexed_token_layers(context_len, num_attention_layers, index_head_dim)
+    return batch * (2 * num_heads * decode_attention_width * main +
+                    2 * index_num_heads * index_head_dim * index + linear_mixer_flops_per_token)
+
+
 @formula(F, "decode step with MLA weight absorption (vLLM, SGLang, FlashMLA)")
-def decode_flops_mla_absorbed(batch, params_matmul_active, mla_absorbed_attention_flops_per_token,
-                              decode_flops, kv_lora_rank):
-    """FLOPs of one decode step when attention runs over the MLA latent: 2 per weight
-    plus :func:`mla_absorbed_attention_flops_per_token`; equal to ``decode_flops`` for
-    models without MLA."""
-    absorbed = batch * (2 * params_matmul_active + mla_absorbed_attention_flops_per_token)
-    return where(kv_lora_rank > 0, absorbed, decode_flops)
+def decode_flops_mla_absorbed(decode_linear_flops, decode_attention_flops):
+    """FLOPs of one decode step as engines run it: 2 per weight plus attention over the
+    MLA latent with the weights absorbed (:func:`decode_attention_width`); equal to
+    ``decode_flops`` for models without MLA.  Serving times use this count."""
+    return decode_linear_flops + decode_attention_flops

@@ -109,6 +109,13 @@ def moe_link_gb_per_s(moe_group_gpus, scale_up_domain, intra_node_gb_per_s,
     return where(moe_group_gpus <= scale_up_domain, intra_node_gb_per_s, inter_node_gb_per_s)
 
 
+@formula("", "the efficiency of the link moe_link_gb_per_s names")
+def moe_link_eff(moe_group_gpus, scale_up_domain, link_eff, scale_out_eff):
+    """Achieved share of the MoE all-to-all's link: ``link_eff`` inside the scale-up
+    domain, ``scale_out_eff`` on the network."""
+    return where(moe_group_gpus <= scale_up_domain, link_eff, scale_out_eff)
+
+
 # ------------------------------------------------------- one MoE layer's traffic
 
 def a2a_bytes(tokens_per_rank, experts_per_token, hidden_size, act_dtype_bytes, tp, ep,
@@ -159,12 +166,12 @@ def moe_a2a_bytes_per_layer(serve_step_tokens, experts_per_token, hidden_size,
 @formula(S, "dispatch + combine + expert all-reduce over the MoE link")
 def moe_comm_s_per_layer(serve_step_tokens, dp_attention, experts_per_token, hidden_size,
                          act_dtype_bytes, tp, ep, moe_group_gpus, moe_imbalance,
-                         moe_link_gb_per_s, link_eff, link_latency_us):
+                         moe_link_gb_per_s, moe_link_eff, link_latency_us):
     """Seconds one MoE layer of a decode step waits for its all-to-alls and expert
-    all-reduce (bytes / (link × link_eff) + start-up latency)."""
+    all-reduce (bytes / (link × its efficiency) + start-up latency)."""
     return moe_layer_comm_s(serve_step_tokens, dp_attention, experts_per_token, hidden_size,
                             act_dtype_bytes, tp, ep, moe_group_gpus, moe_imbalance,
-                            moe_link_gb_per_s, link_eff, link_latency_us)
+                            moe_link_gb_per_s, moe_link_eff, link_latency_us)
 
 
 #: past e^-700 a power is 0 to double precision (1 - it is 1.0): the exponent stops there

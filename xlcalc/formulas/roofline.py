@@ -4,6 +4,8 @@ of peak, element-wise and reduction operators, eager attention against FlashAtte
 * **One GEMM** ``[M,K]·[K,N]`` (seed ``002_*`` §1.10, seed ``001_*`` §4.1): ``2MNK`` FLOPs over
   ``(MK + KN + MN) × bytes`` of HBM traffic; its time is ``max(FLOPs / (peak × mfu), bytes /
   (bandwidth × bw_eff))`` and it is memory-bound below the ridge ``peak / bandwidth``.
+  Without an explicit ``mfu`` the compute time follows the GPU family's calibrated curve
+  (:mod:`.efficiency`: the plateau rate plus a fixed time per GEMM).
 * **Critical batch** (seed 001 §4.4 "below batch 16 a matmul is memory-bound", seed 000
   §2.3): the batch at which a decode step's compute time reaches its memory time.  Each
   sequence adds its FLOPs and its KV reads; the weights are read once per step.
@@ -26,6 +28,7 @@ from pathlib import Path
 from ..expr import ceil, maximum, where
 from ..glossary import Term, register_terms
 from ..graph import formula, lookup_node, register_table
+from .efficiency import gemm_seconds
 
 S = "s"
 B = "bytes"
@@ -89,10 +92,12 @@ def gemm_intensity(gemm_flops, gemm_bytes):
     return gemm_flops / gemm_bytes
 
 
-@formula(S, "seed 002 §1.10: T_cal = FLOPs / BW_cal")
-def gemm_compute_s(gemm_flops, peak_tflops, mfu):
-    """Compute time of one GEMM on one GPU at ``mfu`` of the dtype's dense peak."""
-    return gemm_flops / (peak_tflops * 1e12 * mfu)
+@formula(S, "seed 002 §1.10: T_cal = FLOPs / BW_cal; Calculon-style curve by size")
+def gemm_compute_s(gemm_flops, peak_tflops, gemm_eff, gemm_fixed_s):
+    """Compute time of one GEMM on one GPU: its FLOPs at ``mfu`` of the dtype's dense peak
+    when ``mfu`` is given, else on the GPU family's calibrated curve (the plateau rate
+    plus the fixed time of one GEMM, :mod:`.efficiency`)."""
+    return gemm_seconds(gemm_flops, 1, peak_tflops * 1e12 * gemm_eff, gemm_fixed_s)
 
 
 @formula(S, "seed 002 §1.10: T_mem = bytes / BW_mem")
@@ -130,10 +135,10 @@ def decode_critical_batch(batch, decode_compute_s, decode_memory_s, decode_weigh
 
 
 @formula("", "seed 000 §2.3: 理论上GPU只能发挥 intensity / ridge 的算力")
-def decode_compute_utilisation(decode_flops, decode_step_s, tp, peak_tflops):
-    """Share of the GPUs' dense peak a decode step uses: its FLOPs over
-    ``tp × peak × step time`` (memory-bound: about intensity / ridge)."""
-    return decode_flops / (decode_step_s * tp * peak_tflops * 1e12)
+def decode_compute_utilisation(decode_flops_mla_absorbed, decode_step_s, tp, peak_tflops):
+    """Share of the GPUs' dense peak a decode step uses: its FLOPs (as engines run them)
+    over ``tp × peak × step time`` (memory-bound: about intensity / ridge)."""
+    return decode_flops_mla_absorbed / (decode_step_s * tp * peak_tflops * 1e12)
 
 
 @formula("FLOP/byte", "seed 001 §4.4: self-attention in decode is ~1:1 FLOPs to bytes")
@@ -154,19 +159,20 @@ def op_traffic_bytes(op_elements, op_reads, op_writes, dtype_bytes):
 
 
 @formula(S, "roofline: an operator far below the ridge takes its bytes / bandwidth")
-def op_time_s(op_traffic_bytes, op_elements, op_flops_per_element, peak_tflops, mfu,
+def op_time_s(op_traffic_bytes, op_elements, op_flops_per_element, peak_tflops, gemm_eff,
               hbm_bytes_per_s):
-    """Time of the operator: the longer of its HBM traffic and its arithmetic."""
+    """Time of the operator: the longer of its HBM traffic and its arithmetic (at
+    ``mfu``, or the family's GEMM plateau when it is not given)."""
     return maximum(op_traffic_bytes / hbm_bytes_per_s,
-                   op_elements * op_flops_per_element / (peak_tflops * 1e12 * mfu))
+                   op_elements * op_flops_per_element / (peak_tflops * 1e12 * gemm_eff))
 
 
 @formula("", "seed 004: element-wise and reduction operators are memory-bound")
-def op_bound(op_traffic_bytes, op_elements, op_flops_per_element, peak_tflops, mfu,
+def op_bound(op_traffic_bytes, op_elements, op_flops_per_element, peak_tflops, gemm_eff,
              hbm_bytes_per_s):
     """"memory" when the operator's HBM time exceeds its arithmetic time, else "compute"."""
     return where(op_traffic_bytes / hbm_bytes_per_s >
-                 op_elements * op_flops_per_element / (peak_tflops * 1e12 * mfu),
+                 op_elements * op_flops_per_element / (peak_tflops * 1e12 * gemm_eff),
                  "memory", "compute")
 
 
@@ -211,18 +217,19 @@ def attention_core_flops(attention_heads_total, seq_len, head_dim):
 
 
 @formula(S, "roofline time of eager attention")
-def attention_eager_s(attention_core_flops, attention_eager_hbm_bytes, peak_tflops, mfu,
-                      hbm_bytes_per_s):
-    """max(compute, memory) of eager attention in one layer."""
-    return maximum(attention_core_flops / (peak_tflops * 1e12 * mfu),
+def attention_eager_s(attention_core_flops, attention_eager_hbm_bytes, peak_tflops,
+                      attention_compute_eff, hbm_bytes_per_s):
+    """max(compute, memory) of eager attention in one layer (compute at ``mfu``, or the
+    family's fused-kernel efficiency when it is not given)."""
+    return maximum(attention_core_flops / (peak_tflops * 1e12 * attention_compute_eff),
                    attention_eager_hbm_bytes / hbm_bytes_per_s)
 
 
 @formula(S, "roofline time of FlashAttention-2")
-def attention_flash_s(attention_core_flops, attention_flash_hbm_bytes, peak_tflops, mfu,
-                      hbm_bytes_per_s):
+def attention_flash_s(attention_core_flops, attention_flash_hbm_bytes, peak_tflops,
+                      attention_compute_eff, hbm_bytes_per_s):
     """max(compute, memory) of FlashAttention-2 in one layer (same FLOPs, less traffic)."""
-    return maximum(attention_core_flops / (peak_tflops * 1e12 * mfu),
+    return maximum(attention_core_flops / (peak_tflops * 1e12 * attention_compute_eff),
                    attention_flash_hbm_bytes / hbm_bytes_per_s)
 
 

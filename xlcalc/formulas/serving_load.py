@@ -48,6 +48,9 @@ from ..glossary import Term, register_terms
 from ..graph import derive, formula
 from .comm import _collectives_s, pp_comm_s, ring_allreduce_bytes
 from .flops import attended_token_layers, indexed_token_layers
+from .capacity import max_sequences
+from .efficiency import gemm_seconds
+from .inference_memory import _headroom, _total
 from .moe_serving import moe_layer_comm_s, visited_fraction
 
 B = "bytes"
@@ -138,10 +141,10 @@ def serve_step_tokens(serve_decode_tokens, serve_prefill_tokens):
 
 
 @formula("tokens", "the engine's max_num_batched_tokens (0: no chunking, the seeds' rule)")
-def serve_token_budget(engine_max_num_batched_tokens, serve_step_tokens, prompt_len):
+def serve_token_budget(max_num_batched_tokens, serve_step_tokens, prompt_len):
     """Tokens one step of a rank may hold: the engine's ``max_num_batched_tokens``; an
     engine without a limit (0: the seeds) holds a whole new prompt beside the step."""
-    return where(engine_max_num_batched_tokens > 0, engine_max_num_batched_tokens,
+    return where(max_num_batched_tokens > 0, max_num_batched_tokens,
                  serve_step_tokens + prompt_len)
 
 
@@ -154,29 +157,20 @@ def serve_chunk_tokens(prompt_len, serve_token_budget, serve_decode_tokens):
 
 @formula("", "the engine's max_num_batched_tokens and max_num_seqs (0: no limit)")
 def serve_token_budget_ok(serve_step_tokens, serve_chunk_tokens, serve_seqs_per_rank,
-                          serve_token_budget, engine_max_num_seqs):
+                          serve_token_budget, max_num_seqs):
     """TRUE when the steady-state step fits the engine's token budget, a new prompt still
     gets a chunk, and each rank runs at most ``max_num_seqs`` sequences."""
-    seqs = either(engine_max_num_seqs <= 0, serve_seqs_per_rank <= engine_max_num_seqs)
+    seqs = either(max_num_seqs <= 0, serve_seqs_per_rank <= max_num_seqs)
     return both(both(serve_step_tokens <= serve_token_budget, serve_chunk_tokens >= 1), seqs)
 
 
 # ---------------------------------------------------------------- memory per GPU
+# One KV arithmetic with inference memory and capacity (.capacity, .inference_memory):
+# weights (routed experts over tp × dp_attention) infer_weights_bytes, the engine's
+# budget infer_budget_bytes, its KV budget kv_budget_bytes, one request's KV
+# serve_kv_sequence_bytes (kv_sequence_bytes at prompt + output tokens).
 
-@formula(B, "Megatron/vLLM tensor parallelism; routed experts over tp × dp_attention")
-def serve_weights_bytes(params_non_embedding, params_embedding, params_lm_head,
-                        params_routed, weight_bytes_per_param, act_dtype_bytes, stage_layers,
-                        num_layers, tp, pp, moe_group_gpus):
-    """Target-model weight bytes on the busiest GPU: the busiest stage's share of the layers
-    (dense parts over ``tp``, routed experts over ``tp × dp_attention``) plus the embedding
-    and (pp = 1) LM head over ``tp``, kept 16-bit when the layers are quantized."""
-    dense = (params_non_embedding - params_routed) / tp + params_routed / moe_group_gpus
-    vocab = where(pp > 1, params_embedding, params_embedding + params_lm_head)
-    return dense * weight_bytes_per_param * stage_layers / num_layers + \
-        vocab * act_dtype_bytes / tp
-
-
-@formula(B, "the routed experts' share of serve_weights_bytes")
+@formula(B, "the routed experts' share of infer_weights_bytes")
 def serve_routed_bytes(params_routed, weight_bytes_per_param, stage_layers, num_layers,
                        moe_group_gpus):
     """Routed-expert bytes on the busiest GPU (the part a step reads only where tokens go)."""
@@ -189,85 +183,48 @@ def serve_draft_weights_bytes(draft_params, weight_bytes_per_param, tp):
     return draft_params * weight_bytes_per_param / tp
 
 
-@formula(B, "vLLM paged KV of prompt + output tokens per layer kind, the linear layers' "
-            "state, plus the draft's layers")
-def serve_kv_sequence_bytes(total_len, engine_block_size, num_full_layers, num_sliding_layers,
-                            sliding_window, num_chunked_layers, attention_chunk_size,
-                            kv_elements_per_token_layer, kv_dtype_bytes,
-                            state_bytes_per_sequence, stage_layers, num_layers, draft_layers):
-    """KV bytes one finished sequence (``prompt_len + output_len`` tokens, whole blocks of
-    the engine's block size; sliding layers keep their window, chunked layers one chunk)
-    holds on the busiest GPU, its fixed linear-attention state, and the draft's
-    ``draft_layers`` layers of KV."""
-    full = _paged(total_len, 0, engine_block_size)
-    target = (num_full_layers * full +
-              num_sliding_layers * _paged(total_len, sliding_window, engine_block_size) +
-              num_chunked_layers * _paged(total_len, attention_chunk_size, engine_block_size)) * \
-        kv_elements_per_token_layer * kv_dtype_bytes + state_bytes_per_sequence
-    return target * stage_layers / num_layers + \
-        draft_layers * full * kv_elements_per_token_layer * kv_dtype_bytes
-
-
-def _paged(tokens, cap, block):
-    """min(tokens, cap) token slots in whole blocks (no cap when ``cap`` is 0)."""
-    kept = where(cap > 0, minimum(tokens, cap), tokens)
-    return ceil(kept / block) * block
-
-
 @formula(B, "sequences of the busiest rank × KV per sequence")
 def serve_kv_bytes(serve_seqs_per_rank, serve_kv_sequence_bytes):
     """KV-cache bytes on the busiest GPU at ``concurrency`` (its rank's sequences)."""
     return serve_seqs_per_rank * serve_kv_sequence_bytes
 
 
-@formula(B, "the engine's budget: memory_fraction × (total − context)")
-def serve_budget_bytes(gpu_memory_bytes, engine_context_bytes, engine_memory_fraction):
-    """Memory the engine may use on each GPU (vLLM: ``gpu_memory_utilization`` × total;
-    SGLang: ``mem_fraction_static`` of the memory free at start)."""
-    return engine_memory_fraction * (gpu_memory_bytes - engine_context_bytes)
-
-
-@formula(B, "engine_kv_budget_bytes with the serving plan's weights (experts over "
-            "tp × dp_attention, the draft)")
-def serve_kv_budget_bytes(serve_budget_bytes, serve_weights_bytes, serve_draft_weights_bytes,
-                          engine_activation_bytes, engine_non_torch_bytes,
-                          engine_kv_free_fraction):
-    """Bytes the engine gives the KV cache on the busiest GPU: ``kv_free_fraction × (budget
-    − weights − draft − activation peak − non-torch)`` (negative: the weights do not fit)."""
-    return engine_kv_free_fraction * (serve_budget_bytes - serve_weights_bytes -
-                                      serve_draft_weights_bytes - engine_activation_bytes -
-                                      engine_non_torch_bytes)
-
-
-@formula(B, "breakdown first: the total is the sum of its parts")
-def serve_total_bytes(serve_weights_bytes, serve_draft_weights_bytes, serve_kv_bytes,
-                      engine_activation_bytes, engine_non_torch_bytes):
-    """Memory of the busiest GPU at ``concurrency``: weights + draft + KV + the activation
-    peak the engine counts + its non-torch memory."""
-    return serve_weights_bytes + serve_draft_weights_bytes + serve_kv_bytes + \
-        engine_activation_bytes + engine_non_torch_bytes
+derive("serve_total_bytes", _total, B, "breakdown first: the total is the sum of its parts",
+       doc="Memory of the busiest GPU at ``concurrency``: weights + draft + KV + the "
+           "activation peak the engine holds back + its non-torch memory.",
+       weights="infer_weights_bytes", draft="serve_draft_weights_bytes", kv="serve_kv_bytes",
+       activations="engine_activation_bytes", reserve="infer_non_torch_bytes")
+derive("serve_headroom_bytes", _headroom, B, "what the engine leaves for the KV cache minus "
+       "the running batch's KV", doc="KV room the engine leaves on the busiest GPU minus the "
+       "KV of the running batch (negative: it does not fit).", budget="infer_budget_bytes",
+       total="serve_total_bytes", kv="serve_kv_bytes", free_fraction="engine_kv_free_fraction")
 
 
 @formula("", "a plan that does not fit is a result, not an error")
-def serve_fits(serve_kv_bytes, serve_kv_budget_bytes):
+def serve_fits(serve_headroom_bytes):
     """TRUE when the running batch's KV cache fits what the engine leaves for it."""
-    return serve_kv_bytes <= serve_kv_budget_bytes
+    return serve_headroom_bytes >= 0
+
+
+derive("serve_kv_sequences", max_sequences, "sequences", "whole requests in the KV budget",
+       doc="Whole finished requests (prompt + output) the busiest GPU's KV budget holds.",
+       kv_sequence_bytes="serve_kv_sequence_bytes")
 
 
 @formula("sequences", "vLLM: KV blocks / blocks per sequence; the engine's batch limits")
-def serve_max_concurrency(serve_kv_budget_bytes, serve_kv_sequence_bytes, dp_attention, pp,
-                          engine_max_num_batched_tokens, engine_max_num_seqs, draft_len,
-                          accepted_tokens_per_step, prompt_len, output_len):
+def serve_max_concurrency(serve_kv_sequences, dp_attention, pp, max_num_batched_tokens,
+                          max_num_seqs, draft_len, accepted_tokens_per_step, prompt_len,
+                          output_len):
     """Most sequences an instance runs at once: what each rank's KV budget holds (whole
     sequences), what the token budget allows (each sequence's decode and interleaved
     prefill tokens per step), at most ``max_num_seqs`` per rank (0 in an engine preset:
     no such limit); 0 when the weights alone do not fit."""
-    kv = floor(maximum(serve_kv_budget_bytes, 0) / serve_kv_sequence_bytes)
+    kv = serve_kv_sequences
     per_sequence = draft_len + 1 + accepted_tokens_per_step * prompt_len / output_len
-    tokens = pp * floor(engine_max_num_batched_tokens / per_sequence)
-    limited = where(engine_max_num_batched_tokens > 0, minimum(kv, tokens), kv)
-    return dp_attention * where(engine_max_num_seqs > 0,
-                                minimum(limited, engine_max_num_seqs), limited)
+    tokens = pp * floor(max_num_batched_tokens / per_sequence)
+    limited = where(max_num_batched_tokens > 0, minimum(kv, tokens), kv)
+    return dp_attention * where(max_num_seqs > 0,
+                                minimum(limited, max_num_seqs), limited)
 
 
 @formula("sequences", "serve(concurrency=None): the most the KV cache holds",
@@ -279,42 +236,52 @@ def concurrency(serve_max_concurrency):
 
 # ------------------------------------------------------- one micro-step of a stage
 
-def serve_step_flops(serve_decode_tokens, serve_prefill_tokens, params_matmul_active,
-                     params_routed_active, vocab_size, hidden_size, num_heads,
-                     attention_head_width, num_layers, num_full_layers, num_sliding_layers,
-                     sliding_window, num_chunked_layers, attention_chunk_size, index_topk,
-                     num_attention_layers, index_num_heads, index_head_dim,
-                     linear_mixer_flops_per_token, serve_mean_context,
-                     prefill_attention_pairs, prefill_index_pairs, prompt_len, stage_layers,
-                     tp, moe_imbalance):
-    """FLOPs the busiest GPU executes in one micro-step: every token through its stage's
-    share of the weights (the routed experts at the busiest GPU's ``moe_imbalance``), the LM
-    head for decode tokens and each prompt's last token, decode attention at the mean
-    context (each layer kind at its reach, DeepSeek-V3.2's indexer over every cached key),
-    the prompts' causal attention and the linear layers' state work."""
+def serve_step_linear_flops(serve_decode_tokens, serve_prefill_tokens, params_matmul_active,
+                            params_routed_active, vocab_size, hidden_size, num_layers,
+                            prompt_len, stage_layers, tp, moe_imbalance):
+    """GEMM FLOPs the busiest GPU executes in one micro-step: every token through its
+    stage's share of the weights (the routed experts at the busiest GPU's
+    ``moe_imbalance``), the LM head for decode tokens and each prompt's last token."""
     share = stage_layers / num_layers
     tokens = serve_decode_tokens + serve_prefill_tokens
     head = vocab_size * hidden_size
     body = params_matmul_active - head - params_routed_active
     linear = 2 * tokens * (body + params_routed_active * moe_imbalance) * share
     lm_head = 2 * head * (serve_decode_tokens + serve_prefill_tokens / prompt_len)
-    per_pair = 2 * num_heads * attention_head_width
+    return (linear + lm_head) / tp
+
+
+def serve_step_attention_flops(serve_decode_tokens, serve_prefill_tokens, num_heads,
+                               attention_head_width, decode_attention_width, num_layers,
+                               num_full_layers, num_sliding_layers, sliding_window,
+                               num_chunked_layers, attention_chunk_size, index_topk,
+                               num_attention_layers, index_num_heads, index_head_dim,
+                               linear_mixer_flops_per_token, serve_mean_context,
+                               prefill_attention_pairs, prefill_index_pairs, prompt_len,
+                               stage_layers, tp):
+    """Attention FLOPs the busiest GPU executes in one micro-step: decode attention at the
+    mean context (each layer kind at its reach, over the MLA latent with the weights
+    absorbed, DeepSeek-V3.2's indexer over every cached key), the prompts' causal
+    attention (prefill runs MLA decompressed) and the linear layers' state work."""
+    share = stage_layers / num_layers
+    tokens = serve_decode_tokens + serve_prefill_tokens
     per_index = 2 * index_num_heads * index_head_dim
     decode_attention = serve_decode_tokens * (
-        per_pair * attended_token_layers(serve_mean_context, num_full_layers,
-                                         num_sliding_layers, sliding_window,
-                                         num_chunked_layers, attention_chunk_size,
-                                         index_topk) +
+        2 * num_heads * decode_attention_width *
+        attended_token_layers(serve_mean_context, num_full_layers, num_sliding_layers,
+                              sliding_window, num_chunked_layers, attention_chunk_size,
+                              index_topk) +
         per_index * indexed_token_layers(serve_mean_context, num_attention_layers,
                                          index_head_dim))
     prefill_attention = serve_prefill_tokens / prompt_len * \
-        (per_pair * prefill_attention_pairs + per_index * prefill_index_pairs)
+        (2 * num_heads * attention_head_width * prefill_attention_pairs +
+         per_index * prefill_index_pairs)
     mixers = tokens * linear_mixer_flops_per_token
-    return (linear + lm_head + (decode_attention + prefill_attention + mixers) * share) / tp
+    return (decode_attention + prefill_attention + mixers) * share / tp
 
 
 def serve_step_bytes(serve_decode_tokens, serve_prefill_tokens, serve_micro_batch,
-                     dp_attention, serve_weights_bytes, serve_routed_bytes, num_experts,
+                     dp_attention, infer_weights_bytes, serve_routed_bytes, num_experts,
                      experts_per_token, num_layers, num_full_layers, num_sliding_layers,
                      sliding_window, num_chunked_layers, attention_chunk_size, index_topk,
                      num_attention_layers, index_head_dim, serve_mean_context,
@@ -326,7 +293,7 @@ def serve_step_bytes(serve_decode_tokens, serve_prefill_tokens, serve_micro_batc
     state read and written back, and the new tokens' KV written."""
     tokens = serve_decode_tokens + serve_prefill_tokens
     visited = visited_fraction(tokens * dp_attention, num_experts, experts_per_token)
-    weights = serve_weights_bytes - serve_routed_bytes * (1 - visited)
+    weights = infer_weights_bytes - serve_routed_bytes * (1 - visited)
     attended = attended_token_layers(serve_mean_context, num_full_layers, num_sliding_layers,
                                      sliding_window, num_chunked_layers,
                                      attention_chunk_size, index_topk)
@@ -340,40 +307,61 @@ def serve_step_bytes(serve_decode_tokens, serve_prefill_tokens, serve_micro_batc
 
 def serve_step_comm_s(serve_decode_tokens, serve_prefill_tokens, stage_layers, num_layers,
                       moe_layers, hidden_size, act_dtype_bytes, tp, tp_link_gb_per_s,
-                      link_eff, link_latency_us, dp_attention, experts_per_token, ep,
-                      moe_group_gpus, moe_imbalance, moe_link_gb_per_s):
+                      tp_link_eff, link_latency_us, tp_allreduce_latency_us, dp_attention,
+                      experts_per_token, ep, moe_group_gpus, moe_imbalance, moe_link_gb_per_s,
+                      moe_link_eff):
     """Seconds one stage's micro-step waits for traffic: per layer the attention output's
-    tensor-parallel all-reduce, then the dense MLP's all-reduce or the MoE layer's
-    all-to-alls and expert all-reduce (:mod:`.moe_serving`)."""
+    tensor-parallel all-reduce (the engine's custom all-reduce latency), then the dense
+    MLP's all-reduce or the MoE layer's all-to-alls and expert all-reduce
+    (:mod:`.moe_serving`, the collectives' own latency)."""
     tokens = serve_decode_tokens + serve_prefill_tokens
     each = ring_allreduce_bytes(tokens * hidden_size * act_dtype_bytes, tp)
     moe_share = moe_layers / num_layers
     dense = _collectives_s(stage_layers * (2 - moe_share), each, tp > 1, tp_link_gb_per_s,
-                           link_eff, link_latency_us)
+                           tp_link_eff, tp_allreduce_latency_us)
     moe = stage_layers * moe_share * moe_layer_comm_s(
         tokens, dp_attention, experts_per_token, hidden_size, act_dtype_bytes, tp, ep,
-        moe_group_gpus, moe_imbalance, moe_link_gb_per_s, link_eff, link_latency_us)
+        moe_group_gpus, moe_imbalance, moe_link_gb_per_s, moe_link_eff, link_latency_us)
     return dense + moe
 
 
-def serve_stage_step_s(serve_step_flops, serve_step_bytes, serve_step_comm_s, peak_tflops,
-                       mfu, hbm_bytes_per_s):
-    """One stage's micro-step: ``max(FLOPs / (peak × mfu), bytes / (bandwidth × bw_eff))``
-    on the busiest GPU plus the traffic it waits for."""
-    compute = serve_step_flops / (peak_tflops * 1e12 * mfu)
-    return maximum(compute, serve_step_bytes / hbm_bytes_per_s) + serve_step_comm_s
+def serve_stage_step_s(serve_step_linear_flops, serve_step_attention_flops,
+                       serve_step_bytes, serve_step_comm_s, peak_tflops, gemm_eff,
+                       attention_compute_eff, gemm_fixed_s, stage_gemms, hbm_bytes_per_s,
+                       engine_step_overhead_s):
+    """One stage's micro-step on the busiest GPU: ``max(compute, bytes / (bandwidth ×
+    bw_eff))`` plus the traffic it waits for and the engine's per-step overhead; compute
+    is the GEMMs at the achieved rate plus their fixed times (:mod:`.efficiency`) and
+    attention at the fused kernel's rate (with an explicit ``mfu``: FLOPs / (peak ×
+    mfu))."""
+    compute = gemm_seconds(serve_step_linear_flops, stage_gemms,
+                           peak_tflops * 1e12 * gemm_eff, gemm_fixed_s) + \
+        serve_step_attention_flops / (peak_tflops * 1e12 * attention_compute_eff)
+    return maximum(compute, serve_step_bytes / hbm_bytes_per_s) + serve_step_comm_s + \
+        engine_step_overhead_s
+
+
+@formula("GEMMs", "the stage's layers' GEMMs and the LM head")
+def stage_gemms(stage_layers, gemms_per_layer):
+    """GEMM launches of one micro-step on a pipeline stage (the LM head counted on every
+    stage: the busiest one)."""
+    return stage_layers * gemms_per_layer + 1
 
 
 _STEP_SOURCE = "roofline per GPU, SARATHI-Serve chunked prefill"
 _CHUNK = dict(serve_prefill_tokens="serve_chunk_tokens")
 _DECODE = dict(serve_prefill_tokens=0)
 for _suffix, _bind in (("", {}), ("chunk_", _CHUNK), ("decode_", _DECODE)):
-    derive(f"serve_{_suffix}step_flops", serve_step_flops, "FLOPs", _STEP_SOURCE, **_bind)
+    derive(f"serve_{_suffix}step_linear_flops", serve_step_linear_flops, "FLOPs", _STEP_SOURCE,
+           **_bind)
+    derive(f"serve_{_suffix}step_attention_flops", serve_step_attention_flops, "FLOPs",
+           _STEP_SOURCE, **_bind)
     derive(f"serve_{_suffix}step_bytes", serve_step_bytes, B, _STEP_SOURCE, **_bind)
     derive(f"serve_{_suffix}step_comm_s", serve_step_comm_s, S,
            "Megatron TP all-reduces; DeepSeek-V3 §3.4 all-to-alls", **_bind)
     derive(f"serve_{_suffix}stage_step_s", serve_stage_step_s, S, _STEP_SOURCE,
-           serve_step_flops=f"serve_{_suffix}step_flops",
+           serve_step_linear_flops=f"serve_{_suffix}step_linear_flops",
+           serve_step_attention_flops=f"serve_{_suffix}step_attention_flops",
            serve_step_bytes=f"serve_{_suffix}step_bytes",
            serve_step_comm_s=f"serve_{_suffix}step_comm_s")
 
@@ -381,10 +369,10 @@ for _suffix, _bind in (("", {}), ("chunk_", _CHUNK), ("decode_", _DECODE)):
 @formula(S, "Leviathan et al. 2023: γ draft steps per verification")
 def serve_draft_step_s(serve_micro_batch, draft_params, weight_bytes_per_param, draft_layers,
                        serve_mean_context, kv_elements_per_token_layer, kv_dtype_bytes, tp,
-                       peak_tflops, mfu, hbm_bytes_per_s):
+                       peak_tflops, gemm_eff, hbm_bytes_per_s):
     """One draft-model (MTP) step for a micro-batch: ``max(compute, weights + draft KV
     read)`` on each GPU of the rank (0 without a draft)."""
-    compute = 2 * draft_params * serve_micro_batch / (tp * peak_tflops * 1e12 * mfu)
+    compute = 2 * draft_params * serve_micro_batch / (tp * peak_tflops * 1e12 * gemm_eff)
     kv = serve_micro_batch * draft_layers * serve_mean_context * \
         kv_elements_per_token_layer * kv_dtype_bytes
     memory = (draft_params * weight_bytes_per_param / tp + kv) / hbm_bytes_per_s
@@ -393,13 +381,13 @@ def serve_draft_step_s(serve_micro_batch, draft_params, weight_bytes_per_param, 
 
 def serve_full_step_s(serve_stage_step_s, pp, serve_decode_tokens, serve_prefill_tokens,
                       hidden_size, act_dtype_bytes, pp_inter_node_boundaries,
-                      intra_node_gb_per_s, inter_node_gb_per_s, link_eff, link_latency_us,
-                      draft_len, serve_draft_step_s):
+                      intra_node_gb_per_s, inter_node_gb_per_s, link_eff, scale_out_eff,
+                      link_latency_us, draft_len, serve_draft_step_s):
     """A sequence's whole decode step: ``pp`` stage micro-steps, the activations sent across
     the ``pp − 1`` stage boundaries, and ``draft_len`` draft steps."""
     sends = pp_comm_s(serve_decode_tokens + serve_prefill_tokens, 1, hidden_size,
                       act_dtype_bytes, pp, pp_inter_node_boundaries, intra_node_gb_per_s,
-                      inter_node_gb_per_s, link_eff, link_latency_us)
+                      inter_node_gb_per_s, link_eff, scale_out_eff, link_latency_us)
     return pp * serve_stage_step_s + sends + draft_len * serve_draft_step_s
 
 
@@ -425,19 +413,25 @@ def agg_chunks(prompt_len, serve_chunk_tokens):
 @formula(S, "chunked prefill through a pipeline: (chunks + pp − 1) stage steps")
 def agg_prefill_s(agg_chunks, pp, serve_chunk_stage_step_s, serve_decode_tokens,
                   serve_chunk_tokens, hidden_size, act_dtype_bytes, pp_inter_node_boundaries,
-                  intra_node_gb_per_s, inter_node_gb_per_s, link_eff, link_latency_us):
+                  intra_node_gb_per_s, inter_node_gb_per_s, link_eff, scale_out_eff,
+                  link_latency_us):
     """One request's prefill with no queue: its chunks, each in a step that also carries
     the running decodes, pipelined through the ``pp`` stages."""
     sends = pp_comm_s(serve_decode_tokens + maximum(serve_chunk_tokens, 0), 1, hidden_size,
                       act_dtype_bytes, pp, pp_inter_node_boundaries, intra_node_gb_per_s,
-                      inter_node_gb_per_s, link_eff, link_latency_us)
+                      inter_node_gb_per_s, link_eff, scale_out_eff, link_latency_us)
     return (agg_chunks + pp - 1) * serve_chunk_stage_step_s + sends
 
 
-@formula(S, "the prefill lane is busy chunks × one stage step per request")
-def agg_prefill_busy_s(agg_chunks, serve_chunk_stage_step_s):
-    """Time one prompt occupies the prefill lane (its chunks, FCFS)."""
-    return agg_chunks * serve_chunk_stage_step_s
+@formula(S, "the prefill lane: a prompt's share of the steps' prefill token budget")
+def agg_prefill_busy_s(prompt_len, serve_token_budget, serve_decode_tokens,
+                       serve_chunk_stage_step_s):
+    """Time one prompt occupies the prefill lane (FCFS): its tokens over the prefill tokens
+    a step has room for (the token budget less the running decodes), in steps — short
+    prompts share one step's budget (vLLM/SARATHI schedule several prefills per step),
+    long ones take their chunks."""
+    room = maximum(serve_token_budget - serve_decode_tokens, 1)
+    return prompt_len / room * serve_chunk_stage_step_s
 
 
 @formula(S, "a slot is held from admission to the last token")
@@ -516,10 +510,29 @@ def agg_prefill_wait_s(agg_replica_rate, agg_prefill_busy_s):
     return md1_wait_s(agg_replica_rate, agg_prefill_busy_s)
 
 
-@formula(S, "TTFT = queueing + chunked prefill")
-def agg_ttft_s(agg_prefill_s, agg_slot_wait_s, agg_prefill_wait_s):
+@formula(S, "Orca (Yu et al., OSDI 2022): iteration-level scheduling admits a request at the "
+            "next iteration")
+def agg_join_wait_s(agg_step_s):
+    """Mean wait of an arriving request for the iteration in progress to end (continuous
+    batching admits new requests between iterations): half a step."""
+    return agg_step_s / 2
+
+
+@formula(S, "TTFT once a slot is free: the iteration in progress, the prefill lane, the "
+            "chunked prefill, the engine's per-request overhead")
+def agg_ttft_admitted_s(agg_prefill_s, agg_join_wait_s, agg_prefill_wait_s,
+                        engine_request_overhead_s):
+    """Mean time to first token of a request the engine admits at once (no wait for a slot
+    of the running batch): the wait for the iteration in progress, the prefill lane's
+    wait, the chunked prefill and the engine's per-request overhead (API server,
+    tokenisation, the first token's streaming)."""
+    return agg_prefill_s + agg_join_wait_s + agg_prefill_wait_s + engine_request_overhead_s
+
+
+@formula(S, "TTFT = queueing for a slot + TTFT once admitted")
+def agg_ttft_s(agg_ttft_admitted_s, agg_slot_wait_s):
     """Mean time to first token of aggregated serving at the offered load."""
-    return agg_prefill_s + agg_slot_wait_s + agg_prefill_wait_s
+    return agg_ttft_admitted_s + agg_slot_wait_s
 
 
 @formula(S, "TTFT + (output_len − 1) × TPOT")

@@ -111,6 +111,13 @@ def train_dp_link_gb_per_s(tp, cp, dp, gpus_per_node, intra_node_gb_per_s, inter
     return where(tp * cp * dp <= gpus_per_node, intra_node_gb_per_s, inter_node_gb_per_s)
 
 
+@formula("", "the efficiency of the link train_dp_link_gb_per_s names")
+def train_dp_link_eff(tp, cp, dp, gpus_per_node, link_eff, scale_out_eff):
+    """Achieved share of the data-parallel group's link: ``link_eff`` on NVLink,
+    ``scale_out_eff`` on the network."""
+    return where(tp * cp * dp <= gpus_per_node, link_eff, scale_out_eff)
+
+
 def _comm_s(count, total_bytes, active, link_gb_per_s, link_eff, link_latency_us):
     """``total_bytes`` over ``count`` collectives: bytes / (link × efficiency) plus one
     latency per collective when more than one rank takes part."""
@@ -119,11 +126,11 @@ def _comm_s(count, total_bytes, active, link_gb_per_s, link_eff, link_latency_us
 
 
 @formula(S, "seed 000 附录A: 通信延迟 = 通信量 / 带宽 + 启动延迟 (one bucketed collective)")
-def train_dp_comm_s(train_dp_comm_bytes, train_dp_group, train_dp_link_gb_per_s, link_eff,
-                    link_latency_us):
+def train_dp_comm_s(train_dp_comm_bytes, train_dp_group, train_dp_link_gb_per_s,
+                    train_dp_link_eff, link_latency_us):
     """Seconds of data-parallel communication per step, before any overlap."""
     return _comm_s(1, train_dp_comm_bytes, train_dp_group > 1, train_dp_link_gb_per_s,
-                   link_eff, link_latency_us)
+                   train_dp_link_eff, link_latency_us)
 
 
 # ------------------------------------------------------------- tensor parallelism
@@ -157,11 +164,11 @@ def train_tp_comm_bytes(train_tp_collectives, train_tp_allreduce_bytes):
 
 
 @formula(S, "bytes / (NVLink or network × efficiency) + latency per all-reduce")
-def train_tp_comm_s(train_tp_comm_bytes, train_tp_collectives, tp, tp_link_gb_per_s, link_eff,
-                    link_latency_us):
+def train_tp_comm_s(train_tp_comm_bytes, train_tp_collectives, tp, tp_link_gb_per_s,
+                    tp_link_eff, link_latency_us):
     """Seconds of tensor-parallel communication per step, not overlapped."""
     return _comm_s(train_tp_collectives, train_tp_comm_bytes, tp > 1, tp_link_gb_per_s,
-                   link_eff, link_latency_us)
+                   tp_link_eff, link_latency_us)
 
 
 # ----------------------------------------------------------- pipeline parallelism
@@ -197,12 +204,14 @@ derive("train_pp_inter_node_boundaries", pp_inter_node_boundaries, "boundaries",
 
 @formula(S, "bytes / (link × efficiency) + latency per send")
 def train_pp_comm_s(train_pp_comm_bytes, train_pp_sends, train_pp_inter_node_boundaries,
-                    intra_node_gb_per_s, inter_node_gb_per_s, link_eff, link_latency_us):
+                    intra_node_gb_per_s, inter_node_gb_per_s, link_eff, scale_out_eff,
+                    link_latency_us):
     """Seconds of pipeline sends per step on the slowest boundary (the network when any
     boundary crosses nodes), not overlapped."""
-    link = where(train_pp_inter_node_boundaries > 0, inter_node_gb_per_s, intra_node_gb_per_s)
-    return _comm_s(train_pp_sends, train_pp_comm_bytes, train_pp_sends > 0, link, link_eff,
-                   link_latency_us)
+    across = train_pp_inter_node_boundaries > 0
+    return _comm_s(train_pp_sends, train_pp_comm_bytes, train_pp_sends > 0,
+                   where(across, inter_node_gb_per_s, intra_node_gb_per_s),
+                   where(across, scale_out_eff, link_eff), link_latency_us)
 
 
 # -------------------------------------------------------------- context parallelism
@@ -222,12 +231,14 @@ def train_cp_comm_bytes(act_tokens, kv_heads_per_gpu, head_dim, attn_v_head_dim,
 @formula(S, "rank order tp-cp: the cp ring stays on NVLink while tp·cp ≤ gpus_per_node")
 def train_cp_comm_s(train_cp_comm_bytes, tp, cp, stage_layers, grad_accum_steps,
                     gpus_per_node, intra_node_gb_per_s, inter_node_gb_per_s, link_eff,
-                    link_latency_us):
+                    scale_out_eff, link_latency_us):
     """Seconds of context-parallel sends per step, before overlap (Megatron overlaps them
     with the attention of the chunk in hand)."""
-    link = where(tp * cp <= gpus_per_node, intra_node_gb_per_s, inter_node_gb_per_s)
+    inside = tp * cp <= gpus_per_node
     sends = 3 * (cp - 1) * stage_layers * grad_accum_steps
-    return _comm_s(sends, train_cp_comm_bytes, cp > 1, link, link_eff, link_latency_us)
+    return _comm_s(sends, train_cp_comm_bytes, cp > 1,
+                   where(inside, intra_node_gb_per_s, inter_node_gb_per_s),
+                   where(inside, link_eff, scale_out_eff), link_latency_us)
 
 
 # --------------------------------------------------------------- expert parallelism
@@ -253,11 +264,13 @@ def train_ep_comm_bytes(act_tokens, experts_per_token, hidden_size, ep, train_mo
 @formula(S, "rank order tp-cp-ep: the ep group stays on NVLink while tp·cp·ep ≤ gpus_per_node")
 def train_ep_comm_s(train_ep_comm_bytes, tp, cp, ep, train_moe_stage_layers, grad_accum_steps,
                     recompute_extra_forward, gpus_per_node, intra_node_gb_per_s,
-                    inter_node_gb_per_s, link_eff, link_latency_us):
+                    inter_node_gb_per_s, link_eff, scale_out_eff, link_latency_us):
     """Seconds of expert-parallel all-to-alls per step, before overlap."""
-    link = where(tp * cp * ep <= gpus_per_node, intra_node_gb_per_s, inter_node_gb_per_s)
+    inside = tp * cp * ep <= gpus_per_node
     count = (4 + 2 * recompute_extra_forward) * train_moe_stage_layers * grad_accum_steps
-    return _comm_s(count, train_ep_comm_bytes, ep > 1, link, link_eff, link_latency_us)
+    return _comm_s(count, train_ep_comm_bytes, ep > 1,
+                   where(inside, intra_node_gb_per_s, inter_node_gb_per_s),
+                   where(inside, link_eff, scale_out_eff), link_latency_us)
 
 
 # -------------------------------------------------------------------------- offload
@@ -278,10 +291,12 @@ def train_offload_bytes(train_trainable_sharded_1, train_trainable_sharded_2,
     return grads + updated + fetched
 
 
-@formula(S, "bytes / (host link × efficiency)")
-def train_offload_s(train_offload_bytes, host_link_gb_per_s, link_eff):
-    """Seconds of host-device copies per step (the CPU optimizer step is not counted)."""
-    return train_offload_bytes / (host_link_gb_per_s * 1e9 * link_eff)
+@formula(S, "bytes / host link")
+def train_offload_s(train_offload_bytes, host_link_gb_per_s):
+    """Seconds of host-device copies per step (the CPU optimizer step is not counted).  The
+    host link is a plain DMA copy: the GPU-to-GPU collectives' ``link_eff`` (the family's
+    NCCL bus-bandwidth share, above 1 with NVLink SHARP) does not apply to it."""
+    return train_offload_bytes / (host_link_gb_per_s * 1e9)
 
 
 @formula(S, "sum of the parts, nothing overlapped")

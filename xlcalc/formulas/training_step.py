@@ -25,10 +25,11 @@ micro-batches per replica, on the busiest (first) pipeline stage:
   evaluation, checkpointing: Llama 3 reports more than 90 % effective training time,
   Dubey et al. 2024 §3.3.4).
 
-Default efficiencies (documented, not fitted): ``compute_eff`` 0.55 — the end-to-end MFU
-torchtitan reports for Llama 3 8B/70B with FSDP2 on 64 A100s (51.7–58.2 %,
-docs/performance.md) and Korthikanti et al. Table 5 (41.5–56.3 %) include bubbles and
-communication, so the compute phases run at least that; ``train_bw_eff`` 0.7 (serving
+Default efficiencies: ``compute_eff`` — the GPU family's measured GEMM plateau (8-bit or
+16-bit, as the recipe computes) × ``step_compute_share``, the one constant fitted on the
+calibration half of the validation rows through this step model
+(``tools/fit_engine_calibration.py --training``, ``presets/training/
+step_compute_share.json``); the documented ones, not fitted: ``train_bw_eff`` 0.7 (serving
 systems reach 60–80 % of spec HBM bandwidth, DESIGN.md); ``dp_overlap`` 1 (DDP and FSDP
 overlap by design); ``mp_overlap`` 0 (Megatron's TP/EP overlaps are opt-in);
 ``goodput`` 0.9.
@@ -46,8 +47,10 @@ S = "s"
 
 register_terms(
     Term("compute_eff", "share of the peak the GPU's kernels reach while computing (GEMMs, "
-         "attention, element-wise): pipeline bubbles and exposed communication come on top",
-         "", "fraction", default=0.55, sample=(0.4, 0.55, 0.7), group="efficiency"),
+         "attention, element-wise): pipeline bubbles and exposed communication come on top "
+         "(default: the GPU family's GEMM plateau × the step share fitted on the calibration "
+         "half, step_compute_share)", "", "fraction", sample=(0.4, 0.55, 0.7),
+         group="efficiency"),
     Term("dp_overlap", "share of the data-parallel communication window (backward of the "
          "last micro-batch; the whole step for ZeRO-3/FSDP) that hides the gradient "
          "reduction and weight gathers", "", "real", 0, maximum=1, default=1.0,

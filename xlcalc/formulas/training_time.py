@@ -10,7 +10,9 @@ prices them.
 ``mfu`` here is the share of the dense peak the executed work reaches: with ``recompute
 = "full"`` the executed work is 8ND, so the same ``mfu`` gives a third more time (the
 model-FLOPs utilisation then is ¾ of ``mfu``).  The peak is the accelerator's dense peak
-for the precision recipe's compute type (bf16, fp16 or fp32).
+for the precision recipe's compute type (bf16, fp16 or fp32).  Without an ``mfu`` (0) the
+rate is calibrated: the GPU family's GEMM plateau times the training step's end-to-end
+share (:func:`~xlcalc.formulas.efficiency.train_mfu`).
 """
 
 from __future__ import annotations
@@ -61,9 +63,10 @@ def _seconds(flops, n_gpus, peak_tflops, mfu):
 
 
 @formula(S, "seed 000 §5.3: time = FLOPs / (GPUs × peak × utilisation)")
-def train_time_s(train_flops, n_gpus, train_peak_tflops, mfu):
-    """Wall-clock seconds of the training run on ``n_gpus`` GPUs at ``mfu`` of the peak."""
-    return _seconds(train_flops, n_gpus, train_peak_tflops, mfu)
+def train_time_s(train_flops, n_gpus, train_peak_tflops, train_mfu):
+    """Wall-clock seconds of the training run on ``n_gpus`` GPUs at ``mfu`` of the peak
+    (calibrated when not given)."""
+    return _seconds(train_flops, n_gpus, train_peak_tflops, train_mfu)
 
 
 derive("train_plan_time_s", train_time_s, S, "as train_time_s on the plan's dp × tp × pp GPUs",
@@ -109,9 +112,9 @@ def train_step_flops(recompute_extra_forward, megatron_training_flops_glu,
 
 
 @formula(S, "iteration FLOPs / (GPUs × peak × utilisation)")
-def train_step_time_s(train_step_flops, n_gpus, train_peak_tflops, mfu):
+def train_step_time_s(train_step_flops, n_gpus, train_peak_tflops, train_mfu):
     """Seconds of one iteration over the global batch."""
-    return _seconds(train_step_flops, n_gpus, train_peak_tflops, mfu)
+    return _seconds(train_step_flops, n_gpus, train_peak_tflops, train_mfu)
 
 
 @formula("", "Korthikanti et al. 2022 §6 / Table 5: model FLOPs / (time × GPUs × peak)")
