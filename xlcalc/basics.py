@@ -8,7 +8,8 @@ numbers in SI units (parameters, bytes, FLOPs) or a pandas breakdown.
 from __future__ import annotations
 
 from .errors import checked_keywords
-from .estimate import breakdown, estimate
+# the unchecked forms: each function here checks its own keywords (errors.checked_keywords)
+from .estimate import _breakdown as breakdown, _estimate as estimate
 
 __all__ = ["params", "params_shortcuts", "kv_cache_bytes", "kv_cache_bytes_per_token",
            "forward_flops_per_token", "prefill_flops", "decode_flops", "training_flops",

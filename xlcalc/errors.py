@@ -75,6 +75,16 @@ def _is_graph_name(key) -> bool:
     return key in terms or key in nodes
 
 
+def _check_keywords(kwargs, named: frozenset, open_kw: bool) -> None:
+    """Raise for the first keyword that is neither a parameter nor (``open_kw``) a graph
+    name, suggesting the closest parameter names."""
+    for key in kwargs:
+        if key not in named and not (open_kw and _is_graph_name(key)):
+            allowed = set(named) | (_graph_names() if open_kw else set())
+            close = difflib.get_close_matches(key, sorted(named), n=3, cutoff=0.6)
+            raise unknown_choice("argument", key, close or sorted(allowed))
+
+
 def checked_keywords(fn):
     """Decorate a public function so that an unknown keyword argument is an
     :class:`XlcalcError` naming it and suggesting the closest names, never silently
@@ -90,11 +100,10 @@ def checked_keywords(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        for key in kwargs:
-            if key not in named and not (open_kw and _is_graph_name(key)):
-                allowed = set(named) | (_graph_names() if open_kw else set())
-                close = difflib.get_close_matches(key, sorted(named), n=3, cutoff=0.6)
-                raise unknown_choice("argument", key, close or sorted(allowed))
+        # the common call: positional arguments or keywords the function names (one C-level
+        # set test, no Python loop); anything else is checked key by key below
+        if kwargs and not named.issuperset(kwargs):
+            _check_keywords(kwargs, named, open_kw)
         return fn(*args, **kwargs)
 
     wrapper.__wrapped__ = fn

@@ -48,16 +48,23 @@ def resolve(inputs: Mapping) -> dict:
 def _resolve_into(ctx: dict) -> dict:
     """:func:`resolve` in place (``ctx`` is the caller's own dict).  A preset named by
     text that was loaded before is one dictionary read (the scalar hot path)."""
-    for kind in ("model", "gpu"):
-        spec = ctx.get(kind)
-        if spec is None:
-            continue
-        if type(spec) is str:
-            hit = _PRESETS.get((kind, spec))
-            ctx[kind] = hit if hit is not None else _load(kind, spec)
-        elif type(spec) is not Model and type(spec) is not Accelerator and _is_spec(spec):
-            ctx[kind] = _load(kind, spec)
+    spec = ctx.get("model")
+    if spec is not None and type(spec) is not Model:
+        hit = _PRESETS.get(("model", spec)) if type(spec) is str else None
+        ctx["model"] = hit if hit is not None else _resolve_one("model", spec)
+    spec = ctx.get("gpu")
+    if spec is not None and type(spec) is not Accelerator:
+        ctx["gpu"] = _resolve_one("gpu", spec)
     return ctx
+
+
+def _resolve_one(kind: str, spec):
+    """One ``model``/``gpu`` value: its loaded record, or itself (an array or factor of
+    specs, a record already loaded, a formula)."""
+    if type(spec) is str:
+        hit = _PRESETS.get((kind, spec))
+        return hit if hit is not None else _load(kind, spec)
+    return _load(kind, spec) if _is_spec(spec) else spec
 
 
 def _is_spec(value) -> bool:
@@ -86,6 +93,12 @@ def estimate(targets: str | Iterable[str], *, bind: Mapping | None = None, **inp
     return graph.evaluate(targets if not isinstance(targets, str) else (targets,), ctx)
 
 
+#: :func:`estimate` without its keyword check, for the library's own public functions:
+#: each is wrapped by :func:`~xlcalc.errors.checked_keywords` itself and passes graph
+#: names, so the keywords a caller typed are checked once per call, not once per layer
+_estimate = estimate.__wrapped__
+
+
 @checked_keywords
 def breakdown(parts: Mapping[str, str], name: str = "", **inputs):
     """A pandas Series (label → value) of several quantities computed together.
@@ -95,13 +108,17 @@ def breakdown(parts: Mapping[str, str], name: str = "", **inputs):
     label).
     """
     import pandas as pd
-    values = estimate(tuple(parts.values()), **inputs)
+    values = _estimate(tuple(parts.values()), **inputs)
     out = {label: values[node] for label, node in parts.items()}
     if any(np.ndim(v) for v in out.values()):
         shape = np.broadcast_shapes(*(np.shape(v) for v in out.values()))
         return pd.DataFrame({k: np.broadcast_to(v, shape).ravel() for k, v in out.items()})
     return pd.Series({k: float(v) if not isinstance(v, str) else v for k, v in out.items()},
                      name=name or None)
+
+
+#: :func:`breakdown` without its keyword check (see :data:`_estimate`)
+_breakdown = breakdown.__wrapped__
 
 
 @checked_keywords

@@ -20,9 +20,13 @@ compute it (``params_total=7e9`` reproduces a seed that uses the nominal 7 B).
 
 from __future__ import annotations
 
+import ast
+import builtins
+import copy
 import importlib
 import inspect
 import numbers
+import textwrap
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -333,18 +337,31 @@ def _plan(targets: tuple, available: frozenset):
     return plan
 
 
-_CHECKED: dict = {}   # (name, scalar) pairs already validated: recalculations repeat them
+_CHECKED: dict = {}   # input name -> the set of its scalars already validated (kept per
+#                       name so that a compiled plan tests a bare float, no tuple to build)
+_CHECKED_MAX = 8192   # per name: a recalculation repeats a few values; a scan is let go
+
+
+def _checked(name) -> set:
+    """The validated scalars of input ``name``: one set per name for the process's life
+    (emptied, never replaced, so a compiled plan may hold it)."""
+    seen = _CHECKED.get(name)
+    if seen is None:
+        seen = _CHECKED[name] = set()
+    return seen
 
 
 def _input_value(name, value):
     if type(value) is float or type(value) is int:
-        if (name, value) in _CHECKED:
+        seen = _CHECKED.get(name)
+        if seen is not None and value in seen:
             return float(value)
         if name in TERMS:
             checked = check(name, value)
-            if len(_CHECKED) > 65536:
-                _CHECKED.clear()
-            _CHECKED[(name, value)] = True
+            seen = _checked(name)
+            if len(seen) > _CHECKED_MAX:
+                seen.clear()
+            seen.add(value)
             return checked
         return float(value)
     if isinstance(value, X.Expr):
@@ -536,6 +553,72 @@ def _scalar_row(n: Lookup, key):
 _COMPILED: dict = {}
 
 
+# A formula whose body is one ``return <expression>`` is written into the plan as that
+# expression over the plan's variables: the same operations in the same order on the same
+# values (the helpers it calls -- where, ceil, minimum ... -- are the same objects), so the
+# same result and the same exceptions, without the cost of a Python call per formula.  The
+# formula stays written once, in its module; the plan reads its source.
+_NO_INLINE = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+              ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)
+_BODIES: dict = {}
+
+
+def _return_expression(fn):
+    """``(parameter names, expression)`` of a function whose body (after its docstring) is
+    one ``return <expression>`` over its parameters and its module's names; else None."""
+    if fn in _BODIES:
+        return _BODIES[fn]
+    found = None
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    except (OSError, TypeError, SyntaxError, IndexError):
+        tree = None
+    if isinstance(tree, ast.FunctionDef) and not fn.__closure__:
+        a = tree.args
+        body = tree.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]
+        if not (a.vararg or a.kwarg or a.kwonlyargs) and len(body) == 1 and \
+                isinstance(body[0], ast.Return) and body[0].value is not None and \
+                not any(isinstance(x, _NO_INLINE) or
+                        (isinstance(x, ast.Name) and not isinstance(x.ctx, ast.Load))
+                        for x in ast.walk(body[0].value)):
+            found = (tuple(p.arg for p in a.posonlyargs + a.args), body[0].value)
+    _BODIES[fn] = found
+    return found
+
+
+def _inline(n: Formula, args: list, env: dict):
+    """Source of formula ``n``'s value over the plan variables ``args`` (its arguments in
+    order), its module's names bound in ``env``; None when it must be called."""
+    fn = n.function
+    body = _return_expression(fn) if fn is n.fn else None   # derive(n=2): a wrapper
+    if body is None or len(body[0]) != len(args):
+        return None
+    params = dict(zip(body[0], args))
+    names = {}
+    for x in ast.walk(body[1]):
+        if isinstance(x, ast.Name) and x.id not in params and x.id not in names:
+            if x.id in fn.__globals__:
+                obj = fn.__globals__[x.id]
+            elif hasattr(builtins, x.id) and x.id not in ("locals", "vars", "globals"):
+                obj = getattr(builtins, x.id)
+            else:
+                return None
+            name, k = f"{x.id}_", 0
+            while env.get(name, obj) is not obj:      # another module's object of that name
+                k += 1
+                name = f"{x.id}_{k}"
+            names[x.id] = name
+            env[name] = obj
+
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, x):
+            return ast.copy_location(ast.Name(params.get(x.id) or names[x.id], x.ctx), x)
+
+    return ast.unparse(Rename().visit(copy.deepcopy(body[1])))
+
+
 def _static_nodes(inputs_, lookups, formulas):
     """The lookups and formulas of a plan whose value depends on its table keys alone
     (the model, the GPU, a dtype ... and nothing numeric): a model's layer counts, a
@@ -561,17 +644,18 @@ def _compile(plan):
     """Straight-line Python for a plan's scalar evaluation (see the section comment).
 
     The lookups and formulas that depend on table keys alone (:func:`_static_nodes`) run
-    once per combination of keys and are remembered (``_KEYED``: lookups, ``_DERIVED``:
-    formulas, in the order the general loop runs them: the relation checks between);
-    a key given as text is remembered by its spelling, a loaded record by its identity."""
+    once per combination of keys and are remembered in ``_KEYED``: the lookups, and in a
+    slot of the same entry the formulas, in the order the general loop runs them (the
+    relation checks between); a key given as text is remembered by its spelling, a loaded
+    record by its identity."""
     inputs_, lookups, formulas, related, missing, late = plan
     var = {}
-    keyed, derived = {}, {}
-    env = {"_scalar_input": _scalar_input, "_CHECKED": _CHECKED, "_row": _scalar_row,
+    keyed = {}
+    env = {"_scalar_input": _scalar_input, "_row": _scalar_row,
            "_RECORDS": _RECORDS, "_RELATED": _RELATED,
            "_missing_required": _missing_required, "_check_related": _check_related,
            "check_relations": check_relations, "_NotScalar": _NotScalar,
-           "_KEYED": keyed, "_DERIVED": derived}
+           "_KEYED": keyed}
     lines = ["def run(ctx):"]
     rows = {}                   # key variable -> variable of the mapping it selects
     s_lookups, s_formulas, roots = _static_nodes(inputs_, lookups, formulas)
@@ -604,9 +688,14 @@ def _compile(plan):
     def formula_lines(nodes, indent):
         out = []
         for n in nodes:
+            args = [var[a] for a in n.args]
             v = var[n.name] = f"v{len(var)}"
+            inlined = _inline(n, args, env)
+            if inlined is not None:
+                out.append(f"{indent}{v} = {inlined}")
+                continue
             env[f"F{v}"] = n.fn
-            out.append(f"{indent}{v} = F{v}({', '.join(var[a] for a in n.args)})")
+            out.append(f"{indent}{v} = F{v}({', '.join(args)})")
         return out
 
     for name in inputs_:
@@ -615,9 +704,10 @@ def _compile(plan):
         if name in TERMS and TERMS[name].kind == "choice":
             lines.append(f"    {v} = x if type(x) is str or type(x) in _RECORDS "
                          f"else _scalar_input({name!r}, x)")
-        else:        # a number validated before (an int equals its float in _CHECKED)
-            lines.append(f"    {v} = x if type(x) is float and ({name!r}, x) in _CHECKED "
-                         f"else float(x) if type(x) is int and ({name!r}, x) in _CHECKED "
+        else:        # a number validated before (an int equals its float in the set)
+            env[f"C{v}"] = _checked(name)
+            lines.append(f"    {v} = x if type(x) is float and x in C{v} "
+                         f"else float(x) if type(x) is int and x in C{v} "
                          f"else _scalar_input({name!r}, x)")
     fill, fill_args = [], ", ".join(var.values())
     if s_lookups:
@@ -630,7 +720,7 @@ def _compile(plan):
                             for i, x in enumerate(r))
         lines.append(f"    if c is None or {ident}:")
         lines.append(f"        c = _fill({fill_args})")
-        lines.append("        if len(_KEYED) > 512: _KEYED.clear(); _DERIVED.clear()")
+        lines.append("        if len(_KEYED) > 512: _KEYED.clear()")
         lines.append("        _KEYED[k] = c")
         fill = [f"def _fill({fill_args}):", "    try:"]
         fill += lookup_lines(s_lookups, "        ")
@@ -639,8 +729,10 @@ def _compile(plan):
         # the result dictionary's template: every name in the general loop's order, the
         # values read here filled in (a copy and a few stores beat building it anew)
         template = ", ".join(f"{n!r}: {var[n] if n in s_names else None}" for n in result)
-        fill.append(f"    return ({', '.join(r + got)}, {{{template}}})")
-        lines.append(f"    {', '.join(['_'] * len(r) + got)}, t = c")
+        # ... and an empty slot for the values of the static formulas (filled after the
+        # relation checks, as the general loop orders them)
+        fill.append(f"    return ({', '.join(r + got)}, {{{template}}}, [])")
+        lines.append(f"    {', '.join(['_'] * len(r) + got)}, t, d = c")
     if d_lookups:
         lines.append("    try:")
         lines += lookup_lines(d_lookups, "        ")
@@ -654,15 +746,15 @@ def _compile(plan):
         # the key _check_related remembers a passed check under (scalars only)
         lines.append(f"    if ({key}) not in _RELATED: _check_related({name!r}, {args})")
     if s_formulas:
-        lines.append("    d = _DERIVED.get(k)")
-        lines.append("    if d is None or d[0] is not c:")
-        lines += formula_lines(s_formulas, "        ")
+        compute = formula_lines(s_formulas, "        ")
         got = [var[n.name] for n in s_formulas]
+        lines.append("    if d:")
+        lines.append(f"        {', '.join(got)}, t = d[0]")
+        lines.append("    else:")
+        lines += compute
         lines.append("        t = t.copy()")
         lines += [f"        t[{n.name!r}] = {var[n.name]}" for n in s_formulas]
-        lines.append(f"        _DERIVED[k] = (c, {', '.join(got)}, t)")
-        lines.append("    else:")
-        lines.append(f"        _, {', '.join(got)}, t = d")
+        lines.append(f"        d.append(({', '.join(got)}, t))")
     lines += formula_lines(d_formulas, "    ")
     for name in late:
         lines.append(f"    check_relations({name!r}, {var[name]}, {known()})")
@@ -685,15 +777,14 @@ def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:
     bad value raises :class:`XlcalcError` naming the argument.  Values may be
     scalars or broadcastable arrays; numbers come back as floats.
     """
-    if not _loaded:
-        _ensure_loaded()
     ctx = (dict(context, **inputs) if inputs else context) if context else inputs
-    if type(targets) is str:
-        targets = (targets,)
-    targets = tuple(targets)
+    if type(targets) is not tuple:
+        targets = (targets,) if type(targets) is str else tuple(targets)
     key = (targets, tuple(ctx))           # a call site names its inputs in one order
     run = _COMPILED.get(key)
-    if run is None:
+    if run is None:                       # (a compiled plan: the graph is loaded)
+        if not _loaded:
+            _ensure_loaded()
         plan = _plan(targets, frozenset(ctx))
         if plan[4]:                                  # missing inputs: the general message
             return _evaluate(plan, targets, ctx)

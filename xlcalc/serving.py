@@ -59,7 +59,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import checked_keywords, invalid, unknown_choice
-from .estimate import breakdown, estimate, resolve, sweep
+# the unchecked forms: each public function here checks its own keywords (checked_keywords)
+from .estimate import _breakdown as breakdown, _estimate as estimate, resolve, sweep
 from .glossary import TERMS
 from .graph import load_all
 
@@ -226,11 +227,24 @@ def _inputs(given: dict) -> dict:
 
 def _largest_tier(engine: str) -> dict:
     """The engine's batching defaults on its largest GPUs (the last memory tier)."""
-    from .engines import TIERS, engines_table, load_engine
+    from .engines import load_engine
     load_engine(engine)                    # an unknown engine is an error naming it
+    return dict(_LARGEST_TIERS.get(engine) or _largest_tier_row(engine))
+
+
+_LARGEST_TIERS: dict = {}   # engine as typed -> its last tier's values: an engine preset does
+#                             not change while the process runs, and building the engines'
+#                             DataFrame took milliseconds on every call without a gpu
+
+
+def _largest_tier_row(engine: str) -> tuple:
+    from .engines import TIERS, engines_table
     row = engines_table().loc[engine.strip().lower()]
-    return {name: float(row[f"tier{TIERS}_{name}"])
-            for name in ("max_num_batched_tokens", "max_num_seqs")}
+    values = tuple((name, float(row[f"tier{TIERS}_{name}"]))
+                   for name in ("max_num_batched_tokens", "max_num_seqs"))
+    if len(_LARGEST_TIERS) < 256:
+        _LARGEST_TIERS[engine] = values
+    return values
 
 
 def _check_supported(ctx: dict) -> None:

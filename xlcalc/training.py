@@ -14,7 +14,8 @@ A plan that does not fit is a result (``fits`` False, negative ``headroom``), no
 from __future__ import annotations
 
 from .errors import checked_keywords
-from .estimate import breakdown, estimate, sweep
+# the unchecked forms: each public function here checks its own keywords (checked_keywords)
+from .estimate import _breakdown as breakdown, _estimate as estimate, sweep
 from .glossary import TERMS
 from .graph import load_all
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import itertools
 
 from .errors import checked_keywords, invalid
-from .estimate import breakdown, estimate
+# the unchecked forms: each public function here checks its own keywords (checked_keywords)
+from .estimate import _breakdown as breakdown, _estimate as estimate
 from .training import TRAIN_MEMORY_PARTS, TRAINING_DEFAULTS, _check_supported, _inputs
 
 __all__ = ["training_step", "training_time", "train_fit_search", "TRAIN_STEP_PARTS",

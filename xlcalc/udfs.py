@@ -35,7 +35,8 @@ require("xlwings", face="the Excel functions (xlcalc.udfs)")
 import xlwings as xw  # noqa: E402
 
 from .errors import XlcalcError, invalid, unknown_choice
-from .estimate import estimate
+# the unchecked form: every Excel function passes graph names it spells itself
+from .estimate import _estimate as estimate
 from .glossary import TERMS
 from .hardware import GPU_FIELDS, canonical_gpu_name, gpu_names, load_gpu
 from .models import MODEL_FIELDS, load_model, preset_name, preset_names
@@ -365,7 +366,10 @@ def _unit(value) -> str:
 
 
 def _memory(value_bytes, unit):
-    return to_unit(value_bytes, unit)
+    return _to_unit(value_bytes, unit)
+
+
+_to_unit = to_unit.__wrapped__     # to_unit without its keyword check (fixed arguments)
 
 
 def _display(value_si, unit: str):
