@@ -237,3 +237,24 @@ def test_useful_and_executed_attention_flops():
     assert a["prefill_flops"] == a["prefill_linear_flops"] + a["prefill_attention_flops"]
     assert math.isclose(b["prefill_flops"] - a["prefill_flops"],
                         per_pair * 32 * (s * s - full))
+
+
+def test_the_stored_training_shares_are_what_the_fit_tool_gives_today():
+    """presets/training/step_share.json and step_compute_share.json hold what
+    tools/fit_engine_calibration.py --training fits on the calibration half with today's
+    formulas (a change to the step model that moves the fit must refit and store it)."""
+    import importlib.util
+    tool = Path(__file__).parent.parent / "tools" / "fit_engine_calibration.py"
+    spec = importlib.util.spec_from_file_location("fit_engine_calibration", tool)
+    fit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit)
+    from xlcalc.efficiency import fitted_training_share
+    from xlcalc.validation import load_measurements
+    rows = [r for r in load_measurements()["rows"]
+            if r["kind"] in fit.TRAINING_KINDS and not r["held_out"]]
+    assert not any(r["held_out"] for r in rows)
+    _, share = fit.fit_training(rows)
+    assert share == pytest.approx(fitted_training_share("training_share")["value"])
+    throughput = [r for r in rows if r["kind"] == "training_throughput"]
+    _, step_share = fit.fit_training(throughput, fit.step_loss)
+    assert step_share == pytest.approx(fitted_training_share("step_compute_share")["value"])
