@@ -207,22 +207,17 @@ def _scale_out_evidence() -> dict:
     collected measurements (all are one VM's NVLink), so the fitted network models of
     collectives.json's ``model_parameters`` that describe a scale-out network (Calculon's
     InfiniBand HDR model for A100) set it."""
+    from .hardware import load_gpu
     out: dict = {}
     for p in load_efficiency("collectives")["model_parameters"]:
         if "infiniband" not in p["network"].lower():
             continue
-        family = _family_of(p["gpu"])
+        family = load_gpu(p["gpu"]).family
         src = p["source"]
         out.setdefault((family, "scale_out_eff"), []).append(
             (float(p["efficiency"]), f"{p['gpu']} {p['network']}: fitted model "
              f"({src['repo']} {src['path']}@{src['commit'][:7]})"))
     return out
-
-
-def _family_of(gpu: str) -> str:
-    """The family of a GPU preset named in the efficiency data."""
-    from .hardware import load_gpu
-    return load_gpu(gpu).family
 
 
 #: The training constants fitted on the calibration half (one file each, with its tool):

@@ -47,8 +47,8 @@ input                      default         why
 
 Every default that is the engine's or the GPU family's is a node of the formula graph:
 give the input to override it (``gpu_memory_utilization=0.95``, ``bw_eff=1.0``).  The
-seeds' plain roofline is ``mfu=0.5, bw_eff=1.0, link_eff=1.0, link_latency_us=8,
-engine="seed"``.
+seeds' plain roofline is ``mfu=0.5, bw_eff=1.0, link_eff=1.0, scale_out_eff=1.0,
+link_latency_us=8, engine="seed"``.
 
 TPOT (time per output token) excludes the first token (TTFT): it is the mean decode
 step, ``(e2e − ttft) / (output_len − 1)``.

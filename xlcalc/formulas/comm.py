@@ -138,6 +138,13 @@ def tp_link(tp, gpus_per_node):
     return where(tp > 1, where(tp <= gpus_per_node, "intra-node", "inter-node"), "none")
 
 
+def chosen_link(inside, intra_node_gb_per_s, inter_node_gb_per_s, link_eff, scale_out_eff):
+    """``(GB/s, efficiency)`` of the link a group uses: NVLink at ``link_eff`` while it is
+    ``inside`` one node, else the network at ``scale_out_eff``."""
+    return (where(inside, intra_node_gb_per_s, inter_node_gb_per_s),
+            where(inside, link_eff, scale_out_eff))
+
+
 def _collectives_s(count, each_bytes, active, link_gb_per_s, link_eff, link_latency_us):
     """``count`` sequential collectives of ``each_bytes`` per rank; latency only when
     ``active`` (more than one rank takes part)."""

@@ -25,7 +25,7 @@ evaluation compares aggregated and disaggregated plans row by row.
 from ..expr import both, ceil, either, eq, floor, maximum, where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
-from .comm import kv_transfer_s, tp_comm_s
+from .comm import chosen_link, kv_transfer_s, tp_comm_s
 from .efficiency import gemm_seconds
 from .flops import prefill_attention_flops, prefill_linear_flops
 from .serving_load import _safe, ggc_wait_s, md1_wait_s
@@ -76,10 +76,10 @@ def pd_prefill_s(prefill_linear_flops_per_request, prefill_attention_flops_per_r
                            gemm_fixed_s) + \
         prefill_attention_flops_per_request / (rate * attention_compute_eff)
     memory = (model_weights_bytes + kv_transfer_bytes) / prefill_tp / hbm_bytes_per_s
-    inside = prefill_tp <= gpus_per_node
+    link, eff = chosen_link(prefill_tp <= gpus_per_node, intra_node_gb_per_s,
+                            inter_node_gb_per_s, link_eff, scale_out_eff)
     comm = tp_comm_s(num_layers, 1, prompt_len, hidden_size, act_dtype_bytes, prefill_tp,
-                     where(inside, intra_node_gb_per_s, inter_node_gb_per_s),
-                     where(inside, link_eff, scale_out_eff), tp_allreduce_latency_us)
+                     link, eff, tp_allreduce_latency_us)
     return maximum(compute, memory) + comm + engine_step_overhead_s
 
 

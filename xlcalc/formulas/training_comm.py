@@ -45,8 +45,8 @@ from __future__ import annotations
 from ..expr import where
 from ..glossary import Term, register_terms
 from ..graph import derive, formula
-from .comm import pp_inter_node_boundaries, pp_message_bytes, ring_allreduce_bytes, \
-    tp_message_bytes
+from .comm import chosen_link, pp_inter_node_boundaries, pp_message_bytes, \
+    ring_allreduce_bytes, tp_message_bytes
 
 B = "bytes"
 S = "s"
@@ -208,10 +208,10 @@ def train_pp_comm_s(train_pp_comm_bytes, train_pp_sends, train_pp_inter_node_bou
                     link_latency_us):
     """Seconds of pipeline sends per step on the slowest boundary (the network when any
     boundary crosses nodes), not overlapped."""
-    across = train_pp_inter_node_boundaries > 0
-    return _comm_s(train_pp_sends, train_pp_comm_bytes, train_pp_sends > 0,
-                   where(across, inter_node_gb_per_s, intra_node_gb_per_s),
-                   where(across, scale_out_eff, link_eff), link_latency_us)
+    link, eff = chosen_link(train_pp_inter_node_boundaries <= 0, intra_node_gb_per_s,
+                            inter_node_gb_per_s, link_eff, scale_out_eff)
+    return _comm_s(train_pp_sends, train_pp_comm_bytes, train_pp_sends > 0, link, eff,
+                   link_latency_us)
 
 
 # -------------------------------------------------------------- context parallelism
@@ -234,11 +234,10 @@ def train_cp_comm_s(train_cp_comm_bytes, tp, cp, stage_layers, grad_accum_steps,
                     scale_out_eff, link_latency_us):
     """Seconds of context-parallel sends per step, before overlap (Megatron overlaps them
     with the attention of the chunk in hand)."""
-    inside = tp * cp <= gpus_per_node
+    link, eff = chosen_link(tp * cp <= gpus_per_node, intra_node_gb_per_s,
+                            inter_node_gb_per_s, link_eff, scale_out_eff)
     sends = 3 * (cp - 1) * stage_layers * grad_accum_steps
-    return _comm_s(sends, train_cp_comm_bytes, cp > 1,
-                   where(inside, intra_node_gb_per_s, inter_node_gb_per_s),
-                   where(inside, link_eff, scale_out_eff), link_latency_us)
+    return _comm_s(sends, train_cp_comm_bytes, cp > 1, link, eff, link_latency_us)
 
 
 # --------------------------------------------------------------- expert parallelism
@@ -266,11 +265,10 @@ def train_ep_comm_s(train_ep_comm_bytes, tp, cp, ep, train_moe_stage_layers, gra
                     recompute_extra_forward, gpus_per_node, intra_node_gb_per_s,
                     inter_node_gb_per_s, link_eff, scale_out_eff, link_latency_us):
     """Seconds of expert-parallel all-to-alls per step, before overlap."""
-    inside = tp * cp * ep <= gpus_per_node
+    link, eff = chosen_link(tp * cp * ep <= gpus_per_node, intra_node_gb_per_s,
+                            inter_node_gb_per_s, link_eff, scale_out_eff)
     count = (4 + 2 * recompute_extra_forward) * train_moe_stage_layers * grad_accum_steps
-    return _comm_s(count, train_ep_comm_bytes, ep > 1,
-                   where(inside, intra_node_gb_per_s, inter_node_gb_per_s),
-                   where(inside, link_eff, scale_out_eff), link_latency_us)
+    return _comm_s(count, train_ep_comm_bytes, ep > 1, link, eff, link_latency_us)
 
 
 # -------------------------------------------------------------------------- offload
