@@ -57,3 +57,119 @@ def test_memo_by_spelling_of_a_preset():
     for spelling in ("llama-2-70b", "Llama-2-70B", "llama-2-70b"):
         assert basics.kv_cache_bytes(spelling, 8, 4096) == want
         assert basics.kv_cache_bytes(spelling, 8, 4096, kv_dtype="fp8") == want / 2
+
+
+# ------------------------------------------------------------ formulas written inline
+
+import math  # noqa: E402
+
+from xlcalc import expr as X  # noqa: E402
+from xlcalc import estimate as E  # noqa: E402
+from xlcalc.errors import XlcalcError  # noqa: E402
+from xlcalc.expr import ceil, minimum, where  # noqa: E402
+from xlcalc.plan_inline import SCALAR_FORMS, inline_formula  # noqa: E402
+
+_SCALARS = [0.0, -0.0, 2.5, -2.5, 3.0, 1e300, math.nan, math.inf, -math.inf, 0, 7, -7,
+            True, False, np.float64(2.5), np.float64(math.nan), np.int64(3), np.bool_(True)]
+
+
+def _form_value(helper, *values):
+    """``helper(*values)`` through its scalar form, the operands bound as plan variables
+    (``a0``...) and again as expressions evaluated in place (``(a0 + 0 * 0)``)."""
+    arity, form = SCALAR_FORMS[helper]
+    env = {"_mceil": math.ceil, "_mfloor": math.floor, "_finite": math.isfinite}
+    env.update({f"a{i}": v for i, v in enumerate(values)})
+    plain = eval(form(*[(f"a{i}", f"a{i}") for i in range(arity)]), env)
+    bound = eval(form(*[(f"(w{i} := a{i})", f"w{i}") for i in range(arity)]), dict(env))
+    return plain, bound
+
+
+def _same_scalar(a, b) -> bool:
+    if isinstance(a, (float, np.floating)) and a != a:
+        return isinstance(b, (float, np.floating)) and b != b
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+@pytest.mark.parametrize("helper", [X.ceil, X.floor])
+def test_rounding_forms_equal_their_helper_on_every_scalar(helper):
+    for x in _SCALARS:
+        for got in _form_value(helper, x):
+            assert _same_scalar(got, helper(x)), (helper.__name__, x, got, helper(x))
+
+
+@pytest.mark.parametrize("helper", [X.minimum, X.maximum])
+def test_min_max_forms_equal_their_helper_on_every_scalar(helper):
+    for a in _SCALARS:
+        for b in _SCALARS:
+            for got in _form_value(helper, a, b):
+                want = helper(a, b)
+                assert _same_scalar(got, want) and type(got) is type(want), (a, b, got, want)
+
+
+def test_where_form_equals_where_on_every_scalar():
+    for c in [True, False, np.bool_(False), 0.0, 1.0, math.nan, 0, 3]:
+        for a, b in [(1.0, 2.0), (0, 5), ("fits", "short"), (np.float64(1.5), math.nan)]:
+            for got in _form_value(X.where, c, a, b):
+                assert got is X.where(c, a, b) or got == X.where(c, a, b), (c, a, b)
+
+
+def _eager(a, b):
+    """where() computes both choices: 1/b raises even where it is not chosen."""
+    return where(a > 0, a, 1.0 / b)
+
+
+def _two_steps(seq_len, cap, block):
+    kept = where(cap > 0, minimum(seq_len, cap), seq_len)
+    return ceil(kept / block) * block
+
+
+def test_inlined_function_evaluates_like_the_call():
+    """The written-out body raises where the call raises, and gives the call's value
+    (by hand: min(1000, 300) = 300 rounded up to blocks of 16 = 304; no cap: 1008)."""
+    env = {}
+    eager = inline_formula(_eager, ["a", "b"], env)
+    assert eager is not None and "_eager" not in eager        # written out, not called
+    with pytest.raises(ZeroDivisionError):
+        _eager(1.0, 0.0)
+    with pytest.raises(ZeroDivisionError):
+        eval(eager, dict(env, a=1.0, b=0.0))
+    steps = inline_formula(_two_steps, ["s", "c", "k"], env)
+    assert steps is not None and "where_" not in steps and "ceil_" not in steps
+    assert eval(steps, dict(env, s=1000.0, c=300.0, k=16.0)) == 304.0 == \
+        _two_steps(1000.0, 300.0, 16.0)
+    assert eval(steps, dict(env, s=1000.0, c=0.0, k=16.0)) == 1008.0
+
+
+# ------------------------------------------------------- positional plans (hot path)
+
+def test_scalar_function_runs_the_compiled_plan(monkeypatch):
+    """After its first call, a scalar call never goes through estimate(): llama-2-70b,
+    80 layers × 8 KV heads × 128 × 2 (K, V) × 2 bytes × 8 × 4096 tokens."""
+    want = 80 * 8 * 128 * 2 * 2 * 8 * 4096
+    assert basics.kv_cache_bytes("llama-2-70b", 8, 4096) == want
+    monkeypatch.setattr(E, "_estimate", None)        # the general path now fails
+    assert basics.kv_cache_bytes("llama-2-70b", 8, 4096) == want
+    assert basics.kv_cache_bytes(load_model("llama-2-70b"), 8.0, 4096.0) == want
+
+
+def test_scalar_function_takes_the_general_path_for_the_rest():
+    """Arrays, an argument left out (None), a model given as a config dict: estimate's
+    values and errors (qwen2.5-7b: 28 layers × 4 KV heads × 128 × 2 × 2 bytes per token)."""
+    per_token = 28 * 4 * 128 * 2 * 2
+    got = basics.kv_cache_bytes("qwen2.5-7b", np.array([1.0, 2.0]), 100)
+    assert list(got) == [per_token * 100, per_token * 200]
+    config = dict(load_model("qwen2.5-7b").config)
+    assert basics.kv_cache_bytes(config, 1, 100) == per_token * 100
+    with pytest.raises(XlcalcError, match="missing input 'tp'"):
+        basics.kv_cache_bytes("qwen2.5-7b", 1, 100, tp=None)
+    with pytest.raises(XlcalcError, match="batch"):
+        basics.kv_cache_bytes("qwen2.5-7b", -1, 100)
+
+
+def test_relation_check_follows_the_model():
+    """tp=8 divides llama-2-70b's 64 heads, not qwen2.5-7b's 28: a check passed for one
+    model is not taken for the other, and a failed one fails every time."""
+    assert basics.kv_cache_bytes("llama-2-70b", 1, 16, tp=8) == 80 * 1 * 128 * 2 * 2 * 16
+    for _ in range(2):
+        with pytest.raises(XlcalcError, match="tp must be a divisor of num_heads=28"):
+            basics.kv_cache_bytes("qwen2.5-7b", 1, 16, tp=8)

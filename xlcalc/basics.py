@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .errors import checked_keywords
 # the unchecked forms: each function here checks its own keywords (errors.checked_keywords)
-from .estimate import _breakdown as breakdown, _estimate as estimate
+from .estimate import _breakdown as breakdown, _estimate as estimate, scalar_function
 
 __all__ = ["params", "params_shortcuts", "kv_cache_bytes", "kv_cache_bytes_per_token",
            "forward_flops_per_token", "prefill_flops", "decode_flops", "training_flops",
@@ -67,8 +67,12 @@ def kv_cache_bytes(model, batch, seq_len, kv_dtype="bf16", tp=1, block_size=1):
     MLA caches its latent, sliding-window layers cap at their window, and
     ``block_size=16`` rounds every layer up to whole vLLM pages.
     """
-    return estimate("kv_cache_bytes", model=model, batch=batch, seq_len=seq_len,
-                    kv_dtype=kv_dtype, tp=tp, block_size=block_size)["kv_cache_bytes"]
+    return _kv_cache_bytes(model, batch, seq_len, kv_dtype, tp, block_size)
+
+
+#: the scalar path of :func:`kv_cache_bytes` (and of the Excel KV_CACHE)
+_kv_cache_bytes = scalar_function("kv_cache_bytes",
+                                  ("model", "batch", "seq_len", "kv_dtype", "tp", "block_size"))
 
 
 @checked_keywords

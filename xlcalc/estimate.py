@@ -17,7 +17,7 @@ from .errors import checked_keywords
 from .hardware import Accelerator, load_gpu
 from .models import Model, load_model
 
-__all__ = ["estimate", "breakdown", "sweep", "resolve"]
+__all__ = ["estimate", "breakdown", "sweep", "resolve", "scalar_function"]
 
 
 _PRESETS: dict = {}     # (kind, name as typed) -> loaded preset: recalculations repeat names
@@ -97,6 +97,51 @@ def estimate(targets: str | Iterable[str], *, bind: Mapping | None = None, **inp
 #: each is wrapped by :func:`~xlcalc.errors.checked_keywords` itself and passes graph
 #: names, so the keywords a caller typed are checked once per call, not once per layer
 _estimate = estimate.__wrapped__
+
+
+def _preset_record(kind: str):
+    """Value -> the record :func:`resolve` gives it, for a compiled plan: a preset text
+    loaded before under that spelling; anything else (a text seen first, a config dict,
+    a path, an array of names) takes the general path, which loads and remembers it."""
+    def record(value):
+        hit = _PRESETS.get((kind, value)) if type(value) is str else None
+        if hit is None:
+            raise graph._NotScalar
+        return hit
+    return record
+
+
+_TEXTS = {"model": (Model, _preset_record("model")), "gpu": (Accelerator, _preset_record("gpu"))}
+
+
+def scalar_function(targets: str | Iterable[str], names: Iterable[str]):
+    """``f(*values)``: :func:`estimate` of ``targets`` with the inputs ``names`` given in
+    that order -- the value of a single target, else a dictionary of the targets.
+
+    The same validation, errors and values as ``estimate(targets, **dict(zip(names,
+    values)))`` (an argument None is left out), without building the keyword dictionary
+    or the dictionary of every node: scalars run a plan compiled for these arguments
+    (:func:`graph.scalar_plan`); anything else takes :func:`estimate`.  For a public
+    function's hot scalar path (an Excel recalculation calls it once per cell)."""
+    targets = (targets,) if isinstance(targets, str) else tuple(targets)
+    names = tuple(names)
+    run = None
+
+    def general(*values):
+        got = _estimate(targets, **dict(zip(names, values)))
+        return got[targets[0]] if len(targets) == 1 else {t: got[t] for t in targets}
+
+    def call(*values):
+        nonlocal run
+        if run is None:
+            run = graph.scalar_plan(targets, names, _TEXTS) or general
+        try:
+            return run(*values)
+        except graph._NotScalar:
+            pass              # (outside the handler: an error of the general path is its own)
+        return general(*values)
+
+    return call
 
 
 @checked_keywords

@@ -20,13 +20,9 @@ compute it (``params_total=7e9`` reproduces a seed that uses the nominal 7 B).
 
 from __future__ import annotations
 
-import ast
-import builtins
-import copy
 import importlib
 import inspect
 import numbers
-import textwrap
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -35,6 +31,7 @@ import numpy as np
 from . import expr as X
 from .errors import XlcalcError, invalid, unknown_choice
 from .glossary import TERMS, check, check_relations
+from .plan_inline import inline_formula
 
 __all__ = ["formula", "derive", "lookup_node", "register_table", "evaluate", "render",
            "NODES", "TABLES", "node", "table", "Formula", "Lookup", "Factor", "dependencies"]
@@ -524,6 +521,8 @@ class _NotScalar(Exception):
 
 
 def _scalar_input(name, value):
+    if value is None:            # an argument left out: the general path drops it
+        raise _NotScalar
     t = type(value)
     if t is not str and t is not int and t is not float and (
             isinstance(value, (np.ndarray, list, tuple, Factor, X.Expr)) or
@@ -553,70 +552,14 @@ def _scalar_row(n: Lookup, key):
 _COMPILED: dict = {}
 
 
-# A formula whose body is one ``return <expression>`` is written into the plan as that
-# expression over the plan's variables: the same operations in the same order on the same
-# values (the helpers it calls -- where, ceil, minimum ... -- are the same objects), so the
-# same result and the same exceptions, without the cost of a Python call per formula.  The
-# formula stays written once, in its module; the plan reads its source.
-_NO_INLINE = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
-              ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)
-_BODIES: dict = {}
-
-
-def _return_expression(fn):
-    """``(parameter names, expression)`` of a function whose body (after its docstring) is
-    one ``return <expression>`` over its parameters and its module's names; else None."""
-    if fn in _BODIES:
-        return _BODIES[fn]
-    found = None
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
-    except (OSError, TypeError, SyntaxError, IndexError):
-        tree = None
-    if isinstance(tree, ast.FunctionDef) and not fn.__closure__:
-        a = tree.args
-        body = tree.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-            body = body[1:]
-        if not (a.vararg or a.kwarg or a.kwonlyargs) and len(body) == 1 and \
-                isinstance(body[0], ast.Return) and body[0].value is not None and \
-                not any(isinstance(x, _NO_INLINE) or
-                        (isinstance(x, ast.Name) and not isinstance(x.ctx, ast.Load))
-                        for x in ast.walk(body[0].value)):
-            found = (tuple(p.arg for p in a.posonlyargs + a.args), body[0].value)
-    _BODIES[fn] = found
-    return found
-
-
 def _inline(n: Formula, args: list, env: dict):
     """Source of formula ``n``'s value over the plan variables ``args`` (its arguments in
-    order), its module's names bound in ``env``; None when it must be called."""
+    order), the objects it names bound in ``env``; None when it must be called
+    (:mod:`xlcalc.plan_inline`)."""
     fn = n.function
-    body = _return_expression(fn) if fn is n.fn else None   # derive(n=2): a wrapper
-    if body is None or len(body[0]) != len(args):
+    if fn is not n.fn:              # derive(n=2): a wrapper
         return None
-    params = dict(zip(body[0], args))
-    names = {}
-    for x in ast.walk(body[1]):
-        if isinstance(x, ast.Name) and x.id not in params and x.id not in names:
-            if x.id in fn.__globals__:
-                obj = fn.__globals__[x.id]
-            elif hasattr(builtins, x.id) and x.id not in ("locals", "vars", "globals"):
-                obj = getattr(builtins, x.id)
-            else:
-                return None
-            name, k = f"{x.id}_", 0
-            while env.get(name, obj) is not obj:      # another module's object of that name
-                k += 1
-                name = f"{x.id}_{k}"
-            names[x.id] = name
-            env[name] = obj
-
-    class Rename(ast.NodeTransformer):
-        def visit_Name(self, x):
-            return ast.copy_location(ast.Name(params.get(x.id) or names[x.id], x.ctx), x)
-
-    return ast.unparse(Rename().visit(copy.deepcopy(body[1])))
+    return inline_formula(fn, args, env)
 
 
 def _static_nodes(inputs_, lookups, formulas):
@@ -640,15 +583,24 @@ def _static_nodes(inputs_, lookups, formulas):
     return s_lookups, s_formulas, roots
 
 
-def _compile(plan):
+def _compile(plan, params: tuple | None = None, only: tuple | None = None,
+             texts: Mapping | None = None):
     """Straight-line Python for a plan's scalar evaluation (see the section comment).
 
     The lookups and formulas that depend on table keys alone (:func:`_static_nodes`) run
     once per combination of keys and are remembered in ``_KEYED``: the lookups, and in a
     slot of the same entry the formulas, in the order the general loop runs them (the
     relation checks between); a key given as text is remembered by its spelling, a loaded
-    record by its identity."""
+    record by its identity.
+
+    ``run(ctx)`` returns the general loop's dictionary.  With ``params`` (the input names
+    in the order of a caller's arguments) it is ``run(*values)`` instead, and with
+    ``only`` (some of the plan's names) it returns just their values: the one value of a
+    single name, else a dictionary of them, and ``texts`` maps an input name to its
+    record type and the function that turns anything else given for it into a record of
+    that type (:func:`scalar_plan`)."""
     inputs_, lookups, formulas, related, missing, late = plan
+    whole = only is None          # the whole dictionary, as the general loop gives it
     var = {}
     keyed = {}
     env = {"_scalar_input": _scalar_input, "_row": _scalar_row,
@@ -656,7 +608,12 @@ def _compile(plan):
            "_missing_required": _missing_required, "_check_related": _check_related,
            "check_relations": check_relations, "_NotScalar": _NotScalar,
            "_KEYED": keyed}
-    lines = ["def run(ctx):"]
+    if params is None:
+        lines = ["def run(ctx):"]
+        given = {name: f"ctx[{name!r}]" for name in inputs_}
+    else:
+        lines = [f"def run({', '.join(f'a{i}' for i in range(len(params)))}):"]
+        given = {name: f"a{params.index(name)}" for name in inputs_}
     rows = {}                   # key variable -> variable of the mapping it selects
     s_lookups, s_formulas, roots = _static_nodes(inputs_, lookups, formulas)
     s_names = {n.name for n in s_lookups}
@@ -700,15 +657,21 @@ def _compile(plan):
 
     for name in inputs_:
         v = var[name] = f"v{len(var)}"
-        lines.append(f"    x = ctx[{name!r}]")
+        x = given[name]
+        if params is None:
+            lines.append(f"    x = {x}")
+            x = "x"
+        if texts and name in texts:
+            env[f"R{v}"], env[f"T{v}"] = texts[name]
+            lines.append(f"    if type({x}) is not R{v}: {x} = T{v}({x})")
         if name in TERMS and TERMS[name].kind == "choice":
-            lines.append(f"    {v} = x if type(x) is str or type(x) in _RECORDS "
-                         f"else _scalar_input({name!r}, x)")
+            lines.append(f"    {v} = {x} if type({x}) is str or type({x}) in _RECORDS "
+                         f"else _scalar_input({name!r}, {x})")
         else:        # a number validated before (an int equals its float in the set)
             env[f"C{v}"] = _checked(name)
-            lines.append(f"    {v} = x if type(x) is float and x in C{v} "
-                         f"else float(x) if type(x) is int and x in C{v} "
-                         f"else _scalar_input({name!r}, x)")
+            lines.append(f"    {v} = {x} if type({x}) is float and {x} in C{v} "
+                         f"else float({x}) if type({x}) is int and {x} in C{v} "
+                         f"else _scalar_input({name!r}, {x})")
     fill, fill_args = [], ", ".join(var.values())
     if s_lookups:
         # the rows of the keys, read once per combination of keys (the same lines as
@@ -731,8 +694,17 @@ def _compile(plan):
         template = ", ".join(f"{n!r}: {var[n] if n in s_names else None}" for n in result)
         # ... and an empty slot for the values of the static formulas (filled after the
         # relation checks, as the general loop orders them)
-        fill.append(f"    return ({', '.join(r + got)}, {{{template}}}, [])")
-        lines.append(f"    {', '.join(['_'] * len(r) + got)}, t, d = c")
+        # ... and, for a relation whose partners are all read here (tp divides the
+        # model's heads), the set of values that passed its check with this key
+        keyed_checks = [name for name in related if name not in s_names and all(
+            o in s_names for o, _, _ in TERMS[name].relations if o in var)]
+        passed = [f"p{i}" for i in range(len(keyed_checks))]
+        fill.append(f"    return ({', '.join(r + got)}, "
+                    f"{{{template}}}, []{', set()' * len(passed)})" if whole else
+                    f"    return ({', '.join(r + got)}, None, []{', set()' * len(passed)})")
+        lines.append(f"    {', '.join(['_'] * len(r) + got + ['t', 'd'] + passed)} = c")
+    else:
+        keyed_checks = passed = []
     if d_lookups:
         lines.append("    try:")
         lines += lookup_lines(d_lookups, "        ")
@@ -742,6 +714,13 @@ def _compile(plan):
         order = [o for o, _, _ in TERMS[name].relations]
         partners = [o for o in order if o in var]
         args = "{" + ", ".join(f"{o!r}: {var[o]}" for o in [name, *partners]) + "}"
+        if name in keyed_checks:       # partners fixed by the key: the value alone
+            p = passed[keyed_checks.index(name)]
+            lines.append(f"    if {var[name]} not in {p}:")
+            lines.append(f"        _check_related({name!r}, {args})")
+            lines.append(f"        if len({p}) > 4096: {p}.clear()")
+            lines.append(f"        {p}.add({var[name]})")
+            continue
         key = ", ".join([repr(name), var[name]] + [var.get(o, "None") for o in order])
         # the key _check_related remembers a passed check under (scalars only)
         lines.append(f"    if ({key}) not in _RELATED: _check_related({name!r}, {args})")
@@ -752,14 +731,18 @@ def _compile(plan):
         lines.append(f"        {', '.join(got)}, t = d[0]")
         lines.append("    else:")
         lines += compute
-        lines.append("        t = t.copy()")
-        lines += [f"        t[{n.name!r}] = {var[n.name]}" for n in s_formulas]
+        if whole:
+            lines.append("        t = t.copy()")
+            lines += [f"        t[{n.name!r}] = {var[n.name]}" for n in s_formulas]
         lines.append(f"        d.append(({', '.join(got)}, t))")
     lines += formula_lines(d_formulas, "    ")
     for name in late:
         lines.append(f"    check_relations({name!r}, {var[name]}, {known()})")
+    if not whole:
+        lines.append(f"    return {var[only[0]]}" if len(only) == 1 else
+                     "    return {" + ", ".join(f"{n!r}: {var[n]}" for n in only) + "}")
     # the dictionary in the order of the general loop: inputs, lookups, formulas
-    if s_lookups:
+    elif s_lookups:
         done = s_names | {n.name for n in s_formulas}
         lines.append("    r = t.copy()")
         lines += [f"    r[{n!r}] = {var[n]}" for n in result if n not in done]
@@ -768,6 +751,23 @@ def _compile(plan):
         lines.append("    return {" + ", ".join(f"{n!r}: {var[n]}" for n in result) + "}")
     exec(compile("\n".join(fill + lines), "<xlcalc plan>", "exec"), env)
     return env["run"]
+
+
+def scalar_plan(targets: tuple, params: tuple, texts: Mapping | None = None):
+    """A compiled plan that takes the inputs ``params`` as positional arguments and
+    returns the value of the one target (several: a dictionary of them), or None when the
+    targets need inputs ``params`` does not name (the general path words that error).
+    It raises :class:`_NotScalar` for what only the general loop takes (an array, a
+    factor, an expression, a None argument, a value ``texts`` cannot turn into a
+    record): the caller then evaluates the general way.  ``texts`` maps an input to its
+    record type and the function giving the record for any other value (a model or gpu
+    preset name), or raising :class:`_NotScalar`."""
+    if not _loaded:
+        _ensure_loaded()
+    plan = _plan(tuple(targets), frozenset(params))
+    if plan[4]:
+        return None
+    return _compile(plan, params=tuple(params), only=tuple(targets), texts=texts)
 
 
 def evaluate(targets, context: Mapping | None = None, **inputs) -> dict:

@@ -36,6 +36,7 @@ import xlwings as xw  # noqa: E402
 
 from .errors import XlcalcError, invalid, unknown_choice
 # the unchecked form: every Excel function passes graph names it spells itself
+from .basics import _kv_cache_bytes
 from .estimate import _estimate as estimate
 from .glossary import TERMS
 from .hardware import GPU_FIELDS, canonical_gpu_name, gpu_names, load_gpu
@@ -520,10 +521,9 @@ def WEIGHTS_MEM(model, dtype="bf16", tp=1, pp=1, unit="GB"):
 @excel_function()
 def KV_CACHE(model, batch, seq_len, kv_dtype="bf16", tp=1, unit="GB"):
     """KV-cache memory per GPU for batch sequences of seq_len tokens (GB by default)."""
-    v = estimate(("kv_cache_bytes",), model=_model(model), batch=_number("batch", batch),
-                 seq_len=_number("seq_len", seq_len), kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
-                 tp=_number("tp", tp, 1), block_size=1)
-    return _memory(v["kv_cache_bytes"], _unit(unit))
+    v = _kv_cache_bytes(_model(model), _number("batch", batch), _number("seq_len", seq_len),
+                        _text("kv_dtype", kv_dtype, "bf16"), _number("tp", tp, 1), 1)
+    return _memory(v, _unit(unit))
 
 
 def _infer_parts():
