@@ -173,3 +173,23 @@ def test_relation_check_follows_the_model():
     for _ in range(2):
         with pytest.raises(XlcalcError, match="tp must be a divisor of num_heads=28"):
             basics.kv_cache_bytes("qwen2.5-7b", 1, 16, tp=8)
+
+
+def test_weights_memory_scalar_path_fills_the_serving_defaults(monkeypatch):
+    """llama-2-70b by hand: 80 layers × (2 × 8192² attention q/o + 2 × 8192 × 1024 k/v +
+    3 × 8192 × 28672 MLP + 2 × 8192 norms) + 2 × 32000 × 8192 embeddings + 8192 = 68,976,648,192
+    parameters; bf16 split 8 ways.  The cell's call needs no _inputs(); a left-out dtype, a
+    group size or an override take the general path with its defaults."""
+    from xlcalc import serving
+    params = 80 * (2 * 8192 ** 2 + 2 * 8192 * 1024 + 3 * 8192 * 28672 + 2 * 8192) + \
+        2 * 32000 * 8192 + 8192
+    assert params == 68_976_648_192
+    want = params * 2 / 8
+    assert serving.weights_memory("llama-2-70b", "bf16", 8) == want
+    assert serving.weights_memory("llama-2-70b", None, 8) == want           # bf16 default
+    assert serving.weights_memory("llama-2-70b", "bf16", 8, quant_group_size=64) == want
+    with pytest.raises(XlcalcError, match="unknown engine 'nope'"):
+        serving.weights_memory("llama-2-70b", "bf16", 8, engine="nope")
+    monkeypatch.setattr(serving, "_inputs", None)          # the general path now fails
+    assert serving.weights_memory("llama-2-70b", "bf16", 8.0) == want
+    assert serving.weights_memory("llama-2-70b", "fp8", 8.0) == want / 2

@@ -649,7 +649,7 @@ def test_errors_are_texts_naming_the_argument(call, text):
 def test_an_unexpected_failure_is_still_a_text(monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("boom")
-    monkeypatch.setattr(u, "estimate", broken)
+    monkeypatch.setattr(u, "_kv_cache_bytes", broken)      # the core call KV_CACHE makes
     got = u.KV_CACHE(M70, 8.0, 4096.0)
     assert got.startswith("#VALUE! KV_CACHE failed unexpectedly: KeyError")
 
@@ -657,7 +657,7 @@ def test_an_unexpected_failure_is_still_a_text(monkeypatch):
 def test_float_overflow_in_the_core_is_a_num_error(monkeypatch):
     """Python floats raise where numpy would give inf: the cell says #NUM!, naming the
     arguments, instead of "failed unexpectedly"."""
-    monkeypatch.setattr(u, "estimate", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(u, "_kv_cache_bytes", lambda *a, **k: 1 / 0)
     got = u.KV_CACHE(M70, 8.0, 4096.0)
     assert got.startswith("#NUM! KV_CACHE has no finite result for model='llama-2-70b', "
                           "batch=8, seq_len=4096")

@@ -114,7 +114,7 @@ def _preset_record(kind: str):
 _TEXTS = {"model": (Model, _preset_record("model")), "gpu": (Accelerator, _preset_record("gpu"))}
 
 
-def scalar_function(targets: str | Iterable[str], names: Iterable[str]):
+def scalar_function(targets: str | Iterable[str], names: Iterable[str], general=None):
     """``f(*values)``: :func:`estimate` of ``targets`` with the inputs ``names`` given in
     that order -- the value of a single target, else a dictionary of the targets.
 
@@ -122,14 +122,17 @@ def scalar_function(targets: str | Iterable[str], names: Iterable[str]):
     values)))`` (an argument None is left out), without building the keyword dictionary
     or the dictionary of every node: scalars run a plan compiled for these arguments
     (:func:`graph.scalar_plan`); anything else takes :func:`estimate`.  For a public
-    function's hot scalar path (an Excel recalculation calls it once per cell)."""
+    function's hot scalar path (an Excel recalculation calls it once per cell).
+    ``general(*values)`` replaces that estimate() call where the function fills its own
+    defaults (:func:`xlcalc.serving.weights_memory`)."""
     targets = (targets,) if isinstance(targets, str) else tuple(targets)
     names = tuple(names)
     run = None
 
-    def general(*values):
-        got = _estimate(targets, **dict(zip(names, values)))
-        return got[targets[0]] if len(targets) == 1 else {t: got[t] for t in targets}
+    if general is None:
+        def general(*values):
+            got = _estimate(targets, **dict(zip(names, values)))
+            return got[targets[0]] if len(targets) == 1 else {t: got[t] for t in targets}
 
     def call(*values):
         nonlocal run

@@ -60,7 +60,7 @@ import numpy as np
 
 from .errors import checked_keywords, invalid, unknown_choice
 # the unchecked forms: each public function here checks its own keywords (checked_keywords)
-from .estimate import _breakdown as breakdown, _estimate as estimate, resolve, sweep
+from .estimate import _breakdown as breakdown, _estimate as estimate, resolve, scalar_function, sweep
 from .glossary import TERMS
 from .graph import load_all
 
@@ -334,9 +334,23 @@ def inference_memory(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1,
 def weights_memory(model, dtype="bf16", tp=1, pp=1, *, quant_group_size=None, **overrides):
     """Weight bytes on the busiest GPU (``WEIGHTS_MEM``): the layers at ``dtype`` split
     ``tp`` ways, the busiest of ``pp`` stages."""
-    ctx = _inputs(dict(model=model, dtype=dtype, tp=tp, pp=pp,
-                       quant_group_size=quant_group_size, **overrides))
+    if not overrides and quant_group_size is None:      # an Excel cell's call
+        return _weights_bytes(model, dtype, tp, pp, SERVING_DEFAULTS["quant_group_size"],
+                              SERVING_DEFAULTS["dp_attention"])
+    return _weights_general(model, dtype, tp, pp, quant_group_size, **overrides)
+
+
+def _weights_general(model, dtype, tp, pp, quant_group_size, dp_attention=None, **overrides):
+    ctx = _inputs(dict(model=model, dtype=dtype, tp=tp, pp=pp, quant_group_size=quant_group_size,
+                       dp_attention=dp_attention, **overrides))
     return estimate("infer_weights_bytes", **ctx)["infer_weights_bytes"]
+
+
+#: :func:`weights_memory`'s scalar path: the inputs the weights depend on, the serving
+#: defaults filled as :func:`_inputs` fills them (anything else: :func:`_weights_general`)
+_weights_bytes = scalar_function(
+    "infer_weights_bytes", ("model", "dtype", "tp", "pp", "quant_group_size", "dp_attention"),
+    general=_weights_general)
 
 
 @checked_keywords
