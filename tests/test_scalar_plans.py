@@ -192,4 +192,4 @@ def test_weights_memory_scalar_path_fills_the_serving_defaults(monkeypatch):
         serving.weights_memory("llama-2-70b", "bf16", 8, engine="nope")
     monkeypatch.setattr(serving, "_inputs", None)          # the general path now fails
     assert serving.weights_memory("llama-2-70b", "bf16", 8.0) == want
-    assert serving.weights_memory("llama-2-70b", "fp8", 8.0) == want / 2
+    assert serving.weights_memory("llama-2-70b", "fp16", 8.0) == want         # 2 bytes too
