@@ -60,9 +60,14 @@ import numpy as np
 
 from .errors import checked_keywords, invalid, unknown_choice
 # the unchecked forms: each public function here checks its own keywords (checked_keywords)
-from .estimate import _breakdown as breakdown, _estimate as estimate, resolve, scalar_function, sweep
+from .estimate import (_breakdown as breakdown, _estimate as estimate, resolve,
+                       scalar_function, sweep)
 from .glossary import TERMS
+from . import graph
+from .engines import TIERS, engines_table, load_engine
+from .formats import DTYPES, compute_dtypes_table
 from .graph import load_all
+from .hardware import load_gpu
 
 __all__ = ["inference_memory", "weights_memory", "inference_latency", "prefill_time",
            "decode_step",
@@ -212,7 +217,6 @@ def _inputs(given: dict) -> dict:
     error, not silently ignored.  Without a ``gpu`` the engine's batching defaults are
     those of its largest GPUs (they depend on the GPU's memory)."""
     load_all()   # the serving terms are registered by their formula modules
-    from . import graph
     for name in given:
         if name not in TERMS and name not in graph.NODES:
             raise unknown_choice("argument", name, list(TERMS) + list(graph.NODES))
@@ -227,7 +231,6 @@ def _inputs(given: dict) -> dict:
 
 def _largest_tier(engine: str) -> dict:
     """The engine's batching defaults on its largest GPUs (the last memory tier)."""
-    from .engines import load_engine
     load_engine(engine)                    # an unknown engine is an error naming it
     return dict(_LARGEST_TIERS.get(engine) or _largest_tier_row(engine))
 
@@ -238,7 +241,6 @@ _LARGEST_TIERS: dict = {}   # engine as typed -> its last tier's values: an engi
 
 
 def _largest_tier_row(engine: str) -> tuple:
-    from .engines import TIERS, engines_table
     row = engines_table().loc[engine.strip().lower()]
     values = tuple((name, float(row[f"tier{TIERS}_{name}"]))
                    for name in ("max_num_batched_tokens", "max_num_seqs"))
@@ -276,8 +278,6 @@ def _gpu_name(gpu) -> str:
 
 def _supported_compute(gpu) -> list:
     """The compute dtypes ``gpu`` has a dense peak for (``auto`` always)."""
-    from .formats import compute_dtypes_table
-    from .hardware import load_gpu
     record = load_gpu(gpu) if isinstance(gpu, (str, dict, list, tuple)) else gpu
     table = compute_dtypes_table()
     return [name for name, field in table["peak_field"].items()
@@ -571,7 +571,6 @@ def quantization_effect(model, gpu, batch, prompt_len, output_len, tp=1, dtypes=
     TPOT, end-to-end latency and tokens/s for each weight storage ``dtype`` (default: every
     format of the dtypes table; each computes in the best dtype the GPU supports for it
     unless ``compute_dtype`` is given), as a DataFrame from one vectorised sweep."""
-    from .formats import DTYPES
     if dtypes is None:
         dtypes = DTYPES()
     _check_supported({"gpu": gpu, "dtype": np.asarray(list(dtypes), dtype=object),

@@ -34,15 +34,27 @@ from .extras import require
 require("xlwings", face="the Excel functions (xlcalc.udfs)")
 import xlwings as xw  # noqa: E402
 
+# The core is imported here, once: an import statement inside a function costs more
+# than a whole compiled KV_CACHE evaluation on every call (about 1.5 µs)
+from . import graph
+from .analysis import critical_batch, gemm_roofline
+from .basics import _kv_cache_bytes, kv_cache_bytes_per_token, params
 from .errors import XlcalcError, invalid, unknown_choice
 # the unchecked form: every Excel function passes graph names it spells itself
-from .basics import _kv_cache_bytes
 from .estimate import _estimate as estimate
 from .glossary import TERMS
+from .graph import load_all
 from .hardware import GPU_FIELDS, canonical_gpu_name, gpu_names, load_gpu
 from .models import MODEL_FIELDS, load_model, preset_name, preset_names
-from .serving import SERVING_DEFAULTS
+from .serving import (INFER_MEMORY_PARTS, LATENCY_PARTS, SERVING_DEFAULTS, _inputs,
+                      allreduce_bytes, decode_step, gpus_needed, inference_latency,
+                      inference_memory, max_batch, prefill_time, serving_capacity,
+                      tp_comm_bytes, transfer_time, weights_memory)
+from .training import (TRAIN_MEMORY_PARTS, TRAINING_DEFAULTS, mfu_from_iteration,
+                       train_gpus_needed, train_memory)
+from .training_plan import TRAIN_STEP_UNITS, training_step, training_time
 from .units import display_factor, to_unit, unit_factor
+from .worked import compare, examples
 
 CATEGORY = "xlcalc"
 
@@ -79,7 +91,6 @@ def _doc(name: str) -> str:
         return _ARG_DOCS[name]
     t = TERMS.get(name)
     if t is None:
-        from . import graph
         graph.load_all()
         t = TERMS.get(name)
     if t is not None:
@@ -386,15 +397,12 @@ def _serving(nodes, **given):
     """Graph nodes of a serving plan: the given inputs, every other serving input at its
     documented default (:data:`xlcalc.serving.SERVING_DEFAULTS`, the engine's and the GPU
     family's), as the serving API fills them."""
-    from .serving import _inputs
     return estimate(nodes, **_inputs(given))
 
 
 def _training(nodes, **given):
     """Graph nodes of a training plan, every other training input at its glossary
     default, as :mod:`xlcalc.training` fills them."""
-    from .graph import load_all
-    from .training import TRAINING_DEFAULTS
     load_all()      # the training terms are registered by their formula modules
     ctx = {n: TERMS[n].default for n in TRAINING_DEFAULTS}
     ctx.update((k, v) for k, v in given.items() if v is not None)
@@ -414,7 +422,6 @@ _PARAM_PARTS = ("total", "active", "embedding", "attention", "mlp", "norm", "lm_
                               "lm_head or non_embedding"})
 def LLM_PARAMS(model, part="total"):
     """Parameters of a model (or one part of them), as transformers counts them."""
-    from .basics import params
     part = _choice("part", part, _PARAM_PARTS, "total")
     return float(params(_model(model))[part])
 
@@ -451,7 +458,6 @@ _MODEL_COLUMNS = ("model_type", "num_layers", "hidden_size", "num_heads", "num_k
 @excel_function(spill=True)
 def LLM_MODELS():
     """Table of the model presets with their main fields, parameter counts and Hub repo ids."""
-    from .basics import params
     rows = []
     for name in preset_names():
         m = load_model(name)
@@ -512,7 +518,6 @@ def GPU_LIST():
 def WEIGHTS_MEM(model, dtype="bf16", tp=1, pp=1, unit="GB"):
     """Weight memory per GPU (GB by default): the layers at dtype split tp ways, the
     busiest of pp pipeline stages (int4: half a byte plus group scales)."""
-    from .serving import weights_memory
     v = weights_memory(_model(model), dtype=_text("dtype", dtype, "bf16"),
                        tp=_number("tp", tp, 1), pp=_number("pp", pp, 1))
     return _memory(v, _unit(unit))
@@ -527,12 +532,10 @@ def KV_CACHE(model, batch, seq_len, kv_dtype="bf16", tp=1, unit="GB"):
 
 
 def _infer_parts():
-    from .serving import INFER_MEMORY_PARTS
     return INFER_MEMORY_PARTS
 
 
 def _train_parts():
-    from .training import TRAIN_MEMORY_PARTS
     return TRAIN_MEMORY_PARTS
 
 
@@ -630,8 +633,6 @@ def MEM_TABLE(model, mode, batch, seq_len, gpu=None, dtype="bf16", kv_dtype="bf1
     """Memory breakdown per GPU as a table to spill: part, GB, share of the total and,
     with a gpu, share of its memory; the plan arguments are INFER_MEM's (inference, engine
     vllm unless named) and TRAIN_MEM's (training)."""
-    from .serving import inference_memory
-    from .training import train_memory
     mode = _choice("mode", mode, _MEM_MODES)
     m, g = _model(model), (None if _empty(gpu) else _gpu(gpu))
     b, s = _number("batch", batch), _number("seq_len", seq_len)
@@ -703,7 +704,6 @@ def PREFILL_MS(model, gpu, batch, prompt_len, dtype="bf16", tp=1, mfu=_MFU,
     """Time to first token in ms: the prefill of batch prompts of prompt_len tokens on tp
     GPUs, max(compute, memory) plus tensor-parallel traffic and the engine's overheads;
     compute on the GPU family's calibrated curve unless mfu > 0 (engine vllm unless named)."""
-    from .serving import prefill_time
     v = prefill_time(_model(model), _gpu(gpu), _number("batch", batch),
                      _number("prompt_len", prompt_len), tp=_number("tp", tp, 1),
                      dtype=_text("dtype", dtype, "bf16"), mfu=_number("mfu", mfu, _MFU),
@@ -718,7 +718,6 @@ def DECODE_MS(model, gpu, batch, context_len, dtype="bf16", kv_dtype="bf16", tp=
     """Time per output token in ms: one decode step of batch sequences attending to
     context_len tokens, max(compute, weights + KV read at bw_eff of HBM; 0 or empty:
     calibrated) plus traffic and the engine's step overhead (vllm unless named)."""
-    from .serving import decode_step
     v = decode_step(_model(model), _gpu(gpu), _number("batch", batch),
                     _number("context_len", context_len), tp=_number("tp", tp, 1),
                     dtype=_text("dtype", dtype, "bf16"),
@@ -731,7 +730,6 @@ def DECODE_MS(model, gpu, batch, context_len, dtype="bf16", kv_dtype="bf16", tp=
 
 def _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu, bw_eff,
              compute_dtype, engine):
-    from .serving import inference_latency
     return inference_latency(_model(model), _gpu(gpu), _number("batch", batch),
                              _number("prompt_len", prompt_len),
                              _number("output_len", output_len), tp=_number("tp", tp, 1),
@@ -770,7 +768,6 @@ def MAX_BATCH(model, gpu, seq_len, dtype="bf16", kv_dtype="bf16", n_gpus=1, engi
     """Most concurrent sequences of seq_len tokens (prompt + output) that fit on n_gpus
     GPUs: their KV cache in what the engine leaves (vllm by default: 90 % of the reported
     memory less weights, profiled activations and reserve; 16-token blocks)."""
-    from .serving import max_batch
     return float(max_batch(_model(model), _gpu(gpu), _number("seq_len", seq_len),
                            n_gpus=_number("n_gpus", n_gpus, 1),
                            dtype=_text("dtype", dtype, "bf16"),
@@ -803,13 +800,11 @@ def GPUS_NEEDED(model, gpu, batch, seq_len, mode="inference", dtype="bf16", part
     b, s = _number("batch", batch), _number("seq_len", seq_len)
     dtype = _text("dtype", dtype, "bf16")
     if mode == "inference":
-        from .serving import gpus_needed
         return float(gpus_needed(m, g, b, s, dtype=dtype,
                                  engine=_engine(engine))[_GPUS_PARTS[part]])
     if part != "gpus":
         raise XlcalcError(f"part {part!r} needs mode inference (a training plan's GPUs are "
                           "data-parallel replicas)", "part")
-    from .training import train_gpus_needed
     precision = _TRAIN_RECIPE.get(dtype.lower(), dtype)
     try:
         return float(train_gpus_needed(m, g, b, s, precision=precision))
@@ -828,7 +823,6 @@ _TRAIN_MFU = 0.0     # calibrated, as training.training_time's None (a test hold
 
 def _training_time(model, tokens, gpu, n_gpus, mfu, recompute, precision, price=None,
                    goodput=None):
-    from .training_plan import training_time
     return training_time(_model(model), _number("tokens", tokens), _gpu(gpu),
                          _number("n_gpus", n_gpus), mfu=_number("mfu", mfu, _TRAIN_MFU),
                          recompute=_text("recompute", recompute, "none"),
@@ -866,7 +860,6 @@ def TRAIN_DAYS(model, tokens, gpu, n_gpus, mfu=_TRAIN_MFU, recompute="none",
                 rename={"message_bytes": "size_bytes", "n_gpus": "n"})
 def ALLREDUCE_BYTES(size_bytes, n):
     """Bytes each of n ranks sends in a ring all-reduce of size_bytes: 2(n − 1)/n × size."""
-    from .serving import allreduce_bytes
     return float(allreduce_bytes(_number("size_bytes", size_bytes), _number("n", n)))
 
 
@@ -879,7 +872,6 @@ def ALLREDUCE_BYTES(size_bytes, n):
                         "link_latency_us": "latency_us"})
 def COMM_MS(bytes, gbytes_per_s, latency_us=8.0):
     """Transfer time in ms: bytes / link bandwidth + start-up latency."""
-    from .serving import transfer_time
     v = transfer_time(_number("bytes", bytes), _number("gbytes_per_s", gbytes_per_s),
                       link_latency_us=_number("latency_us", latency_us, 8.0))
     return _display(v, "ms")
@@ -893,7 +885,6 @@ def COMM_MS(bytes, gbytes_per_s, latency_us=8.0):
 def TP_COMM(model, batch, tokens, tp, dtype="bf16", unit="GB"):
     """Tensor-parallel all-reduce traffic each GPU sends for one pass through all layers
     (GB by default): two ring all-reduces of batch × tokens × hidden activations a layer."""
-    from .serving import tp_comm_bytes
     v = tp_comm_bytes(_model(model), _number("batch", batch), _number("tokens", tokens),
                       _number("tp", tp), dtype=_text("dtype", dtype, "bf16"))
     return _memory(v, _unit(unit))
@@ -918,8 +909,6 @@ def LATENCY_TABLE(model, gpu, batch, prompt_len, output_len, dtype="bf16",
     """Latency breakdown as a table to spill, times in ms: TTFT, TPOT, end-to-end,
     throughput, the prefill and decode parts, arithmetic intensities against the ridge
     point and the compute/memory verdicts."""
-    from . import graph
-    from .serving import LATENCY_PARTS
     values = _latency(model, gpu, batch, prompt_len, output_len, dtype, kv_dtype, tp, mfu,
                       bw_eff, compute_dtype, engine)
     rows = []
@@ -970,7 +959,6 @@ def CAPACITY(model, gpu, seq_len, concurrent_users, dtype="bf16", kv_dtype="bf16
     """Serving capacity for concurrent users in the engine's KV budget (vllm by default):
     nodes (of 8 GPUs) or replicas of tp GPUs needed, or the sequences, KV blocks and tokens
     one replica holds."""
-    from .serving import serving_capacity
     part = _choice("part", part, _CAPACITY_PARTS, "nodes_needed")
     tp = _number("tp", tp, 1)
     values = serving_capacity(_model(model), _gpu(gpu), _number("seq_len", seq_len),
@@ -991,7 +979,6 @@ def CAPACITY(model, gpu, seq_len, concurrent_users, dtype="bf16", kv_dtype="bf16
 def KV_PER_TOKEN(model, kv_dtype="bf16", tp=1, unit="GB"):
     """KV-cache memory one token adds on one GPU across all layers (GB by default; try
     "MB")."""
-    from .basics import kv_cache_bytes_per_token
     v = kv_cache_bytes_per_token(_model(model), kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
                                  tp=_number("tp", tp, 1))
     return _memory(v, _unit(unit))
@@ -1024,7 +1011,6 @@ def TRAIN_COST(model, tokens, gpu, n_gpus, price_per_gpu_hour, mfu=_TRAIN_MFU,
 def TRAIN_MFU(model, batch, seq_len, iteration_time_s, gpu, n_gpus, precision="bf16-mixed"):
     """Model FLOPs utilisation of a measured training iteration: Megatron's model FLOPs /
     (seconds × GPUs × dense peak)."""
-    from .training import mfu_from_iteration
     return float(mfu_from_iteration(_model(model), _number("batch", batch),
                                     _number("seq_len", seq_len),
                                     _number("iteration_time_s", iteration_time_s), _gpu(gpu),
@@ -1047,7 +1033,6 @@ def TRAIN_STEP(model, gpu, batch, seq_len, precision="bf16-mixed", zero=0, dp=1,
     bubble, communication by kind and exposed, step time, tokens/s per GPU, MFU; with
     tokens also the run's steps, days and GPU-hours."""
     # the arguments TRAIN_MEM also has come in TRAIN_MEM's order (one row of plan cells)
-    from .training_plan import TRAIN_STEP_UNITS, training_step, training_time
     extra = _train_plan(micro_batch, stack, attention, cp, ep)
     plan = dict(micro_batch=extra["micro_batch"], dp=_number("dp", dp, 1),
                 tp=_number("tp", tp, 1), pp=_number("pp", pp, 1), vp=_number("vp", vp, 1),
@@ -1081,7 +1066,6 @@ def GEMM_MS(gemm_m, gemm_n, gemm_k, gpu, dtype="bf16", mfu=_MFU, bw_eff=_BW_EFF,
     """Roofline time in ms of one GEMM [M,K]·[K,N]: max(2MNK FLOPs on the GPU family's
     calibrated curve by size (at mfu when > 0), (MK + KN + MN) × dtype bytes at bw_eff of
     HBM (empty: calibrated))."""
-    from .analysis import gemm_roofline
     v = gemm_roofline(_number("gemm_m", gemm_m), _number("gemm_n", gemm_n),
                       _number("gemm_k", gemm_k), _gpu(gpu), dtype=_text("dtype", dtype, "bf16"),
                       mfu=_number("mfu", mfu, _MFU), bw_eff=_optional("bw_eff", bw_eff),
@@ -1095,7 +1079,6 @@ def CRITICAL_BATCH(model, gpu, context_len, dtype="bf16", kv_dtype="bf16", tp=1,
     """Sequences per decode step at which decode turns compute-bound at context_len
     tokens (0 when the KV reads keep it memory-bound at any batch); calibrated
     efficiencies unless mfu/bw_eff are given."""
-    from .analysis import critical_batch
     v = critical_batch(_model(model), _gpu(gpu), _number("context_len", context_len),
                        tp=_number("tp", tp, 1), dtype=_text("dtype", dtype, "bf16"),
                        kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
@@ -1109,7 +1092,6 @@ def CRITICAL_BATCH(model, gpu, context_len, dtype="bf16", kv_dtype="bf16", tp=1,
 def SEED_CHECK(example=None):
     """A worked example of the source tutorials as a table to spill: each figure the
     tutorial prints beside the value xlcalc computes, the status and why they differ."""
-    from .worked import compare, examples
     if _empty(example):
         return _table(("example", "title", "seed", "figures"),
                       [[name, ex.title, ex.seed, len(ex.figures)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 
 from .errors import XlcalcError, invalid
+from .sizing import plan_serving, serve
 from .udfs import (_choice, _empty, _gpu, _model, _number, _scalar, _table, _text,
                    excel_function)
 
@@ -109,7 +110,6 @@ def _prices(value):
 def _serve(model, gpu, isl, osl, tp, pp, ep, dp_attention, dtype, kv_dtype, concurrency,
            request_rate, replicas, price_per_gpu_hour, ttft_ms_max, tpot_ms_max,
            disaggregated, prefill_tp, prefill_workers, engine):
-    from .sizing import serve
 
     def opt(name, value):
         return None if _empty(value) else _number(name, value)
@@ -230,7 +230,6 @@ def _plan_cached(*args):
 
 def _plan_now(model, isl, osl, rate, ttft, tpot, gpus, dtypes, max_gpus, disaggregated,
               prices, engine):
-    from .sizing import plan_serving
     if isinstance(prices, tuple):
         prices = dict(prices)
     return plan_serving(model, isl, osl, request_rate=rate, ttft_ms_max=ttft,
