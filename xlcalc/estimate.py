@@ -127,24 +127,26 @@ def scalar_function(targets: str | Iterable[str], names: Iterable[str], general=
     defaults (:func:`xlcalc.serving.weights_memory`)."""
     targets = (targets,) if isinstance(targets, str) else tuple(targets)
     names = tuple(names)
-    run = None
 
     if general is None:
         def general(*values):
             got = _estimate(targets, **dict(zip(names, values)))
             return got[targets[0]] if len(targets) == 1 else {t: got[t] for t in targets}
 
-    def call(*values):
-        nonlocal run
-        if run is None:
-            run = graph.scalar_plan(targets, names, _TEXTS) or general
-        try:
-            return run(*values)
-        except graph._NotScalar:
-            pass              # (outside the handler: an error of the general path is its own)
-        return general(*values)
+    def compile_and_run(*values):
+        plan[0] = graph.scalar_plan(targets, names, _TEXTS) or general
+        return plan[0](*values)
 
-    return call
+    plan = [compile_and_run]       # the compiled plan once the graph is loaded
+    # one parameter per input (no tuple of arguments to build); the general path runs
+    # outside the handler, so that an error of its own is not chained to _NotScalar
+    args = ", ".join(f"a{i}" for i in range(len(names)))
+    env = {"plan": plan, "general": general, "_NotScalar": graph._NotScalar}
+    exec(f"def call({args}):\n"
+         f"    try:\n        return plan[0]({args})\n"
+         f"    except _NotScalar:\n        pass\n"
+         f"    return general({args})\n", env)
+    return env["call"]
 
 
 @checked_keywords

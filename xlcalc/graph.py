@@ -655,12 +655,22 @@ def _compile(plan, params: tuple | None = None, only: tuple | None = None,
             out.append(f"{indent}{v} = F{v}({', '.join(args)})")
         return out
 
+    # a text for a record input (a model's preset name) that only selects the rows of
+    # lookups memoised per key stays a text here: the memo is kept under its spelling and
+    # the text becomes its record once, in _fill
+    late_texts = {name for name in texts or () if name in roots and name not in only and
+                  not any(n.key == name for n in d_lookups) and
+                  not any(name in n.args for n in formulas)} if params else set()
     for name in inputs_:
         v = var[name] = f"v{len(var)}"
         x = given[name]
         if params is None:
             lines.append(f"    x = {x}")
             x = "x"
+        if name in late_texts:
+            env[f"R{v}"], env[f"T{v}"] = texts[name]
+            lines.append(f"    {v} = {x} if type({x}) is str or type({x}) is R{v} else T{v}({x})")
+            continue
         if texts and name in texts:
             env[f"R{v}"], env[f"T{v}"] = texts[name]
             lines.append(f"    if type({x}) is not R{v}: {x} = T{v}({x})")
@@ -685,7 +695,10 @@ def _compile(plan, params: tuple | None = None, only: tuple | None = None,
         lines.append(f"        c = _fill({fill_args})")
         lines.append("        if len(_KEYED) > 512: _KEYED.clear()")
         lines.append("        _KEYED[k] = c")
-        fill = [f"def _fill({fill_args}):", "    try:"]
+        fill = [f"def _fill({fill_args}):"]
+        fill += [f"    if type({var[name]}) is str: {var[name]} = T{var[name]}({var[name]})"
+                 for name in inputs_ if name in late_texts]
+        fill.append("    try:")
         fill += lookup_lines(s_lookups, "        ")
         fill.append("    except KeyError:\n        raise _NotScalar from None")
         got = [var[n.name] for n in s_lookups]
