@@ -53,7 +53,7 @@ from .serving import (INFER_MEMORY_PARTS, LATENCY_PARTS, SERVING_DEFAULTS, _inpu
 from .training import (TRAIN_MEMORY_PARTS, TRAINING_DEFAULTS, mfu_from_iteration,
                        train_gpus_needed, train_memory)
 from .training_plan import TRAIN_STEP_UNITS, training_step, training_time
-from .units import display_factor, to_unit, unit_factor
+from .units import MEMORY_UNITS, display_factor, unit_factor
 from .worked import compare, examples
 
 CATEGORY = "xlcalc"
@@ -378,10 +378,12 @@ def _unit(value) -> str:
 
 
 def _memory(value_bytes, unit):
-    return _to_unit(value_bytes, unit)
-
-
-_to_unit = to_unit.__wrapped__     # to_unit without its keyword check (fixed arguments)
+    """Bytes in the unit of a cell (``GB`` when empty), checked after the value, as
+    ``_memory(v, _unit(unit))`` would: a unit spelled as listed is one dictionary read."""
+    factor = MEMORY_UNITS.get(unit) if type(unit) is str else None
+    if factor is None:
+        factor = unit_factor(_unit(unit))
+    return value_bytes / factor
 
 
 def _display(value_si, unit: str):
@@ -520,7 +522,7 @@ def WEIGHTS_MEM(model, dtype="bf16", tp=1, pp=1, unit="GB"):
     busiest of pp pipeline stages (int4: half a byte plus group scales)."""
     v = weights_memory(_model(model), dtype=_text("dtype", dtype, "bf16"),
                        tp=_number("tp", tp, 1), pp=_number("pp", pp, 1))
-    return _memory(v, _unit(unit))
+    return _memory(v, unit)
 
 
 @excel_function()
@@ -528,7 +530,7 @@ def KV_CACHE(model, batch, seq_len, kv_dtype="bf16", tp=1, unit="GB"):
     """KV-cache memory per GPU for batch sequences of seq_len tokens (GB by default)."""
     v = _kv_cache_bytes(_model(model), _number("batch", batch), _number("seq_len", seq_len),
                         _text("kv_dtype", kv_dtype, "bf16"), _number("tp", tp, 1), 1)
-    return _memory(v, _unit(unit))
+    return _memory(v, unit)
 
 
 def _infer_parts():
@@ -552,7 +554,7 @@ def INFER_MEM(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1, 
                  kv_dtype=_text("kv_dtype", kv_dtype, "bf16"), tp=_number("tp", tp, 1),
                  pp=_number("pp", pp, 1), engine=_engine(engine),
                  gpu=None if _empty(gpu) else _gpu(gpu))[node]
-    return _memory(v, _unit(unit))
+    return _memory(v, unit)
 
 
 _TRAIN_PLAN_DOCS = {
@@ -604,7 +606,7 @@ def TRAIN_MEM(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", 
                   recompute=_text("recompute", recompute, "none"),
                   **_train_plan(micro_batch, stack, attention, cp, ep, finetune, lora_rank,
                                 offload))[node]
-    return _memory(v, _unit(unit))
+    return _memory(v, unit)
 
 
 _MEM_MODES = ("inference", "training")
@@ -887,7 +889,7 @@ def TP_COMM(model, batch, tokens, tp, dtype="bf16", unit="GB"):
     (GB by default): two ring all-reduces of batch × tokens × hidden activations a layer."""
     v = tp_comm_bytes(_model(model), _number("batch", batch), _number("tokens", tokens),
                       _number("tp", tp), dtype=_text("dtype", dtype, "bf16"))
-    return _memory(v, _unit(unit))
+    return _memory(v, unit)
 
 
 # ============================================================ beyond the catalogue
@@ -944,7 +946,7 @@ def INFER_HEADROOM(model, gpu, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp
     of its memory) after INFER_MEM: negative when the plan does not fit."""
     v = _infer_fit("infer_headroom_bytes", model, gpu, batch, seq_len, dtype, kv_dtype, tp, pp,
                    engine)
-    return _memory(v, _unit(unit))
+    return _memory(v, unit)
 
 
 _CAPACITY_PARTS = ("nodes_needed", "replicas_needed", "max_sequences", "num_blocks",
@@ -981,7 +983,7 @@ def KV_PER_TOKEN(model, kv_dtype="bf16", tp=1, unit="GB"):
     "MB")."""
     v = kv_cache_bytes_per_token(_model(model), kv_dtype=_text("kv_dtype", kv_dtype, "bf16"),
                                  tp=_number("tp", tp, 1))
-    return _memory(v, _unit(unit))
+    return _memory(v, unit)
 
 
 @excel_function()
