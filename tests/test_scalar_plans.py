@@ -193,3 +193,13 @@ def test_weights_memory_scalar_path_fills_the_serving_defaults(monkeypatch):
     monkeypatch.setattr(serving, "_inputs", None)          # the general path now fails
     assert serving.weights_memory("llama-2-70b", "bf16", 8.0) == want
     assert serving.weights_memory("llama-2-70b", "fp16", 8.0) == want         # 2 bytes too
+
+
+def test_breakdown_series_own_their_index():
+    """A breakdown's Series shares the labels' index object with no other: renaming one
+    leaves the next as built (llama-2-70b total by hand above: 68,976,648,192)."""
+    first = basics.params("llama-2-70b")
+    first.index.name = "renamed"
+    second = basics.params("llama-2-70b")
+    assert second.index.name is None and first.index is not second.index
+    assert second["total"] == 68_976_648_192 and second.dtype == first.dtype
