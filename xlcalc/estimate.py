@@ -160,7 +160,8 @@ def breakdown(parts: Mapping[str, str], name: str = "", **inputs):
     import pandas as pd
     values = _estimate(tuple(parts.values()), **inputs)
     out = {label: values[node] for label, node in parts.items()}
-    if any(np.ndim(v) for v in out.values()):
+    if not all(type(v) in _PLAIN for v in out.values()) and \
+            any(np.ndim(v) for v in out.values()):
         shape = np.broadcast_shapes(*(np.shape(v) for v in out.values()))
         return pd.DataFrame({k: np.broadcast_to(v, shape).ravel() for k, v in out.items()})
     labels = tuple(out)
@@ -174,6 +175,7 @@ def breakdown(parts: Mapping[str, str], name: str = "", **inputs):
 
 
 _INDEXES: dict = {}     # the labels of a breakdown -> their pandas Index
+_PLAIN = frozenset({float, int, str, bool})   # scalars np.ndim need not be asked about
 
 
 #: :func:`breakdown` without its keyword check (see :data:`_estimate`)
