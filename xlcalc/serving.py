@@ -335,9 +335,14 @@ def weights_memory(model, dtype="bf16", tp=1, pp=1, *, quant_group_size=None, **
     """Weight bytes on the busiest GPU (``WEIGHTS_MEM``): the layers at ``dtype`` split
     ``tp`` ways, the busiest of ``pp`` stages."""
     if not overrides and quant_group_size is None:      # an Excel cell's call
-        return _weights_bytes(model, dtype, tp, pp, SERVING_DEFAULTS["quant_group_size"],
-                              SERVING_DEFAULTS["dp_attention"])
+        return _cell_weights(model, dtype, tp, pp)
     return _weights_general(model, dtype, tp, pp, quant_group_size, **overrides)
+
+
+def _cell_weights(model, dtype, tp, pp):
+    """:func:`weights_memory` without overrides or a group size (``WEIGHTS_MEM``)."""
+    return _weights_bytes(model, dtype, tp, pp, SERVING_DEFAULTS["quant_group_size"],
+                          SERVING_DEFAULTS["dp_attention"])
 
 
 def _weights_general(model, dtype, tp, pp, quant_group_size, dp_attention=None, **overrides):

@@ -46,10 +46,10 @@ from .glossary import TERMS
 from .graph import load_all
 from .hardware import GPU_FIELDS, canonical_gpu_name, gpu_names, load_gpu
 from .models import MODEL_FIELDS, load_model, preset_name, preset_names
-from .serving import (INFER_MEMORY_PARTS, LATENCY_PARTS, SERVING_DEFAULTS, _inputs,
-                      allreduce_bytes, decode_step, gpus_needed, inference_latency,
+from .serving import (INFER_MEMORY_PARTS, LATENCY_PARTS, SERVING_DEFAULTS, _cell_weights,
+                      _inputs, allreduce_bytes, decode_step, gpus_needed, inference_latency,
                       inference_memory, max_batch, prefill_time, serving_capacity,
-                      tp_comm_bytes, transfer_time, weights_memory)
+                      tp_comm_bytes, transfer_time)
 from .training import (TRAIN_MEMORY_PARTS, TRAINING_DEFAULTS, mfu_from_iteration,
                        train_gpus_needed, train_memory)
 from .training_plan import TRAIN_STEP_UNITS, training_step, training_time
@@ -520,8 +520,8 @@ def GPU_LIST():
 def WEIGHTS_MEM(model, dtype="bf16", tp=1, pp=1, unit="GB"):
     """Weight memory per GPU (GB by default): the layers at dtype split tp ways, the
     busiest of pp pipeline stages (int4: half a byte plus group scales)."""
-    v = weights_memory(_model(model), dtype=_text("dtype", dtype, "bf16"),
-                       tp=_number("tp", tp, 1), pp=_number("pp", pp, 1))
+    v = _cell_weights(_model(model), _text("dtype", dtype, "bf16"), _number("tp", tp, 1),
+                      _number("pp", pp, 1))
     return _memory(v, unit)
 
 
