@@ -25,6 +25,7 @@ from .graph import (_RELATED, _ROWS, _VECTOR_KEYS, Factor, Formula, Lookup, _che
 from . import graph as _graph
 from .plan_inline import inline_formula
 
+
 class _NotScalar(Exception):
     """An input the compiled scalar plan does not take (array, factor, Excel expression)."""
 
@@ -45,7 +46,9 @@ def _scalar_input(name, value):
     return _input_value(name, value)
 
 
-_RECORDS: set = set()
+_RECORDS: set = set()   # loaded record types (Model, Accelerator) seen as keys
+
+
 def _scalar_row(n: Lookup, key):
     """The mapping a scalar lookup reads: the table row a key names (:func:`_row`, aliases
     and remembered spellings included), or a loaded record's values (a Model keeps its
@@ -94,7 +97,7 @@ def _static_nodes(inputs_, lookups, formulas):
 
 def _compile(plan, params: tuple | None = None, only: tuple | None = None,
              texts: Mapping | None = None):
-    """Straight-line Python for a plan's scalar evaluation (see the section comment).
+    """Straight-line Python for a plan's scalar evaluation (see the module docstring).
 
     The lookups and formulas that depend on table keys alone (:func:`_static_nodes`) run
     once per combination of keys and are remembered in ``_KEYED``: the lookups, and in a
@@ -211,19 +214,20 @@ def _compile(plan, params: tuple | None = None, only: tuple | None = None,
         fill += lookup_lines(s_lookups, "        ")
         fill.append("    except KeyError:\n        raise _NotScalar from None")
         got = [var[n.name] for n in s_lookups]
-        # the result dictionary's template: every name in the general loop's order, the
-        # values read here filled in (a copy and a few stores beat building it anew)
-        template = ", ".join(f"{n!r}: {var[n] if n in s_names else None}" for n in result)
-        # ... and an empty slot for the values of the static formulas (filled after the
-        # relation checks, as the general loop orders them)
-        # ... and, for a relation whose partners are all read here (tp divides the
-        # model's heads), the set of values that passed its check with this key
+        # the result dictionary's template (whole plans): every name in the general loop's
+        # order, the values read here filled in (a copy and a few stores beat building it
+        # anew) ...
+        template = "{" + ", ".join(f"{n!r}: {var[n] if n in s_names else None}"
+                                   for n in result) + "}" if whole else "None"
+        # ... an empty slot for the values of the static formulas (filled after the
+        # relation checks, as the general loop orders them) and, for a relation whose
+        # partners are all read here (tp divides the model's heads), the set of values
+        # that passed its check with this key
         keyed_checks = [name for name in related if name not in s_names and all(
             o in s_names for o, _, _ in TERMS[name].relations if o in var)]
         passed = [f"p{i}" for i in range(len(keyed_checks))]
-        fill.append(f"    return ({', '.join(r + got)}, "
-                    f"{{{template}}}, []{', set()' * len(passed)})" if whole else
-                    f"    return ({', '.join(r + got)}, None, []{', set()' * len(passed)})")
+        fill.append(f"    return ({', '.join(r + got)}, {template}, []"
+                    f"{', set()' * len(passed)})")
         lines.append(f"    {', '.join(['_'] * len(r) + got + ['t', 'd'] + passed)} = c")
     else:
         keyed_checks = passed = []

@@ -213,7 +213,7 @@ class _Writer:
         tree = Rewrite().visit(copy.deepcopy(e))
         if failed:
             return None
-        return _unparse(tree)
+        return ast.unparse(tree)
 
     def call(self, obj, name: str, args: list[str], depth: int) -> str | None:
         """Source of ``obj(*args)`` written out (a scalar form, a helper's body), or None
@@ -242,10 +242,6 @@ class _Writer:
 
 
 _MISSING = object()
-
-
-def _unparse(tree: ast.expr) -> str:
-    return ast.unparse(tree)
 
 
 def _hashable(obj) -> bool:

@@ -371,18 +371,12 @@ def _choice(name: str, value, options, default=None) -> str:
     return text
 
 
-def _unit(value) -> str:
-    unit = _text("unit", value, "GB")
-    unit_factor(unit)
-    return unit
-
-
 def _memory(value_bytes, unit):
-    """Bytes in the unit of a cell (``GB`` when empty), checked after the value, as
-    ``_memory(v, _unit(unit))`` would: a unit spelled as listed is one dictionary read."""
+    """Bytes in the unit of a cell (``GB`` when empty; checked after the value): a unit
+    spelled as listed is one dictionary read, any other spelling unit_factor's."""
     factor = MEMORY_UNITS.get(unit) if type(unit) is str else None
     if factor is None:
-        factor = unit_factor(_unit(unit))
+        factor = unit_factor(_text("unit", unit, "GB"))
     return value_bytes / factor
 
 
@@ -533,21 +527,13 @@ def KV_CACHE(model, batch, seq_len, kv_dtype="bf16", tp=1, unit="GB"):
     return _memory(v, unit)
 
 
-def _infer_parts():
-    return INFER_MEMORY_PARTS
-
-
-def _train_parts():
-    return TRAIN_MEMORY_PARTS
-
-
 @excel_function(docs={"part": "weights, kv_cache, activations, reserve or total (default)"})
 def INFER_MEM(model, batch, seq_len, dtype="bf16", kv_dtype="bf16", tp=1, pp=1, part="total",
               unit="GB", gpu=None, engine="vllm"):
     """Inference memory per GPU (GB by default) for batch sequences of seq_len tokens as the
     engine (vllm by default) holds it: weights + KV cache (its pages) + activation peak +
     its reserve, or one of those parts (the engine's defaults for gpu, or its largest)."""
-    parts = _infer_parts()
+    parts = INFER_MEMORY_PARTS
     node = parts[_choice("part", part, parts, "total")]
     v = _serving((node,), model=_model(model), batch=_number("batch", batch),
                  seq_len=_number("seq_len", seq_len), dtype=_text("dtype", dtype, "bf16"),
@@ -595,7 +581,7 @@ def TRAIN_MEM(model, batch, seq_len, precision="bf16-mixed", optimizer="adamw", 
               offload="none"):
     """Training memory per GPU (GB by default) on the busiest GPU: weights, adapters, master
     weights, gradients, optimizer states, activations and reserve, or one of those parts."""
-    parts = _train_parts()
+    parts = TRAIN_MEMORY_PARTS
     node = parts[_choice("part", part, parts, "total")]
     v = _training((node,), model=_model(model), batch=_number("batch", batch),
                   seq_len=_number("seq_len", seq_len),
@@ -651,11 +637,11 @@ def MEM_TABLE(model, mode, batch, seq_len, gpu=None, dtype="bf16", kv_dtype="bf1
             raise XlcalcError(f"{name} applies to mode {other_mode} only; leave it empty in "
                               f"mode {mode}, got {_show_arg(value)}", name)
     if mode == "inference":
-        parts = _infer_parts()
+        parts = INFER_MEMORY_PARTS
         values = inference_memory(m, b, s, infer["dtype"], infer["kv_dtype"], tp, pp, gpu=g,
                                   engine=infer["engine"])
     else:
-        parts = _train_parts()
+        parts = TRAIN_MEMORY_PARTS
         values = train_memory(m, b, s, train["precision"], train["optimizer"], train["zero"],
                               train["dp"], tp, pp, train["recompute"])
     gpu_bytes = None if g is None else estimate(("gpu_memory_bytes",), gpu=g)["gpu_memory_bytes"]

@@ -110,7 +110,6 @@ def _prices(value):
 def _serve(model, gpu, isl, osl, tp, pp, ep, dp_attention, dtype, kv_dtype, concurrency,
            request_rate, replicas, price_per_gpu_hour, ttft_ms_max, tpot_ms_max,
            disaggregated, prefill_tp, prefill_workers, engine):
-
     def opt(name, value):
         return None if _empty(value) else _number(name, value)
     return serve(_model(model), _gpu(gpu), _number("isl", isl), _number("osl", osl),
